@@ -1,0 +1,311 @@
+"""The thin Python client: it calls SQL functions, nothing more.
+
+One ``Client`` owns one connection pool. Every data call borrows a connection, opens a
+transaction, ``SET LOCAL ROLE``s to the tenant's role and calls one function in schema
+``pymem``; row-level security does the isolating. The client connects as the install's
+service role, which may SET ROLE to any tenant but holds none of their rights itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import errors, sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from . import migrate as migrations
+from .embed import Embedder, default_embedder
+from .queries import query
+from .server import EmbeddedServer
+
+KINDS = ("fact", "preference", "event", "procedural", "episode")
+
+
+class PymemError(Exception):
+    """An error from pymem; ``sqlstate`` holds the PostgreSQL error code when there is one."""
+
+    def __init__(self, message: str, sqlstate: str | None = None):
+        super().__init__(message)
+        self.sqlstate = sqlstate
+
+
+class InvalidInput(PymemError, ValueError):
+    """The arguments were rejected (22xxx); nothing was written."""
+
+
+class PermissionDenied(PymemError):
+    """The role may not do this (42501)."""
+
+
+class NotFound(PymemError, LookupError):
+    """No such tenant (42704)."""
+
+
+class AlreadyExists(PymemError):
+    """The tenant exists already (42710)."""
+
+
+_BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists}
+
+
+def _translate(exc: psycopg.Error) -> PymemError:
+    state = exc.sqlstate or ""
+    message = exc.diag.message_primary or str(exc)
+    if exc.diag.message_hint:
+        message = f"{message} ({exc.diag.message_hint})"
+    if state in _BY_SQLSTATE:
+        return _BY_SQLSTATE[state](message, state)
+    if state.startswith("22") or state == "54000":
+        return InvalidInput(message, state)
+    return PymemError(message, state or None)
+
+
+def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
+    """Catch what cannot reach PostgreSQL at all (NUL bytes, non-strings) with a clear error."""
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
+    if "\x00" in value:
+        raise InvalidInput(f"{name} contains a NUL byte, which PostgreSQL text cannot store")
+
+
+@dataclass(frozen=True)
+class Memory:
+    """One retrieved memory, with the components of its score."""
+
+    id: str
+    tenant_id: str
+    user_id: str
+    kind: str
+    content: str
+    score: float
+    vector_score: float
+    lexical_score: float
+    recency_score: float
+    importance: float
+    created_at: dt.datetime
+    observed_at: dt.datetime
+    session_id: str | None = None
+    agent_id: str | None = None
+    metadata: dict = field(default_factory=dict)
+    source: dict = field(default_factory=dict)
+    token_count: int = 0
+
+    @classmethod
+    def from_row(cls, row: dict) -> "Memory":
+        row = dict(row)
+        row["id"] = str(row["id"])
+        return cls(**row)
+
+    def as_dict(self) -> dict:
+        data = dict(self.__dict__)
+        data["created_at"] = self.created_at.isoformat()
+        data["observed_at"] = self.observed_at.isoformat()
+        return data
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    register_vector(conn)
+
+
+class Client:
+    """A connection pool to one pymem database. Create it with :func:`connect`."""
+
+    def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
+                 min_size: int = 1, max_size: int = 10):
+        self.dsn = dsn
+        self.embedder = embedder
+        self.server = server
+        self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
+                                    open=False, name="pymem")
+        self._roles: dict[str, str] = {}
+        self._roles_lock = threading.Lock()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def open(self) -> "Client":
+        self._pool.open(wait=True, timeout=30)
+        return self
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    # -- plumbing ----------------------------------------------------------------
+
+    def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
+        try:
+            with self._pool.connection() as conn:
+                with conn.transaction():
+                    if role is not None:
+                        conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+                    with conn.cursor(row_factory=dict_row) as cur:
+                        cur.execute(query(name), params or {})
+                        return cur.fetchall() if cur.description else []
+        except psycopg.Error as exc:
+            raise _translate(exc) from exc
+
+    def embed(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+        if self.embedder is None:
+            return [None] * len(texts)
+        return list(self.embedder.embed(list(texts)))
+
+    # -- administration (service role) -------------------------------------------
+
+    def capabilities(self) -> dict:
+        return self._call("capabilities")[0]
+
+    def create_tenant(self, tenant_id: str, *, settings: dict | None = None, exist_ok: bool = False) -> dict:
+        _check_text("tenant_id", tenant_id)
+        try:
+            return self._call("create_tenant", {"tenant_id": tenant_id, "settings": Jsonb(settings or {})})[0]
+        except AlreadyExists:
+            if not exist_ok:
+                raise
+            return next(t for t in self.list_tenants() if t["tenant_id"] == tenant_id)
+
+    def drop_tenant(self, tenant_id: str) -> dict:
+        _check_text("tenant_id", tenant_id)
+        with self._roles_lock:
+            self._roles.pop(tenant_id, None)
+        return self._call("drop_tenant", {"tenant_id": tenant_id})[0]["report"]
+
+    def list_tenants(self) -> list[dict]:
+        return self._call("list_tenants")
+
+    def tenant_role(self, tenant_id: str) -> str:
+        _check_text("tenant_id", tenant_id)
+        with self._roles_lock:
+            role = self._roles.get(tenant_id)
+        if role is None:
+            role = self._call("tenant_role", {"tenant_id": tenant_id})[0]["role_name"]
+            with self._roles_lock:
+                self._roles[tenant_id] = role
+        return role
+
+    def tenant(self, tenant_id: str) -> "TenantClient":
+        """A handle for one tenant's data calls. No I/O until the first call."""
+        _check_text("tenant_id", tenant_id)
+        return TenantClient(self, tenant_id)
+
+
+class TenantClient:
+    """Data calls for one tenant; each runs as the tenant's role in its own transaction."""
+
+    def __init__(self, client: Client, tenant_id: str):
+        self.client = client
+        self.tenant_id = tenant_id
+
+    def _call(self, name: str, params: dict) -> list[dict]:
+        return self.client._call(name, params, role=self.client.tenant_role(self.tenant_id))
+
+    def remember(self, user_id: str, content: str, *, kind: str = "fact",
+                 embedding: Sequence[float] | np.ndarray | None = None, importance: float = 0.5,
+                 metadata: dict | None = None, session_id: str | None = None,
+                 agent_id: str | None = None, observed_at: dt.datetime | None = None,
+                 source: dict | None = None, subject: str | None = None,
+                 attribute: str | None = None) -> str:
+        """Store one memory now; returns its id. Embeds ``content`` when no embedding is given."""
+        _check_text("user_id", user_id)
+        _check_text("content", content)
+        for name, value in (("session_id", session_id), ("agent_id", agent_id),
+                            ("subject", subject), ("attribute", attribute)):
+            _check_text(name, value, optional=True)
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+        if embedding is None and content.strip():
+            embedding = self.client.embed([content])[0]
+        rows = self._call("remember", {
+            "user_id": user_id, "content": content, "kind": kind,
+            "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32),
+            "importance": importance, "metadata": Jsonb(metadata or {}),
+            "session_id": session_id, "agent_id": agent_id, "observed_at": observed_at,
+            "source": Jsonb(source or {}), "subject": subject, "attribute": attribute,
+        })
+        return str(rows[0]["id"])
+
+    def retrieve(self, user_id: str, query: str, *, top_k: int = 10, token_budget: int | None = None,
+                 kinds: Sequence[str] | None = None, filters: dict | None = None,
+                 as_of: dt.datetime | None = None,
+                 query_embedding: Sequence[float] | np.ndarray | None = None) -> list[Memory]:
+        """The user's top-k memories for ``query``, best first, each with its score components."""
+        _check_text("user_id", user_id)
+        _check_text("query", query)
+        if query_embedding is None and query.strip():
+            query_embedding = self.client.embed([query])[0]
+        rows = self._call("retrieve", {
+            "user_id": user_id, "query": query,
+            "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
+            "top_k": top_k, "token_budget": token_budget,
+            "kinds": list(kinds) if kinds is not None else None,
+            "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
+        })
+        return [Memory.from_row(row) for row in rows]
+
+    def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
+        _check_text("reason", reason, optional=True)
+        return bool(self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})[0]["forgotten"])
+
+    def history(self, memory_id: str) -> list[dict]:
+        return self._call("history", {"memory_id": _as_uuid(memory_id)})
+
+
+def _as_uuid(value: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise InvalidInput(f"not a memory id: {str(value)[:80]!r}") from None
+
+
+def _service_dsn(server: EmbeddedServer, dbname: str) -> str:
+    with psycopg.connect(server.uri(dbname)) as conn:
+        install_id = conn.execute(query("install_id")).fetchone()[0]
+    return server.uri(dbname, user=f"pm_{install_id}_service")
+
+
+def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
+            embedder: Embedder | str | None = "local", dbname: str = "postgres",
+            max_size: int = 10) -> Client:
+    """Open a client.
+
+    ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
+    (``$PYMEM_HOME`` or ``./.pymem``), started and migrated on demand.
+    ``embedder`` "local" uses all-MiniLM-L6-v2 from its wheel; None stores no vectors.
+    """
+    if embedder == "local":
+        embedder = default_embedder()
+    elif isinstance(embedder, str):
+        raise InvalidInput(f"unknown embedder {embedder!r}; use 'local', None or an Embedder object")
+    dsn = dsn or os.environ.get("PYMEM_DSN")
+    server = None
+    if dsn is None:
+        server = EmbeddedServer(home)
+        server.start()
+        admin_dsn = server.uri(dbname)
+        with psycopg.connect(admin_dsn) as conn:
+            outdated = migrations.needs_migration(conn)
+        if outdated:
+            migrations.migrate(admin_dsn)
+        dsn = _service_dsn(server, dbname)
+    else:
+        with psycopg.connect(dsn) as conn:
+            if migrations.needs_migration(conn):
+                raise PymemError("the database is not migrated to this pymem version: run `pymem migrate`")
+    return Client(dsn, embedder=embedder, server=server, max_size=max_size).open()
+

@@ -1,0 +1,124 @@
+-- 010_internal: helpers every public function uses. Idempotent: re-applied on every migrate.
+
+-- Which capabilities this install detected at migrate time (bm25 engine, pg_cron, ...).
+-- SECURITY DEFINER because tenants have no access to _pymem.install; it returns nothing
+-- about any tenant.
+create or replace function _pymem.capabilities() returns jsonb
+    language sql stable security definer parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select capabilities from _pymem.install $$;
+comment on function _pymem.capabilities() is
+    'Capabilities detected at install (vector, age, bm25 engine, pg_cron). Anyone may call.';
+
+create or replace function _pymem.install_id() returns text
+    language sql stable security definer parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select install_id from _pymem.install $$;
+
+-- The calling tenant, from current_user. Raises 42501 for any role that is not a tenant
+-- role (the service role before SET ROLE, a superuser, another install's role).
+create or replace function _pymem.require_tenant() returns _pymem.tenants
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants;
+begin
+    select * into v_tenant from _pymem.tenants where role_name = current_user;
+    if not found then
+        raise exception 'pymem: role "%" does not act for any tenant', current_user
+            using errcode = '42501',
+                  hint = 'SET ROLE to the tenant''s role first (pymem.tenant_role(tenant_id) names it).';
+    end if;
+    return v_tenant;
+end
+$$;
+
+-- Ids supplied by callers: non-empty, bounded, printable. Raises 22023 with the field name.
+create or replace function _pymem.check_id(p_field text, p_value text, p_max integer default 256)
+    returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if p_value is null or length(btrim(p_value)) = 0 then
+        raise exception 'pymem: % must be a non-empty string', p_field using errcode = '22023';
+    end if;
+    if length(p_value) > p_max then
+        raise exception 'pymem: % is % characters long; the limit is %', p_field, length(p_value), p_max
+            using errcode = '22023';
+    end if;
+    if p_value ~ '[[:cntrl:]]' then
+        raise exception 'pymem: % must not contain control characters', p_field using errcode = '22023';
+    end if;
+end
+$$;
+
+create or replace function _pymem.check_tenant_id(p_tenant_id text) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if p_tenant_id is null or p_tenant_id !~ '^[A-Za-z0-9][A-Za-z0-9._:@-]{0,62}$' then
+        raise exception 'pymem: invalid tenant id %', coalesce(quote_literal(left(p_tenant_id, 80)), 'NULL')
+            using errcode = '22023',
+                  detail = 'A tenant id is 1-63 characters: letters, digits and . _ : @ -, starting with a letter or digit.';
+    end if;
+end
+$$;
+
+create or replace function _pymem.check_embedding(p_embedding vector) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if p_embedding is not null and vector_dims(p_embedding) <> 384 then
+        raise exception 'pymem: embedding has % dimensions; this install stores 384', vector_dims(p_embedding)
+            using errcode = '22023';
+    end if;
+end
+$$;
+
+-- Retrieval and lifecycle settings: product defaults overlaid with the tenant's own.
+create or replace function _pymem.settings(p_tenant _pymem.tenants) returns jsonb
+    language sql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select jsonb_build_object(
+        'weight_vector', 0.6,
+        'weight_lexical', 0.25,
+        'weight_temporal', 0.15,
+        'candidate_pool', 50,
+        'top_k', 10,
+        -- Users with at most this many visible memories get an exact scan (recall 1.0,
+        -- 0.5-3 ms measured up to a few thousand rows); bigger ones use the partition's
+        -- HNSW index with iterative scan.
+        'exact_scan_max_rows', 4000,
+        'hnsw_m', 16,
+        'hnsw_ef_construction', 64,
+        'hnsw_ef_search', 100,
+        'text_config', 'english',
+        'decay_half_life_days', 90,
+        'decay_floor', 0.1,
+        'supersession_similarity', 0.92,
+        'dedup_similarity', 0.95
+    ) || p_tenant.settings
+$$;
+
+-- A memory as history stores it: everything but the embedding.
+create or replace function _pymem.snapshot(p_memory _pymem.memories) returns jsonb
+    language sql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select to_jsonb(p_memory) - 'embedding' $$;
+
+create or replace function _pymem.record_version(
+    p_memory _pymem.memories, p_operation text, p_reason text default null) returns void
+    language sql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    insert into _pymem.memory_versions (tenant_id, memory_id, user_id, version, operation, reason, snapshot)
+    values (p_memory.tenant_id, p_memory.id, p_memory.user_id,
+            coalesce((select max(v.version) from _pymem.memory_versions v
+                      where v.tenant_id = p_memory.tenant_id and v.memory_id = p_memory.id), 0) + 1,
+            p_operation, p_reason, _pymem.snapshot(p_memory))
+$$;

@@ -1,0 +1,181 @@
+-- 020_tenants: creating and dropping tenants. Administrative: SECURITY DEFINER, executable
+-- by the service role only. Every identifier that reaches dynamic SQL is either generated
+-- here (role, partition and graph names) or quoted with %I / %L.
+
+-- Builds one tenant's storage: its role, its memories partition with its own HNSW and
+-- BM25 indexes, RLS on the partition, and its AGE graph owned by the tenant role.
+create or replace function _pymem.provision_tenant(p_tenant _pymem.tenants) returns void
+    language plpgsql volatile security invoker
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_install   text := _pymem.install_id();
+    v_group     name := format('pm_%s_tenant', v_install);
+    v_service   name := format('pm_%s_service', v_install);
+    v_partition name := 'memories_' || p_tenant.storage_suffix;
+    v_settings  jsonb := _pymem.settings(p_tenant);
+    v_command   text;
+    v_label     record;
+begin
+    execute format('create role %I nologin', p_tenant.role_name);
+    execute format('grant %I to %I with inherit true, set false', v_group, p_tenant.role_name);
+    execute format('grant %I to %I with inherit false, set true', p_tenant.role_name, v_service);
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        execute format('grant %I to %I with inherit false, set true', p_tenant.role_name, current_user);
+    end if;
+
+    execute format('create table _pymem.%I partition of _pymem.memories for values in (%L)',
+                   v_partition, p_tenant.tenant_id);
+    execute format('alter table _pymem.%I enable row level security', v_partition);
+    execute format('alter table _pymem.%I force row level security', v_partition);
+    foreach v_command in array array['select', 'insert', 'update'] loop
+        execute format('create policy %2$s_%3$s on _pymem.%1$I for %3$s to %4$I %5$s',
+                       v_partition, 'tenant', v_command, p_tenant.role_name,
+                       case v_command
+                           when 'insert' then 'with check (tenant_id = (select _pymem.current_tenant_id()))'
+                           when 'update' then 'using (tenant_id = (select _pymem.current_tenant_id()))
+                                               with check (tenant_id = (select _pymem.current_tenant_id()))'
+                           else 'using (tenant_id = (select _pymem.current_tenant_id()))'
+                       end);
+    end loop;
+    execute format('create policy owner_all on _pymem.%I for all to %I using (true) with check (true)',
+                   v_partition, current_user);
+    execute format('grant select, insert, update on _pymem.%I to %I', v_partition, p_tenant.role_name);
+
+    execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
+                   v_partition || '_hnsw', v_partition,
+                   (v_settings->>'hnsw_m')::int, (v_settings->>'hnsw_ef_construction')::int);
+    if _pymem.capabilities()->>'bm25' = 'pg_textsearch' then
+        execute format('create index %I on _pymem.%I using bm25 (content) with (text_config = %L)',
+                       v_partition || '_bm25', v_partition, v_settings->>'text_config');
+    else
+        execute format('create index %I on _pymem.%I using gin (to_tsvector(%L::regconfig, content))',
+                       v_partition || '_fts', v_partition, v_settings->>'text_config');
+    end if;
+
+    -- One graph per tenant. Schema privileges isolate graphs (never RLS inside AGE):
+    -- the tenant role owns the graph's schema and label tables; nobody else has USAGE.
+    perform ag_catalog.create_graph(p_tenant.graph_name);
+    execute format('revoke all on schema %I from public', p_tenant.graph_name);
+    execute format('alter schema %I owner to %I', p_tenant.graph_name, p_tenant.role_name);
+    for v_label in
+        select c.relname, c.relkind from pg_class c
+        where c.relnamespace = p_tenant.graph_name::regnamespace and c.relkind in ('r', 'S')
+          -- a sequence linked to a label table changes owner with its table
+          and not exists (select from pg_depend d
+                          where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                            and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i'))
+    loop
+        execute format('alter %s %I.%I owner to %I',
+                       case v_label.relkind when 'S' then 'sequence' else 'table' end,
+                       p_tenant.graph_name, v_label.relname, p_tenant.role_name);
+    end loop;
+end
+$$;
+
+create or replace function pymem.create_tenant(p_tenant_id text, p_settings jsonb default '{}')
+    returns table (tenant_id text, role_name name, graph_name name, created_at timestamptz)
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants;
+    v_suffix text;
+begin
+    perform _pymem.check_tenant_id(p_tenant_id);
+    if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
+        raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
+    end if;
+    -- Serialise tenant creation per id so two callers cannot race on the same tenant.
+    perform pg_advisory_xact_lock(hashtext('pymem.create_tenant'), hashtext(p_tenant_id));
+    if exists (select from _pymem.tenants t where t.tenant_id = p_tenant_id) then
+        raise exception 'pymem: tenant % already exists', quote_literal(p_tenant_id)
+            using errcode = '42710';
+    end if;
+    loop
+        v_suffix := substr(md5(random()::text || clock_timestamp()::text), 1, 8);
+        exit when not exists (select from _pymem.tenants t where t.storage_suffix = v_suffix);
+    end loop;
+
+    insert into _pymem.tenants (tenant_id, role_name, storage_suffix, graph_name, settings)
+    values (p_tenant_id,
+            format('pm_%s_%s', _pymem.install_id(), v_suffix),
+            v_suffix,
+            'pm_graph_' || v_suffix,
+            p_settings)
+    returning * into v_tenant;
+    perform _pymem.provision_tenant(v_tenant);
+
+    return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
+end
+$$;
+comment on function pymem.create_tenant(text, jsonb) is
+    'Creates a tenant: its NOLOGIN role, its memories partition (own HNSW and BM25 indexes) and its AGE graph. '
+    'Service role only. Returns the tenant id, role name, graph name and creation time.';
+
+create or replace function pymem.drop_tenant(p_tenant_id text) returns jsonb
+    language plpgsql volatile security definer
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant   _pymem.tenants;
+    v_report   jsonb;
+begin
+    perform _pymem.check_tenant_id(p_tenant_id);
+    select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
+    if not found then
+        return jsonb_build_object('tenant_id', p_tenant_id, 'dropped', false);
+    end if;
+    v_report := jsonb_build_object(
+        'tenant_id', p_tenant_id,
+        'dropped', true,
+        'memories', (select count(*) from _pymem.memories m where m.tenant_id = p_tenant_id),
+        'memory_versions', (select count(*) from _pymem.memory_versions v where v.tenant_id = p_tenant_id),
+        'episodes', (select count(*) from _pymem.episodes e where e.tenant_id = p_tenant_id));
+    if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
+        perform ag_catalog.drop_graph(v_tenant.graph_name, true);
+    end if;
+    execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
+    delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
+    delete from _pymem.tenants t where t.tenant_id = p_tenant_id;
+    execute format('drop owned by %I', v_tenant.role_name);
+    execute format('drop role %I', v_tenant.role_name);
+    return v_report;
+end
+$$;
+comment on function pymem.drop_tenant(text) is
+    'Drops a tenant everywhere: partition, history, queue, graph and role. Service role only. '
+    'Returns a JSON report with the counts removed; an unknown tenant reports dropped = false.';
+
+create or replace function pymem.list_tenants()
+    returns table (tenant_id text, role_name name, graph_name name, created_at timestamptz, memories bigint)
+    language sql stable security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select t.tenant_id, t.role_name, t.graph_name, t.created_at,
+           (select count(*) from _pymem.memories m where m.tenant_id = t.tenant_id)
+    from _pymem.tenants t
+    order by t.tenant_id
+$$;
+comment on function pymem.list_tenants() is
+    'Every tenant with its role, graph and memory count. Service role only.';
+
+create or replace function pymem.tenant_role(p_tenant_id text) returns name
+    language plpgsql stable security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_role name;
+begin
+    perform _pymem.check_tenant_id(p_tenant_id);
+    select t.role_name into v_role from _pymem.tenants t where t.tenant_id = p_tenant_id;
+    if v_role is null then
+        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
+            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
+    end if;
+    return v_role;
+end
+$$;
+comment on function pymem.tenant_role(text) is
+    'The role that acts for a tenant (SET ROLE to it before calling data functions). Service role only.';

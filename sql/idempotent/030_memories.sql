@@ -1,0 +1,98 @@
+-- 030_memories: writing, forgetting and reading the history of single memories.
+-- Data functions: SECURITY INVOKER, executable by the tenant group. They run as the
+-- tenant's role, so RLS on every table they touch is the isolation boundary; the tenant
+-- id they write comes from _pymem.require_tenant(), never from a parameter.
+
+create or replace function pymem.remember(
+    p_user_id     text,
+    p_content     text,
+    p_embedding   vector default null,
+    p_kind        text default 'fact',
+    p_importance  real default 0.5,
+    p_metadata    jsonb default '{}',
+    p_session_id  text default null,
+    p_agent_id    text default null,
+    p_observed_at timestamptz default null,
+    p_source      jsonb default '{}',
+    p_subject     text default null,
+    p_attribute   text default null)
+    returns uuid
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_memory _pymem.memories;
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_session_id is not null then perform _pymem.check_id('session_id', p_session_id); end if;
+    if p_agent_id is not null then perform _pymem.check_id('agent_id', p_agent_id); end if;
+    if p_content is null or length(btrim(p_content)) = 0 then
+        raise exception 'pymem: content must be a non-empty string' using errcode = '22023';
+    end if;
+    if length(p_content) > 100000 then
+        raise exception 'pymem: content is % characters long; the limit is 100000', length(p_content)
+            using errcode = '22023';
+    end if;
+    if p_kind is null or p_kind not in ('fact', 'preference', 'event', 'procedural', 'episode') then
+        raise exception 'pymem: kind must be one of fact, preference, event, procedural, episode (got %)',
+            coalesce(quote_literal(left(p_kind, 40)), 'NULL') using errcode = '22023';
+    end if;
+    if p_importance is null or p_importance < 0 or p_importance > 1 or p_importance = 'NaN' then
+        raise exception 'pymem: importance must be between 0 and 1' using errcode = '22023';
+    end if;
+    if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' or jsonb_typeof(coalesce(p_source, '{}')) <> 'object' then
+        raise exception 'pymem: metadata and source must be JSON objects' using errcode = '22023';
+    end if;
+    perform _pymem.check_embedding(p_embedding);
+
+    insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding,
+                                 subject, attribute, importance, observed_at, valid_from,
+                                 source, metadata)
+    values (v_tenant.tenant_id, p_user_id, p_agent_id, p_session_id, p_kind, p_content, p_embedding,
+            p_subject, p_attribute, p_importance, coalesce(p_observed_at, now()), coalesce(p_observed_at, now()),
+            coalesce(p_source, '{}'), coalesce(p_metadata, '{}'))
+    returning * into v_memory;
+    perform _pymem.record_version(v_memory, 'create');
+    return v_memory.id;
+end
+$$;
+comment on function pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text) is
+    'Writes one memory for a user of the calling tenant, synchronously, and records version 1 '
+    'of its history. Tenant roles only. Returns the new memory id.';
+
+create or replace function pymem.forget(p_memory_id uuid, p_reason text default null) returns boolean
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_memory _pymem.memories;
+begin
+    update _pymem.memories m
+       set status = 'forgotten', valid_to = coalesce(m.valid_to, now()), updated_at = now()
+     where m.tenant_id = v_tenant.tenant_id and m.id = p_memory_id and m.status <> 'forgotten'
+    returning * into v_memory;
+    if not found then
+        return false;
+    end if;
+    perform _pymem.record_version(v_memory, 'forget', p_reason);
+    return true;
+end
+$$;
+comment on function pymem.forget(uuid, text) is
+    'Marks one memory of the calling tenant forgotten: retrieval never returns it again; the '
+    'history keeps the change. Tenant roles only. Returns false when no such memory is visible.';
+
+create or replace function pymem.history(p_memory_id uuid)
+    returns table (version integer, operation text, actor name, reason text, recorded_at timestamptz, snapshot jsonb)
+    language sql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select v.version, v.operation, v.actor, v.reason, v.recorded_at, v.snapshot
+    from _pymem.memory_versions v
+    where v.tenant_id = (select _pymem.current_tenant_id()) and v.memory_id = p_memory_id
+    order by v.version
+$$;
+comment on function pymem.history(uuid) is
+    'The version chain of one memory of the calling tenant, oldest first. Tenant roles only.';

@@ -1,0 +1,39 @@
+-- 090_grants: who may call what. Runs last on every migrate, so a function added in any
+-- idempotent file is closed to PUBLIC until it is granted here.
+--   tenant group  data functions (they run as the tenant role, under RLS)
+--   service role  administrative functions (SECURITY DEFINER, fixed search_path)
+
+do $$
+declare
+    v_install text := _pymem.install_id();
+    v_group   name := format('pm_%s_tenant', v_install);
+    v_service name := format('pm_%s_service', v_install);
+begin
+    execute 'revoke execute on all functions in schema pymem, _pymem from public';
+
+    execute format($g$grant execute on function
+        pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text),
+        pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz),
+        pymem.forget(uuid, text),
+        pymem.history(uuid),
+        _pymem.current_tenant_id(),
+        _pymem.require_tenant(),
+        _pymem.capabilities(),
+        _pymem.new_id(),
+        _pymem.check_id(text, text, integer),
+        _pymem.check_embedding(vector),
+        _pymem.settings(_pymem.tenants),
+        _pymem.snapshot(_pymem.memories),
+        _pymem.record_version(_pymem.memories, text, text)
+        to %I$g$, v_group);
+
+    execute format($g$grant execute on function
+        pymem.create_tenant(text, jsonb),
+        pymem.drop_tenant(text),
+        pymem.list_tenants(),
+        pymem.tenant_role(text),
+        _pymem.capabilities(),
+        _pymem.install_id()
+        to %I$g$, v_service);
+end
+$$;

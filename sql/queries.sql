@@ -1,0 +1,57 @@
+-- Every query the Python package runs, by name. Each block: "-- name: NAME", a one-line
+-- description, then the SQL with psycopg named parameters. Python never builds SQL from
+-- strings; identifiers (SET ROLE) go through psycopg.sql.
+
+-- name: install_id
+-- This database's install id (names the service, group and tenant roles).
+select _pymem.install_id() as install_id;
+
+-- name: capabilities
+-- What the server offers: extensions available, preloaded, installed.
+select
+    current_setting('server_version') as server_version,
+    current_setting('server_version_num')::int as server_version_num,
+    current_setting('shared_preload_libraries') as shared_preload_libraries,
+    (select jsonb_object_agg(name, jsonb_build_object('available', default_version, 'installed', installed_version))
+       from pg_available_extensions
+      where name in ('vector', 'age', 'pg_textsearch', 'pg_cron', 'vectorscale')) as extensions;
+
+-- name: create_tenant
+-- Create a tenant with its role, partition, indexes and graph.
+select * from pymem.create_tenant(%(tenant_id)s, %(settings)s);
+
+-- name: drop_tenant
+-- Drop a tenant everywhere; returns a JSON report.
+select pymem.drop_tenant(%(tenant_id)s) as report;
+
+-- name: list_tenants
+-- Every tenant with its role and memory count.
+select * from pymem.list_tenants();
+
+-- name: tenant_role
+-- The role that acts for a tenant.
+select pymem.tenant_role(%(tenant_id)s) as role_name;
+
+-- name: remember
+-- Write one memory for a user of the current tenant role.
+select pymem.remember(
+    p_user_id => %(user_id)s, p_content => %(content)s, p_embedding => %(embedding)s,
+    p_kind => %(kind)s, p_importance => %(importance)s::real, p_metadata => %(metadata)s,
+    p_session_id => %(session_id)s, p_agent_id => %(agent_id)s,
+    p_observed_at => %(observed_at)s::timestamptz, p_source => %(source)s,
+    p_subject => %(subject)s, p_attribute => %(attribute)s) as id;
+
+-- name: retrieve
+-- Hybrid top-k for a user of the current tenant role.
+select * from pymem.retrieve(
+    p_user_id => %(user_id)s, p_query => %(query)s, p_query_embedding => %(query_embedding)s,
+    p_top_k => %(top_k)s::int, p_token_budget => %(token_budget)s::int, p_kinds => %(kinds)s::text[],
+    p_filters => %(filters)s, p_as_of => %(as_of)s::timestamptz);
+
+-- name: forget
+-- Mark one memory forgotten.
+select pymem.forget(%(memory_id)s, %(reason)s) as forgotten;
+
+-- name: history
+-- The version chain of one memory.
+select * from pymem.history(%(memory_id)s);
