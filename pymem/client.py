@@ -169,7 +169,9 @@ class Client:
     # -- administration (service role) -------------------------------------------
 
     def capabilities(self) -> dict:
-        return self._call("capabilities")[0]
+        """Server version and the capabilities recorded at install (bm25 engine, age, ...)."""
+        row = self._call("install_capabilities")[0]
+        return {"server_version": row["server_version"], **row["capabilities"]}
 
     def create_tenant(self, tenant_id: str, *, settings: dict | None = None, exist_ok: bool = False) -> dict:
         _check_text("tenant_id", tenant_id)
@@ -213,7 +215,12 @@ class TenantClient:
         self.tenant_id = tenant_id
 
     def _call(self, name: str, params: dict) -> list[dict]:
-        return self.client._call(name, params, role=self.client.tenant_role(self.tenant_id))
+        return self.client._call(name, params, role=self.role)
+
+    @property
+    def role(self) -> str:
+        """The tenant's role (looked up once per client; raises NotFound for unknown tenants)."""
+        return self.client.tenant_role(self.tenant_id)
 
     def remember(self, user_id: str, content: str, *, kind: str = "fact",
                  embedding: Sequence[float] | np.ndarray | None = None, importance: float = 0.5,
@@ -229,6 +236,7 @@ class TenantClient:
             _check_text(name, value, optional=True)
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
+        self.role  # an unknown tenant fails before any embedding work
         if embedding is None and content.strip():
             embedding = self.client.embed([content])[0]
         rows = self._call("remember", {
@@ -247,6 +255,7 @@ class TenantClient:
         """The user's top-k memories for ``query``, best first, each with its score components."""
         _check_text("user_id", user_id)
         _check_text("query", query)
+        self.role
         if query_embedding is None and query.strip():
             query_embedding = self.client.embed([query])[0]
         rows = self._call("retrieve", {

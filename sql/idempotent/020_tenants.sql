@@ -77,6 +77,7 @@ create or replace function pymem.create_tenant(p_tenant_id text, p_settings json
     returns table (tenant_id text, role_name name, graph_name name, created_at timestamptz)
     language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
+    set client_min_messages = warning  -- index builds and AGE announce themselves
 as $$
 declare
     v_tenant _pymem.tenants;
@@ -116,6 +117,7 @@ comment on function pymem.create_tenant(text, jsonb) is
 create or replace function pymem.drop_tenant(p_tenant_id text) returns jsonb
     language plpgsql volatile security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+    set client_min_messages = warning
 as $$
 declare
     v_tenant   _pymem.tenants;

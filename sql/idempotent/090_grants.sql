@@ -35,5 +35,7 @@ begin
         _pymem.capabilities(),
         _pymem.install_id()
         to %I$g$, v_service);
+    -- Clients check the schema revision before use (pymem.connect refuses an old schema).
+    execute format('grant select on public.alembic_version to %I', v_service);
 end
 $$;

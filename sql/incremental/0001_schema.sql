@@ -236,7 +236,6 @@ begin
 end
 $$;
 
-grant execute on function _pymem.current_tenant_id(), _pymem.new_id() to public;
 
 -- Which incremental files were applied, with their hash: pymem migrate refuses to run if
 -- a released file changed afterwards (released migrations are immutable).

@@ -1,0 +1,298 @@
+"""The ``pymem`` command line.
+
+Exit codes: 0 success, 1 a check failed or the database said no (the message says why),
+2 bad usage (click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+import psycopg
+
+from . import client as client_mod
+from . import migrate as migrations
+from .queries import query
+from .server import EmbeddedServer, ServerError
+
+REQUIRED_SERVER_VERSION = 160000
+
+
+def _emit(data: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, default=str, sort_keys=True))
+    elif human is not None:
+        click.echo(human)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    message = message.removeprefix("pymem: ")
+    click.echo(f"pymem: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    def __init__(self, home: str | None, dsn: str | None):
+        self.home = home
+        self.dsn = dsn or os.environ.get("PYMEM_DSN")
+
+    def server(self) -> EmbeddedServer:
+        return EmbeddedServer(self.home)
+
+    def admin_dsn(self, start: bool = True) -> str:
+        """The DSN migrations and checks run with: PYMEM_DSN, or the embedded superuser."""
+        if self.dsn:
+            return self.dsn
+        server = self.server()
+        if start:
+            server.start()
+        return server.uri()
+
+    def client(self, embed: bool = True) -> client_mod.Client:
+        return client_mod.connect(self.dsn, home=self.home, embedder="local" if embed else None)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.option("--home", envvar="PYMEM_HOME", help="Embedded server home (default ./.pymem).")
+@click.option("--dsn", help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")
+@click.pass_context
+def main(ctx: click.Context, home: str | None, dsn: str | None) -> None:
+    """pymem: a memory layer for AI agents that lives inside PostgreSQL."""
+    ctx.obj = Context(home, dsn)
+
+
+# -- server ------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def up(ctx: Context, as_json: bool) -> None:
+    """Start the embedded PostgreSQL (initialising it on first use) and migrate it."""
+    if ctx.dsn:
+        _fail("PYMEM_DSN is set: pymem manages only the embedded server")
+    try:
+        status = ctx.server().start()
+        result = migrations.migrate(status.uri)
+    except (ServerError, migrations.MigrationError) as exc:
+        _fail(str(exc))
+    _emit({**status.as_dict(), "migration": result}, as_json, f"pymem: running, {status.uri}")
+
+
+@main.command()
+@click.option("--purge", is_flag=True, help="Also delete the data directory.")
+@pass_ctx
+def down(ctx: Context, purge: bool) -> None:
+    """Stop the embedded PostgreSQL."""
+    server = ctx.server()
+    try:
+        if purge:
+            server.destroy()
+        else:
+            server.stop()
+    except ServerError as exc:
+        _fail(str(exc))
+    click.echo("pymem: stopped" + (" and purged" if purge else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Show whether the embedded server runs, its data directory and connection URI."""
+    state = ctx.server().status().as_dict()
+    human = (f"running (pid {state['pid']})\nuri: {state['uri']}\ndata: {state['data_dir']}"
+             if state["running"] else f"stopped\ndata: {state['data_dir']}")
+    _emit(state, as_json, human)
+
+
+def _doctor_report(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query("capabilities")).fetchone()
+        version, version_num, preload, extensions = row
+        revision = migrations.current_revision(conn)
+    extensions = extensions or {}
+    preloaded = {lib.strip() for lib in preload.split(",") if lib.strip()}
+
+    def present(name: str) -> bool:
+        return name in extensions and extensions[name]["available"] is not None
+
+    report = {
+        "server_version": version,
+        "server_version_ok": version_num >= REQUIRED_SERVER_VERSION,
+        "vector": present("vector"),
+        "age": present("age") and "age" in preloaded,
+        "bm25": "pg_textsearch" if present("pg_textsearch") and "pg_textsearch" in preloaded else "tsvector",
+        "pg_cron": present("pg_cron"),
+        "vectorscale": present("vectorscale"),
+        "shared_preload_libraries": sorted(preloaded),
+        "migrated_revision": revision,
+        "head_revision": migrations.head_revision(),
+    }
+    report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
+    return report
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def doctor(ctx: Context, as_json: bool) -> None:
+    """Check the server version and capabilities; exit 1 if a required one is missing."""
+    try:
+        report = _doctor_report(ctx.admin_dsn())
+    except (ServerError, psycopg.Error) as exc:
+        _fail(f"cannot reach PostgreSQL: {exc}")
+    lines = [f"{key}: {value}" for key, value in report.items()]
+    _emit(report, as_json, "\n".join(lines))
+    if not report["ok"]:
+        missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
+        click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def migrate(ctx: Context, as_json: bool) -> None:
+    """Bring the database to the current schema (a no-op when it is current)."""
+    try:
+        result = migrations.migrate(ctx.admin_dsn())
+    except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
+        _fail(str(exc))
+    _emit(result, as_json, f"pymem: migrated {result['from'] or 'empty database'} -> {result['to']}")
+
+
+# -- tenants -------------------------------------------------------------------------
+
+
+@main.group()
+def tenant() -> None:
+    """Create, list and drop tenants."""
+
+
+@tenant.command("create")
+@click.argument("tenant_id")
+@click.option("--exist-ok", is_flag=True, help="Succeed if the tenant exists already.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_create(ctx: Context, tenant_id: str, exist_ok: bool, as_json: bool) -> None:
+    """Create TENANT_ID with its role, partition, indexes and graph."""
+    with _client(ctx, embed=False) as client:
+        row = _guard(lambda: client.create_tenant(tenant_id, exist_ok=exist_ok))
+    _emit(row, as_json, f"tenant {row['tenant_id']}: role {row['role_name']}, graph {row['graph_name']}")
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_list(ctx: Context, as_json: bool) -> None:
+    """List tenants with their memory counts."""
+    with _client(ctx, embed=False) as client:
+        rows = _guard(client.list_tenants)
+    human = "\n".join(f"{r['tenant_id']}\t{r['memories']} memories\t{r['role_name']}" for r in rows)
+    _emit(rows, as_json, human or "no tenants")
+
+
+@tenant.command("drop")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_drop(ctx: Context, tenant_id: str, yes: bool, as_json: bool) -> None:
+    """Drop TENANT_ID and everything stored for it."""
+    if not yes:
+        click.confirm(f"Drop tenant {tenant_id} and all its memories?", abort=True)
+    with _client(ctx, embed=False) as client:
+        report = _guard(lambda: client.drop_tenant(tenant_id))
+    _emit(report, as_json, json.dumps(report))
+
+
+# -- data --------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--kind", type=click.Choice(client_mod.KINDS), default="fact", show_default=True)
+@click.option("--importance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--session", "session_id")
+@click.option("--metadata", help="A JSON object.")
+@click.option("--no-embed", is_flag=True, help="Store without a vector (lexical search only).")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("content")
+@pass_ctx
+def remember(ctx: Context, tenant_id: str, user_id: str, kind: str, importance: float,
+             session_id: str | None, metadata: str | None, no_embed: bool, as_json: bool,
+             content: str) -> None:
+    """Store one memory for a user, now."""
+    meta = _json_object("--metadata", metadata)
+    with _client(ctx, embed=not no_embed) as client:
+        memory_id = _guard(lambda: client.tenant(tenant_id).remember(
+            user_id, content, kind=kind, importance=importance, session_id=session_id, metadata=meta))
+    _emit({"id": memory_id, "tenant_id": tenant_id, "user_id": user_id}, as_json, memory_id)
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--token-budget", type=click.IntRange(1))
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(client_mod.KINDS))
+@click.option("--no-embed", is_flag=True, help="Lexical and recency only.")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("query_text")
+@pass_ctx
+def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget: int | None,
+           kinds: tuple[str, ...], no_embed: bool, as_json: bool, query_text: str) -> None:
+    """Retrieve a user's memories for QUERY_TEXT, best first, with score components."""
+    with _client(ctx, embed=not no_embed) as client:
+        results = _guard(lambda: client.tenant(tenant_id).retrieve(
+            user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None))
+    if as_json:
+        _emit({"results": [m.as_dict() for m in results]}, True)
+        return
+    for m in results:
+        click.echo(f"{m.score:.3f}  (vec {m.vector_score:.2f} lex {m.lexical_score:.2f} "
+                   f"rec {m.recency_score:.2f})  [{m.kind}] {m.content}")
+    if not results:
+        click.echo("no memories match")
+
+
+# -- helpers -----------------------------------------------------------------------
+
+
+def _client(ctx: Context, embed: bool) -> client_mod.Client:
+    try:
+        return ctx.client(embed=embed)
+    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        _fail(str(exc))
+
+
+def _guard(fn):
+    try:
+        return fn()
+    except client_mod.PymemError as exc:
+        _fail(str(exc))
+
+
+def _json_object(option: str, text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{option} is not valid JSON: {exc}", code=2)
+    if not isinstance(value, dict):
+        _fail(f"{option} must be a JSON object", code=2)
+    return value
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,125 @@
+"""Test fixtures: one real PostgreSQL (the embedded build, with pgvector, AGE and
+pg_textsearch preloaded) on tmpfs with fsync off, a migrated template database, and a
+fresh clone of it per test (pytest-postgresql's DatabaseJanitor).
+
+Roles are cluster-wide: the clones share the template's install id, so they share its
+service and group roles; tenant roles get random suffixes and are dropped after each test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import psycopg
+import pytest
+from pytest_postgresql.janitor import DatabaseJanitor
+
+import pymem
+from pymem import migrate
+from pymem.server import EmbeddedServer
+
+TEMPLATE = "pymem_template"
+_counter = itertools.count()
+
+
+def _tmpfs_root() -> Path:
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else Path(tempfile.gettempdir())
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    home = Path(tempfile.mkdtemp(prefix="pymem-test-", dir=_tmpfs_root()))
+    server = EmbeddedServer(home, fast=True)
+    server.start()
+    yield server
+    server.destroy()
+    shutil.rmtree(home, ignore_errors=True)
+
+
+def _janitor(server: EmbeddedServer, dbname: str, **kwargs) -> DatabaseJanitor:
+    return DatabaseJanitor(user="postgres", host=str(server.socket_dir), port=5432, dbname=dbname, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server):
+    janitor = _janitor(pg_server, TEMPLATE, as_template=True)
+    janitor.init()
+    migrate.migrate(pg_server.uri(TEMPLATE))
+    with psycopg.connect(pg_server.uri(TEMPLATE)) as conn:
+        install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
+    yield install_id
+    janitor.drop()
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        for suffix in ("service", "tenant"):
+            conn.execute(f'drop role if exists "pm_{install_id}_{suffix}"')
+
+
+class Database:
+    """One test's database: superuser and service-role DSNs, and helpers."""
+
+    def __init__(self, server: EmbeddedServer, name: str, install_id: str):
+        self.server = server
+        self.name = name
+        self.install_id = install_id
+        self.admin_dsn = server.uri(name)
+        self.service_dsn = server.uri(name, user=f"pm_{install_id}_service")
+
+    def connect(self, **kwargs) -> psycopg.Connection:
+        """A superuser connection (for setting up and for looking everywhere)."""
+        return psycopg.connect(self.admin_dsn, **kwargs)
+
+    def tenant_roles(self) -> list[str]:
+        with self.connect() as conn:
+            return [r[0] for r in conn.execute("select role_name from _pymem.tenants")]
+
+
+@pytest.fixture
+def db(pg_server, template_db):
+    name = f"pymem_test_{os.getpid()}_{next(_counter)}"
+    janitor = _janitor(pg_server, name, template_dbname=TEMPLATE)
+    janitor.init()
+    database = Database(pg_server, name, template_db)
+    try:
+        yield database
+    finally:
+        roles = database.tenant_roles()
+        janitor.drop()
+        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+            for role in roles:
+                conn.execute(psycopg.sql.SQL("drop role if exists {}").format(psycopg.sql.Identifier(role)))
+
+
+@pytest.fixture
+def client(db):
+    c = pymem.connect(db.service_dsn, embedder=None)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real local model (loaded once per session, ~10 s)."""
+    from pymem.embed import default_embedder
+
+    model = default_embedder()
+    model.embed(["warm up"])
+    return model
+
+
+@pytest.fixture
+def semantic_client(db, embedder):
+    c = pymem.connect(db.service_dsn, embedder=embedder)
+    yield c
+    c.close()
+
+
+def unit_vector(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    v = rng.standard_normal(384).astype(np.float32)
+    return v / np.linalg.norm(v)

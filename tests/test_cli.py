@@ -1,0 +1,92 @@
+"""The CLI end to end (click's runner, in process), against the test database."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pymem.cli import main
+
+
+@pytest.fixture
+def run(db):
+    runner = CliRunner()
+
+    def invoke(*args, dsn=None):
+        return runner.invoke(main, ["--dsn", dsn or db.service_dsn, *args], catch_exceptions=False)
+
+    return invoke
+
+
+def test_doctor_reports_every_capability(run, db):
+    result = run("doctor", "--json", dsn=db.admin_dsn)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["vector"] is True and report["age"] is True
+    assert report["bm25"] == "pg_textsearch"
+    assert report["pg_cron"] is False
+    assert report["server_version"].startswith("18")
+    assert report["migrated_revision"] == report["head_revision"]
+    assert report["ok"] is True
+
+
+def test_doctor_fails_when_age_is_not_preloaded(run, db, monkeypatch):
+    import pymem.cli as cli
+
+    real = cli._doctor_report
+
+    def without_age(dsn):
+        report = real(dsn)
+        report["age"] = False
+        report["ok"] = False
+        return report
+
+    monkeypatch.setattr(cli, "_doctor_report", without_age)
+    result = run("doctor", "--json", dsn=db.admin_dsn)
+    assert result.exit_code == 1
+    assert "required capability missing: age" in result.output
+
+
+def test_migrate_is_a_no_op_on_a_current_database(run, db):
+    result = run("migrate", "--json", dsn=db.admin_dsn)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["from"] == json.loads(result.output)["to"]
+
+
+def test_tenant_remember_search_round_trip(run):
+    assert run("tenant", "create", "cli-t").exit_code == 0
+    again = run("tenant", "create", "cli-t")
+    assert again.exit_code == 1 and "already exists" in again.output
+    assert run("tenant", "create", "cli-t", "--exist-ok").exit_code == 0
+    listed = json.loads(run("tenant", "list", "--json").output)
+    assert [t["tenant_id"] for t in listed] == ["cli-t"]
+
+    stored = run("remember", "--tenant", "cli-t", "--user", "u1", "--kind", "preference", "--no-embed",
+                 "--metadata", '{"via": "cli"}', "--json", "I prefer tea over coffee")
+    assert stored.exit_code == 0, stored.output
+    memory_id = json.loads(stored.output)["id"]
+
+    found = run("search", "--tenant", "cli-t", "--user", "u1", "--no-embed", "--json", "tea")
+    assert found.exit_code == 0, found.output
+    results = json.loads(found.output)["results"]
+    assert [r["id"] for r in results] == [memory_id]
+    assert results[0]["tenant_id"] == "cli-t" and results[0]["metadata"] == {"via": "cli"}
+
+
+def test_clear_errors_and_exit_codes(run):
+    unknown = run("search", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
+    assert unknown.exit_code == 1 and "unknown tenant 'nobody'" in unknown.output
+    bad_tenant = run("tenant", "create", "bad tenant")
+    assert bad_tenant.exit_code == 1 and "invalid tenant id" in bad_tenant.output
+    bad_json = run("remember", "--tenant", "t", "--user", "u", "--metadata", "[1]", "x")
+    assert bad_json.exit_code == 2 and "must be a JSON object" in bad_json.output
+    bad_kind = run("remember", "--tenant", "t", "--user", "u", "--kind", "rumour", "x")
+    assert bad_kind.exit_code == 2
+
+
+def test_status_of_an_embedded_home(tmp_path):
+    result = CliRunner().invoke(main, ["--home", str(tmp_path / "h"), "status", "--json"])
+    assert result.exit_code == 0
+    state = json.loads(result.output)
+    assert state["running"] is False and state["uri"] is None
+    assert state["data_dir"].endswith("/h/pgdata")

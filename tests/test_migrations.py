@@ -1,0 +1,100 @@
+"""Migrations give the expected database, re-running is a no-op, released files are frozen."""
+
+import psycopg
+import pytest
+
+from pymem import migrate
+from pymem.paths import sql_dir
+
+EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files"}
+EXPECTED_PUBLIC_FUNCTIONS = {
+    "create_tenant", "drop_tenant", "list_tenants", "tenant_role",
+    "remember", "retrieve", "forget", "history",
+}
+
+
+
+def _catalog_fingerprint(conn):
+    return conn.execute(
+        """
+        select
+          (select array_agg(c.relname || ':' || c.relkind::text || ':' || c.relrowsecurity || ':' || c.relforcerowsecurity
+                            order by c.relname)
+             from pg_class c where c.relnamespace in ('pymem'::regnamespace, '_pymem'::regnamespace)),
+          (select array_agg(p.oid::regprocedure::text || ':' || md5(p.prosrc) || ':' || p.prosecdef
+                            || ':' || coalesce(array_to_string(p.proconfig, ','), '') || ':'
+                            || coalesce(array_to_string(p.proacl, ','), '') order by p.oid::regprocedure::text)
+             from pg_proc p where p.pronamespace in ('pymem'::regnamespace, '_pymem'::regnamespace)),
+          (select array_agg(pol.polname || ':' || pol.polrelid::regclass::text
+                            order by pol.polrelid::regclass::text, pol.polname) from pg_policy pol)
+        """
+    ).fetchone()
+
+
+def test_fresh_migrate_creates_the_expected_objects(db):
+    with db.connect() as conn:
+        tables = {r[0] for r in conn.execute(
+            "select relname from pg_class where relnamespace = '_pymem'::regnamespace and relkind in ('r', 'p')")}
+        assert EXPECTED_TABLES <= tables
+        functions = {r[0] for r in conn.execute(
+            "select proname from pg_proc where pronamespace = 'pymem'::regnamespace")}
+        assert EXPECTED_PUBLIC_FUNCTIONS <= functions
+        # Every tenant table has RLS enabled and forced.
+        rls = dict(conn.execute(
+            """select relname, relrowsecurity and relforcerowsecurity from pg_class
+               where relnamespace = '_pymem'::regnamespace and relname in
+                     ('tenants', 'memories', 'memory_versions', 'episodes', 'install')"""))
+        assert rls == dict.fromkeys(["tenants", "memories", "memory_versions", "episodes", "install"], True)
+        # memories is partitioned by tenant; extensions present.
+        assert conn.execute("select partstrat from pg_partitioned_table "
+                            "where partrelid = '_pymem.memories'::regclass").fetchone()[0] == "l"
+        extensions = {r[0] for r in conn.execute("select extname from pg_extension")}
+        assert {"vector", "age", "pg_textsearch"} <= extensions
+        # Every public function is documented (COMMENT ON FUNCTION) and pins its search_path.
+        undocumented = conn.execute(
+            """select array_agg(proname) from pg_proc
+               where pronamespace = 'pymem'::regnamespace and obj_description(oid, 'pg_proc') is null""").fetchone()[0]
+        assert undocumented is None
+        unpinned = conn.execute(
+            """select array_agg(oid::regprocedure::text) from pg_proc
+               where pronamespace in ('pymem'::regnamespace, '_pymem'::regnamespace)
+                 and not coalesce(array_to_string(proconfig, ',') like '%search_path=%', false)""").fetchone()[0]
+        assert unpinned is None
+        # No function in our schemas is executable by PUBLIC: 090_grants.sql grants by role.
+        public_exec = {r[0] for r in conn.execute(
+            """select p.proname from pg_proc p
+               where p.pronamespace in ('pymem'::regnamespace, '_pymem'::regnamespace)
+                 and has_function_privilege('public', p.oid, 'execute')""")}
+        assert public_exec == set()
+
+
+def test_rerunning_migrate_is_a_no_op(db):
+    with db.connect() as conn:
+        before = _catalog_fingerprint(conn)
+    result = migrate.migrate(db.admin_dsn)
+    assert result["from"] == result["to"] == migrate.head_revision()
+    with db.connect() as conn:
+        assert _catalog_fingerprint(conn) == before
+
+
+def test_released_files_are_frozen(db):
+    with db.connect() as conn:
+        recorded = dict(conn.execute("select file_name, sha256 from _pymem.incremental_files"))
+        assert set(recorded) == {p.name for p in (sql_dir() / "incremental").glob("*.sql")}
+        # Pretend the released file had different content when it was applied.
+        conn.execute("update _pymem.incremental_files set sha256 = repeat('0', 64) where file_name = '0001_schema.sql'")
+        conn.commit()
+    with pytest.raises(migrate.MigrationError, match="changed after it was applied"):
+        migrate.migrate(db.admin_dsn)
+
+
+def test_service_role_needs_a_migrated_database(pg_server):
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        conn.execute("drop database if exists pymem_unmigrated")
+        conn.execute("create database pymem_unmigrated")
+    try:
+        with psycopg.connect(pg_server.uri("pymem_unmigrated")) as conn:
+            assert migrate.needs_migration(conn)
+    finally:
+        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+            conn.execute("drop database pymem_unmigrated")
