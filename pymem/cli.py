@@ -265,6 +265,86 @@ def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget:
         click.echo("no memories match")
 
 
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--session", "session_id")
+@click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]), default="user",
+              show_default=True, help="Role of CONTENT (ignored with --messages).")
+@click.option("--messages", "messages_json", help="A JSON array of {role, content} instead of CONTENT.")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("content", required=False)
+@pass_ctx
+def ingest(ctx: Context, tenant_id: str, user_id: str, session_id: str | None, role: str,
+           messages_json: str | None, as_json: bool, content: str | None) -> None:
+    """Enqueue a conversation turn for asynchronous extraction; prints the episode id."""
+    if (content is None) == (messages_json is None):
+        _fail("give either CONTENT or --messages", code=2)
+    if messages_json is not None:
+        try:
+            messages = json.loads(messages_json)
+        except json.JSONDecodeError as exc:
+            _fail(f"--messages is not valid JSON: {exc}", code=2)
+    else:
+        messages = [{"role": role, "content": content}]
+    with _client(ctx, embed=False) as client:
+        episode_id = _guard(lambda: client.tenant(tenant_id).ingest(user_id, messages, session_id=session_id))
+    _emit({"episode_id": episode_id, "tenant_id": tenant_id, "user_id": user_id}, as_json, episode_id)
+
+
+@main.command()
+@click.option("--once", is_flag=True, help="Process what is due, then exit (for tests and cron).")
+@click.option("--concurrency", type=click.IntRange(1, 64), default=1, show_default=True)
+@click.option("--poll-interval", type=click.FloatRange(0.05), default=1.0, show_default=True,
+              help="Seconds between polls when no NOTIFY arrives.")
+@click.option("--batch-size", type=click.IntRange(1, 1000), default=16, show_default=True)
+@click.option("--lease-seconds", type=click.IntRange(1), default=60, show_default=True)
+@click.option("--max-attempts", type=click.IntRange(1), default=5, show_default=True)
+@click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics here.")
+@click.option("--retry-dead", is_flag=True, help="Re-queue dead-letter episodes, then exit.")
+@click.option("--tenant", "tenant_id", help="With --retry-dead: only this tenant.")
+@pass_ctx
+def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, batch_size: int,
+           lease_seconds: int, max_attempts: int, metrics_port: int | None, retry_dead: bool,
+           tenant_id: str | None) -> None:
+    """Run extraction workers: LISTEN for new episodes, extract, embed, apply."""
+    import logging
+    import signal
+    import threading
+
+    from workers.cli_support import build_worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    with _client(ctx, embed=False) as client:
+        if retry_dead:
+            count = _guard(lambda: client.retry_dead(tenant_id))
+            click.echo(f"pymem: re-queued {count} dead-letter episodes")
+            return
+        dsn = client.dsn
+        gazetteer = client.gazetteer()
+    runner, metrics = build_worker(dsn, gazetteer, concurrency=concurrency, poll_interval=poll_interval,
+                                   batch_size=batch_size, lease_seconds=lease_seconds,
+                                   max_attempts=max_attempts)
+    stop_metrics = threading.Event()
+    if metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        from workers.worker import refresh_queue_metrics
+
+        start_http_server(metrics_port, registry=metrics.registry)
+        threading.Thread(target=refresh_queue_metrics, args=(dsn, metrics, stop_metrics), daemon=True).start()
+
+    def on_signal(signum, frame):
+        click.echo(f"pymem: signal {signum}: finishing the current batch, then stopping", err=True)
+        runner.stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    totals = runner.run(once=once)
+    stop_metrics.set()
+    click.echo(json.dumps({"worker": runner.name, **totals}))
+
+
 # -- helpers -----------------------------------------------------------------------
 
 

@@ -78,6 +78,10 @@ def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
         raise InvalidInput(f"{name} must be a string, not {type(value).__name__}")
     if "\x00" in value:
         raise InvalidInput(f"{name} contains a NUL byte, which PostgreSQL text cannot store")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{name} is not valid UTF-8 (it holds unpaired surrogates)") from None
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,18 @@ class Client:
     def list_tenants(self) -> list[dict]:
         return self._call("list_tenants")
 
+    def queue_stats(self) -> list[dict]:
+        """Episodes pending, processing and dead per tenant."""
+        return self._call("queue_stats")
+
+    def retry_dead(self, tenant_id: str | None = None) -> int:
+        """Re-queue dead-letter episodes (of one tenant, or all); returns how many."""
+        return self._call("retry_dead", {"tenant_id": tenant_id})[0]["requeued"]
+
+    def gazetteer(self) -> list[tuple[str, str, str]]:
+        """(term, canonical, entity_type) rows: the typed entities extraction recognises."""
+        return [(r["term"], r["canonical"], r["entity_type"]) for r in self._call("gazetteer")]
+
     def tenant_role(self, tenant_id: str) -> str:
         _check_text("tenant_id", tenant_id)
         with self._roles_lock:
@@ -266,6 +282,34 @@ class TenantClient:
             "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
         })
         return [Memory.from_row(row) for row in rows]
+
+    def ingest(self, user_id: str, messages: str | Sequence[dict], *, session_id: str | None = None,
+               metadata: dict | None = None, agent_id: str | None = None,
+               observed_at: dt.datetime | None = None) -> str:
+        """Enqueue a conversation turn (or turns) for extraction; returns the episode id at once.
+
+        ``messages`` is a list of {"role", "content", "name"?, "id"?} or a plain string (one
+        user message). User turns are searchable lexically at once; workers add vectors and
+        the extracted memories.
+        """
+        _check_text("user_id", user_id)
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": messages}]
+        if not isinstance(messages, (list, tuple)):
+            raise InvalidInput("messages must be a list of {role, content} objects or a string")
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict):
+                raise InvalidInput(f"message {index} is not an object")
+            for key, value in message.items():
+                if isinstance(value, str):
+                    _check_text(f"message {index} {key}", value)
+        for name, value in (("session_id", session_id), ("agent_id", agent_id)):
+            _check_text(name, value, optional=True)
+        rows = self._call("ingest", {
+            "user_id": user_id, "messages": Jsonb(list(messages)), "session_id": session_id,
+            "metadata": Jsonb(metadata or {}), "agent_id": agent_id, "observed_at": observed_at,
+        })
+        return str(rows[0]["episode_id"])
 
     def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
         _check_text("reason", reason, optional=True)

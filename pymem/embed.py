@@ -78,3 +78,101 @@ def default_embedder() -> LocalEmbedder:
     if _default is None:
         _default = LocalEmbedder()
     return _default
+
+
+class EmbeddingError(RuntimeError):
+    """Embedding failed. ``retryable`` says whether trying again later may succeed."""
+
+    def __init__(self, message: str, *, retryable: bool):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class HTTPEmbedder:
+    """Any OpenAI-compatible ``POST {base_url}/embeddings`` endpoint.
+
+    Batches of ``batch_size``; rate limits (429, honouring Retry-After), 5xx and network
+    errors are retried with backoff and jitter up to ``attempts`` times, then raised as a
+    retryable EmbeddingError; other 4xx answers are permanent. ``on_error`` is called for
+    every failed request (the worker counts them).
+    """
+
+    def __init__(self, base_url: str, model: str, *, api_key: str | None = None, batch_size: int = 128,
+                 attempts: int = 5, timeout: float = 30.0, backoff_base: float = 0.5,
+                 dimensions: int = DIMENSIONS, on_error=None):
+        self.url = base_url.rstrip("/") + "/embeddings"
+        self.model = model
+        self.api_key = api_key
+        self.batch_size = batch_size
+        self.attempts = attempts
+        self.timeout = timeout
+        self.backoff_base = backoff_base
+        self.dimensions = dimensions
+        self.on_error = on_error
+
+    def _request(self, texts: list[str]) -> np.ndarray:
+        import json
+        import urllib.error
+        import urllib.request
+
+        from .retry import RetryableError
+
+        body = json.dumps({"model": self.model, "input": texts}).encode()
+        headers = {"Content-Type": "application/json"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            if self.on_error:
+                self.on_error(exc)
+            detail = exc.read()[:300].decode(errors="replace")
+            if exc.code == 429 or exc.code >= 500:
+                retry_after = exc.headers.get("Retry-After")
+                raise RetryableError(f"embedding endpoint answered {exc.code}: {detail}",
+                                     retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+            raise EmbeddingError(f"embedding endpoint answered {exc.code}: {detail}", retryable=False) from exc
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            if self.on_error:
+                self.on_error(exc)
+            raise RetryableError(f"embedding endpoint unreachable: {exc}") from exc
+        try:
+            rows = sorted(payload["data"], key=lambda item: item["index"])
+            vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EmbeddingError(f"embedding endpoint returned an unexpected body: {exc}", retryable=False) from exc
+        if vectors.shape != (len(texts), self.dimensions):
+            raise EmbeddingError(f"embedding endpoint returned shape {vectors.shape}, expected "
+                                 f"({len(texts)}, {self.dimensions})", retryable=False)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms == 0, 1, norms)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        from .retry import RetryableError, call_with_retries
+
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dimensions), dtype=np.float32)
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            chunk = texts[start:start + self.batch_size]
+            try:
+                out.append(call_with_retries(lambda: self._request(chunk), attempts=self.attempts,
+                                             base=self.backoff_base))
+            except RetryableError as exc:
+                raise EmbeddingError(f"{exc} (gave up after {self.attempts} attempts)", retryable=True) from exc
+        return np.vstack(out)
+
+
+def embedder_from_env(env=None) -> Embedder:
+    """PYMEM_EMBED_URL (+ PYMEM_EMBED_MODEL, PYMEM_EMBED_API_KEY) selects an HTTP endpoint;
+    otherwise the local model."""
+    env = os.environ if env is None else env
+    url = env.get("PYMEM_EMBED_URL")
+    if url:
+        return HTTPEmbedder(url, env.get("PYMEM_EMBED_MODEL", "text-embedding-3-small"),
+                            api_key=env.get("PYMEM_EMBED_API_KEY"),
+                            dimensions=int(env.get("PYMEM_EMBED_DIMENSIONS", DIMENSIONS)))
+    return default_embedder()

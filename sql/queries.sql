@@ -59,3 +59,40 @@ select * from pymem.history(%(memory_id)s);
 -- name: install_capabilities
 -- Server version and what this install detected at migrate time (any role may ask).
 select current_setting('server_version') as server_version, _pymem.capabilities() as capabilities;
+
+-- name: ingest
+-- Enqueue one episode for a user of the current tenant role; returns its id at once.
+select pymem.ingest(
+    p_user_id => %(user_id)s, p_messages => %(messages)s, p_session_id => %(session_id)s,
+    p_metadata => %(metadata)s, p_agent_id => %(agent_id)s,
+    p_observed_at => %(observed_at)s::timestamptz) as episode_id;
+
+-- name: claim_episodes
+-- Claim due episodes across tenants for one worker (service role).
+select * from _pymem.claim_episodes(%(worker_id)s, %(limit)s, %(lease_seconds)s, %(max_attempts)s);
+
+-- name: apply_extraction
+-- Apply one episode's extraction as the tenant role, in one transaction.
+select pymem.apply_extraction(%(episode_id)s, %(worker_id)s, %(extraction)s,
+                              %(turn_embeddings)s::vector[], %(memory_embeddings)s::vector[]) as result;
+
+-- name: fail_episode
+-- Record a failed attempt: retry later, or dead letter (service role).
+select _pymem.fail_episode(%(tenant_id)s, %(episode_id)s, %(worker_id)s, %(error)s,
+                           %(retry_in_seconds)s, %(max_attempts)s) as status;
+
+-- name: release_episodes
+-- Hand back a stopping worker's claims (service role).
+select _pymem.release_episodes(%(worker_id)s) as released;
+
+-- name: retry_dead
+-- Re-queue dead-letter episodes (service role).
+select pymem.retry_dead(%(tenant_id)s) as requeued;
+
+-- name: queue_stats
+-- Queue depth per tenant and state (service role).
+select * from pymem.queue_stats();
+
+-- name: gazetteer
+-- The typed entities extraction recognises.
+select term, canonical, entity_type from _pymem.gazetteer;

@@ -101,7 +101,14 @@ as $$
         'decay_half_life_days', 90,
         'decay_floor', 0.1,
         'supersession_similarity', 0.92,
-        'dedup_similarity', 0.95
+        'dedup_similarity', 0.95,
+        -- ingest
+        'auto_register_users', true,
+        'max_messages_per_ingest', 200,
+        'max_message_chars', 32000,
+        'max_ingest_bytes', 1048576,
+        'index_roles', jsonb_build_array('user'),
+        'episode_importance', 0.3
     ) || p_tenant.settings
 $$;
 

@@ -45,6 +45,7 @@ begin
         raise exception 'pymem: metadata and source must be JSON objects' using errcode = '22023';
     end if;
     perform _pymem.check_embedding(p_embedding);
+    perform _pymem.touch_user(v_tenant, p_user_id);
 
     insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding,
                                  subject, attribute, importance, observed_at, valid_from,

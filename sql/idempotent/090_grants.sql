@@ -16,6 +16,12 @@ begin
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz),
         pymem.forget(uuid, text),
         pymem.history(uuid),
+        pymem.ingest(text, jsonb, text, jsonb, text, timestamptz),
+        pymem.apply_extraction(uuid, text, jsonb, vector[], vector[]),
+        pymem.register_user(text),
+        _pymem.touch_user(_pymem.tenants, text),
+        _pymem.store_candidate(_pymem.tenants, _pymem.episodes, jsonb, vector),
+        _pymem.check_candidate(integer, jsonb),
         _pymem.current_tenant_id(),
         _pymem.require_tenant(),
         _pymem.capabilities(),
@@ -32,9 +38,15 @@ begin
         pymem.drop_tenant(text),
         pymem.list_tenants(),
         pymem.tenant_role(text),
+        pymem.retry_dead(text),
+        pymem.queue_stats(),
+        _pymem.claim_episodes(text, integer, integer, integer),
+        _pymem.fail_episode(text, uuid, text, text, double precision, integer),
+        _pymem.release_episodes(text),
         _pymem.capabilities(),
         _pymem.install_id()
         to %I$g$, v_service);
+    execute format('grant select on _pymem.gazetteer to %I', v_service);
     -- Clients check the schema revision before use (pymem.connect refuses an old schema).
     execute format('grant select on public.alembic_version to %I', v_service);
 end

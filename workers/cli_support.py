@@ -1,0 +1,20 @@
+"""Assembling a worker from configuration (used by `pymem worker`)."""
+
+from __future__ import annotations
+
+from pymem.embed import embedder_from_env
+
+from .extract import Gazetteer, RuleExtractor
+from .llm import LLMExtractor
+from .metrics import WorkerMetrics
+from .worker import Worker, WorkerConfig
+
+
+def build_worker(dsn: str, gazetteer_rows, **config) -> tuple[Worker, WorkerMetrics]:
+    """The LLM extractor when PYMEM_LLM_URL is set, else the rule extractor; the HTTP
+    embedder when PYMEM_EMBED_URL is set, else the local model."""
+    metrics = WorkerMetrics()
+    embedder = embedder_from_env()
+    extractor = LLMExtractor.from_env() or RuleExtractor(Gazetteer(gazetteer_rows))
+    worker = Worker(dsn, embedder=embedder, extractor=extractor, config=WorkerConfig(**config), metrics=metrics)
+    return worker, metrics
