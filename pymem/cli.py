@@ -345,6 +345,26 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
     click.echo(json.dumps({"worker": runner.name, **totals}))
 
 
+@main.group()
+def bench() -> None:
+    """Benchmarks: each prints one JSON line."""
+
+
+@bench.command("ingest")
+@click.option("--rate", type=click.FloatRange(0.1), default=50.0, show_default=True, help="Turns per second.")
+@click.option("--duration", type=click.FloatRange(1), default=60.0, show_default=True, help="Seconds of load.")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+@pass_ctx
+def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int, as_json: bool) -> None:
+    """Sustained ingest through real worker processes: call latency, lag, lost, duplicated."""
+    from .ingest_bench import run
+
+    result = run(rate=rate, duration=duration, workers=workers, users=users, home=ctx.home, dsn=ctx.dsn)
+    click.echo(json.dumps(result))
+
+
 # -- helpers -----------------------------------------------------------------------
 
 

@@ -156,12 +156,14 @@ class Client:
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
             with self._pool.connection() as conn:
-                with conn.transaction():
+                # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
+                # each answer: one round trip fewer per statement on the hot path.
+                with conn.pipeline(), conn.transaction():
                     if role is not None:
                         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
                     with conn.cursor(row_factory=dict_row) as cur:
                         cur.execute(query(name), params or {})
-                        return cur.fetchall() if cur.description else []
+                        return cur.fetchall()  # every named query is a select
         except psycopg.Error as exc:
             raise _translate(exc) from exc
 

@@ -299,7 +299,7 @@ begin
     end loop;
 
     update _pymem.episodes e
-       set status = 'done', processed_at = now(), lease_until = null, last_error = null,
+       set status = 'done', processed_at = clock_timestamp(), lease_until = null, last_error = null,
            memories_extracted = v_count
      where e.tenant_id = v_tenant.tenant_id and e.id = p_episode_id;
     return jsonb_build_object(
