@@ -365,6 +365,122 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
     click.echo(json.dumps(result))
 
 
+@bench.command("retrieval")
+@click.option("--small-tenants", type=click.IntRange(0), default=100, show_default=True)
+@click.option("--small-users", type=click.IntRange(1), default=10, show_default=True, help="Users per small tenant.")
+@click.option("--small-memories", type=click.IntRange(1), default=100, show_default=True, help="Memories per small user.")
+@click.option("--big-users", type=click.IntRange(0), default=100, show_default=True, help="Users of the big tenant.")
+@click.option("--big-memories", type=click.IntRange(1), default=1000, show_default=True, help="Memories per big-tenant user.")
+@click.option("--huge-memories", type=click.IntRange(0), default=50_000, show_default=True,
+              help="Memories of the one huge user (0: none).")
+@click.option("--queries", type=click.IntRange(1), default=200, show_default=True, help="Queries per class.")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed rounds (after one warm-up); percentiles are medians over rounds.")
+@click.option("--client-queries", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--no-client", is_flag=True, help="Skip the end-to-end client timing (loads the model).")
+@click.option("--ef-search", type=click.IntRange(1, 1000), help="Per-call hnsw_ef_search override.")
+@click.option("--rebuild", is_flag=True, help="Build the corpus again even when the stored one matches.")
+@click.option("--scale", is_flag=True, help="Build 10k / 100k / 1M-memory tenants and report how p95 grows.")
+@click.option("--scale-sizes", default="10000,100000,1000000", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+@pass_ctx
+def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,
+                    big_memories: int, huge_memories: int, queries: int, rounds: int, client_queries: int,
+                    no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str,
+                    as_json: bool) -> None:
+    """Latency (p50/p95/p99) and vector recall@10 of pymem.retrieve per class of user."""
+    from .bench import retrieval
+
+    options = {"hnsw_ef_search": ef_search} if ef_search else None
+    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    try:
+        if scale:
+            sizes = [int(size) for size in scale_sizes.split(",") if size.strip()]
+            result = retrieval.run_scale(sizes=sizes, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
+                                         rounds=rounds, options=options, progress=progress)
+        else:
+            spec = retrieval.default_spec(small_tenants=small_tenants, small_users=small_users,
+                                          small_memories=small_memories, big_users=big_users,
+                                          big_memories=big_memories, huge_memories=huge_memories)
+            result = retrieval.run(spec=spec, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
+                                   rounds=rounds, client_queries=client_queries, measure_client_e2e=not no_client,
+                                   options=options, progress=progress)
+    except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(result, default=str))
+
+
+@bench.command("locomo")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False),
+              help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (holds recall_eval.py).")
+@click.option("--out", "out_dir", default="bench-out/locomo", show_default=True, help="Where run files go.")
+@click.option("--top-k", type=click.IntRange(10, 1000), default=20, show_default=True)
+@click.option("--conversations", type=click.IntRange(1, 10), help="Only the first N conversations.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+@pass_ctx
+def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: str, top_k: int,
+                 conversations: int | None, as_json: bool) -> None:
+    """Recall@5/@10 on LoCoMo for pymem, pure-vector and BM25-only retrieval, same run."""
+    from .bench import locomo
+
+    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    try:
+        result = locomo.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, out_dir=out_dir, top_k=top_k,
+                            conversations=conversations, progress=progress)
+    except (FileNotFoundError, ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(result, default=str))
+
+
+# -- admin -------------------------------------------------------------------------
+
+
+@main.group()
+def admin() -> None:
+    """Maintenance: rebuild a tenant's indexes."""
+
+
+@admin.command("reindex")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--hnsw-m", type=click.IntRange(2, 100), help="Set the tenant's HNSW m first.")
+@click.option("--hnsw-ef-construction", type=click.IntRange(4, 1000), help="Set the tenant's ef_construction first.")
+@click.option("--hnsw-ef-search", type=click.IntRange(1, 1000), help="Set the tenant's ef_search (no rebuild needed).")
+@click.option("--bm25-k1", type=click.FloatRange(0, 10), help="Set the tenant's BM25 k1 first.")
+@click.option("--bm25-b", type=click.FloatRange(0, 1), help="Set the tenant's BM25 b first.")
+@click.option("--maintenance-work-mem", default="1GB", show_default=True, help="For the index builds.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def admin_reindex(ctx: Context, tenant_id: str, hnsw_m: int | None, hnsw_ef_construction: int | None,
+                  hnsw_ef_search: int | None, bm25_k1: float | None, bm25_b: float | None,
+                  maintenance_work_mem: str, as_json: bool) -> None:
+    """Rebuild one tenant's HNSW and BM25 indexes concurrently, without blocking reads.
+
+    Runs the statements of pymem.reindex_plan(tenant) as the owning role (the one migrate
+    uses): build each index anew with CREATE INDEX CONCURRENTLY from the tenant's settings,
+    swap the names in one transaction, drop the old one concurrently.
+    """
+    from .admin import reindex_tenant
+
+    changes = {key: value for key, value in (("hnsw_m", hnsw_m), ("hnsw_ef_construction", hnsw_ef_construction),
+                                             ("hnsw_ef_search", hnsw_ef_search), ("bm25_k1", bm25_k1),
+                                             ("bm25_b", bm25_b)) if value is not None}
+    settings = None
+    if changes:
+        with _client(ctx, embed=False) as client:
+            settings = _guard(lambda: client.update_tenant_settings(tenant_id, changes))
+    progress = None if as_json else (lambda message: click.echo(f"pymem: {message}"))
+    try:
+        report = reindex_tenant(ctx.admin_dsn(), tenant_id, maintenance_work_mem=maintenance_work_mem,
+                                progress=progress)
+    except (ServerError, psycopg.Error) as exc:
+        _fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+    if settings is not None:
+        report["settings"] = {k: settings[k] for k in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
+                                                       "bm25_k1", "bm25_b")}
+    _emit(report, as_json, f"pymem: rebuilt the indexes of {tenant_id} in {report['seconds']:.2f} s")
+
+
 # -- helpers -----------------------------------------------------------------------
 
 

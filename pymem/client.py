@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -105,6 +106,8 @@ class Memory:
     metadata: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)
     token_count: int = 0
+    graph_score: float = 0.0
+    context_score: float = 0.0
 
     @classmethod
     def from_row(cls, row: dict) -> "Memory":
@@ -119,6 +122,67 @@ class Memory:
         return data
 
 
+def format_context(memories: Sequence[Memory], *, title: str = "What you know about this user",
+                   empty: str = "Nothing is known about this user yet.", dates: bool = True) -> str:
+    """Render retrieved memories as the block a prompt quotes, best first, one per line.
+
+    Each line is ``- <content> (<kind>, <observed date>)``; line breaks inside a memory
+    become spaces so one memory never looks like two.
+    """
+    if not memories:
+        return f"{title}:\n{empty}"
+    lines = [f"{title} (most relevant first):"]
+    for memory in memories:
+        text = " ".join(memory.content.split())
+        about = memory.kind + (f", {memory.observed_at:%Y-%m-%d}" if dates and memory.observed_at else "")
+        lines.append(f"- {text} ({about})")
+    return "\n".join(lines)
+
+
+class QueryEmbeddingCache:
+    """A thread-safe LRU of query text -> embedding, so a repeated query skips the model.
+
+    Embedding one query locally takes ~12 ms on 2 cores, more than retrieval itself; agents
+    repeat queries often (the same question each turn, retries). Vectors are stored read-only.
+    """
+
+    def __init__(self, max_size: int = 1024):
+        self.max_size = max_size
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, text: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(text)
+            if vector is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+                self._items.move_to_end(text)
+            return vector
+
+    def put(self, text: str, vector: np.ndarray) -> np.ndarray:
+        vector = np.array(vector, dtype=np.float32)
+        vector.setflags(write=False)
+        if self.max_size > 0:
+            with self._lock:
+                self._items[text] = vector
+                self._items.move_to_end(text)
+                while len(self._items) > self.max_size:
+                    self._items.popitem(last=False)
+        return vector
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self.hits = self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 def _configure(conn: psycopg.Connection) -> None:
     register_vector(conn)
 
@@ -127,10 +191,11 @@ class Client:
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
-                 min_size: int = 1, max_size: int = 10):
+                 min_size: int = 1, max_size: int = 10, query_cache_size: int = 1024):
         self.dsn = dsn
         self.embedder = embedder
         self.server = server
+        self.query_cache = QueryEmbeddingCache(query_cache_size)
         self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
                                     open=False, name="pymem")
         self._roles: dict[str, str] = {}
@@ -172,6 +237,15 @@ class Client:
             return [None] * len(texts)
         return list(self.embedder.embed(list(texts)))
 
+    def embed_query(self, text: str) -> np.ndarray | None:
+        """The embedding of a retrieval query, from the LRU cache when it was seen before."""
+        if self.embedder is None or not text.strip():
+            return None
+        vector = self.query_cache.get(text)
+        if vector is None:
+            vector = self.query_cache.put(text, self.embedder.embed([text])[0])
+        return vector
+
     # -- administration (service role) -------------------------------------------
 
     def capabilities(self) -> dict:
@@ -196,6 +270,13 @@ class Client:
 
     def list_tenants(self) -> list[dict]:
         return self._call("list_tenants")
+
+    def update_tenant_settings(self, tenant_id: str, settings: dict) -> dict:
+        """Merge ``settings`` into the tenant's own (None removes a key); returns the effective
+        settings. Index settings (hnsw_m, hnsw_ef_construction, bm25_k1, bm25_b) apply after
+        ``pymem admin reindex``."""
+        _check_text("tenant_id", tenant_id)
+        return self._call("update_tenant_settings", {"tenant_id": tenant_id, "settings": Jsonb(settings)})[0]["settings"]
 
     def queue_stats(self) -> list[dict]:
         """Episodes pending, processing and dead per tenant."""
@@ -269,19 +350,26 @@ class TenantClient:
     def retrieve(self, user_id: str, query: str, *, top_k: int = 10, token_budget: int | None = None,
                  kinds: Sequence[str] | None = None, filters: dict | None = None,
                  as_of: dt.datetime | None = None,
-                 query_embedding: Sequence[float] | np.ndarray | None = None) -> list[Memory]:
-        """The user's top-k memories for ``query``, best first, each with its score components."""
+                 query_embedding: Sequence[float] | np.ndarray | None = None,
+                 options: dict | None = None) -> list[Memory]:
+        """The user's top-k memories for ``query``, best first, each with its score components.
+
+        The query is embedded with the client's embedder (through its LRU cache) unless
+        ``query_embedding`` is given. ``options`` overrides retrieval settings for this call
+        (weights, fusion, candidate_pool, context_weights, ...; see sql/idempotent/040_retrieve.sql).
+        """
         _check_text("user_id", user_id)
         _check_text("query", query)
         self.role
-        if query_embedding is None and query.strip():
-            query_embedding = self.client.embed([query])[0]
+        if query_embedding is None:
+            query_embedding = self.client.embed_query(query)
         rows = self._call("retrieve", {
             "user_id": user_id, "query": query,
             "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
             "top_k": top_k, "token_budget": token_budget,
             "kinds": list(kinds) if kinds is not None else None,
             "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
+            "options": Jsonb(options) if options is not None else None,
         })
         return [Memory.from_row(row) for row in rows]
 
@@ -336,7 +424,7 @@ def _service_dsn(server: EmbeddedServer, dbname: str) -> str:
 
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "local", dbname: str = "postgres",
-            max_size: int = 10) -> Client:
+            max_size: int = 10, query_cache_size: int = 1024) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
@@ -362,5 +450,6 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
         with psycopg.connect(dsn) as conn:
             if migrations.needs_migration(conn):
                 raise PymemError("the database is not migrated to this pymem version: run `pymem migrate`")
-    return Client(dsn, embedder=embedder, server=server, max_size=max_size).open()
+    return Client(dsn, embedder=embedder, server=server, max_size=max_size,
+                  query_cache_size=query_cache_size).open()
 

@@ -46,7 +46,7 @@ select pymem.remember(
 select * from pymem.retrieve(
     p_user_id => %(user_id)s, p_query => %(query)s, p_query_embedding => %(query_embedding)s,
     p_top_k => %(top_k)s::int, p_token_budget => %(token_budget)s::int, p_kinds => %(kinds)s::text[],
-    p_filters => %(filters)s, p_as_of => %(as_of)s::timestamptz);
+    p_filters => %(filters)s, p_as_of => %(as_of)s::timestamptz, p_options => %(options)s);
 
 -- name: forget
 -- Mark one memory forgotten.
@@ -96,3 +96,15 @@ select * from pymem.queue_stats();
 -- name: gazetteer
 -- The typed entities extraction recognises.
 select term, canonical, entity_type from _pymem.gazetteer;
+
+-- name: update_tenant_settings
+-- Merge settings into a tenant's own (null removes a key); returns the effective settings.
+select pymem.update_tenant_settings(%(tenant_id)s, %(settings)s) as settings;
+
+-- name: reindex_plan
+-- The statements that rebuild one tenant's search indexes concurrently, in order.
+select step, index_name, action, statement from pymem.reindex_plan(%(tenant_id)s) order by step;
+
+-- name: set_maintenance_work_mem
+-- Memory for index builds in this session (HNSW builds are much faster when the graph fits).
+select set_config('maintenance_work_mem', %(value)s, false) as maintenance_work_mem;

@@ -46,8 +46,7 @@ begin
                    v_partition || '_hnsw', v_partition,
                    (v_settings->>'hnsw_m')::int, (v_settings->>'hnsw_ef_construction')::int);
     if _pymem.capabilities()->>'bm25' = 'pg_textsearch' then
-        execute format('create index %I on _pymem.%I using bm25 (content) with (text_config = %L)',
-                       v_partition || '_bm25', v_partition, v_settings->>'text_config');
+        execute _pymem.search_index_ddl(p_tenant, 'bm25', v_partition || '_bm25');
     else
         execute format('create index %I on _pymem.%I using gin (to_tsvector(%L::regconfig, content))',
                        v_partition || '_fts', v_partition, v_settings->>'text_config');
@@ -87,6 +86,7 @@ begin
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
         raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_retrieval_settings(p_settings, false);
     -- Serialise tenant creation per id so two callers cannot race on the same tenant.
     perform pg_advisory_xact_lock(hashtext('pymem.create_tenant'), hashtext(p_tenant_id));
     if exists (select from _pymem.tenants t where t.tenant_id = p_tenant_id) then

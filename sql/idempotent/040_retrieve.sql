@@ -1,19 +1,150 @@
 -- 040_retrieve: hybrid retrieval in one function.
 --
--- Candidates come from the vector side and the lexical side of the tenant's own partition
--- (queried directly: it holds the tenant's HNSW and BM25 indexes, and a query on one
--- relation locks one tenant's relations only). Each candidate is then scored on every
--- component, so the result shows why a memory ranked:
+-- pymem.retrieve() runs one statement over the calling tenant's own partition (queried
+-- directly: it holds the tenant's HNSW and BM25 indexes, and a query on one relation locks
+-- one tenant's relations only). Four steps:
 --
---   score = w_vector * vector_score + w_lexical * lexical_score + w_temporal * recency_score
+--   1. Candidates (the pool, candidate_pool per side, at least top_k):
+--        vector   exact scan of the user's rows when the user has at most exact_scan_max_rows
+--                 visible memories (recall 1.0), else the partition's HNSW index with
+--                 hnsw.iterative_scan; chosen per query from the user's row count.
+--        lexical  the partition's BM25 index (pg_textsearch) read in score order, at most
+--                 lexical_scan_limit rows of the tenant, kept where they are the user's visible
+--                 rows. Scoring a row outside the index scan re-tokenises its text (10-35 us
+--                 a row), so an exact per-user BM25 pass over 1,000 rows would take 10-35 ms
+--                 alone; the index gives a user's best lexical matches in ~0.5-2 ms. The
+--                 score comes from the scan itself (bm25_get_current_score(), evaluated in
+--                 the index scan's own projection): naming `content <@> q` again re-scores
+--                 every row. Without
+--                 pg_textsearch: tsvector @@ (any query word) ranked by ts_rank_cd.
+--        graph    _pymem.graph_candidates() (below): the knowledge-graph extension point.
+--   2. Context: conversation turns (kind episode with a session_id) bring their neighbouring
+--      turns of the same session (ordered by observed_at, id) into the candidates: the answer
+--      often sits in the reply next to the turn that matches the question.
+--   3. Scores. Every candidate gets every component, so a result shows why it ranked:
+--        vector_score   cosine similarity to the query embedding, clamped at 0
+--        lexical_score  BM25 (or ts_rank_cd) divided by the best in the candidates; 0 for rows
+--                       outside the lexical scan
+--        recency_score  max(decay_floor, 0.5 ^ (age_days / decay_half_life_days))
+--                       * (0.5 + 0.5 * importance), age measured at as_of or now
+--        graph_score    from graph_candidates(), 0 until the graph supplies one
+--      base = weight_vector * vector + weight_lexical * lexical + weight_temporal * recency
+--             + weight_graph * graph                                  (fusion = 'weighted')
+--      base = sum over components of weight / (rrf_k + rank among the candidates), a
+--             component counting only where it is > 0                (fusion = 'rrf')
+--      context_score (episodes only) = sum over d of context_weights[d] * the best base of
+--             the turns d positions away + context_session_weight * the best base of the
+--             other candidate turns of the same session
+--      score = base + context_score
+--   4. Order: score, then newer first (created_at), then id: the same data and query give the
+--      same order every time. Cut to top_k, then to the longest prefix whose token_count sum
+--      fits token_budget (a first result bigger than the budget gives an empty result).
 --
---   vector_score   cosine similarity to the query embedding, clamped at 0
---   lexical_score  BM25 (pg_textsearch) or ts_rank_cd (fallback), divided by the best in the pool
---   recency_score  max(floor, 0.5 ^ (age / half_life)) * (0.5 + 0.5 * importance)
---
--- Ties: newer first, then id; the same data and query give the same order every time.
--- Users with few memories get an exact scan (recall 1.0); bigger ones the HNSW index with
--- iterative scan, chosen per query from the user's visible row count.
+-- Settings come from _pymem.settings() (product defaults overlaid with the tenant's own) and,
+-- per call, p_options (retrieval keys only; _pymem.check_retrieval_settings() says which).
+-- LoCoMo (pymem bench locomo; tuned on conversations 0-4) picked the context and BM25
+-- defaults: context turns lifted recall@10 from ~0.71 to ~0.77 on the tuning half.
+
+-- The knowledge-graph extension point: memories the tenant's graph links to the query, with
+-- a score in [0, 1]. Retrieval adds them to the candidates and weighs graph_score with
+-- weight_graph. Until the graph issue replaces this body it contributes nothing.
+create or replace function _pymem.graph_candidates(
+    p_tenant          _pymem.tenants,
+    p_user_id         text,
+    p_query           text,
+    p_query_embedding vector,
+    p_limit           integer,
+    p_as_of           timestamptz)
+    returns table (memory_id uuid, graph_score double precision)
+    language sql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select null::uuid, null::double precision where false
+$$;
+comment on function _pymem.graph_candidates(_pymem.tenants, text, text, vector, integer, timestamptz) is
+    'Knowledge-graph candidates for pymem.retrieve (memory id, graph_score in [0, 1]). '
+    'Returns nothing until the graph component supplies them. Tenant roles.';
+
+-- Validates retrieval settings: the per-call options of retrieve (p_options_only: only the
+-- keys a call may override) or a tenant's settings (other keys pass through untouched).
+-- Raises 22023 naming the key.
+create or replace function _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean)
+    returns void
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    -- key -> [minimum, maximum, integer?]
+    v_numbers constant jsonb := '{
+        "weight_vector": [0, 100, false], "weight_lexical": [0, 100, false],
+        "weight_temporal": [0, 100, false], "weight_graph": [0, 100, false],
+        "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
+        "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
+        "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
+        "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
+        "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
+        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
+    -- keys a single call may override; the rest are the tenant's (index shape, decay)
+    v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
+        'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
+        'lexical_scan_limit', 'context_weights', 'context_session_weight'];
+    v_key    text;
+    v_value  jsonb;
+    v_range  jsonb;
+begin
+    if p_settings is null then
+        return;
+    end if;
+    if jsonb_typeof(p_settings) <> 'object' then
+        raise exception 'pymem: % must be a JSON object', case when p_options_only then 'options' else 'settings' end
+            using errcode = '22023';
+    end if;
+    for v_key, v_value in select * from jsonb_each(p_settings) loop
+        if p_options_only and not v_key = any(v_call_keys) then
+            raise exception 'pymem: unknown retrieval option %', quote_literal(left(v_key, 60))
+                using errcode = '22023', hint = 'Options: ' || array_to_string(v_call_keys, ', ') || '.';
+        end if;
+        v_range := v_numbers->v_key;
+        if v_range is not null then
+            if jsonb_typeof(v_value) <> 'number'
+               or (v_value::text)::numeric < (v_range->>0)::numeric
+               or (v_value::text)::numeric > (v_range->>1)::numeric
+               or ((v_range->>2)::boolean and (v_value::text)::numeric <> trunc((v_value::text)::numeric)) then
+                raise exception 'pymem: % must be a% number between % and %', v_key,
+                    case when (v_range->>2)::boolean then 'n integer' else '' end, v_range->>0, v_range->>1
+                    using errcode = '22023';
+            end if;
+        elsif v_key = 'fusion' then
+            if v_value not in ('"weighted"', '"rrf"') then
+                raise exception 'pymem: fusion must be "weighted" or "rrf"' using errcode = '22023';
+            end if;
+        elsif v_key = 'context_weights' then
+            if jsonb_typeof(v_value) <> 'array' or jsonb_array_length(v_value) > 5
+               or exists (select from jsonb_array_elements(v_value) w
+                          where jsonb_typeof(w) <> 'number' or (w::text)::numeric < 0 or (w::text)::numeric > 100) then
+                raise exception 'pymem: context_weights must be an array of at most 5 numbers between 0 and 100'
+                    using errcode = '22023';
+            end if;
+        elsif v_key = 'text_config' then
+            begin
+                perform (v_value->>0)::regconfig;
+            exception when others then
+                v_value := null;
+            end;
+            if v_value is null or jsonb_typeof(v_value) <> 'string' then
+                raise exception 'pymem: text_config must name a text search configuration' using errcode = '22023';
+            end if;
+        end if;
+    end loop;
+end
+$$;
+comment on function _pymem.check_retrieval_settings(jsonb, boolean) is
+    'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not '
+    'override). Used by pymem.retrieve and pymem.update_tenant_settings.';
+
+-- Before 0.2 retrieve had eight parameters and fewer result columns; CREATE OR REPLACE can
+-- change neither, so the old signature goes first (a no-op once it is gone).
+drop function if exists pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz);
 
 create or replace function pymem.retrieve(
     p_user_id         text,
@@ -23,7 +154,8 @@ create or replace function pymem.retrieve(
     p_token_budget    integer default null,
     p_kinds           text[] default null,
     p_filters         jsonb default null,
-    p_as_of           timestamptz default null)
+    p_as_of           timestamptz default null,
+    p_options         jsonb default null)
     returns table (
         id            uuid,
         tenant_id     text,
@@ -41,26 +173,35 @@ create or replace function pymem.retrieve(
         agent_id      text,
         metadata      jsonb,
         source        jsonb,
-        token_count   integer)
+        token_count   integer,
+        graph_score   double precision,
+        context_score double precision)
     language plpgsql stable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
     set hnsw.iterative_scan = relaxed_order
 as $$
 declare
     v_tenant    _pymem.tenants := _pymem.require_tenant();
-    v_settings  jsonb := _pymem.settings(v_tenant);
+    v_settings  jsonb;
     v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch';
     v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
     v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
     v_filters   jsonb := coalesce(p_filters, '{}');
     v_query     text := coalesce(btrim(p_query), '');
+    v_tsquery   tsquery;
     v_pool      integer;
     v_exact_max integer;
     v_rows      integer;
+    v_context   double precision[];
+    v_session_w double precision;
     v_visible   text;
     v_vector    text;
     v_lexical   text;
-    v_lex_score text;
+    v_lex_ids   uuid[] := '{}';
+    v_lex_raw   double precision[] := '{}';
+    v_planner   text[];
+    v_links     text;
+    v_base      text;
     v_unknown   text;
 begin
     perform _pymem.check_id('user_id', p_user_id);
@@ -91,13 +232,20 @@ begin
     if v_filters ? 'metadata' and jsonb_typeof(v_filters->'metadata') <> 'object' then
         raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_retrieval_settings(p_options, true);
 
+    v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
     v_pool := greatest((v_settings->>'candidate_pool')::int, p_top_k);
     v_exact_max := (v_settings->>'exact_scan_max_rows')::int;
+    select coalesce(array_agg(w::float8 order by o), '{}') into v_context
+    from jsonb_array_elements_text(v_settings->'context_weights') with ordinality e(w, o);
+    v_session_w := (v_settings->>'context_session_weight')::float8;
     perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
 
     -- What the user may see: current memories, or those valid at p_as_of.
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
+    -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
+    -- $11 tenant row  $12, $13 lexical hits (ids, raw scores; best first)
     v_visible := case when p_as_of is null
         then 'm.user_id = $1 and m.status = ''active'''
         else 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
@@ -110,97 +258,196 @@ begin
         and ($5->>''observed_after'' is null or m.observed_at >= ($5->>''observed_after'')::timestamptz)
         and ($5->>''observed_before'' is null or m.observed_at < ($5->>''observed_before'')::timestamptz)';
 
-    execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
-                   v_partition, v_visible, v_exact_max + 1)
-        into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
-
-    -- Lexical score of m.content for $2, larger is better, 0 when nothing matches.
-    v_lex_score := case when v_bm25
-        then format('greatest(0, coalesce(-(m.content <@> to_bm25query($2, %L)), 0))', v_index)
-        else format('ts_rank_cd(to_tsvector(%L::regconfig, m.content), websearch_to_tsquery(%L::regconfig, $2))',
-                    v_settings->>'text_config', v_settings->>'text_config')
-    end;
-
-    if v_rows <= v_exact_max then
-        -- Exact: score every visible row of the user. The materialized CTE keeps the
-        -- partition's ANN indexes out of it (they would filter after the fact).
-        v_vector := format('with u as materialized (select m.id, m.embedding from %1$s m
-                                                    where %2$s and m.embedding is not null)
-                            select u.id from u where $3 is not null
-                            order by u.embedding <=> $3, u.id limit %3$s',
-                           v_partition, v_visible, v_pool);
-        v_lexical := format('with u as materialized (select m.id, %4$s as lex from %1$s m
-                                                     where %2$s and $2 <> '''')
-                             select u.id from u where u.lex > 0
-                             order by u.lex desc, u.id limit %3$s',
-                            v_partition, v_visible, v_pool, v_lex_score);
+    -- 1. Candidates. Vector: exact for users with few rows, HNSW past exact_scan_max_rows.
+    if p_query_embedding is null then
+        v_vector := 'select null::uuid as id where false';
     else
-        v_vector := format('select m.id from %1$s m where %2$s and $3 is not null
-                            order by m.embedding <=> $3 limit %3$s',
-                           v_partition, v_visible, v_pool);
-        v_lexical := case when v_bm25
-            then format('select m.id from %1$s m where %2$s and $2 <> ''''
-                         order by m.content <@> to_bm25query($2, %4$L) limit %3$s',
-                        v_partition, v_visible, v_pool, v_index)
-            else format('select m.id from %1$s m where %2$s
-                         and to_tsvector(%4$L::regconfig, m.content) @@ websearch_to_tsquery(%4$L::regconfig, $2)
-                         order by %5$s desc limit %3$s',
-                        v_partition, v_visible, v_pool, v_settings->>'text_config', v_lex_score)
-        end;
+        execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
+                       v_partition, v_visible, v_exact_max + 1)
+            into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
+        if v_rows <= v_exact_max then
+            -- The materialized CTE keeps the partition's HNSW index out (it would filter after
+            -- the fact and lose rows).
+            v_vector := format('with u as materialized (select m.id, m.embedding <=> $3 as distance from %1$s m
+                                                        where %2$s and m.embedding is not null)
+                                select u.id from u order by u.distance, u.id limit %3$s',
+                               v_partition, v_visible, v_pool);
+        else
+            v_vector := format('select m.id from %1$s m where %2$s and m.embedding is not null
+                                order by m.embedding <=> $3 limit %3$s',
+                               v_partition, v_visible, v_pool);
+        end if;
     end if;
 
+    -- Lexical: every visible row of the user among the tenant's best lexical_scan_limit
+    -- matches, with its raw score (larger is better). A statement of its own, collected into
+    -- arrays: pg_textsearch hands the scan's score to bm25_get_current_score() only in a
+    -- query's own subqueries, not inside a CTE (there it would re-score every row).
+    if v_query = '' then
+        v_lexical := null;
+    elsif v_bm25 then
+        v_lexical := format('select m.id, m.lex from (
+                                 select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
+                                        m.observed_at, m.created_at, m.valid_from, m.valid_to,
+                                        -bm25_get_current_score() as lex
+                                 from %2$s m
+                                 order by m.content <@> to_bm25query($2, %1$L)
+                                 limit %3$s) m
+                             where %4$s and m.lex > 0',
+                            v_index, v_partition, (v_settings->>'lexical_scan_limit')::int, v_visible);
+    else
+        -- Any query word may match (websearch_to_tsquery would demand all of them).
+        select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
+        from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
+        v_lexical := format('select m.id, ts_rank_cd(to_tsvector(%1$L::regconfig, m.content), $9)::float8 as lex
+                             from %2$s m
+                             where %4$s and $9 is not null and to_tsvector(%1$L::regconfig, m.content) @@ $9
+                             order by lex desc, m.id limit %3$s',
+                            v_settings->>'text_config', v_partition,
+                            (v_settings->>'lexical_scan_limit')::int, v_visible);
+    end if;
+    if v_lexical is not null then
+        -- The score is only the scan's when the plan is the BM25 index scan; on a small table
+        -- the planner would rather sort a sequential scan. Leave it no other way, for this
+        -- statement only (the settings are restored below; SET LOCAL semantics).
+        v_planner := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
+                           current_setting('enable_sort')];
+        if v_bm25 then
+            perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+                    set_config('enable_sort', 'off', true);
+        end if;
+        execute format('select coalesce(array_agg(l.id order by l.lex desc, l.id), ''{}''),
+                               coalesce(array_agg(l.lex order by l.lex desc, l.id), ''{}'')
+                        from (%s) l', v_lexical)
+            into v_lex_ids, v_lex_raw
+            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                  v_context, v_tsquery, v_tenant.tenant_id;
+        perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
+                set_config('enable_sort', v_planner[3], true);
+    end if;
+
+    -- 2. Context: links (a, b, distance) from each candidate turn to the turns up to
+    -- cardinality(context weights) positions before and after it in its session.
+    if cardinality(v_context) = 0 and v_session_w = 0 then
+        v_links := 'select null::uuid as a, null::uuid as b, null::int as distance where false';
+    else
+        v_links := format($l$
+            select p.id as a, n.id as b, n.distance
+            from pool_turns p
+            cross join lateral (
+                (select x.id, (row_number() over (order by x.observed_at desc, x.id desc))::int as distance
+                 from (select m.id, m.observed_at from %1$s m
+                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = p.session_id
+                         and (m.observed_at, m.id) < (p.observed_at, p.id) and %2$s
+                       order by m.observed_at desc, m.id desc limit %3$s) x)
+                union all
+                (select x.id, (row_number() over (order by x.observed_at, x.id))::int as distance
+                 from (select m.id, m.observed_at from %1$s m
+                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = p.session_id
+                         and (m.observed_at, m.id) > (p.observed_at, p.id) and %2$s
+                       order by m.observed_at, m.id limit %3$s) x)
+            ) n$l$, v_partition, v_visible, cardinality(v_context));
+    end if;
+
+    -- 3. The base score of a candidate.
+    v_base := case when v_settings->>'fusion' = 'rrf'
+        then format('  %1$L::float8 * case when n.vector_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.vector_score desc)) else 0 end
+                     + %2$L::float8 * case when n.lexical_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.lexical_score desc)) else 0 end
+                     + %3$L::float8 * case when n.recency_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.recency_score desc)) else 0 end
+                     + %4$L::float8 * case when n.graph_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.graph_score desc)) else 0 end',
+                    v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
+                    v_settings->>'weight_graph', v_settings->>'rrf_k')
+        else format('%1$L::float8 * n.vector_score + %2$L::float8 * n.lexical_score
+                     + %3$L::float8 * n.recency_score + %4$L::float8 * n.graph_score',
+                    v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
+                    v_settings->>'weight_graph')
+    end;
+
     return query execute format($q$
-        with candidates as (
-            (%1$s) union (%2$s)
-        ),
+        with vector_hits as (%1$s),
+        lexical_all as (select l.id, l.lex from unnest($12::uuid[], $13::float8[]) l(id, lex)),
+        lexical_hits as (select l.id from unnest($12::uuid[]) with ordinality l(id, n) where l.n <= %4$s),
+        graph_hits as materialized (
+            select g.memory_id as id, g.graph_score
+            from _pymem.graph_candidates($11, $1, $2, $3, %4$s, $6) g),
+        pool as (
+            select v.id from vector_hits v
+            union select l.id from lexical_hits l
+            union select g.id from graph_hits g),
+        pool_turns as materialized (
+            select m.id, m.session_id, m.observed_at
+            from pool p join %3$s m on m.tenant_id = $10 and m.id = p.id
+            where %6$s and m.kind = 'episode' and m.session_id is not null),
+        links as materialized (%7$s),
+        candidates as (select p.id from pool p union select l.b from links l),
         scored as (
-            select m.id, m.tenant_id, m.user_id, m.kind, m.content,
+            select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.importance, m.created_at,
+                   m.observed_at, m.session_id, m.agent_id, m.metadata, m.source, m.token_count,
                    case when $3 is null or m.embedding is null then 0::float8
                         else greatest(0::float8, 1 - (m.embedding <=> $3)) end as vector_score,
-                   case when $2 = '' then 0::float8 else (%4$s)::float8 end as lexical_raw,
-                   greatest(%6$s::float8,
+                   coalesce(l.lex, 0::float8) as lexical_raw,
+                   coalesce(g.graph_score, 0::float8) as graph_score,
+                   greatest(%8$L::float8,
                             power(0.5::float8, greatest(0::float8,
                                   extract(epoch from (coalesce($6, now()) - m.observed_at))::float8 / 86400.0)
-                                  / %5$s::float8))
-                     * (0.5 + 0.5 * m.importance) as recency_score,
-                   m.importance, m.created_at, m.observed_at, m.session_id, m.agent_id,
-                   m.metadata, m.source, m.token_count
-            from candidates c join %3$s m on m.id = c.id
+                                  / %9$L::float8))
+                     * (0.5 + 0.5 * m.importance) as recency_score
+            from candidates c
+            join %3$s m on m.tenant_id = $10 and m.id = c.id
+            left join lexical_all l on l.id = m.id
+            left join graph_hits g on g.id = m.id
+            where %6$s
         ),
         normalized as (
             select s.*,
-                   case when max(s.lexical_raw) over () > 0
-                        then s.lexical_raw / max(s.lexical_raw) over () else 0::float8 end as lexical_score
+                   coalesce(s.lexical_raw / nullif(max(s.lexical_raw) over (), 0), 0::float8) as lexical_score
             from scored s
         ),
-        ranked as (
-            select n.*,
-                   %7$s::float8 * n.vector_score + %8$s::float8 * n.lexical_score
-                     + %9$s::float8 * n.recency_score as score
-            from normalized n
+        based as (
+            select n.*, (%10$s)::float8 as base from normalized n
+        ),
+        neighbour_context as (
+            select d.a as id, sum($8[d.distance] * d.best) as context
+            from (select l.a, l.distance, max(b.base) as best
+                  from (select a, b, distance from links union all select b, a, distance from links) l
+                  join based b on b.id = l.b
+                  group by l.a, l.distance) d
+            group by d.a
+        ),
+        contextual as (
+            select b.*,
+                   coalesce(nc.context, 0::float8)
+                   + case when b.kind = 'episode' and b.session_id is not null
+                          then %11$L::float8 * coalesce(max(b.base) over (
+                                   partition by b.kind = 'episode', b.session_id order by b.id
+                                   rows between unbounded preceding and unbounded following exclude current row), 0)
+                          else 0::float8 end as context_score
+            from based b left join neighbour_context nc on nc.id = b.id
         ),
         ordered as (
-            select r.*,
+            select c.*, c.base + c.context_score as final_score,
                    row_number() over w as rank,
-                   sum(r.token_count) over w as tokens_so_far
-            from ranked r
-            window w as (order by r.score desc, r.created_at desc, r.id desc)
+                   sum(c.token_count) over w as tokens_so_far
+            from contextual c
+            window w as (order by c.base + c.context_score desc, c.created_at desc, c.id desc)
         )
-        select o.id, o.tenant_id, o.user_id, o.kind, o.content, o.score, o.vector_score,
+        select o.id, o.tenant_id, o.user_id, o.kind, o.content, o.final_score, o.vector_score,
                o.lexical_score, o.recency_score, o.importance, o.created_at, o.observed_at,
-               o.session_id, o.agent_id, o.metadata, o.source, o.token_count
+               o.session_id, o.agent_id, o.metadata, o.source, o.token_count, o.graph_score,
+               o.context_score
         from ordered o
-        where o.rank <= %10$s and ($7::int is null or o.tokens_so_far <= $7::int)
+        where o.rank <= %12$s and ($7::int is null or o.tokens_so_far <= $7::int)
         order by o.rank
         $q$,
-        v_vector, v_lexical, v_partition, v_lex_score,
-        (v_settings->>'decay_half_life_days')::float8, (v_settings->>'decay_floor')::float8,
-        (v_settings->>'weight_vector')::float8, (v_settings->>'weight_lexical')::float8,
-        (v_settings->>'weight_temporal')::float8, p_top_k)
-    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget;
+        v_vector, null, v_partition, v_pool, null, v_visible, v_links,
+        v_settings->>'decay_floor', v_settings->>'decay_half_life_days', v_base, v_session_w, p_top_k)
+    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+          v_context, v_tsquery, v_tenant.tenant_id, v_tenant, v_lex_ids, v_lex_raw;
 end
 $$;
-comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz) is
-    'Top-k memories of one user of the calling tenant for a query: hybrid of vector similarity, '
-    'BM25 and recency x importance, each component returned; deterministic order (score, newer, id); '
-    'cut to token_budget when given. Tenant roles only.';
+comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb) is
+    'Top-k memories of one user of the calling tenant for a query: candidates from the vector index '
+    '(exact scan for small users, HNSW for big ones), BM25 and the graph, plus neighbouring turns of '
+    'matching conversation turns; scored by vector, lexical, recency x importance, graph and context '
+    '(each returned), weighted or reciprocal-rank fused; deterministic order (score, newer, id); cut to '
+    'token_budget when given. p_options overrides retrieval settings for this call. Tenant roles only.';

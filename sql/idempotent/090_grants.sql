@@ -13,7 +13,9 @@ begin
 
     execute format($g$grant execute on function
         pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text),
-        pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz),
+        pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
+        _pymem.graph_candidates(_pymem.tenants, text, text, vector, integer, timestamptz),
+        _pymem.check_retrieval_settings(jsonb, boolean),
         pymem.forget(uuid, text),
         pymem.history(uuid),
         pymem.ingest(text, jsonb, text, jsonb, text, timestamptz),
@@ -38,6 +40,8 @@ begin
         pymem.drop_tenant(text),
         pymem.list_tenants(),
         pymem.tenant_role(text),
+        pymem.update_tenant_settings(text, jsonb),
+        pymem.reindex_plan(text),
         pymem.retry_dead(text),
         pymem.queue_stats(),
         _pymem.claim_episodes(text, integer, integer, integer),

@@ -1,0 +1,43 @@
+"""Administrative operations that must run outside a transaction, as the owning role.
+
+``reindex_tenant`` rebuilds one tenant's HNSW and BM25 (or GIN) indexes from its current
+settings without blocking reads. The statements come from ``pymem.reindex_plan()`` (the
+database decides what to build and how); this module only runs them in order, each in its
+own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY refuse to run inside one.
+"""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from .queries import query
+
+
+def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str | None = "1GB",
+                   progress=None) -> dict:
+    """Run ``pymem.reindex_plan(tenant_id)`` step by step; returns the steps with their timings.
+
+    ``owner_dsn`` must connect as the role that owns the tables (the one ``pymem migrate``
+    runs as): building an index needs ownership of its table.
+    """
+    steps = []
+    started = time.perf_counter()
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        if maintenance_work_mem:
+            conn.execute(query("set_maintenance_work_mem"), {"value": maintenance_work_mem})
+        plan = conn.execute(query("reindex_plan"), {"tenant_id": tenant_id}).fetchall()
+        for step, index_name, action, statement in plan:
+            t0 = time.perf_counter()
+            if action == "swap":
+                # Two renames in one transaction: the index name never goes missing.
+                with conn.transaction():
+                    conn.execute(statement)
+            else:
+                conn.execute(statement)
+            elapsed = time.perf_counter() - t0
+            steps.append({"step": step, "index": index_name, "action": action, "seconds": round(elapsed, 3)})
+            if progress:
+                progress(f"{index_name}: {action} ({elapsed:.2f} s)")
+    return {"tenant_id": tenant_id, "steps": steps, "seconds": round(time.perf_counter() - started, 3)}

@@ -1,0 +1,387 @@
+"""`pymem bench retrieval`: latency and vector recall of ``pymem.retrieve`` per class of user.
+
+The corpus (defaults from the issue; every size is a flag):
+  small      100 tenants x 10 users x 100 memories   (exact-scan path)
+  big_tenant 1 tenant x 100 users x 1,000 memories   (exact-scan path in a 100k partition)
+  user_50k   1 tenant x 1 user x 50,000 memories     (HNSW path, iterative scan)
+
+Vectors are synthetic, not from the embedder (embedding 250k texts would take ~20 min on 2
+cores): a mixture of 512 Gaussians on the unit sphere in 384 d. A memory is its topic's
+centre plus noise (cosine ~0.7 to the centre, ~0.5 to a topic sibling: many near-ties, a
+hard case for HNSW). Each user writes about a few topics (all 512 for the 50k user, Zipf
+weighted); a query is a fresh point of one of the user's topics. Text is pseudo-words: a
+topic's words mixed with common ones, so BM25 has real work. Half the memories are
+conversation turns (kind episode, sessions of 20), so the neighbour-context lookups run too.
+
+Loading is a bulk path, documented: the owner COPYs rows straight into each tenant's
+partition (COPY FROM refuses tables under RLS, so a tenant role cannot) with the search
+indexes dropped, then rebuilds them with the same plan ``pymem admin reindex`` runs, then
+VACUUM ANALYZE. The timed calls all go through ``pymem.retrieve`` as the tenant role.
+
+Measured per class, over ``rounds`` rounds after a warm-up round (medians over rounds):
+  db call   ``select ... from pymem.retrieve(...)`` with a precomputed query embedding, on a
+            connection that has already SET ROLE (one round trip on the local socket)
+  recall@10 the vector side alone (options turn every other component off) against the
+            exact top-10 by cosine (a materialized scan, no index), counting rows of positive
+            similarity (retrieve clamps similarity at 0 and cannot order the rest)
+and the client end to end (pool, SET LOCAL ROLE, embedding the query with the local model)
+without and with the query-embedding cache.
+
+The corpus is kept in a database of its own (``pymem_bench_retrieval``) and reused when the
+sizes match; ``--rebuild`` builds it again. ``--scale`` builds one tenant per total size
+(half in users of 1,000 memories, half in one big user) and reports how p95 grows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+
+import numpy as np
+import psycopg
+from pgvector.psycopg import register_vector
+from psycopg import sql
+from psycopg.types.json import Jsonb
+
+from ..admin import reindex_tenant
+from ..client import connect
+from .common import BenchDatabase, bench_query, latency_summary
+
+DIMENSIONS = 384
+EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+VECTOR_ONLY = {"weight_vector": 1, "weight_lexical": 0, "weight_temporal": 0, "weight_graph": 0,
+               "context_weights": [], "context_session_weight": 0}
+
+
+def default_spec(*, small_tenants: int = 100, small_users: int = 10, small_memories: int = 100,
+                 big_users: int = 100, big_memories: int = 1000, huge_memories: int = 50_000,
+                 topics: int = 512, noise: float = 0.05, seed: int = 7) -> dict:
+    """The issue's corpus: three classes of user."""
+    groups = []
+    if small_tenants and small_users and small_memories:
+        groups.append({"class": "small", "tenants": small_tenants, "users": small_users,
+                       "memories": small_memories, "topics_per_user": 8})
+    if big_users and big_memories:
+        groups.append({"class": "big_tenant", "tenants": 1, "users": big_users,
+                       "memories": big_memories, "topics_per_user": 16})
+    if huge_memories:
+        groups.append({"class": "user_50k" if huge_memories == 50_000 else f"user_{huge_memories}",
+                       "tenants": 1, "users": 1, "memories": huge_memories, "topics_per_user": topics})
+    return {"groups": groups, "topics": topics, "noise": noise, "seed": seed, "version": 1}
+
+
+def scale_spec(total: int, *, topics: int = 512, noise: float = 0.05, seed: int = 7) -> dict:
+    """One tenant of ``total`` memories: half in users of 1,000, half in one big user."""
+    half = total // 2
+    return {"groups": [
+        {"class": "users_1000", "tenants": 1, "users": max(1, half // 1000), "memories": 1000,
+         "topics_per_user": 16, "tenant": f"scale-{total}"},
+        {"class": "big_user", "tenants": 1, "users": 1, "memories": total - max(1, half // 1000) * 1000,
+         "topics_per_user": topics, "tenant": f"scale-{total}"},
+    ], "topics": topics, "noise": noise, "seed": seed, "version": 1}
+
+
+class SyntheticCorpus:
+    """Deterministic clustered vectors and pseudo-word text: the same spec gives the same
+    users, rows and queries in every run (so a reused corpus gets the same queries)."""
+
+    def __init__(self, spec: dict):
+        self.spec = spec
+        rng = np.random.default_rng(spec["seed"])
+        centres = rng.standard_normal((spec["topics"], DIMENSIONS))
+        self.centres = (centres / np.linalg.norm(centres, axis=1, keepdims=True)).astype(np.float32)
+        syllables = ["ka", "lo", "mi", "ne", "ru", "sa", "ti", "vo", "ze", "pa", "do", "gu", "he", "ji", "bo",
+                     "fa", "ri", "tu", "we", "yo"]
+        words, seen = [], set()
+        while len(words) < spec["topics"] * 24 + 400:
+            word = "".join(rng.choice(syllables, rng.integers(2, 5)))
+            if word not in seen:
+                seen.add(word)
+                words.append(word)
+        self.topic_words = [words[t * 24:(t + 1) * 24] for t in range(spec["topics"])]
+        self.common_words = words[spec["topics"] * 24:]
+
+    @staticmethod
+    def tenant_id(group: dict, index: int) -> str:
+        if group.get("tenant"):
+            return group["tenant"]
+        return f"{group['class']}-{index}" if group["tenants"] > 1 else group["class"]
+
+    @staticmethod
+    def user_id(group: dict, index: int) -> str:
+        return f"{group['class']}-u{index}"
+
+    def _user_topics(self, group_no: int, tenant_no: int, user_no: int, group: dict):
+        rng = np.random.default_rng([self.spec["seed"], group_no, tenant_no, user_no])
+        count = min(group["topics_per_user"], self.spec["topics"])
+        topics = rng.choice(self.spec["topics"], count, replace=False)
+        weights = 1.0 / np.arange(1, count + 1)  # Zipf: a few topics dominate
+        return topics, weights / weights.sum(), rng
+
+    def _text(self, rng, topic: int, n_words: int, topic_share: float) -> str:
+        n_topic = max(1, int(round(n_words * topic_share)))
+        words = list(rng.choice(self.topic_words[topic], n_topic)) + list(
+            rng.choice(self.common_words, n_words - n_topic))
+        rng.shuffle(words)
+        return " ".join(words)
+
+    def user_rows(self, group_no: int, tenant_no: int, user_no: int, group: dict):
+        """Rows for one user: (kind, content, embedding, importance, session_id, observed_at)."""
+        topics, weights, rng = self._user_topics(group_no, tenant_no, user_no, group)
+        n = group["memories"]
+        chosen = rng.choice(topics, n, p=weights)
+        vectors = self.centres[chosen] + self.spec["noise"] * rng.standard_normal((n, DIMENSIONS)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        # Half conversation turns in sessions of 20 (one topic per session), half facts.
+        is_turn = rng.random(n) < 0.5
+        ages = np.sort(rng.random(n))[::-1] * 730  # days before EPOCH, oldest first
+        importance = rng.uniform(0.2, 0.9, n).astype(np.float32)
+        rows = []
+        turn_no = 0
+        for i in range(n):
+            if is_turn[i]:
+                session = f"s{turn_no // 20}"
+                turn_no += 1
+                kind = "episode"
+            else:
+                session, kind = None, ("fact", "preference", "event")[i % 3]
+            observed = EPOCH - dt.timedelta(days=float(ages[i]))
+            rows.append((kind, self._text(rng, int(chosen[i]), int(rng.integers(8, 25)), 0.4),
+                         vectors[i], float(importance[i]), session, observed))
+        return rows
+
+    def queries(self, group_no: int, group: dict, count: int):
+        """``count`` queries of this class: (tenant id, user id, text, vector)."""
+        rng = np.random.default_rng([self.spec["seed"], 1000 + group_no])
+        out = []
+        for _ in range(count):
+            tenant_no = int(rng.integers(group["tenants"]))
+            user_no = int(rng.integers(group["users"]))
+            topics, weights, _ = self._user_topics(group_no, tenant_no, user_no, group)
+            topic = int(rng.choice(topics, p=weights))
+            vector = self.centres[topic] + self.spec["noise"] * rng.standard_normal(DIMENSIONS).astype(np.float32)
+            vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+            text = self._text(rng, topic, int(rng.integers(3, 6)), 0.8)
+            out.append((self.tenant_id(group, tenant_no), self.user_id(group, user_no), text, vector))
+        return out
+
+
+def _identifier_query(name: str, **identifiers: str) -> sql.Composed:
+    return sql.SQL(bench_query(name)).format(**{k: sql.Identifier(v) for k, v in identifiers.items()})
+
+
+def build_corpus(db: BenchDatabase, spec: dict, *, progress=None) -> dict:
+    """Create the tenants, bulk-load their rows, rebuild their indexes, vacuum. Returns stats."""
+    say = progress or (lambda message: None)
+    corpus = SyntheticCorpus(spec)
+    started = time.perf_counter()
+    client = connect(db.service_dsn, embedder=None, max_size=2)
+    loaded = 0
+    tenants: dict[str, str] = {}
+    try:
+        with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
+            register_vector(conn)
+            for group_no, group in enumerate(spec["groups"]):
+                for tenant_no in range(group["tenants"]):
+                    tenant_id = corpus.tenant_id(group, tenant_no)
+                    if tenant_id not in tenants:
+                        client.create_tenant(tenant_id, exist_ok=True)
+                        suffix = conn.execute(bench_query("tenant_storage"), {"tenant_id": tenant_id}).fetchone()[0]
+                        tenants[tenant_id] = suffix
+                        for kind in ("hnsw", "bm25"):
+                            conn.execute(_identifier_query("drop_index", index=f"memories_{suffix}_{kind}"))
+                    partition = f"memories_{tenants[tenant_id]}"
+                    with conn.cursor() as cur:
+                        with cur.copy(_identifier_query("copy_memories", partition=partition)) as copy:
+                            copy.set_types(["text", "text", "text", "text", "vector", "real", "text",
+                                            "timestamptz", "timestamptz", "timestamptz"])
+                            for user_no in range(group["users"]):
+                                user_id = corpus.user_id(group, user_no)
+                                for kind, content, vector, importance, session, observed in corpus.user_rows(
+                                        group_no, tenant_no, user_no, group):
+                                    copy.write_row((tenant_id, user_id, kind, content, vector, importance,
+                                                    session, observed, observed, observed))
+                                    loaded += 1
+                say(f"loaded {group['class']}: {loaded} rows so far ({time.perf_counter() - started:.0f} s)")
+        load_s = time.perf_counter() - started
+        t0 = time.perf_counter()
+        for n, tenant_id in enumerate(tenants, 1):
+            reindex_tenant(db.admin_dsn, tenant_id)
+            if n % 20 == 0 or n == len(tenants):
+                say(f"indexed {n}/{len(tenants)} tenants ({time.perf_counter() - t0:.0f} s)")
+        index_s = time.perf_counter() - t0
+        with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
+            for suffix in tenants.values():
+                conn.execute(_identifier_query("vacuum_partition", partition=f"memories_{suffix}"))
+            build_s = time.perf_counter() - started
+            conn.execute(bench_query("corpus_table"))
+            conn.execute(bench_query("corpus_record"),
+                         {"spec": Jsonb(spec), "memories": loaded, "build_seconds": build_s})
+        return {"memories": loaded, "tenants": len(tenants), "build_s": round(build_s, 1),
+                "load_s": round(load_s, 1), "index_s": round(index_s, 1), "reused": False}
+    finally:
+        client.close()
+
+
+def open_corpus(name: str, spec: dict, *, home=None, dsn=None, rebuild=False, progress=None):
+    """The benchmark database holding ``spec``: reused when it matches, else built afresh."""
+    db = BenchDatabase(name, home=home, dsn=dsn)
+    if not rebuild:
+        db.open(fresh=False)
+        with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
+            conn.execute(bench_query("corpus_table"))
+            row = conn.execute(bench_query("corpus_spec")).fetchone()
+        if row and row[0] == spec:
+            return db, {"memories": row[1], "build_s": round(row[2], 1), "built_at": row[3].isoformat(),
+                        "reused": True}
+        if dsn and row:
+            raise RuntimeError("the database at --dsn holds a different benchmark corpus; give the benchmark "
+                               "an empty database of its own")
+        if dsn:  # an empty database: build in place
+            return db, build_corpus(db, spec, progress=progress)
+    elif dsn:
+        raise RuntimeError("--rebuild needs the embedded server (it drops and creates the benchmark database)")
+    db.open(fresh=True)
+    return db, build_corpus(db, spec, progress=progress)
+
+
+def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options=None) -> list[list[float]]:
+    """Run every query once per round (plus one warm-up round); times in ms per round."""
+    result = []
+    with psycopg.connect(service_dsn, autocommit=True) as conn:
+        register_vector(conn)
+        current = None
+        retrieve = bench_query("retrieve")
+        for round_no in range(rounds + 1):
+            times = []
+            for tenant_id, user_id, text, vector in queries:
+                if roles[tenant_id] != current:
+                    conn.execute(_identifier_query("set_role", role=roles[tenant_id]))
+                    current = roles[tenant_id]
+                params = {"user_id": user_id, "query": text, "embedding": vector, "top_k": 10,
+                          "options": Jsonb(options) if options else None}
+                t0 = time.perf_counter()
+                conn.execute(retrieve, params).fetchall()
+                times.append((time.perf_counter() - t0) * 1000)
+            if round_no:  # round 0 warms caches
+                result.append(times)
+    return result
+
+
+def _vector_recall(db: BenchDatabase, queries, roles: dict, options=None) -> float:
+    hits = total = 0
+    with psycopg.connect(db.service_dsn, autocommit=True) as conn, \
+            psycopg.connect(db.admin_dsn, autocommit=True) as owner:
+        register_vector(conn)
+        register_vector(owner)
+        for tenant_id, user_id, _, vector in queries:
+            exact = {r[0] for r in owner.execute(bench_query("exact_neighbours"), {
+                "tenant_id": tenant_id, "user_id": user_id, "embedding": vector, "top_k": 10})}
+            conn.execute(_identifier_query("set_role", role=roles[tenant_id]))
+            got = [r[0] for r in conn.execute(bench_query("retrieve"), {
+                "user_id": user_id, "query": "", "embedding": vector, "top_k": 10,
+                "options": Jsonb({**VECTOR_ONLY, **(options or {})})})]
+            hits += len(exact & set(got))
+            total += len(exact)
+    return round(hits / total, 4) if total else float("nan")
+
+
+def _roles(db: BenchDatabase, tenant_ids) -> dict:
+    with psycopg.connect(db.admin_dsn) as conn:
+        return {t: conn.execute(bench_query("tenant_storage"), {"tenant_id": t}).fetchone()[1] for t in set(tenant_ids)}
+
+
+def measure_classes(db: BenchDatabase, spec: dict, *, queries: int, rounds: int, options=None,
+                    exact_scan_max_rows: int = 4000, progress=None) -> dict:
+    say = progress or (lambda message: None)
+    corpus = SyntheticCorpus(spec)
+    classes = {}
+    for group_no, group in enumerate(spec["groups"]):
+        batch = corpus.queries(group_no, group, queries)
+        roles = _roles(db, [q[0] for q in batch])
+        rounds_ms = _timed_calls(db.service_dsn, batch, rounds=rounds, roles=roles, options=options)
+        recall = _vector_recall(db, batch, roles, options)
+        classes[group["class"]] = {
+            "tenants": group["tenants"], "users": group["users"], "memories_per_user": group["memories"],
+            "path": "exact" if group["memories"] <= exact_scan_max_rows else "hnsw",
+            **latency_summary(rounds_ms), "recall@10": recall,
+        }
+        say(f"{group['class']}: {classes[group['class']]}")
+    return classes
+
+
+def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) -> dict:
+    """End to end through the Python client with the local model: cache cleared before each
+    cold round (every query embedded), then the same queries again (every one a cache hit)."""
+    from ..embed import default_embedder
+
+    corpus = SyntheticCorpus(spec)
+    batch = corpus.queries(0, spec["groups"][0], queries)
+    embedder = default_embedder()
+    embedder.embed(["warm up the model"])
+    client = connect(db.service_dsn, embedder=embedder, max_size=2)
+    cold, warm = [], []
+    try:
+        for tenant_id, user_id, text, _ in batch[:5]:  # warm the pool and role cache
+            client.tenant(tenant_id).retrieve(user_id, text)
+        for _ in range(rounds):
+            client.query_cache.clear()
+            for label, sink in (("cold", cold), ("warm", warm)):
+                times = []
+                for tenant_id, user_id, text, _ in batch:
+                    t0 = time.perf_counter()
+                    client.tenant(tenant_id).retrieve(user_id, text)
+                    times.append((time.perf_counter() - t0) * 1000)
+                sink.append(times)
+        return {"queries": len(batch), "class": spec["groups"][0]["class"],
+                "without_cache": latency_summary(cold), "with_cache": latency_summary(warm),
+                "cache_hits": client.query_cache.hits, "cache_misses": client.query_cache.misses}
+    finally:
+        client.close()
+
+
+def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries: int = 200,
+        rounds: int = 3, client_queries: int = 100, measure_client_e2e: bool = True, options=None,
+        progress=None) -> dict:
+    spec = spec or default_spec()
+    db, corpus_info = open_corpus("pymem_bench_retrieval", spec, home=home, dsn=dsn, rebuild=rebuild,
+                                  progress=progress)
+    classes = measure_classes(db, spec, queries=queries, rounds=rounds, options=options, progress=progress)
+    result = {
+        "benchmark": "retrieval",
+        "vectors": (f"synthetic: mixture of {spec['topics']} Gaussians on the unit sphere (384 d, noise "
+                    f"{spec['noise']}), not the real embedder"),
+        "text": "pseudo-words: topic words mixed with common words",
+        "corpus": {**corpus_info, "spec": spec["groups"]},
+        "options": options or {},
+        "classes": classes,
+        "target": {"db_p95_ms": 10, "recall@10": 0.98},
+        "meets_target": all(c["p95_ms"] <= 10 and c["recall@10"] >= 0.98 for c in classes.values()),
+        "machine": {"cpus": os.cpu_count()},
+    }
+    if measure_client_e2e and spec["groups"]:
+        result["client_end_to_end"] = measure_client(db, spec, queries=min(client_queries, queries), rounds=rounds)
+    return result
+
+
+def run_scale(*, sizes=(10_000, 100_000, 1_000_000), home=None, dsn=None, rebuild=False, queries: int = 100,
+              rounds: int = 3, options=None, progress=None) -> dict:
+    if dsn:
+        raise RuntimeError("--scale builds one database per size: it needs the embedded server")
+    points = []
+    for total in sizes:
+        spec = scale_spec(total)
+        db, corpus_info = open_corpus(f"pymem_bench_scale_{total}", spec, home=home, rebuild=rebuild,
+                                      progress=progress)
+        classes = measure_classes(db, spec, queries=queries, rounds=rounds, options=options, progress=progress)
+        points.append({"total_memories": total, "corpus": corpus_info, "classes": classes})
+    growth = {}
+    if len(points) > 1:
+        for cls in points[0]["classes"]:
+            first = points[0]["classes"][cls]["p95_ms"]
+            growth[cls] = {str(p["total_memories"]): round(p["classes"][cls]["p95_ms"] / first, 2) for p in points}
+    return {"benchmark": "retrieval_scale",
+            "layout": "one tenant per size: half the memories in users of 1,000, half in one big user",
+            "vectors": "synthetic: mixture of 512 Gaussians on the unit sphere (384 d)",
+            "points": points, "p95_relative_to_smallest": growth}

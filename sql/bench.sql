@@ -1,0 +1,59 @@
+-- Queries the benchmarks (pymem/bench/) run, by name, in the format of sql/queries.sql.
+-- They run as the owner (building a corpus, ground truth) or as a tenant role (timing).
+-- {placeholders} are identifiers, filled in with psycopg.sql.
+
+-- name: corpus_table
+-- Which corpus a benchmark database holds, so a later run can reuse it.
+create table if not exists public.pymem_bench_corpus (
+    singleton     boolean primary key default true check (singleton),
+    spec          jsonb not null,
+    memories      bigint not null,
+    build_seconds double precision not null,
+    built_at      timestamptz not null default now());
+
+-- name: corpus_spec
+-- The recorded corpus, if any.
+select spec, memories, build_seconds, built_at from public.pymem_bench_corpus;
+
+-- name: corpus_record
+-- Record the corpus this database now holds.
+insert into public.pymem_bench_corpus (spec, memories, build_seconds) values (%(spec)s, %(memories)s, %(build_seconds)s)
+on conflict (singleton) do update set spec = excluded.spec, memories = excluded.memories,
+    build_seconds = excluded.build_seconds, built_at = now();
+
+-- name: tenant_storage
+-- A tenant's partition suffix and role.
+select storage_suffix, role_name from _pymem.tenants where tenant_id = %(tenant_id)s;
+
+-- name: drop_index
+-- Drop one of a tenant's search indexes before a bulk load (the reindex plan rebuilds it).
+drop index if exists _pymem.{index};
+
+-- name: copy_memories
+-- Bulk load into one tenant's partition (owner only: COPY FROM refuses tables under RLS).
+copy _pymem.{partition} (tenant_id, user_id, kind, content, embedding, importance, session_id,
+                         observed_at, created_at, valid_from) from stdin (format binary);
+
+-- name: vacuum_partition
+-- Visibility map and planner statistics after a bulk load.
+vacuum (analyze) _pymem.{partition};
+
+-- name: set_role
+-- Act as a tenant role for the timed calls.
+set role {role};
+
+-- name: reset_role
+-- Back to the connecting role.
+reset role;
+
+-- name: retrieve
+-- One retrieval call, as the tenant role: the call the latency figures time.
+select id from pymem.retrieve(%(user_id)s, %(query)s, %(embedding)s, %(top_k)s, null, null, null, null, %(options)s);
+
+-- name: exact_neighbours
+-- Ground truth: a user's exact top-k by cosine distance (materialized: no index involved),
+-- among rows of positive similarity (retrieve clamps similarity at 0, so it cannot order the rest).
+with u as materialized (
+    select m.id, m.embedding <=> %(embedding)s as distance from _pymem.memories m
+    where m.tenant_id = %(tenant_id)s and m.user_id = %(user_id)s and m.status = 'active' and m.embedding is not null)
+select u.id from u where u.distance < 1 order by u.distance, u.id limit %(top_k)s;

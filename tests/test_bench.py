@@ -1,0 +1,62 @@
+"""The retrieval benchmarks run end to end at toy sizes and print the JSON they promise.
+No timing is asserted: benchmarks are commands, not timed tests."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from pymem.bench.common import shared_dir
+from pymem.cli import main
+
+CLASS_KEYS = {"tenants", "users", "memories_per_user", "path", "p50_ms", "p95_ms", "p99_ms", "calls", "rounds",
+              "recall@10"}
+
+
+def _bench(db, *args):
+    result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "bench", *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output.strip().splitlines()[-1])
+
+
+def test_bench_retrieval_builds_measures_and_reuses_its_corpus(db):
+    args = ["retrieval", "--small-tenants", "2", "--small-users", "2", "--small-memories", "20",
+            "--big-users", "2", "--big-memories", "30", "--huge-memories", "50", "--queries", "4",
+            "--rounds", "1", "--no-client", "--json"]
+    first = _bench(db, *args)
+    assert first["benchmark"] == "retrieval"
+    assert set(first["classes"]) == {"small", "big_tenant", "user_50"}
+    for figures in first["classes"].values():
+        assert CLASS_KEYS <= set(figures)
+        assert figures["recall@10"] == 1.0  # all exact-scan users at this size
+        assert figures["calls"] == 4
+    assert first["corpus"]["memories"] == 2 * 2 * 20 + 2 * 30 + 50
+    assert first["corpus"]["reused"] is False and first["corpus"]["build_s"] > 0
+    assert "synthetic" in first["vectors"]
+    assert {"target", "meets_target", "machine"} <= set(first)
+    again = _bench(db, *args)
+    assert again["corpus"]["reused"] is True
+
+
+def test_bench_retrieval_client_end_to_end_uses_the_cache(db, embedder):
+    from pymem.bench import retrieval
+
+    spec = retrieval.default_spec(small_tenants=1, small_users=2, small_memories=10, big_users=0, huge_memories=0)
+    result = retrieval.run(spec=spec, dsn=db.admin_dsn, queries=3, rounds=1, client_queries=3)
+    e2e = result["client_end_to_end"]
+    assert {"p50_ms", "p95_ms", "p99_ms"} <= set(e2e["without_cache"]) | set(e2e["with_cache"])
+    assert e2e["cache_hits"] == 3 and e2e["cache_misses"] == 3
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (shared_dir() / "locomo" / "locomo10.json").is_file(), reason="no shared LoCoMo data")
+def test_bench_locomo_on_one_conversation_prints_recall_for_pymem_and_both_baselines(db, embedder, tmp_path):
+    result = _bench(db, "locomo", "--conversations", "1", "--out", str(tmp_path), "--json")
+    assert result["conversations"] == 1 and result["turns"] > 300
+    assert set(result["systems"]) == {"pymem", "vector_only", "bm25_only"}
+    for system in result["systems"].values():
+        figures = system["all"]
+        assert 0 <= figures["recall@5"] <= figures["recall@10"] <= 1
+        assert {"multi-hop", "temporal", "open-domain", "single-hop"} <= set(figures["per_category"])
+        assert (tmp_path / f"locomo_{next(k for k, v in result['systems'].items() if v is system)}.jsonl").is_file()
+    assert "pymem_recall@10" in result and "meets_target" in result

@@ -1,0 +1,365 @@
+"""pymem.retrieve: components, fusion modes, settings, context turns, visibility, token budget,
+filters, the graph extension point, the lexical fallback, reindexing, and the client's query
+cache and format_context. Real database, acting as the tenant role through the client."""
+
+import datetime as dt
+import threading
+
+import numpy as np
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+import pymem
+from pymem.cli import main
+from pymem.client import InvalidInput, Memory, format_context
+
+from .conftest import unit_vector
+
+DAY = dt.timedelta(days=1)
+FACTS_ONLY = ["fact", "preference", "event", "procedural"]
+
+
+@pytest.fixture
+def acme(client):
+    client.create_tenant("acme")
+    return client.tenant("acme")
+
+
+def _age(db, memory_id, *, days: float, **columns):
+    """Move a memory into the past (created, valid from and observed ``days`` ago)."""
+    when = dt.datetime.now(dt.timezone.utc) - days * DAY
+    sets = {"created_at": when, "valid_from": when, "observed_at": when, **columns}
+    with db.connect() as conn:
+        assignments = psycopg.sql.SQL(", ").join(
+            psycopg.sql.SQL("{} = %s").format(psycopg.sql.Identifier(k)) for k in sets)
+        conn.execute(psycopg.sql.SQL("update _pymem.memories set {} where id = %s").format(assignments),
+                     [*sets.values(), memory_id])
+    return when
+
+
+# -- scores ---------------------------------------------------------------------------
+
+
+def test_weighted_score_is_the_sum_of_its_components(acme):
+    acme.remember("alice", "Alice adopted a grey cat named Miso", embedding=unit_vector(1), importance=0.9)
+    acme.remember("alice", "Alice's cat Miso hates the vacuum cleaner", embedding=unit_vector(2))
+    acme.remember("alice", "Alice works as a nurse", embedding=unit_vector(3))
+    results = acme.retrieve("alice", "cat Miso", query_embedding=unit_vector(1))
+    assert len(results) == 3
+    for r in results:
+        assert r.graph_score == 0 and r.context_score == 0
+        assert r.score == pytest.approx(0.6 * r.vector_score + 0.25 * r.lexical_score + 0.15 * r.recency_score)
+    assert max(r.lexical_score for r in results) == pytest.approx(1.0)
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+
+
+def test_rrf_fusion_sums_weight_over_k_plus_rank(acme):
+    for i, text in enumerate(["blue kayak trip on the lake", "kayak paddles need repair", "bought a red bicycle"]):
+        acme.remember("bob", text, embedding=unit_vector(20 + i), importance=0.2 + 0.3 * i)
+    results = acme.retrieve("bob", "kayak lake", query_embedding=unit_vector(20),
+                            options={"fusion": "rrf", "rrf_k": 10})
+
+    def ranks(values):  # rank() semantics: ties share a rank; zeros do not count
+        return [1 + sum(w > v for w in values) if v > 0 else None for v in values]
+
+    weights = {"vector_score": 0.6, "lexical_score": 0.25, "recency_score": 0.15}
+    expected = [0.0] * len(results)
+    for component, weight in weights.items():
+        for i, rank in enumerate(ranks([getattr(r, component) for r in results])):
+            if rank:
+                expected[i] += weight / (10 + rank)
+    assert [r.score for r in results] == pytest.approx(expected)
+    assert results[0].content == "blue kayak trip on the lake"
+
+
+def test_tenant_settings_and_call_options_override_the_defaults(client):
+    client.create_tenant("lex", settings={"weight_vector": 0, "weight_lexical": 1, "weight_temporal": 0})
+    lex = client.tenant("lex")
+    lex.remember("u", "the quarterly report is due friday", embedding=unit_vector(5))
+    lex.remember("u", "lunch at noon", embedding=unit_vector(6))
+    results = lex.retrieve("u", "quarterly report", query_embedding=unit_vector(6))
+    assert results[0].content == "the quarterly report is due friday"
+    assert all(r.score == pytest.approx(r.lexical_score) for r in results)
+    # A call may override; the tenant's settings change with update_tenant_settings.
+    vector_first = lex.retrieve("u", "quarterly report", query_embedding=unit_vector(6),
+                                options={"weight_vector": 1, "weight_lexical": 0})
+    assert vector_first[0].content == "lunch at noon"
+    settings = client.update_tenant_settings("lex", {"weight_lexical": None, "hnsw_ef_search": 200})
+    assert settings["weight_lexical"] == 0.25 and settings["hnsw_ef_search"] == 200
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"weight_vector": -1}, "weight_vector must be a number between 0 and 100"),
+    ({"candidate_pool": 0}, "candidate_pool must be an integer"),
+    ({"candidate_pool": 2.5}, "candidate_pool must be an integer"),
+    ({"fusion": "max"}, 'fusion must be "weighted" or "rrf"'),
+    ({"context_weights": [0.5, "x"]}, "context_weights must be an array"),
+    ({"hnsw_m": 8}, "unknown retrieval option 'hnsw_m'"),
+    ({"tenant_id": "other"}, "unknown retrieval option 'tenant_id'"),
+])
+def test_bad_options_are_rejected(acme, options, message):
+    with pytest.raises(InvalidInput, match=message):
+        acme.retrieve("u", "anything", options=options)
+
+
+def test_bad_tenant_settings_are_rejected(client):
+    with pytest.raises(InvalidInput, match="bm25_b must be a number between 0 and 1"):
+        client.create_tenant("bad", settings={"bm25_b": 2})
+    client.create_tenant("good")
+    with pytest.raises(InvalidInput, match="hnsw_m must be an integer"):
+        client.update_tenant_settings("good", {"hnsw_m": 1})
+    with pytest.raises(InvalidInput, match="text_config must name"):
+        client.update_tenant_settings("good", {"text_config": "klingon"})
+
+
+# -- determinism, visibility, budget, filters -----------------------------------------
+
+
+def test_same_query_same_order_every_time(acme):
+    for i in range(30):
+        acme.remember("carol", f"note {i % 3} about gardening and tomatoes", embedding=unit_vector(40 + i % 4),
+                      kind="episode" if i % 2 else "fact", session_id=f"s{i // 10}")
+    # (Scores move in the tenth decimal between calls: recency is measured at now().)
+    first = [r.id for r in acme.retrieve("carol", "tomatoes gardening", query_embedding=unit_vector(40), top_k=20)]
+    assert len(first) == 20
+    for _ in range(5):
+        again = [r.id for r in acme.retrieve("carol", "tomatoes gardening", query_embedding=unit_vector(40), top_k=20)]
+        assert again == first
+
+
+def test_superseded_and_archived_memories_appear_only_as_of_the_past(acme, db):
+    old = acme.remember("dan", "Dan lives in Berlin", kind="fact")
+    new = acme.remember("dan", "Dan lives in Lisbon", kind="fact")
+    archived = acme.remember("dan", "Dan lives with two roommates", kind="fact")
+    _age(db, old, days=30)
+    moved = _age(db, new, days=10)
+    _age(db, archived, days=20, status="archived")
+    with db.connect() as conn:
+        conn.execute("update _pymem.memories set status = 'superseded', valid_to = %s, superseded_by = %s "
+                     "where id = %s", (moved, new, old))
+    now = acme.retrieve("dan", "where does Dan live")
+    assert [r.id for r in now] == [new]
+    then = acme.retrieve("dan", "where does Dan live", as_of=dt.datetime.now(dt.timezone.utc) - 15 * DAY)
+    assert {r.id for r in then} == {old, archived}
+    before_all = acme.retrieve("dan", "where does Dan live", as_of=dt.datetime.now(dt.timezone.utc) - 40 * DAY)
+    assert before_all == []
+
+
+@pytest.mark.parametrize("budget", [1, 5, 12, 30, 60, 200, 10_000])
+def test_token_budget_is_never_exceeded_and_cuts_a_prefix(acme, budget):
+    for i in range(10):
+        acme.remember("erin", f"budget line {i} " + "word " * (3 * i), embedding=unit_vector(60 + i))
+    full = acme.retrieve("erin", "budget line", query_embedding=unit_vector(60), top_k=10)
+    cut = acme.retrieve("erin", "budget line", query_embedding=unit_vector(60), top_k=10, token_budget=budget)
+    assert sum(r.token_count for r in cut) <= budget
+    expected, used = [], 0
+    for r in full:  # the longest prefix that fits: predictable
+        if used + r.token_count > budget:
+            break
+        used += r.token_count
+        expected.append(r.id)
+    assert [r.id for r in cut] == expected
+
+
+def test_filters_kinds_session_agent_metadata_and_time_range(acme, db):
+    ids = {}
+    for name, kwargs in {
+        "a": dict(kind="fact", session_id="s1", agent_id="planner", metadata={"topic": "travel", "lang": "en"}),
+        "b": dict(kind="event", session_id="s2", agent_id="planner", metadata={"topic": "travel"}),
+        "c": dict(kind="preference", session_id="s2", agent_id="coach", metadata={"topic": "food"}),
+    }.items():
+        ids[name] = acme.remember("fay", f"trip notes {name}", embedding=unit_vector(80), **kwargs)
+    _age(db, ids["a"], days=3)
+
+    def got(**kwargs):
+        return {r.id for r in acme.retrieve("fay", "trip notes", query_embedding=unit_vector(80), **kwargs)}
+
+    assert got(kinds=["event", "preference"]) == {ids["b"], ids["c"]}
+    assert got(filters={"session_id": "s2"}) == {ids["b"], ids["c"]}
+    assert got(filters={"agent_id": "planner"}) == {ids["a"], ids["b"]}
+    assert got(filters={"metadata": {"topic": "travel", "lang": "en"}}) == {ids["a"]}
+    yesterday = (dt.datetime.now(dt.timezone.utc) - DAY).isoformat()
+    assert got(filters={"observed_before": yesterday}) == {ids["a"]}
+    assert got(filters={"observed_after": yesterday, "agent_id": "coach"}) == {ids["c"]}
+
+
+# -- context turns, graph, lexical ----------------------------------------------------
+
+
+def _conversation(handle, user):
+    observed = dt.datetime(2024, 5, 8, 13, 56, tzinfo=dt.timezone.utc)
+    turns = ["Hey, how was your weekend?", "Great, we hiked up the volcano on Saturday.",
+             "What did you cook for dinner afterwards?", "I made a spicy lentil curry with rice.",
+             "Sounds delicious, send me the recipe!"]
+    ids = [handle.remember(user, text, kind="episode", session_id="s1", observed_at=observed) for text in turns]
+    handle.remember(user, "Unrelated: my printer ran out of ink.", kind="episode", session_id="s2",
+                    observed_at=observed + DAY)
+    return ids
+
+
+def test_a_matching_turn_brings_its_neighbours_with_a_context_score(acme):
+    ids = _conversation(acme, "gil")
+    results = acme.retrieve("gil", "what did you cook for dinner")
+    by_id = {r.id: r for r in results}
+    assert results[0].id == ids[2]  # the question itself matches best
+    answer = by_id[ids[3]]  # the reply shares no word with the query, yet it is found
+    assert answer.lexical_score == 0 and answer.context_score > 0
+    assert answer.context_score == pytest.approx(0.35 * results[0].score - 0.35 * results[0].context_score
+                                                 + 0.2 * (results[0].score - results[0].context_score))
+    assert ids[0] in by_id and ids[4] in by_id  # two turns away
+    assert all(r.session_id == "s1" for r in results)
+    off = acme.retrieve("gil", "what did you cook for dinner",
+                        options={"context_weights": [], "context_session_weight": 0})
+    assert [r.id for r in off] == [ids[2]]
+
+
+def test_context_does_not_touch_facts_or_turns_without_a_session(acme):
+    acme.remember("hal", "Hal's favourite dinner is ramen", kind="fact")
+    acme.remember("hal", "ramen place opens at six", kind="episode")  # no session
+    for r in acme.retrieve("hal", "dinner ramen"):
+        assert r.context_score == 0
+
+
+def test_graph_candidates_is_the_extension_point(acme, db):
+    target = acme.remember("ida", "Ida's brother is called Tom", kind="fact")
+    acme.remember("ida", "Ida likes green tea", kind="fact")
+    with db.connect() as conn:  # stands in for the knowledge-graph issue
+        conn.execute("""
+            create or replace function _pymem.graph_candidates(
+                p_tenant _pymem.tenants, p_user_id text, p_query text, p_query_embedding vector,
+                p_limit integer, p_as_of timestamptz)
+                returns table (memory_id uuid, graph_score double precision)
+                language sql stable security invoker set search_path = pg_catalog, public, pg_temp
+            as $$ select m.id, 1.0::float8 from _pymem.memories m
+                  where m.user_id = p_user_id and m.content like '%brother%' $$""")
+    results = acme.retrieve("ida", "family members", options={"weight_graph": 0.5})
+    assert results[0].id == target and results[0].graph_score == 1.0
+    assert results[0].score == pytest.approx(0.5 + 0.15 * results[0].recency_score)
+
+
+def test_lexical_fallback_without_pg_textsearch_ranks_with_ts_rank_cd(acme, db):
+    acme.remember("joe", "Joe is allergic to peanuts and shellfish")
+    acme.remember("joe", "Joe plays the cello")
+    with db.connect() as conn:
+        conn.execute("update _pymem.install set capabilities = capabilities || '{\"bm25\": \"tsvector\"}'")
+    results = acme.retrieve("joe", "which allergies does Joe have? peanuts")
+    assert results[0].content == "Joe is allergic to peanuts and shellfish"
+    assert results[0].lexical_score == pytest.approx(1.0)
+
+
+def test_lexical_candidates_come_from_the_tenant_bm25_scan(acme):
+    for i in range(5):
+        acme.remember(f"other{i}", "zebra zebra zebra crossing")
+    acme.remember("kim", "a zebra at the zoo")
+    # The tenant's best match is another user's: a scan of 1 row finds nothing for kim.
+    assert acme.retrieve("kim", "zebra", options={"lexical_scan_limit": 1}) == []
+    assert [r.user_id for r in acme.retrieve("kim", "zebra")] == ["kim"]
+
+
+def test_big_users_take_the_hnsw_path(client):
+    client.create_tenant("ann", settings={"exact_scan_max_rows": 5, "hnsw_m": 8, "hnsw_ef_construction": 32})
+    ann = client.tenant("ann")
+    for i in range(40):
+        ann.remember("big", f"memory {i}", embedding=unit_vector(1000 + i))
+    got = [r.content for r in ann.retrieve("big", "", query_embedding=unit_vector(1003), top_k=5,
+                                           options={"hnsw_ef_search": 40})]
+    assert got[0] == "memory 3"
+
+
+# -- reindex --------------------------------------------------------------------------
+
+
+def _index_defs(db, tenant_id):
+    with db.connect() as conn:
+        return dict(conn.execute(
+            """select c.relname, pg_get_indexdef(c.oid) from pg_index i join pg_class c on c.oid = i.indexrelid
+               where i.indrelid = (select ('_pymem.memories_' || storage_suffix)::regclass
+                                   from _pymem.tenants where tenant_id = %s)""", (tenant_id,)).fetchall())
+
+
+def test_admin_reindex_applies_new_settings_without_blocking_reads(client, db):
+    client.create_tenant("re")
+    tenant = client.tenant("re")
+    for i in range(200):
+        tenant.remember("u", f"reindex me {i} apple banana", embedding=unit_vector(2000 + i))
+    stop, errors, calls = threading.Event(), [], []
+
+    def reader():
+        with pymem.connect(db.service_dsn, embedder=None) as reading:
+            handle = reading.tenant("re")
+            while not stop.is_set():
+                try:
+                    handle.retrieve("u", "apple banana", query_embedding=unit_vector(2001), top_k=5)
+                    calls.append(1)
+                except Exception as exc:  # noqa: BLE001 - any failure is the finding
+                    errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "admin", "reindex", "--tenant", "re",
+                                           "--hnsw-m", "12", "--bm25-b", "0.5", "--json"], catch_exceptions=False)
+    finally:
+        stop.set()
+        thread.join()
+    assert result.exit_code == 0, result.output
+    assert errors == [] and calls
+    defs = _index_defs(db, "re")
+    suffix = next(name for name in defs if name.endswith("_hnsw")).removesuffix("_hnsw")
+    assert "m='12'" in defs[f"{suffix}_hnsw"]
+    assert "b='0.5'" in defs[f"{suffix}_bm25"]
+    assert not any(name.endswith(("_rebuild", "_old")) for name in defs)
+    assert tenant.retrieve("u", "apple banana", top_k=1)[0].content.startswith("reindex me")
+
+
+def test_admin_reindex_of_an_unknown_tenant_fails_cleanly(db):
+    result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "admin", "reindex", "--tenant", "nobody"])
+    assert result.exit_code == 1 and "unknown tenant" in result.output
+
+
+# -- client: query cache, format_context ----------------------------------------------
+
+
+class CountingEmbedder:
+    dimensions = 384
+
+    def __init__(self):
+        self.calls = []
+
+    def embed(self, texts):
+        self.calls.extend(texts)
+        return np.stack([unit_vector(sum(map(ord, t))) for t in texts])
+
+
+def test_query_embeddings_are_cached_lru(db):
+    fake = CountingEmbedder()
+    with pymem.connect(db.service_dsn, embedder=fake, query_cache_size=2) as client:
+        client.create_tenant("cache")
+        tenant = client.tenant("cache")
+        tenant.remember("u", "something to find")
+        fake.calls.clear()
+        for query in ["alpha", "alpha", "beta", "alpha", "gamma", "beta"]:
+            tenant.retrieve("u", query)
+        # alpha (miss) alpha (hit) beta (miss) alpha (hit) gamma (miss, evicts beta) beta (miss)
+        assert fake.calls == ["alpha", "beta", "gamma", "beta"]
+        assert (client.query_cache.hits, client.query_cache.misses) == (2, 4)
+        assert len(client.query_cache) == 2
+        tenant.retrieve("u", "   ")  # blank: nothing to embed
+        assert fake.calls == ["alpha", "beta", "gamma", "beta"]
+
+
+def test_format_context_renders_one_line_per_memory():
+    when = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    memories = [Memory(id="1", tenant_id="t", user_id="u", kind="preference", content="Prefers dark\nmode",
+                       score=0.9, vector_score=0.8, lexical_score=1, recency_score=0.5, importance=0.5,
+                       created_at=when, observed_at=when),
+                Memory(id="2", tenant_id="t", user_id="u", kind="fact", content="Lives in Lisbon",
+                       score=0.5, vector_score=0.4, lexical_score=0, recency_score=0.5, importance=0.5,
+                       created_at=when, observed_at=when)]
+    assert format_context(memories) == (
+        "What you know about this user (most relevant first):\n"
+        "- Prefers dark mode (preference, 2025-03-01)\n"
+        "- Lives in Lisbon (fact, 2025-03-01)")
+    assert format_context([]) == "What you know about this user:\nNothing is known about this user yet."
+    assert pymem.format_context is format_context
