@@ -363,6 +363,8 @@ begin
                     v_settings->>'weight_graph')
     end;
 
+    -- Intermediate rows stay narrow (ids and numbers); content, metadata and source are
+    -- fetched for the final top_k only.
     return query execute format($q$
         with vector_hits as (%1$s),
         lexical_all as (select l.id, l.lex from unnest($12::uuid[], $13::float8[]) l(id, lex)),
@@ -380,9 +382,8 @@ begin
             where %6$s and m.kind = 'episode' and m.session_id is not null),
         links as materialized (%7$s),
         candidates as (select p.id from pool p union select l.b from links l),
-        scored as (
-            select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.importance, m.created_at,
-                   m.observed_at, m.session_id, m.agent_id, m.metadata, m.source, m.token_count,
+        scored as materialized (
+            select m.id, m.kind, m.session_id, m.created_at, m.token_count,
                    case when $3 is null or m.embedding is null then 0::float8
                         else greatest(0::float8, 1 - (m.embedding <=> $3)) end as vector_score,
                    coalesce(l.lex, 0::float8) as lexical_raw,
@@ -403,7 +404,7 @@ begin
                    coalesce(s.lexical_raw / nullif(max(s.lexical_raw) over (), 0), 0::float8) as lexical_score
             from scored s
         ),
-        based as (
+        based as materialized (
             select n.*, (%10$s)::float8 as base from normalized n
         ),
         neighbour_context as (
@@ -414,15 +415,21 @@ begin
                   group by l.a, l.distance) d
             group by d.a
         ),
+        -- The best and second-best base of each session: "the best of the other turns".
+        session_best as (
+            select b.session_id, (array_agg(b.id order by b.base desc, b.id))[1] as best_id,
+                   max(b.base) as best, (array_agg(b.base order by b.base desc, b.id))[2] as second
+            from based b where b.kind = 'episode' and b.session_id is not null
+            group by b.session_id
+        ),
         contextual as (
             select b.*,
                    coalesce(nc.context, 0::float8)
-                   + case when b.kind = 'episode' and b.session_id is not null
-                          then %11$L::float8 * coalesce(max(b.base) over (
-                                   partition by b.kind = 'episode', b.session_id order by b.id
-                                   rows between unbounded preceding and unbounded following exclude current row), 0)
-                          else 0::float8 end as context_score
-            from based b left join neighbour_context nc on nc.id = b.id
+                   + %11$L::float8 * coalesce(case when sb.best_id = b.id then sb.second else sb.best end, 0::float8)
+                     as context_score
+            from based b
+            left join neighbour_context nc on nc.id = b.id
+            left join session_best sb on b.kind = 'episode' and sb.session_id = b.session_id
         ),
         ordered as (
             select c.*, c.base + c.context_score as final_score,
@@ -431,11 +438,12 @@ begin
             from contextual c
             window w as (order by c.base + c.context_score desc, c.created_at desc, c.id desc)
         )
-        select o.id, o.tenant_id, o.user_id, o.kind, o.content, o.final_score, o.vector_score,
-               o.lexical_score, o.recency_score, o.importance, o.created_at, o.observed_at,
-               o.session_id, o.agent_id, o.metadata, o.source, o.token_count, o.graph_score,
+        select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
+               o.lexical_score, o.recency_score, m.importance, m.created_at, m.observed_at,
+               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.graph_score,
                o.context_score
         from ordered o
+        join %3$s m on m.tenant_id = $10 and m.id = o.id
         where o.rank <= %12$s and ($7::int is null or o.tokens_so_far <= $7::int)
         order by o.rank
         $q$,
