@@ -175,9 +175,9 @@ class QueryEmbeddingCache:
         return vector
 
     def clear(self) -> None:
+        """Forget every vector (the hit and miss counters keep counting)."""
         with self._lock:
             self._items.clear()
-            self.hits = self.misses = 0
 
     def __len__(self) -> int:
         return len(self._items)

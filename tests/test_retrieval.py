@@ -227,8 +227,7 @@ def test_graph_candidates_is_the_extension_point(acme, db):
     with db.connect() as conn:  # stands in for the knowledge-graph issue
         conn.execute("""
             create or replace function _pymem.graph_candidates(
-                p_tenant _pymem.tenants, p_user_id text, p_query text, p_query_embedding vector,
-                p_limit integer, p_as_of timestamptz)
+                p_user_id text, p_query text, p_query_embedding vector, p_limit integer, p_as_of timestamptz)
                 returns table (memory_id uuid, graph_score double precision)
                 language sql stable security invoker set search_path = pg_catalog, public, pg_temp
             as $$ select m.id, 1.0::float8 from _pymem.memories m
@@ -363,3 +362,14 @@ def test_format_context_renders_one_line_per_memory():
         "- Lives in Lisbon (fact, 2025-03-01)")
     assert format_context([]) == "What you know about this user:\nNothing is known about this user yet."
     assert pymem.format_context is format_context
+
+
+def test_settings_and_reindex_plan_are_closed_to_tenant_roles(client, db):
+    from .helpers import as_role, sqlstate_of
+
+    client.create_tenant("closed")
+    with as_role(db, client.tenant_role("closed")) as conn:
+        for statement in ["select pymem.update_tenant_settings('closed', '{\"weight_vector\": 1}')",
+                          "select * from pymem.reindex_plan('closed')",
+                          "select _pymem.search_index_ddl(t, 'hnsw', 'x') from _pymem.tenants t"]:
+            assert sqlstate_of(conn, statement) == "42501", statement

@@ -45,11 +45,12 @@
 -- LoCoMo (pymem bench locomo; tuned on conversations 0-4) picked the context and BM25
 -- defaults: context turns lifted recall@10 from ~0.71 to ~0.77 on the tuning half.
 
--- The knowledge-graph extension point: memories the tenant's graph links to the query, with
--- a score in [0, 1]. Retrieval adds them to the candidates and weighs graph_score with
--- weight_graph. Until the graph issue replaces this body it contributes nothing.
+-- The knowledge-graph extension point: memories the calling tenant's graph links to the
+-- query, with a score in [0, 1]. Retrieval adds them to the candidates (rows the caller may
+-- not see are dropped there) and weighs graph_score with weight_graph. An implementation
+-- derives the graph from the caller's role (_pymem.require_tenant()), never from a parameter.
+-- Until the graph issue replaces this body it contributes nothing.
 create or replace function _pymem.graph_candidates(
-    p_tenant          _pymem.tenants,
     p_user_id         text,
     p_query           text,
     p_query_embedding vector,
@@ -61,9 +62,20 @@ create or replace function _pymem.graph_candidates(
 as $$
     select null::uuid, null::double precision where false
 $$;
-comment on function _pymem.graph_candidates(_pymem.tenants, text, text, vector, integer, timestamptz) is
+comment on function _pymem.graph_candidates(text, text, vector, integer, timestamptz) is
     'Knowledge-graph candidates for pymem.retrieve (memory id, graph_score in [0, 1]). '
     'Returns nothing until the graph component supplies them. Tenant roles.';
+
+-- The lexical hits retrieve passes to its main statement as two arrays, as rows. A function
+-- of its own (never inlined: it pins search_path) so the planner expects hundreds of rows,
+-- not unnest's ten, and hashes them instead of scanning them once per candidate.
+create or replace function _pymem.scored_ids(p_ids uuid[], p_scores double precision[])
+    returns table (id uuid, score double precision, n bigint)
+    language sql immutable security invoker parallel safe rows 500
+    set search_path = pg_catalog, pg_temp
+as $$ select u.id, u.score, u.n from unnest(p_ids, p_scores) with ordinality u(id, score, n) $$;
+comment on function _pymem.scored_ids(uuid[], double precision[]) is
+    'Rows (id, score, position) from parallel arrays, for pymem.retrieve. Internal.';
 
 -- Validates retrieval settings: the per-call options of retrieve (p_options_only: only the
 -- keys a call may override) or a tenant's settings (other keys pass through untouched).
@@ -81,13 +93,14 @@ declare
         "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
         "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
+        "context_anchors": [0, 1000, true],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
-        'lexical_scan_limit', 'context_weights', 'context_session_weight'];
+        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors'];
     v_key    text;
     v_value  jsonb;
     v_range  jsonb;
@@ -176,16 +189,17 @@ create or replace function pymem.retrieve(
         token_count   integer,
         graph_score   double precision,
         context_score double precision)
-    language plpgsql stable security invoker
+    -- volatile: it PREPAREs its main statement (see the end of the body)
+    language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
     set hnsw.iterative_scan = relaxed_order
+    set plan_cache_mode = force_generic_plan  -- for the prepared main statement (see below)
 as $$
 declare
     v_tenant    _pymem.tenants := _pymem.require_tenant();
     v_settings  jsonb;
     v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch';
     v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
-    v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
     v_filters   jsonb := coalesce(p_filters, '{}');
     v_query     text := coalesce(btrim(p_query), '');
     v_tsquery   tsquery;
@@ -194,11 +208,24 @@ declare
     v_rows      integer;
     v_context   double precision[];
     v_session_w double precision;
+    v_exact     boolean;
+    v_context_on boolean;
     v_visible   text;
-    v_vector    text;
+    v_head      text;
+    v_fetch     text;
+    v_distance  text;
+    v_components text;
+    v_weighted  text;
+    v_anchors   integer;
     v_lexical   text;
+    v_lex_depth integer;
+    v_lex_cap   integer;
+    v_scanned   integer;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
+    v_vec_ids   uuid[] := '{}';
+    v_sql       text;
+    v_statement text;
     v_planner   text[];
     v_links     text;
     v_base      text;
@@ -242,114 +269,198 @@ begin
     v_session_w := (v_settings->>'context_session_weight')::float8;
     perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
 
-    -- What the user may see: current memories, or those valid at p_as_of.
+    -- What the user may see: current memories, or those valid at p_as_of; only the filters
+    -- given become conditions (a shorter query plans faster).
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
-    -- $11 tenant row  $12, $13 lexical hits (ids, raw scores; best first)
+    -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
     v_visible := case when p_as_of is null
         then 'm.user_id = $1 and m.status = ''active'''
         else 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
               and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
-    end || '
-        and ($4 is null or m.kind = any($4))
-        and ($5->>''session_id'' is null or m.session_id = $5->>''session_id'')
-        and ($5->>''agent_id'' is null or m.agent_id = $5->>''agent_id'')
-        and ($5->''metadata'' is null or m.metadata @> ($5->''metadata''))
-        and ($5->>''observed_after'' is null or m.observed_at >= ($5->>''observed_after'')::timestamptz)
-        and ($5->>''observed_before'' is null or m.observed_at < ($5->>''observed_before'')::timestamptz)';
+    end
+        || case when p_kinds is not null then ' and m.kind = any($4)' else '' end
+        || case when v_filters ? 'session_id' then ' and m.session_id = $5->>''session_id''' else '' end
+        || case when v_filters ? 'agent_id' then ' and m.agent_id = $5->>''agent_id''' else '' end
+        || case when v_filters ? 'metadata' then ' and m.metadata @> ($5->''metadata'')' else '' end
+        || case when v_filters ? 'observed_after'
+                then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
+        || case when v_filters ? 'observed_before'
+                then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end;
 
-    -- 1. Candidates. Vector: exact for users with few rows, HNSW past exact_scan_max_rows.
-    if p_query_embedding is null then
-        v_vector := 'select null::uuid as id where false';
-    else
-        execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
-                       v_partition, v_visible, v_exact_max + 1)
-            into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
-        if v_rows <= v_exact_max then
-            -- The materialized CTE keeps the partition's HNSW index out (it would filter after
-            -- the fact and lose rows).
-            v_vector := format('with u as materialized (select m.id, m.embedding <=> $3 as distance from %1$s m
-                                                        where %2$s and m.embedding is not null)
-                                select u.id from u order by u.distance, u.id limit %3$s',
-                               v_partition, v_visible, v_pool);
-        else
-            v_vector := format('select m.id from %1$s m where %2$s and m.embedding is not null
-                                order by m.embedding <=> $3 limit %3$s',
-                               v_partition, v_visible, v_pool);
-        end if;
+    -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows (the
+    -- count stops there).
+    execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
+                   v_partition, v_visible, v_exact_max + 1)
+        into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
+    v_exact := p_query_embedding is null or v_rows <= v_exact_max;
+
+    -- Lexical candidates: every visible row of the user among the tenant's best
+    -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
+    -- own, collected into arrays: pg_textsearch hands the scan's score to
+    -- bm25_get_current_score() only in a query's own subqueries, not inside a CTE (there it
+    -- would re-score every row).
+    -- How deep into the tenant's BM25 ranking: enough to expect candidate_pool of the user's
+    -- rows, from the user's share of the partition (x1.5), at most lexical_scan_limit. A
+    -- user past the count's stop is big: start at 4 x pool and go to the limit only when
+    -- that finds too few of the user's rows.
+    v_lex_cap := (v_settings->>'lexical_scan_limit')::int;
+    if v_exact then
+        select least(v_lex_cap, greatest(v_pool, ceil(1.5 * v_pool * greatest(c.reltuples, 1)
+                                                      / greatest(v_rows, 1))::int))
+          into v_lex_depth from pg_class c where c.oid = v_partition::regclass;
     end if;
+    v_lex_depth := coalesce(v_lex_depth, least(v_lex_cap, 4 * v_pool));
 
-    -- Lexical: every visible row of the user among the tenant's best lexical_scan_limit
-    -- matches, with its raw score (larger is better). A statement of its own, collected into
-    -- arrays: pg_textsearch hands the scan's score to bm25_get_current_score() only in a
-    -- query's own subqueries, not inside a CTE (there it would re-score every row).
-    if v_query = '' then
+    -- Lexical candidates: the user's visible rows among the tenant's best v_lex_depth
+    -- matches, with their raw scores (larger is better), best first. A statement of its own,
+    -- collected into arrays: pg_textsearch hands the scan's score to bm25_get_current_score()
+    -- only in a query's own subqueries, not inside a CTE (there it would re-score every row).
+    if v_query = '' or v_rows = 0 then
         v_lexical := null;
     elsif v_bm25 then
-        v_lexical := format('select m.id, m.lex from (
-                                 select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
-                                        m.observed_at, m.created_at, m.valid_from, m.valid_to,
-                                        -bm25_get_current_score() as lex
-                                 from %2$s m
-                                 order by m.content <@> to_bm25query($2, %1$L)
-                                 limit %3$s) m
-                             where %4$s and m.lex > 0',
-                            v_index, v_partition, (v_settings->>'lexical_scan_limit')::int, v_visible);
+        -- The index is not named: during pymem admin reindex the partition briefly has two
+        -- BM25 indexes, and pg_textsearch refuses a named one when the planner picks the other.
+        v_lexical := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
+                                    coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
+                                    count(*)::int
+                             from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
+                                          m.observed_at, m.created_at, m.valid_from, m.valid_to,
+                                          -bm25_get_current_score() as lex
+                                   from %1$s m
+                                   order by m.content <@> to_bm25query($2)
+                                   limit %2$s) m',
+                            v_partition, '%1$s', v_visible);
     else
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
         from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
-        v_lexical := format('select m.id, ts_rank_cd(to_tsvector(%1$L::regconfig, m.content), $9)::float8 as lex
-                             from %2$s m
-                             where %4$s and $9 is not null and to_tsvector(%1$L::regconfig, m.content) @@ $9
-                             order by lex desc, m.id limit %3$s',
-                            v_settings->>'text_config', v_partition,
-                            (v_settings->>'lexical_scan_limit')::int, v_visible);
+        v_lexical := format('select coalesce(array_agg(l.id order by l.lex desc, l.id), ''{}''),
+                                    coalesce(array_agg(l.lex order by l.lex desc, l.id), ''{}''),
+                                    0
+                             from (select m.id, ts_rank_cd(to_tsvector(%1$L::regconfig, m.content), $9)::float8 as lex
+                                   from %2$s m
+                                   where %3$s and $9 is not null and to_tsvector(%1$L::regconfig, m.content) @@ $9
+                                   order by lex desc, m.id limit %4$s) l',
+                            v_settings->>'text_config', v_partition, v_visible, v_lex_cap);
     end if;
     if v_lexical is not null then
         -- The score is only the scan's when the plan is the BM25 index scan; on a small table
         -- the planner would rather sort a sequential scan. Leave it no other way, for this
-        -- statement only (the settings are restored below; SET LOCAL semantics).
+        -- statement only (restored below).
         v_planner := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
                            current_setting('enable_sort')];
         if v_bm25 then
             perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
                     set_config('enable_sort', 'off', true);
         end if;
-        execute format('select coalesce(array_agg(l.id order by l.lex desc, l.id), ''{}''),
-                               coalesce(array_agg(l.lex order by l.lex desc, l.id), ''{}'')
-                        from (%s) l', v_lexical)
-            into v_lex_ids, v_lex_raw
-            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id;
+        loop
+            execute format(v_lexical, v_lex_depth)
+                into v_lex_ids, v_lex_raw, v_scanned
+                using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                      v_context, v_tsquery, v_tenant.tenant_id;
+            exit when cardinality(v_lex_ids) >= v_pool or v_scanned < v_lex_depth or v_lex_depth >= v_lex_cap;
+            v_lex_depth := v_lex_cap;
+        end loop;
         perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
                 set_config('enable_sort', v_planner[3], true);
     end if;
 
-    -- 2. Context: links (a, b, distance) from each candidate turn to the turns up to
-    -- cardinality(context weights) positions before and after it in its session.
-    if cardinality(v_context) = 0 and v_session_w = 0 then
-        v_links := 'select null::uuid as a, null::uuid as b, null::int as distance where false';
-    else
+    -- 2. Where candidate rows come from:
+    --   exact  user_rows: every visible row of the user, read once (narrow columns and the
+    --          distance to the query); vector hits, turn positions and candidate rows all come
+    --          from it. Materialized, which also keeps the HNSW index out (it would filter
+    --          after the fact and lose rows).
+    --   hnsw   the index for the vector hits; neighbours through the episode-order index
+    --          (a few probes per anchor turn); candidate rows by primary key.
+    -- Context: the context_anchors best pool turns (by the weighted score) bring the turns up
+    -- to cardinality(context_weights) positions before and after them in their session.
+    v_context_on := cardinality(v_context) > 0 or v_session_w > 0;
+    v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::int else 0 end;
+    if v_exact then
+        v_head := format($h$
+        user_rows as materialized (
+            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count,
+                   case when $3 is null or m.embedding is null then null::float8
+                        else (m.embedding <=> $3)::float8 end as distance
+            from %1$s m where %2$s),
+        vector_hits as (
+            select r.id from user_rows r where r.distance is not null order by r.distance, r.id limit %3$s),$h$,
+            v_partition, v_visible, v_pool);
         v_links := format($l$
-            select p.id as a, n.id as b, n.distance
-            from pool_turns p
+            with turns as materialized (
+                select r.id, r.session_id,
+                       row_number() over (partition by r.session_id order by r.observed_at, r.id) as pos
+                from user_rows r where r.kind = 'episode' and r.session_id is not null),
+            anchor_turns as materialized (select t.id, t.session_id, t.pos from anchors a join turns t on t.id = a.id)
+            select a.id as a, t.id as b, abs(d.offs) as distance
+            from anchor_turns a
+            cross join (select o from generate_series(-%1$s, %1$s) o where o <> 0) d(offs)
+            join turns t on t.session_id = a.session_id and t.pos = a.pos + d.offs$l$,
+            cardinality(v_context));
+        v_fetch := 'select m.* from %s c join user_rows m on m.id = c.id';
+        v_distance := 'm.distance';
+    else
+        -- The HNSW scan runs as a statement of its own, with the planner left no other way
+        -- (a user this big must not get a sort of all their rows); the main statement then
+        -- has no plan-sensitive part and can be prepared once per session.
+        if p_query_embedding is not null then
+            v_planner := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
+                               current_setting('enable_sort')];
+            perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+                    set_config('enable_sort', 'off', true);
+            execute format('select coalesce(array_agg(h.id), ''{}'')
+                            from (select m.id from %1$s m
+                                  where %2$s and m.embedding is not null
+                                  order by m.embedding <=> $3 limit %3$s) h',
+                           v_partition, v_visible, v_pool)
+                into v_vec_ids
+                using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
+            perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
+                    set_config('enable_sort', v_planner[3], true);
+        end if;
+        v_head := 'vector_hits as (select h.id from unnest($13::uuid[]) h(id)),';
+        v_links := format($l$
+            select a.id as a, n.id as b, n.distance
+            from anchors a
             cross join lateral (
                 (select x.id, (row_number() over (order by x.observed_at desc, x.id desc))::int as distance
                  from (select m.id, m.observed_at from %1$s m
-                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = p.session_id
-                         and (m.observed_at, m.id) < (p.observed_at, p.id) and %2$s
+                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = a.session_id
+                         and (m.observed_at, m.id) < (a.observed_at, a.id) and %2$s
                        order by m.observed_at desc, m.id desc limit %3$s) x)
                 union all
                 (select x.id, (row_number() over (order by x.observed_at, x.id))::int as distance
                  from (select m.id, m.observed_at from %1$s m
-                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = p.session_id
-                         and (m.observed_at, m.id) > (p.observed_at, p.id) and %2$s
+                       where m.tenant_id = $10 and m.kind = 'episode' and m.session_id = a.session_id
+                         and (m.observed_at, m.id) > (a.observed_at, a.id) and %2$s
                        order by m.observed_at, m.id limit %3$s) x)
             ) n$l$, v_partition, v_visible, cardinality(v_context));
+        v_fetch := format('select m.* from %%s c join %1$s m on m.tenant_id = $10 and m.id = c.id where %2$s',
+                          v_partition, v_visible);
+        v_distance := 'case when $3 is null or m.embedding is null then null::float8 else (m.embedding <=> $3)::float8 end';
     end if;
 
-    -- 3. The base score of a candidate.
+    -- 3. Every component of a candidate (lexical divided by the best lexical match, which is
+    -- always among the candidates), and the base score.
+    v_components := format($c$
+            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.token_count,
+                   coalesce(greatest(0::float8, 1 - %1$s), 0::float8) as vector_score,
+                   coalesce(l.lex / nullif($12[1], 0), 0::float8) as lexical_score,
+                   coalesce(g.graph_score, 0::float8) as graph_score,
+                   greatest(%2$L::float8,
+                            power(0.5::float8, greatest(0::float8,
+                                  extract(epoch from (coalesce($6, now()) - m.observed_at))::float8 / 86400.0)
+                                  / %3$L::float8))
+                     * (0.5 + 0.5 * m.importance) as recency_score
+            from (%4$s) m
+            left join lexical_all l on l.id = m.id
+            left join graph_hits g on g.id = m.id$c$,
+        v_distance, v_settings->>'decay_floor', v_settings->>'decay_half_life_days', v_fetch);
+    v_weighted := format('%1$L::float8 * n.vector_score + %2$L::float8 * n.lexical_score
+                          + %3$L::float8 * n.recency_score + %4$L::float8 * n.graph_score',
+                         v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
+                         v_settings->>'weight_graph');
     v_base := case when v_settings->>'fusion' = 'rrf'
         then format('  %1$L::float8 * case when n.vector_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.vector_score desc)) else 0 end
                      + %2$L::float8 * case when n.lexical_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.lexical_score desc)) else 0 end
@@ -357,55 +468,33 @@ begin
                      + %4$L::float8 * case when n.graph_score > 0 then 1 / (%5$L::float8 + rank() over (order by n.graph_score desc)) else 0 end',
                     v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
                     v_settings->>'weight_graph', v_settings->>'rrf_k')
-        else format('%1$L::float8 * n.vector_score + %2$L::float8 * n.lexical_score
-                     + %3$L::float8 * n.recency_score + %4$L::float8 * n.graph_score',
-                    v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
-                    v_settings->>'weight_graph')
+        else v_weighted
     end;
 
-    -- Intermediate rows stay narrow (ids and numbers); content, metadata and source are
-    -- fetched for the final top_k only.
-    return query execute format($q$
-        with vector_hits as (%1$s),
-        lexical_all as (select l.id, l.lex from unnest($12::uuid[], $13::float8[]) l(id, lex)),
-        lexical_hits as (select l.id from unnest($12::uuid[]) with ordinality l(id, n) where l.n <= %4$s),
+    -- 4. Context, final score, order, cut. Intermediate rows stay narrow (ids and numbers);
+    -- content, metadata and source are fetched for the final top_k only.
+    v_sql := format($q$
+        with %1$s
+        lexical_all as materialized (select l.id, l.score as lex, l.n from _pymem.scored_ids($11, $12) l),
+        lexical_hits as (select l.id from lexical_all l where l.n <= %2$s),
         graph_hits as materialized (
             select g.memory_id as id, g.graph_score
-            from _pymem.graph_candidates($11, $1, $2, $3, %4$s, $6) g),
-        pool as (
+            from _pymem.graph_candidates($1, $2, $3, %2$s, $6) g),
+        pool as materialized (
             select v.id from vector_hits v
             union select l.id from lexical_hits l
             union select g.id from graph_hits g),
-        pool_turns as materialized (
-            select m.id, m.session_id, m.observed_at
-            from pool p join %3$s m on m.tenant_id = $10 and m.id = p.id
-            where %6$s and m.kind = 'episode' and m.session_id is not null),
-        links as materialized (%7$s),
-        candidates as (select p.id from pool p union select l.b from links l),
-        scored as materialized (
-            select m.id, m.kind, m.session_id, m.created_at, m.token_count,
-                   case when $3 is null or m.embedding is null then 0::float8
-                        else greatest(0::float8, 1 - (m.embedding <=> $3)) end as vector_score,
-                   coalesce(l.lex, 0::float8) as lexical_raw,
-                   coalesce(g.graph_score, 0::float8) as graph_score,
-                   greatest(%8$L::float8,
-                            power(0.5::float8, greatest(0::float8,
-                                  extract(epoch from (coalesce($6, now()) - m.observed_at))::float8 / 86400.0)
-                                  / %9$L::float8))
-                     * (0.5 + 0.5 * m.importance) as recency_score
-            from candidates c
-            join %3$s m on m.tenant_id = $10 and m.id = c.id
-            left join lexical_all l on l.id = m.id
-            left join graph_hits g on g.id = m.id
-            where %6$s
-        ),
-        normalized as (
-            select s.*,
-                   coalesce(s.lexical_raw / nullif(max(s.lexical_raw) over (), 0), 0::float8) as lexical_score
-            from scored s
-        ),
+        pool_scored as materialized (%3$s),
+        anchors as materialized (
+            select n.id, n.session_id, n.observed_at from pool_scored n
+            where n.kind = 'episode' and n.session_id is not null
+            order by %4$s desc, n.id limit %5$s),
+        links as materialized (%6$s),
+        extra as (select distinct l.b as id from links l where not exists (select from pool p where p.id = l.b)),
+        extra_scored as materialized (%7$s),
         based as materialized (
-            select n.*, (%10$s)::float8 as base from normalized n
+            select n.*, (%8$s)::float8 as base
+            from (select * from pool_scored union all select * from extra_scored) n
         ),
         neighbour_context as (
             select d.a as id, sum($8[d.distance] * d.best) as context
@@ -425,7 +514,7 @@ begin
         contextual as (
             select b.*,
                    coalesce(nc.context, 0::float8)
-                   + %11$L::float8 * coalesce(case when sb.best_id = b.id then sb.second else sb.best end, 0::float8)
+                   + %9$L::float8 * coalesce(case when sb.best_id = b.id then sb.second else sb.best end, 0::float8)
                      as context_score
             from based b
             left join neighbour_context nc on nc.id = b.id
@@ -443,14 +532,35 @@ begin
                m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.graph_score,
                o.context_score
         from ordered o
-        join %3$s m on m.tenant_id = $10 and m.id = o.id
-        where o.rank <= %12$s and ($7::int is null or o.tokens_so_far <= $7::int)
+        -- by primary key, one row at a time: the planner cannot tell that only top_k remain
+        cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
+        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)
         order by o.rank
         $q$,
-        v_vector, null, v_partition, v_pool, null, v_visible, v_links,
-        v_settings->>'decay_floor', v_settings->>'decay_half_life_days', v_base, v_session_w, p_top_k)
-    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-          v_context, v_tsquery, v_tenant.tenant_id, v_tenant, v_lex_ids, v_lex_raw;
+        v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
+        case when v_anchors > 0 then v_links
+             else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
+        format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k);
+
+    -- Planning this statement takes 1.5-3 ms, as much as running it. It is prepared once per
+    -- session and shape (the name is the hash of its text, so a changed function or other
+    -- settings make a new one) and executed with its arguments as literals (EXECUTE of a
+    -- prepared statement cannot take USING parameters). At most 64 are kept per session.
+    -- It reads the tenant's own partition by name, so a cached generic plan locks that
+    -- partition only; the row-security plan is tied to the role and re-planned for another.
+    v_statement := 'pymem_retrieve_' || md5(v_sql);
+    if not exists (select from pg_prepared_statements ps where ps.name = v_statement) then
+        if (select count(*) from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%') >= 64 then
+            for v_unknown in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%' loop
+                execute format('deallocate %I', v_unknown);
+            end loop;
+        end if;
+        execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
+                                   tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+    end if;
+    return query execute format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
+        p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+        v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
 end
 $$;
 comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb) is

@@ -93,8 +93,9 @@ begin
         step := v_step + 3; action := 'build';
         statement := _pymem.search_index_ddl(v_tenant, v_kind, v_name || '_rebuild', true);
         return next;
-        -- Both renames in one transaction: queries that name the index (BM25 does) always
-        -- find it. Renaming an index takes SHARE UPDATE EXCLUSIVE, which readers never wait for.
+        -- Both renames in one transaction, so the index name never goes missing. Renaming an
+        -- index takes SHARE UPDATE EXCLUSIVE, which readers never wait for. (Until the old
+        -- index is dropped the planner may use either; retrieve names neither.)
         step := v_step + 4; action := 'swap';
         statement := case when to_regclass(format('_pymem.%I', v_name)) is not null
             then format('alter index _pymem.%I rename to %I; alter index _pymem.%I rename to %I',

@@ -14,8 +14,9 @@ begin
     execute format($g$grant execute on function
         pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text),
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
-        _pymem.graph_candidates(_pymem.tenants, text, text, vector, integer, timestamptz),
+        _pymem.graph_candidates(text, text, vector, integer, timestamptz),
         _pymem.check_retrieval_settings(jsonb, boolean),
+        _pymem.scored_ids(uuid[], double precision[]),
         pymem.forget(uuid, text),
         pymem.history(uuid),
         pymem.ingest(text, jsonb, text, jsonb, text, timestamptz),
