@@ -187,7 +187,7 @@ def run(*, data: str | None = None, shared: str | None = None, home: str | None 
             "retrieve_latency_client": latency,
             "settings": {k: v for k, v in client.update_tenant_settings(TENANT, {}).items()
                          if k in ("fusion", "weight_vector", "weight_lexical", "weight_temporal", "weight_graph",
-                                  "candidate_pool", "context_weights", "context_session_weight",
+                                  "candidate_pool", "context_weights", "context_session_weight", "context_anchors",
                                   "bm25_k1", "bm25_b", "lexical_scan_limit")},
             "systems": {},
         }

@@ -96,7 +96,8 @@ as $$
         'exact_scan_max_rows', 4000,
         'hnsw_m', 16,
         'hnsw_ef_construction', 64,
-        'hnsw_ef_search', 100,
+        -- 200: recall@10 0.986 on a 50k-memory user of clustered vectors (100: 0.964)
+        'hnsw_ef_search', 200,
         -- retrieval (sql/idempotent/040_retrieve.sql explains each; 045 validates them)
         'fusion', 'weighted',
         'rrf_k', 60,

@@ -206,6 +206,7 @@ declare
     v_pool      integer;
     v_exact_max integer;
     v_rows      integer;
+    v_tenant_rows real;
     v_context   double precision[];
     v_session_w double precision;
     v_exact     boolean;
@@ -288,12 +289,18 @@ begin
         || case when v_filters ? 'observed_before'
                 then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end;
 
-    -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows (the
-    -- count stops there).
-    execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
-                   v_partition, v_visible, v_exact_max + 1)
-        into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
-    v_exact := p_query_embedding is null or v_rows <= v_exact_max;
+    -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
+    -- partition that holds no more rows than that (by its statistics) needs no count; else
+    -- the user's visible rows are counted, stopping there.
+    select c.reltuples into v_tenant_rows from pg_class c where c.oid = v_partition::regclass;
+    if v_tenant_rows between 0 and v_exact_max then
+        v_rows := null;
+    else
+        execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
+                       v_partition, v_visible, v_exact_max + 1)
+            into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
+    end if;
+    v_exact := p_query_embedding is null or v_rows is null or v_rows <= v_exact_max;
 
     -- Lexical candidates: every visible row of the user among the tenant's best
     -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
@@ -305,12 +312,12 @@ begin
     -- user past the count's stop is big: start at 4 x pool and go to the limit only when
     -- that finds too few of the user's rows.
     v_lex_cap := (v_settings->>'lexical_scan_limit')::int;
-    if v_exact then
-        select least(v_lex_cap, greatest(v_pool, ceil(1.5 * v_pool * greatest(c.reltuples, 1)
-                                                      / greatest(v_rows, 1))::int))
-          into v_lex_depth from pg_class c where c.oid = v_partition::regclass;
-    end if;
-    v_lex_depth := coalesce(v_lex_depth, least(v_lex_cap, 4 * v_pool));
+    v_lex_depth := case
+        when v_rows is null then v_lex_cap  -- a small partition: its matches run out first
+        when v_exact then least(v_lex_cap, greatest(v_pool, ceil(1.5 * v_pool * greatest(v_tenant_rows, 1)
+                                                                 / greatest(v_rows, 1))::int))
+        else least(v_lex_cap, 4 * v_pool)
+    end;
 
     -- Lexical candidates: the user's visible rows among the tenant's best v_lex_depth
     -- matches, with their raw scores (larger is better), best first. A statement of its own,
@@ -545,12 +552,13 @@ begin
     -- Planning this statement takes 1.5-3 ms, as much as running it. It is prepared once per
     -- session and shape (the name is the hash of its text, so a changed function or other
     -- settings make a new one) and executed with its arguments as literals (EXECUTE of a
-    -- prepared statement cannot take USING parameters). At most 64 are kept per session.
+    -- prepared statement cannot take USING parameters). Each holds ~0.8 MB of plan, so at
+    -- most 16 are kept per session (then all are dropped and the next ones prepared anew).
     -- It reads the tenant's own partition by name, so a cached generic plan locks that
     -- partition only; the row-security plan is tied to the role and re-planned for another.
     v_statement := 'pymem_retrieve_' || md5(v_sql);
     if not exists (select from pg_prepared_statements ps where ps.name = v_statement) then
-        if (select count(*) from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%') >= 64 then
+        if (select count(*) from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%') >= 16 then
             for v_unknown in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%' loop
                 execute format('deallocate %I', v_unknown);
             end loop;
