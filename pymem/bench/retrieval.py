@@ -325,6 +325,7 @@ def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) 
     try:
         for tenant_id, user_id, text, _ in batch[:5]:  # warm the pool and role cache
             client.tenant(tenant_id).retrieve(user_id, text)
+        hits, misses = client.query_cache.hits, client.query_cache.misses
         for _ in range(rounds):
             client.query_cache.clear()
             for label, sink in (("cold", cold), ("warm", warm)):
@@ -336,7 +337,7 @@ def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) 
                 sink.append(times)
         return {"queries": len(batch), "class": spec["groups"][0]["class"],
                 "without_cache": latency_summary(cold), "with_cache": latency_summary(warm),
-                "cache_hits": client.query_cache.hits, "cache_misses": client.query_cache.misses}
+                "cache_hits": client.query_cache.hits - hits, "cache_misses": client.query_cache.misses - misses}
     finally:
         client.close()
 
