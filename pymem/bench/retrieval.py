@@ -207,7 +207,7 @@ def build_corpus(db: BenchDatabase, spec: dict, *, progress=None) -> dict:
         load_s = time.perf_counter() - started
         t0 = time.perf_counter()
         for n, tenant_id in enumerate(tenants, 1):
-            reindex_tenant(db.admin_dsn, tenant_id)
+            reindex_tenant(db.admin_dsn, tenant_id, maintenance_work_mem="2GB")
             if n % 20 == 0 or n == len(tenants):
                 say(f"indexed {n}/{len(tenants)} tenants ({time.perf_counter() - t0:.0f} s)")
         index_s = time.perf_counter() - t0

@@ -443,7 +443,10 @@ begin
                          and (m.observed_at, m.id) > (a.observed_at, a.id) and %2$s
                        order by m.observed_at, m.id limit %3$s) x)
             ) n$l$, v_partition, v_visible, cardinality(v_context));
-        v_fetch := format('select m.* from %%s c join %1$s m on m.tenant_id = $10 and m.id = c.id where %2$s',
+        -- One primary-key probe per candidate, spelled out: with a cached generic plan the
+        -- planner may otherwise hash all of a big user's rows to join a hundred candidates.
+        v_fetch := format('select m.* from %%s c cross join lateral (
+                               select m.* from %1$s m where m.tenant_id = $10 and m.id = c.id and %2$s offset 0) m',
                           v_partition, v_visible);
         v_distance := 'case when $3 is null or m.embedding is null then null::float8 else (m.embedding <=> $3)::float8 end';
     end if;
