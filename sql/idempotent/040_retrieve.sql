@@ -1,30 +1,29 @@
 -- 040_retrieve: hybrid retrieval in one function.
 --
--- pymem.retrieve() runs one statement over the calling tenant's own partition (queried
--- directly: it holds the tenant's HNSW and BM25 indexes, and a query on one relation locks
--- one tenant's relations only). Four steps:
+-- pymem.retrieve() reads the calling tenant's own partition (by name: it holds the tenant's
+-- HNSW and BM25 indexes, and a query on one relation locks one tenant's relations only).
 --
---   1. Candidates (the pool, candidate_pool per side, at least top_k):
---        vector   exact scan of the user's rows when the user has at most exact_scan_max_rows
---                 visible memories (recall 1.0), else the partition's HNSW index with
---                 hnsw.iterative_scan; chosen per query from the user's row count.
---        lexical  the partition's BM25 index (pg_textsearch) read in score order, at most
---                 lexical_scan_limit rows of the tenant, kept where they are the user's visible
---                 rows. Scoring a row outside the index scan re-tokenises its text (10-35 us
---                 a row), so an exact per-user BM25 pass over 1,000 rows would take 10-35 ms
---                 alone; the index gives a user's best lexical matches in ~0.5-2 ms. The
---                 score comes from the scan itself (bm25_get_current_score(), evaluated in
---                 the index scan's own projection): naming `content <@> q` again re-scores
---                 every row. Without
+--   1. Candidates (candidate_pool per side, at least top_k):
+--        vector   an exact scan of the user's rows when the user has at most
+--                 exact_scan_max_rows visible memories (recall 1.0), else the partition's
+--                 HNSW index with iterative scan (hnsw_ef_search); chosen per query from the
+--                 user's row count (skipped when the whole partition is that small).
+--        lexical  the partition's BM25 index (pg_textsearch) read in score order, as deep as
+--                 needed to expect candidate_pool of the user's rows (from the user's share of
+--                 the partition) and at most lexical_scan_limit rows; kept where they are the
+--                 user's visible rows. The score is the scan's own (bm25_get_current_score()):
+--                 scoring a row outside the scan re-tokenises its text, 10-35 us a row, so an
+--                 exact per-user BM25 pass over 1,000 rows alone would take 10-35 ms. Without
 --                 pg_textsearch: tsvector @@ (any query word) ranked by ts_rank_cd.
 --        graph    _pymem.graph_candidates() (below): the knowledge-graph extension point.
---   2. Context: conversation turns (kind episode with a session_id) bring their neighbouring
---      turns of the same session (ordered by observed_at, id) into the candidates: the answer
---      often sits in the reply next to the turn that matches the question.
---   3. Scores. Every candidate gets every component, so a result shows why it ranked:
+--        context  conversation turns (kind episode with a session_id): the context_anchors
+--                 best candidate turns bring the turns up to cardinality(context_weights)
+--                 positions before and after them in their session (ordered by observed_at,
+--                 id): the answer often sits in the reply next to the turn that matches.
+--   2. Scores. Every candidate gets every component, so a result shows why it ranked:
 --        vector_score   cosine similarity to the query embedding, clamped at 0
---        lexical_score  BM25 (or ts_rank_cd) divided by the best in the candidates; 0 for rows
---                       outside the lexical scan
+--        lexical_score  BM25 (or ts_rank_cd) divided by the user's best match; 0 for rows the
+--                       lexical scan did not reach
 --        recency_score  max(decay_floor, 0.5 ^ (age_days / decay_half_life_days))
 --                       * (0.5 + 0.5 * importance), age measured at as_of or now
 --        graph_score    from graph_candidates(), 0 until the graph supplies one
@@ -32,18 +31,20 @@
 --             + weight_graph * graph                                  (fusion = 'weighted')
 --      base = sum over components of weight / (rrf_k + rank among the candidates), a
 --             component counting only where it is > 0                (fusion = 'rrf')
---      context_score (episodes only) = sum over d of context_weights[d] * the best base of
---             the turns d positions away + context_session_weight * the best base of the
---             other candidate turns of the same session
+--      context_score (turns only) = sum over d of context_weights[d] * the best base of the
+--             turns d positions away + context_session_weight * the best base of the other
+--             candidate turns of the same session
 --      score = base + context_score
---   4. Order: score, then newer first (created_at), then id: the same data and query give the
+--   3. Order: score, then newer first (created_at), then id: the same data and query give the
 --      same order every time. Cut to top_k, then to the longest prefix whose token_count sum
 --      fits token_budget (a first result bigger than the budget gives an empty result).
 --
 -- Settings come from _pymem.settings() (product defaults overlaid with the tenant's own) and,
 -- per call, p_options (retrieval keys only; _pymem.check_retrieval_settings() says which).
--- LoCoMo (pymem bench locomo; tuned on conversations 0-4) picked the context and BM25
--- defaults: context turns lifted recall@10 from ~0.71 to ~0.77 on the tuning half.
+-- LoCoMo (pymem bench locomo, tuned on conversations 0-4) chose the context weights and
+-- bm25_b 0.3: context turns lift recall@10 by ~0.05 there. Timings behind the structure
+-- (statements of their own for the HNSW and BM25 scans, a prepared main statement) are in
+-- the comments where they apply; the figures are from pymem bench retrieval on 2 cores.
 
 -- The knowledge-graph extension point: memories the calling tenant's graph links to the
 -- query, with a score in [0, 1]. Retrieval adds them to the candidates (rows the caller may
@@ -210,7 +211,6 @@ declare
     v_context   double precision[];
     v_session_w double precision;
     v_exact     boolean;
-    v_context_on boolean;
     v_visible   text;
     v_head      text;
     v_fetch     text;
@@ -227,6 +227,7 @@ declare
     v_vec_ids   uuid[] := '{}';
     v_sql       text;
     v_statement text;
+    v_old       text;
     v_planner   text[];
     v_links     text;
     v_base      text;
@@ -382,7 +383,6 @@ begin
     --          (a few probes per anchor turn); candidate rows by primary key.
     -- Context: the context_anchors best pool turns (by the weighted score) bring the turns up
     -- to cardinality(context_weights) positions before and after them in their session.
-    v_context_on := cardinality(v_context) > 0 or v_session_w > 0;
     v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::int else 0 end;
     if v_exact then
         v_head := format($h$
@@ -562,8 +562,8 @@ begin
     v_statement := 'pymem_retrieve_' || md5(v_sql);
     if not exists (select from pg_prepared_statements ps where ps.name = v_statement) then
         if (select count(*) from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%') >= 16 then
-            for v_unknown in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%' loop
-                execute format('deallocate %I', v_unknown);
+            for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%' loop
+                execute format('deallocate %I', v_old);
             end loop;
         end if;
         execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
