@@ -373,3 +373,17 @@ def test_settings_and_reindex_plan_are_closed_to_tenant_roles(client, db):
                           "select * from pymem.reindex_plan('closed')",
                           "select _pymem.search_index_ddl(t, 'hnsw', 'x') from _pymem.tenants t"]:
             assert sqlstate_of(conn, statement) == "42501", statement
+
+
+def test_retrieve_leaves_the_session_settings_as_it_found_them(acme, client, db):
+    from .helpers import as_role
+
+    acme.remember("lee", "settings stay put", embedding=unit_vector(7))
+    with as_role(db, client.tenant_role("acme")) as conn:
+        with conn.transaction():
+            conn.execute("select set_config('hnsw.ef_search', '77', true)")
+            conn.execute("select * from pymem.retrieve('lee', 'settings', %s)", (unit_vector(7),)).fetchall()
+            after = conn.execute("select current_setting('enable_seqscan'), current_setting('enable_sort'), "
+                                 "current_setting('enable_bitmapscan'), current_setting('hnsw.ef_search'), "
+                                 "current_setting('plan_cache_mode')").fetchone()
+    assert after == ("on", "on", "on", "77", "auto")
