@@ -303,10 +303,12 @@ def ingest(ctx: Context, tenant_id: str, user_id: str, session_id: str | None, r
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics here.")
 @click.option("--retry-dead", is_flag=True, help="Re-queue dead-letter episodes, then exit.")
 @click.option("--tenant", "tenant_id", help="With --retry-dead: only this tenant.")
+@click.option("--schedule/--no-schedule", default=None,
+              help="Run the decay sweep and consolidation schedules (default: when pg_cron is absent).")
 @pass_ctx
 def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, batch_size: int,
            lease_seconds: int, max_attempts: int, metrics_port: int | None, retry_dead: bool,
-           tenant_id: str | None) -> None:
+           tenant_id: str | None, schedule: bool | None) -> None:
     """Run extraction workers: LISTEN for new episodes, extract, embed, apply."""
     import logging
     import signal
@@ -322,6 +324,7 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
             return
         dsn = client.dsn
         gazetteer = client.gazetteer()
+        has_cron = bool(client.capabilities().get("pg_cron"))
     runner, metrics = build_worker(dsn, gazetteer, concurrency=concurrency, poll_interval=poll_interval,
                                    batch_size=batch_size, lease_seconds=lease_seconds,
                                    max_attempts=max_attempts)
@@ -338,11 +341,66 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
         click.echo(f"pymem: signal {signum}: finishing the current batch, then stopping", err=True)
         runner.stop()
 
+    if schedule or (schedule is None and not has_cron and not once):
+        from workers.schedule import scheduler
+
+        threading.Thread(target=scheduler, args=(dsn, stop_metrics), daemon=True, name="pymem-schedule").start()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     totals = runner.run(once=once)
     stop_metrics.set()
     click.echo(json.dumps({"worker": runner.name, **totals}))
+
+
+@main.command()
+@click.option("--decay/--no-decay", default=True, show_default=True)
+@click.option("--compact/--no-compact", default=False, show_default=True)
+@click.option("--batch", type=click.IntRange(1), default=10000, show_default=True)
+@pass_ctx
+def sweep(ctx: Context, decay: bool, compact: bool, batch: int) -> None:
+    """Run the decay sweep (and consolidation) now, for every tenant; prints JSON reports."""
+    from workers.schedule import run_job
+
+    with _client(ctx, embed=False) as client:
+        dsn = client.dsn
+    out = {}
+    if decay:
+        out["decay"] = run_job(dsn, "decay", batch)
+    if compact:
+        out["compact"] = run_job(dsn, "compact", batch)
+    click.echo(json.dumps(out))
+
+
+@main.group()
+def contradictions() -> None:
+    """Review slot conflicts (policy manual queues them here)."""
+
+
+@contradictions.command("list")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--status", type=click.Choice(["open", "kept_existing", "accepted_new", "kept_both", "all"]),
+              default="open", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def contradictions_list(ctx: Context, tenant_id: str, status: str, as_json: bool) -> None:
+    with _client(ctx, embed=False) as client:
+        rows = _guard(lambda: client.tenant(tenant_id).contradictions(None if status == "all" else status))
+    human = "\n".join(f"{r['id']}  {r['user_id']}  {r['subject']}/{r['attribute']}: "
+                      f"{r['existing_content']!r} vs {r['candidate_content']!r}  [{r['status']}]" for r in rows)
+    _emit(rows, as_json, human or "no contradictions")
+
+
+@contradictions.command("resolve")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--keep", type=click.Choice(["existing", "new", "both"]), required=True)
+@click.argument("contradiction_id")
+@pass_ctx
+def contradictions_resolve(ctx: Context, tenant_id: str, keep: str, contradiction_id: str) -> None:
+    resolution = {"existing": "keep_existing", "new": "accept_new", "both": "keep_both"}[keep]
+    with _client(ctx, embed=False) as client:
+        result = _guard(lambda: client.tenant(tenant_id).resolve_contradiction(contradiction_id, resolution))
+    click.echo(json.dumps(result, default=str))
 
 
 @main.group()

@@ -197,6 +197,13 @@ class Client:
     def list_tenants(self) -> list[dict]:
         return self._call("list_tenants")
 
+    def decay_sweep(self, batch: int = 10000) -> dict:
+        """One batch of the decay sweep across tenants: {scanned, updated, stale, archived}."""
+        return self._call("decay_sweep", {"batch": batch})[0]["report"]
+
+    def compact_all(self) -> dict:
+        return self._call("compact_all")[0]["report"]
+
     def queue_stats(self) -> list[dict]:
         """Episodes pending, processing and dead per tenant."""
         return self._call("queue_stats")
@@ -245,13 +252,19 @@ class TenantClient:
                  metadata: dict | None = None, session_id: str | None = None,
                  agent_id: str | None = None, observed_at: dt.datetime | None = None,
                  source: dict | None = None, subject: str | None = None,
-                 attribute: str | None = None) -> str:
-        """Store one memory now; returns its id. Embeds ``content`` when no embedding is given."""
+                 attribute: str | None = None, value: str | None = None) -> str:
+        """Store one memory now, through the consistency engine; returns the id of the memory
+        that holds the statement (an existing one when it was a duplicate).
+
+        ``subject`` + ``attribute`` name a slot ("user", "display_theme"): a later memory of
+        the same slot with another ``value`` (default: the content) supersedes this one.
+        Embeds ``content`` when no embedding is given.
+        """
         _check_text("user_id", user_id)
         _check_text("content", content)
-        for name, value in (("session_id", session_id), ("agent_id", agent_id),
-                            ("subject", subject), ("attribute", attribute)):
-            _check_text(name, value, optional=True)
+        for name, text in (("session_id", session_id), ("agent_id", agent_id),
+                           ("subject", subject), ("attribute", attribute), ("value", value)):
+            _check_text(name, text, optional=True)
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
         self.role  # an unknown tenant fails before any embedding work
@@ -262,7 +275,7 @@ class TenantClient:
             "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32),
             "importance": importance, "metadata": Jsonb(metadata or {}),
             "session_id": session_id, "agent_id": agent_id, "observed_at": observed_at,
-            "source": Jsonb(source or {}), "subject": subject, "attribute": attribute,
+            "source": Jsonb(source or {}), "subject": subject, "attribute": attribute, "value": value,
         })
         return str(rows[0]["id"])
 
@@ -317,8 +330,30 @@ class TenantClient:
         _check_text("reason", reason, optional=True)
         return bool(self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})[0]["forgotten"])
 
-    def history(self, memory_id: str) -> list[dict]:
-        return self._call("history", {"memory_id": _as_uuid(memory_id)})
+    def history(self, memory_id: str | None = None, *, user_id: str | None = None,
+                as_of: dt.datetime | None = None) -> list[dict]:
+        """The version chain of one memory, or (``user_id`` + ``as_of``) what the agent knew
+        about a user at that moment."""
+        if memory_id is not None:
+            return self._call("history", {"memory_id": _as_uuid(memory_id)})
+        if user_id is None or as_of is None:
+            raise InvalidInput("history needs a memory id, or user_id and as_of")
+        _check_text("user_id", user_id)
+        return self._call("history_as_of", {"user_id": user_id, "as_of": as_of})
+
+    def contradictions(self, status: str | None = "open") -> list[dict]:
+        """Slot conflicts: open ones wait for review (policy manual); others record decisions."""
+        return self._call("contradictions", {"status": status})
+
+    def resolve_contradiction(self, contradiction_id: str, resolution: str) -> dict:
+        """keep_existing, accept_new or keep_both."""
+        return self._call("resolve_contradiction", {"id": _as_uuid(contradiction_id),
+                                                    "resolution": resolution})[0]["result"]
+
+    def compact(self, user_id: str | None = None) -> dict:
+        """Merge near-duplicates and summarise old episodes (one user, or all)."""
+        _check_text("user_id", user_id, optional=True)
+        return self._call("compact", {"user_id": user_id})[0]["report"]
 
 
 def _as_uuid(value: str) -> uuid.UUID:

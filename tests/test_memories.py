@@ -46,7 +46,9 @@ def test_users_of_one_tenant_do_not_see_each_other(acme):
 
 
 def test_order_is_deterministic_and_ties_go_newer_first_then_id(acme):
-    ids = [acme.remember("carol", "identical words here", embedding=unit_vector(4)) for _ in range(5)]
+    # Episodes are a raw log (never deduplicated), so five identical turns stay five rows.
+    ids = [acme.remember("carol", "identical words here", embedding=unit_vector(4), kind="episode")
+           for _ in range(5)]
     first = [r.id for r in acme.retrieve("carol", "identical words", query_embedding=unit_vector(4))]
     for _ in range(3):
         assert [r.id for r in acme.retrieve("carol", "identical words", query_embedding=unit_vector(4))] == first

@@ -102,6 +102,14 @@ as $$
         'decay_floor', 0.1,
         'supersession_similarity', 0.92,
         'dedup_similarity', 0.95,
+        'supersession_policy', 'newest_wins',
+        'max_memories', 1000000,
+        -- decay and consolidation
+        'stale_weight', 0.25,
+        'archive_below_weight', 0.05,
+        'archive_protect_importance', 0.9,
+        'episode_summary_age_days', 30,
+        'compact_max_rows', 2000,
         -- ingest
         'auto_register_users', true,
         'max_messages_per_ingest', 200,

@@ -12,7 +12,7 @@ begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
     execute format($g$grant execute on function
-        pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text),
+        pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text, text),
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz),
         pymem.forget(uuid, text),
         pymem.history(uuid),
@@ -22,6 +22,19 @@ begin
         _pymem.touch_user(_pymem.tenants, text),
         _pymem.store_candidate(_pymem.tenants, _pymem.episodes, jsonb, vector),
         _pymem.check_candidate(integer, jsonb),
+        pymem.history(text, timestamptz),
+        pymem.contradictions(text),
+        pymem.resolve_contradiction(uuid, text),
+        pymem.compact(text),
+        _pymem.compact_user(_pymem.tenants, text),
+        _pymem.check_capacity(_pymem.tenants),
+        _pymem.same_value(text, text),
+        _pymem.add_mention(_pymem.memories, _pymem.memories),
+        _pymem.insert_memory(_pymem.memories, text),
+        _pymem.close_memory(_pymem.memories, _pymem.memories, text),
+        _pymem.record_contradiction(_pymem.memories, _pymem.memories, text, text),
+        _pymem.write_memory(_pymem.tenants, _pymem.memories, text),
+        _pymem.decay_weight(double precision, double precision, double precision),
         _pymem.current_tenant_id(),
         _pymem.require_tenant(),
         _pymem.capabilities(),
@@ -43,10 +56,14 @@ begin
         _pymem.claim_episodes(text, integer, integer, integer),
         _pymem.fail_episode(text, uuid, text, text, double precision, integer),
         _pymem.release_episodes(text),
+        pymem.decay_sweep(integer),
+        pymem.compact_all(),
         _pymem.capabilities(),
         _pymem.install_id()
         to %I$g$, v_service);
     execute format('grant select on _pymem.gazetteer to %I', v_service);
+    execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
+                    pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
     -- Clients check the schema revision before use (pymem.connect refuses an old schema).
     execute format('grant select on public.alembic_version to %I', v_service);
 end
