@@ -97,6 +97,7 @@ class Memory:
     vector_score: float
     lexical_score: float
     recency_score: float
+    graph_score: float
     importance: float
     created_at: dt.datetime
     observed_at: dt.datetime

@@ -150,3 +150,11 @@ select pg_try_advisory_lock(%(key)s) as locked;
 -- name: job_unlock
 -- Release a scheduled job's advisory lock.
 select pg_advisory_unlock(%(key)s) as unlocked;
+
+-- name: graph_facts
+-- Relations valid for a user of the current tenant role at a moment (default now).
+select * from pymem.graph_facts(%(user_id)s, %(as_of)s::timestamptz);
+
+-- name: graph_neighbors
+-- Entities related to an entity in a user's memories, up to depth hops.
+select * from pymem.graph_neighbors(%(user_id)s, %(entity)s, %(depth)s);

@@ -26,7 +26,9 @@ def test_remember_then_retrieve_returns_the_memory_with_its_score_components(acm
     assert top.vector_score == pytest.approx(1.0, abs=1e-5)
     assert top.lexical_score == pytest.approx(1.0)
     assert 0 < top.recency_score <= 1
-    assert top.score == pytest.approx(0.6 * top.vector_score + 0.25 * top.lexical_score + 0.15 * top.recency_score)
+    assert top.graph_score == 1.0  # "dark mode" is a known entity (Setting) named by the query
+    assert top.score == pytest.approx(0.6 * top.vector_score + 0.25 * top.lexical_score
+                                      + 0.15 * top.recency_score + 0.2 * top.graph_score)
     assert top.metadata == {"source": "chat"}
     assert len(results) == 2
 

@@ -88,6 +88,9 @@ as $$
         'weight_vector', 0.6,
         'weight_lexical', 0.25,
         'weight_temporal', 0.15,
+        -- The graph term adds to the three above (a memory the question names by entity
+        -- gains up to 0.2); 0 turns it off.
+        'weight_graph', 0.2,
         'candidate_pool', 50,
         'top_k', 10,
         -- Users with at most this many visible memories get an exact scan (recall 1.0,

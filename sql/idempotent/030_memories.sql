@@ -96,6 +96,7 @@ begin
         return false;
     end if;
     perform _pymem.record_version(v_memory, 'forget', p_reason);
+    perform _pymem.graph_close(v_memory);
     return true;
 end
 $$;

@@ -6,10 +6,14 @@
 -- component, so the result shows why a memory ranked:
 --
 --   score = w_vector * vector_score + w_lexical * lexical_score + w_temporal * recency_score
+--         + w_graph * graph_score
 --
 --   vector_score   cosine similarity to the query embedding, clamped at 0
 --   lexical_score  BM25 (pg_textsearch) or ts_rank_cd (fallback), divided by the best in the pool
 --   recency_score  max(floor, 0.5 ^ (age / half_life)) * (0.5 + 0.5 * importance)
+--   graph_score    1 when the memory is linked to an entity the query names, 0.5 to one
+--                  stated with it, 0.7 to an entity of a type the question asks for
+--                  (_pymem.graph_scores, from the entity mapping kept on write)
 --
 -- Ties: newer first, then id; the same data and query give the same order every time.
 -- Users with few memories get an exact scan (recall 1.0); bigger ones the HNSW index with
@@ -34,6 +38,7 @@ create or replace function pymem.retrieve(
         vector_score  double precision,
         lexical_score double precision,
         recency_score double precision,
+        graph_score   double precision,
         importance    real,
         created_at    timestamptz,
         observed_at   timestamptz,
@@ -150,8 +155,11 @@ begin
     end if;
 
     return query execute format($q$
-        with candidates as (
-            (%1$s) union (%2$s)
+        with graph as (
+            select g.memory_id, g.graph_score from _pymem.graph_scores($8, $1, $2, %11$s) g
+        ),
+        candidates as (
+            (%1$s) union (%2$s) union (select memory_id as id from graph)
         ),
         scored as (
             select m.id, m.tenant_id, m.user_id, m.kind, m.content,
@@ -163,9 +171,12 @@ begin
                                   extract(epoch from (coalesce($6, now()) - m.observed_at))::float8 / 86400.0)
                                   / %5$s::float8))
                      * (0.5 + 0.5 * m.importance) as recency_score,
+                   coalesce(g.graph_score, 0)::float8 as graph_score,
                    m.importance, m.created_at, m.observed_at, m.session_id, m.agent_id,
                    m.metadata, m.source, m.token_count
             from candidates c join %3$s m on m.id = c.id
+            left join graph g on g.memory_id = m.id
+            where %12$s
         ),
         normalized as (
             select s.*,
@@ -176,7 +187,7 @@ begin
         ranked as (
             select n.*,
                    %7$s::float8 * n.vector_score + %8$s::float8 * n.lexical_score
-                     + %9$s::float8 * n.recency_score as score
+                     + %9$s::float8 * n.recency_score + %13$s::float8 * n.graph_score as score
             from normalized n
         ),
         ordered as (
@@ -187,7 +198,7 @@ begin
             window w as (order by r.score desc, r.created_at desc, r.id desc)
         )
         select o.id, o.tenant_id, o.user_id, o.kind, o.content, o.score, o.vector_score,
-               o.lexical_score, o.recency_score, o.importance, o.created_at, o.observed_at,
+               o.lexical_score, o.recency_score, o.graph_score, o.importance, o.created_at, o.observed_at,
                o.session_id, o.agent_id, o.metadata, o.source, o.token_count
         from ordered o
         where o.rank <= %10$s and ($7::int is null or o.tokens_so_far <= $7::int)
@@ -196,8 +207,10 @@ begin
         v_vector, v_lexical, v_partition, v_lex_score,
         (v_settings->>'decay_half_life_days')::float8, (v_settings->>'decay_floor')::float8,
         (v_settings->>'weight_vector')::float8, (v_settings->>'weight_lexical')::float8,
-        (v_settings->>'weight_temporal')::float8, p_top_k)
-    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget;
+        (v_settings->>'weight_temporal')::float8, p_top_k, v_pool,
+        -- graph candidates must be visible too (status, as_of, filters)
+        v_visible, (v_settings->>'weight_graph')::float8)
+    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget, v_tenant.tenant_id;
 end
 $$;
 comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz) is

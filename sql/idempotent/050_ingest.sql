@@ -119,15 +119,20 @@ begin
         if v_message->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles')) then
             v_content := case when v_message ? 'name' then (v_message->>'name') || ': ' else '' end
                          || (v_message->>'content');
-            insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content,
-                                         importance, observed_at, valid_from, source, metadata)
-            values (v_tenant.tenant_id, p_user_id, p_agent_id, p_session_id, 'episode', left(v_content, 100000),
-                    (v_settings->>'episode_importance')::real, v_observed, v_observed,
-                    jsonb_strip_nulls(jsonb_build_object('episode_id', v_episode, 'turn_index', v_index,
-                                                         'turn_id', v_message->>'id', 'role', v_message->>'role')),
-                    coalesce(p_metadata, '{}'))
-            returning * into v_memory;
-            perform _pymem.record_version(v_memory, 'create', 'ingest');
+            v_memory := null;
+            v_memory.tenant_id := v_tenant.tenant_id;
+            v_memory.user_id := p_user_id;
+            v_memory.agent_id := p_agent_id;
+            v_memory.session_id := p_session_id;
+            v_memory.kind := 'episode';
+            v_memory.content := left(v_content, 100000);
+            v_memory.importance := (v_settings->>'episode_importance')::real;
+            v_memory.observed_at := v_observed;
+            v_memory.valid_from := v_observed;
+            v_memory.source := jsonb_strip_nulls(jsonb_build_object(
+                'episode_id', v_episode, 'turn_index', v_index, 'turn_id', v_message->>'id', 'role', v_message->>'role'));
+            v_memory.metadata := coalesce(p_metadata, '{}');
+            v_memory := _pymem.insert_memory(v_memory, 'ingest');
             v_ids := v_ids || v_memory.id;
         end if;
         v_index := v_index + 1;

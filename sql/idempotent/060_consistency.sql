@@ -94,6 +94,9 @@ begin
             coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'))
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'create', p_reason);
+    if v_memory.status <> 'contested' then
+        perform _pymem.graph_link(v_memory);  -- a contested memory joins the graph when accepted
+    end if;
     return v_memory;
 end
 $$;
@@ -112,6 +115,7 @@ begin
      where m.tenant_id = p_old.tenant_id and m.id = p_old.id
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'supersede', p_reason);
+    perform _pymem.graph_close(v_memory);
 end
 $$;
 
@@ -319,6 +323,7 @@ begin
         update _pymem.memories m set status = 'active', valid_from = now(), updated_at = now()
          where m.tenant_id = v_tenant.tenant_id and m.id = v_candidate.id returning * into v_candidate;
         perform _pymem.record_version(v_candidate, 'restore', 'contradiction resolved: ' || p_resolution);
+        perform _pymem.graph_link(v_candidate);
         if p_resolution = 'accept_new' and v_existing.status = 'active' then
             perform _pymem.close_memory(v_existing, v_candidate, 'contradiction resolved: accepted new');
         end if;
