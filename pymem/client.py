@@ -55,7 +55,17 @@ class AlreadyExists(PymemError):
     """The tenant exists already (42710)."""
 
 
+class Unavailable(PymemError):
+    """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
+
+
 _BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists}
+_MESSAGES = {
+    "57014": "the statement timed out (statement_timeout); nothing was committed",
+    "53100": "the database disk is full; nothing was committed",
+    "53200": "the database is out of memory; nothing was committed",
+    "57P01": "the database is shutting down or restarting; retry",
+}
 
 
 def _translate(exc: psycopg.Error) -> PymemError:
@@ -63,6 +73,8 @@ def _translate(exc: psycopg.Error) -> PymemError:
     message = exc.diag.message_primary or str(exc)
     if exc.diag.message_hint:
         message = f"{message} ({exc.diag.message_hint})"
+    if state in _MESSAGES or isinstance(exc, psycopg.OperationalError):
+        return Unavailable(f"{_MESSAGES.get(state, 'the database is unavailable')}: {message}", state or None)
     if state in _BY_SQLSTATE:
         return _BY_SQLSTATE[state](message, state)
     if state.startswith("22") or state == "54000":
@@ -128,12 +140,16 @@ class Client:
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
-                 min_size: int = 1, max_size: int = 10):
+                 min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None):
         self.dsn = dsn
         self.embedder = embedder
         self.server = server
+        self.statement_timeout_ms = statement_timeout_ms
+        # check_connection on checkout: after a server restart the pool hands out a fresh
+        # connection instead of a dead one (one empty round trip per call).
         self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
-                                    open=False, name="pymem")
+                                    check=ConnectionPool.check_connection, open=False, name="pymem",
+                                    reconnect_timeout=300)
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
 
@@ -160,6 +176,8 @@ class Client:
                 # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
                 # each answer: one round trip fewer per statement on the hot path.
                 with conn.pipeline(), conn.transaction():
+                    if self.statement_timeout_ms is not None:
+                        conn.execute(query("set_statement_timeout"), {"ms": str(int(self.statement_timeout_ms))})
                     if role is not None:
                         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
                     with conn.cursor(row_factory=dict_row) as cur:
@@ -204,6 +222,21 @@ class Client:
 
     def compact_all(self) -> dict:
         return self._call("compact_all")[0]["report"]
+
+    def audit_log(self, tenant_id: str | None = None, limit: int = 100) -> list[dict]:
+        """Erasures, exports, imports, forgets, tenant and login changes, newest first."""
+        return self._call("audit_log", {"tenant_id": tenant_id, "limit": limit})
+
+    def retention_sweep(self) -> dict:
+        return self._call("retention_sweep")[0]["report"]
+
+    def create_login(self, tenant_id: str, login: str | None = None, password: str | None = None) -> dict:
+        """A LOGIN role that can act for ``tenant_id`` only through its public functions."""
+        _check_text("tenant_id", tenant_id)
+        return self._call("create_login", {"tenant_id": tenant_id, "login": login, "password": password})[0]
+
+    def drop_login(self, login: str) -> bool:
+        return self._call("drop_login", {"login": login})[0]["dropped"]
 
     def queue_stats(self) -> list[dict]:
         """Episodes pending, processing and dead per tenant."""
@@ -327,6 +360,20 @@ class TenantClient:
         })
         return str(rows[0]["episode_id"])
 
+    def erase_user(self, user_id: str) -> dict:
+        """Erase the user everywhere in one transaction; returns counts per store and a
+        verified ``residual`` of 0. Unknown users report zeros."""
+        _check_text("user_id", user_id)
+        return self._call("erase_user", {"user_id": user_id})[0]["report"]
+
+    def export_user(self, user_id: str) -> dict:
+        _check_text("user_id", user_id)
+        return self._call("export_user", {"user_id": user_id})[0]["export"]
+
+    def import_user(self, export: dict, *, user_id: str | None = None) -> dict:
+        _check_text("user_id", user_id, optional=True)
+        return self._call("import_user", {"export": Jsonb(export), "user_id": user_id})[0]["report"]
+
     def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
         _check_text("reason", reason, optional=True)
         return bool(self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})[0]["forgotten"])
@@ -372,7 +419,7 @@ def _service_dsn(server: EmbeddedServer, dbname: str) -> str:
 
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "local", dbname: str = "postgres",
-            max_size: int = 10) -> Client:
+            max_size: int = 10, statement_timeout_ms: int | None = None) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
@@ -398,5 +445,6 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
         with psycopg.connect(dsn) as conn:
             if migrations.needs_migration(conn):
                 raise PymemError("the database is not migrated to this pymem version: run `pymem migrate`")
-    return Client(dsn, embedder=embedder, server=server, max_size=max_size).open()
+    return Client(dsn, embedder=embedder, server=server, max_size=max_size,
+                  statement_timeout_ms=statement_timeout_ms).open()
 

@@ -158,3 +158,35 @@ select * from pymem.graph_facts(%(user_id)s, %(as_of)s::timestamptz);
 -- name: graph_neighbors
 -- Entities related to an entity in a user's memories, up to depth hops.
 select * from pymem.graph_neighbors(%(user_id)s, %(entity)s, %(depth)s);
+
+-- name: erase_user
+-- Erase a user of the current tenant role everywhere; returns the verified report.
+select pymem.erase_user(%(user_id)s) as report;
+
+-- name: export_user
+-- Everything stored about a user of the current tenant role, as one JSON document.
+select pymem.export_user(%(user_id)s) as export;
+
+-- name: import_user
+-- Restore an export into the current tenant role (optionally under another user id).
+select pymem.import_user(%(export)s, %(user_id)s) as report;
+
+-- name: audit_log
+-- The audit trail, newest first (service role).
+select * from pymem.audit_log(%(tenant_id)s, %(limit)s);
+
+-- name: retention_sweep
+-- Delete raw episodes past each tenant's retention (service role).
+select pymem.retention_sweep() as report;
+
+-- name: create_login
+-- A LOGIN role acting for one tenant through its API schema (service role).
+select * from pymem.create_login(%(tenant_id)s, %(login)s, %(password)s);
+
+-- name: drop_login
+-- Drop a tenant login role (service role).
+select pymem.drop_login(%(login)s) as dropped;
+
+-- name: set_statement_timeout
+-- Bound this transaction's statements (milliseconds).
+select set_config('statement_timeout', %(ms)s, true);

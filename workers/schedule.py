@@ -72,6 +72,7 @@ def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
                     for key in totals:
                         totals[key] += report[key]
                     if report["scanned"] < batch:
+                        totals["retention"] = conn.execute(query("retention_sweep")).fetchone()[0]
                         return totals
             return conn.execute(query("compact_all")).fetchone()[0]
         finally:

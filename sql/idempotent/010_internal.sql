@@ -112,6 +112,8 @@ as $$
         'archive_below_weight', 0.05,
         'archive_protect_importance', 0.9,
         'episode_summary_age_days', 30,
+        -- privacy: delete raw episodes after this many days (null keeps them)
+        'episode_retention_days', null,
         'compact_max_rows', 2000,
         -- ingest
         'auto_register_users', true,

@@ -97,6 +97,7 @@ begin
     end if;
     perform _pymem.record_version(v_memory, 'forget', p_reason);
     perform _pymem.graph_close(v_memory);
+    perform _pymem.audit_event('forget', v_memory.user_id, jsonb_build_object('memory_id', v_memory.id));
     return true;
 end
 $$;

@@ -44,6 +44,10 @@ begin
         _pymem.graph_link(_pymem.memories),
         _pymem.graph_close(_pymem.memories),
         _pymem.graph_scores(text, text, text, integer),
+        pymem.erase_user(text),
+        pymem.export_user(text),
+        pymem.import_user(jsonb, text),
+        _pymem.audit_event(text, text, jsonb),
         _pymem.current_tenant_id(),
         _pymem.require_tenant(),
         _pymem.capabilities(),
@@ -67,6 +71,10 @@ begin
         _pymem.release_episodes(text),
         pymem.decay_sweep(integer),
         pymem.compact_all(),
+        pymem.audit_log(text, integer),
+        pymem.retention_sweep(),
+        pymem.create_login(text, text, text),
+        pymem.drop_login(text),
         _pymem.capabilities(),
         _pymem.install_id()
         to %I$g$, v_service);
