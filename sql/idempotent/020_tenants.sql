@@ -14,7 +14,6 @@ declare
     v_service   name := format('pm_%s_service', v_install);
     v_partition name := 'memories_' || p_tenant.storage_suffix;
     v_settings  jsonb := _pymem.settings(p_tenant);
-    v_command   text;
     v_label     record;
 begin
     execute format('create role %I nologin', p_tenant.role_name);
@@ -28,21 +27,9 @@ begin
 
     execute format('create table _pymem.%I partition of _pymem.memories for values in (%L)',
                    v_partition, p_tenant.tenant_id);
-    execute format('alter table _pymem.%I enable row level security', v_partition);
-    execute format('alter table _pymem.%I force row level security', v_partition);
-    foreach v_command in array array['select', 'insert', 'update'] loop
-        execute format('create policy %2$s_%3$s on _pymem.%1$I for %3$s to %4$I %5$s',
-                       v_partition, 'tenant', v_command, p_tenant.role_name,
-                       case v_command
-                           when 'insert' then 'with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           when 'update' then 'using (tenant_id = (select _pymem.current_tenant_id()))
-                                               with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           else 'using (tenant_id = (select _pymem.current_tenant_id()))'
-                       end);
-    end loop;
-    execute format('create policy owner_all on _pymem.%I for all to %I using (true) with check (true)',
-                   v_partition, current_user);
-    execute format('grant select, insert, update on _pymem.%I to %I', v_partition, p_tenant.role_name);
+    -- Queried directly by retrieve(): its own RLS and grants, for this tenant's role only.
+    perform _pymem.secure_tenant_table(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name,
+                                       array['select', 'insert', 'update']);
 
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,

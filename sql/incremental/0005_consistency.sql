@@ -38,27 +38,6 @@ create table _pymem.contradictions (
 );
 create index contradictions_open_idx on _pymem.contradictions (tenant_id, user_id) where status = 'open';
 
-alter table _pymem.contradictions enable row level security;
-alter table _pymem.contradictions force row level security;
-
-do $$
-declare
-    v_install text := (select install_id from _pymem.install);
-    v_group   name := format('pm_%s_tenant', v_install);
-    v_command text;
-begin
-    foreach v_command in array array['select', 'insert', 'update'] loop
-        execute format('create policy contradictions_%1$s on _pymem.contradictions for %1$s to %2$I %3$s',
-                       v_command, v_group,
-                       case v_command
-                           when 'insert' then 'with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           when 'update' then 'using (tenant_id = (select _pymem.current_tenant_id()))
-                                               with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           else 'using (tenant_id = (select _pymem.current_tenant_id()))'
-                       end);
-    end loop;
-    execute format('create policy contradictions_owner on _pymem.contradictions for all to %I using (true) with check (true)',
-                   current_user);
-    execute format('grant select, insert, update on _pymem.contradictions to %I', v_group);
-end
-$$;
+select _pymem.secure_tenant_table('_pymem.contradictions', format('pm_%s_tenant', install_id)::name,
+                                   array['select', 'insert', 'update'])
+from _pymem.install;

@@ -22,21 +22,11 @@ create table _pymem.type_hints (
     entity_type text not null
 );
 
-alter table _pymem.memory_entities enable row level security;
-alter table _pymem.memory_entities force row level security;
-
 do $$
 declare
-    v_install text := (select install_id from _pymem.install);
-    v_group   name := format('pm_%s_tenant', v_install);
+    v_group name := format('pm_%s_tenant', (select install_id from _pymem.install));
 begin
-    execute format('create policy memory_entities_select on _pymem.memory_entities for select to %I
-                    using (tenant_id = (select _pymem.current_tenant_id()))', v_group);
-    execute format('create policy memory_entities_insert on _pymem.memory_entities for insert to %I
-                    with check (tenant_id = (select _pymem.current_tenant_id()))', v_group);
-    execute format('create policy memory_entities_owner on _pymem.memory_entities for all to %I
-                    using (true) with check (true)', current_user);
-    execute format('grant select, insert on _pymem.memory_entities to %I', v_group);
+    perform _pymem.secure_tenant_table('_pymem.memory_entities', v_group, array['select', 'insert']);
     execute format('grant select on _pymem.type_hints to %I', v_group);
 end
 $$;

@@ -23,16 +23,9 @@ create table _pymem.logins (
     created_at timestamptz not null default now()
 );
 
-alter table _pymem.audit_log enable row level security;
-alter table _pymem.audit_log force row level security;
-alter table _pymem.logins enable row level security;
-alter table _pymem.logins force row level security;
-do $$
-begin
-    execute format('create policy audit_log_owner on _pymem.audit_log for all to %I using (true) with check (true)', current_user);
-    execute format('create policy logins_owner on _pymem.logins for all to %I using (true) with check (true)', current_user);
-end
-$$;
+-- Owner only: tenants reach both through SECURITY DEFINER functions.
+select _pymem.secure_tenant_table(t, format('pm_%s_tenant', install_id)::name, array[]::text[])
+from _pymem.install, unnest(array['_pymem.audit_log', '_pymem.logins']::regclass[]) t;
 
 -- Raw-episode retention is a tenant setting (episode_retention_days); the sweep needs an
 -- index to find old episodes without scanning live ones.
