@@ -1,6 +1,8 @@
 """pymem: a memory layer for AI agents that lives inside PostgreSQL."""
 
-from .client import Client, Memory, PymemError, TenantClient, connect, format_context
+from .client import (AlreadyExists, Client, InvalidInput, Memory, NotFound, PermissionDenied, PymemError,
+                     TenantClient, Unavailable, connect, format_context)
 
-__all__ = ["Client", "Memory", "PymemError", "TenantClient", "connect", "format_context"]
+__all__ = ["AlreadyExists", "Client", "InvalidInput", "Memory", "NotFound", "PermissionDenied", "PymemError",
+           "TenantClient", "Unavailable", "connect", "format_context"]
 __version__ = "0.1.0"

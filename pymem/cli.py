@@ -214,6 +214,38 @@ def tenant_drop(ctx: Context, tenant_id: str, yes: bool, as_json: bool) -> None:
     _emit(report, as_json, json.dumps(report))
 
 
+@tenant.group("login")
+def tenant_login() -> None:
+    """LOGIN roles for psql and other languages (one tenant, public functions only)."""
+
+
+@tenant_login.command("create")
+@click.argument("tenant_id")
+@click.option("--name", "login", help="Role name (default: generated).")
+@click.option("--password-env", help="Read the password from this environment variable.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_login_create(ctx: Context, tenant_id: str, login: str | None, password_env: str | None,
+                        as_json: bool) -> None:
+    password = os.environ.get(password_env) if password_env else None
+    if password_env and password is None:
+        _fail(f"environment variable {password_env} is not set", code=2)
+    with _client(ctx, embed=False) as client:
+        row = _guard(lambda: client.create_login(tenant_id, login, password))
+    _emit(row, as_json, f"login {row['login']} acts for tenant {row['tenant_id']} (search_path {row['api_schema']})")
+
+
+@tenant_login.command("drop")
+@click.argument("login")
+@pass_ctx
+def tenant_login_drop(ctx: Context, login: str) -> None:
+    with _client(ctx, embed=False) as client:
+        dropped = _guard(lambda: client.drop_login(login))
+    if not dropped:
+        _fail(f"no pymem login named {login}")
+    click.echo(f"dropped {login}")
+
+
 # -- data --------------------------------------------------------------------------
 
 
@@ -303,10 +335,12 @@ def ingest(ctx: Context, tenant_id: str, user_id: str, session_id: str | None, r
 @click.option("--metrics-port", type=click.IntRange(0, 65535), help="Serve Prometheus metrics here.")
 @click.option("--retry-dead", is_flag=True, help="Re-queue dead-letter episodes, then exit.")
 @click.option("--tenant", "tenant_id", help="With --retry-dead: only this tenant.")
+@click.option("--schedule/--no-schedule", default=None,
+              help="Run the decay sweep and consolidation schedules (default: when pg_cron is absent).")
 @pass_ctx
 def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, batch_size: int,
            lease_seconds: int, max_attempts: int, metrics_port: int | None, retry_dead: bool,
-           tenant_id: str | None) -> None:
+           tenant_id: str | None, schedule: bool | None) -> None:
     """Run extraction workers: LISTEN for new episodes, extract, embed, apply."""
     import logging
     import signal
@@ -322,6 +356,7 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
             return
         dsn = client.dsn
         gazetteer = client.gazetteer()
+        has_cron = bool(client.capabilities().get("pg_cron"))
     runner, metrics = build_worker(dsn, gazetteer, concurrency=concurrency, poll_interval=poll_interval,
                                    batch_size=batch_size, lease_seconds=lease_seconds,
                                    max_attempts=max_attempts)
@@ -338,11 +373,129 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
         click.echo(f"pymem: signal {signum}: finishing the current batch, then stopping", err=True)
         runner.stop()
 
+    if schedule or (schedule is None and not has_cron and not once):
+        from workers.schedule import scheduler
+
+        threading.Thread(target=scheduler, args=(dsn, stop_metrics), daemon=True, name="pymem-schedule").start()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     totals = runner.run(once=once)
     stop_metrics.set()
     click.echo(json.dumps({"worker": runner.name, **totals}))
+
+
+@main.command("erase-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def erase_user(ctx: Context, tenant_id: str, user_id: str, yes: bool) -> None:
+    """Erase a user everywhere; prints the verified report (residual must be 0)."""
+    if not yes:
+        click.confirm(f"Erase everything stored about user {user_id!r} of tenant {tenant_id}?", abort=True)
+    with _client(ctx, embed=False) as client:
+        report = _guard(lambda: client.tenant(tenant_id).erase_user(user_id))
+    click.echo(json.dumps(report, default=str))
+
+
+@main.command("export-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+@pass_ctx
+def export_user(ctx: Context, tenant_id: str, user_id: str, output: str | None) -> None:
+    """Write everything stored about a user as JSON (importable with import-user)."""
+    with _client(ctx, embed=False) as client:
+        data = _guard(lambda: client.tenant(tenant_id).export_user(user_id))
+    text = json.dumps(data, default=str, indent=1)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"exported {len(data['memories'])} memories to {output}")
+    else:
+        click.echo(text)
+
+
+@main.command("import-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", help="Import under this user id (default: the exported one).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def import_user(ctx: Context, tenant_id: str, user_id: str | None, path: str) -> None:
+    """Restore an export-user file into a tenant."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        _fail(f"cannot read {path}: {exc}", code=2)
+    with _client(ctx, embed=False) as client:
+        report = _guard(lambda: client.tenant(tenant_id).import_user(data, user_id=user_id))
+    click.echo(json.dumps(report))
+
+
+@main.command()
+@click.option("--tenant", "tenant_id")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit(ctx: Context, tenant_id: str | None, limit: int, as_json: bool) -> None:
+    """The audit trail, newest first."""
+    with _client(ctx, embed=False) as client:
+        rows = _guard(lambda: client.audit_log(tenant_id, limit))
+    human = "\n".join(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}  {r['tenant_id'] or '-'}  {r['action']}  "
+                      f"{r['actor']}  {json.dumps(r['details'])}" for r in rows)
+    _emit(rows, as_json, human or "no audit entries")
+
+
+@main.command()
+@click.option("--decay/--no-decay", default=True, show_default=True)
+@click.option("--compact/--no-compact", default=False, show_default=True)
+@click.option("--batch", type=click.IntRange(1), default=10000, show_default=True)
+@pass_ctx
+def sweep(ctx: Context, decay: bool, compact: bool, batch: int) -> None:
+    """Run the decay sweep (and consolidation) now, for every tenant; prints JSON reports."""
+    from workers.schedule import run_job
+
+    with _client(ctx, embed=False) as client:
+        dsn = client.dsn
+    out = {}
+    if decay:
+        out["decay"] = run_job(dsn, "decay", batch)
+    if compact:
+        out["compact"] = run_job(dsn, "compact", batch)
+    click.echo(json.dumps(out))
+
+
+@main.group()
+def contradictions() -> None:
+    """Review slot conflicts (policy manual queues them here)."""
+
+
+@contradictions.command("list")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--status", type=click.Choice(["open", "kept_existing", "accepted_new", "kept_both", "all"]),
+              default="open", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def contradictions_list(ctx: Context, tenant_id: str, status: str, as_json: bool) -> None:
+    with _client(ctx, embed=False) as client:
+        rows = _guard(lambda: client.tenant(tenant_id).contradictions(None if status == "all" else status))
+    human = "\n".join(f"{r['id']}  {r['user_id']}  {r['subject']}/{r['attribute']}: "
+                      f"{r['existing_content']!r} vs {r['candidate_content']!r}  [{r['status']}]" for r in rows)
+    _emit(rows, as_json, human or "no contradictions")
+
+
+@contradictions.command("resolve")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--keep", type=click.Choice(["existing", "new", "both"]), required=True)
+@click.argument("contradiction_id")
+@pass_ctx
+def contradictions_resolve(ctx: Context, tenant_id: str, keep: str, contradiction_id: str) -> None:
+    resolution = {"existing": "keep_existing", "new": "accept_new", "both": "keep_both"}[keep]
+    with _client(ctx, embed=False) as client:
+        result = _guard(lambda: client.tenant(tenant_id).resolve_contradiction(contradiction_id, resolution))
+    click.echo(json.dumps(result, default=str))
 
 
 @main.group()

@@ -56,7 +56,17 @@ class AlreadyExists(PymemError):
     """The tenant exists already (42710)."""
 
 
+class Unavailable(PymemError):
+    """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
+
+
 _BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists}
+_MESSAGES = {
+    "57014": "the statement timed out (statement_timeout); nothing was committed",
+    "53100": "the database disk is full; nothing was committed",
+    "53200": "the database is out of memory; nothing was committed",
+    "57P01": "the database is shutting down or restarting; retry",
+}
 
 
 def _translate(exc: psycopg.Error) -> PymemError:
@@ -64,6 +74,8 @@ def _translate(exc: psycopg.Error) -> PymemError:
     message = exc.diag.message_primary or str(exc)
     if exc.diag.message_hint:
         message = f"{message} ({exc.diag.message_hint})"
+    if state in _MESSAGES or isinstance(exc, psycopg.OperationalError):
+        return Unavailable(f"{_MESSAGES.get(state, 'the database is unavailable')}: {message}", state or None)
     if state in _BY_SQLSTATE:
         return _BY_SQLSTATE[state](message, state)
     if state.startswith("22") or state == "54000":
@@ -98,6 +110,7 @@ class Memory:
     vector_score: float
     lexical_score: float
     recency_score: float
+    graph_score: float
     importance: float
     created_at: dt.datetime
     observed_at: dt.datetime
@@ -106,7 +119,6 @@ class Memory:
     metadata: dict = field(default_factory=dict)
     source: dict = field(default_factory=dict)
     token_count: int = 0
-    graph_score: float = 0.0
     context_score: float = 0.0
 
     @classmethod
@@ -191,13 +203,18 @@ class Client:
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
-                 min_size: int = 1, max_size: int = 10, query_cache_size: int = 1024):
+                 min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
+                 query_cache_size: int = 1024):
         self.dsn = dsn
         self.embedder = embedder
         self.server = server
+        self.statement_timeout_ms = statement_timeout_ms
         self.query_cache = QueryEmbeddingCache(query_cache_size)
+        # check_connection on checkout: after a server restart the pool hands out a fresh
+        # connection instead of a dead one (one empty round trip per call).
         self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
-                                    open=False, name="pymem")
+                                    check=ConnectionPool.check_connection, open=False, name="pymem",
+                                    reconnect_timeout=300)
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
 
@@ -224,6 +241,8 @@ class Client:
                 # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
                 # each answer: one round trip fewer per statement on the hot path.
                 with conn.pipeline(), conn.transaction():
+                    if self.statement_timeout_ms is not None:
+                        conn.execute(query("set_statement_timeout"), {"ms": str(int(self.statement_timeout_ms))})
                     if role is not None:
                         conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
                     with conn.cursor(row_factory=dict_row) as cur:
@@ -278,6 +297,28 @@ class Client:
         _check_text("tenant_id", tenant_id)
         return self._call("update_tenant_settings", {"tenant_id": tenant_id, "settings": Jsonb(settings)})[0]["settings"]
 
+    def decay_sweep(self, batch: int = 10000) -> dict:
+        """One batch of the decay sweep across tenants: {scanned, updated, stale, archived}."""
+        return self._call("decay_sweep", {"batch": batch})[0]["report"]
+
+    def compact_all(self) -> dict:
+        return self._call("compact_all")[0]["report"]
+
+    def audit_log(self, tenant_id: str | None = None, limit: int = 100) -> list[dict]:
+        """Erasures, exports, imports, forgets, tenant and login changes, newest first."""
+        return self._call("audit_log", {"tenant_id": tenant_id, "limit": limit})
+
+    def retention_sweep(self) -> dict:
+        return self._call("retention_sweep")[0]["report"]
+
+    def create_login(self, tenant_id: str, login: str | None = None, password: str | None = None) -> dict:
+        """A LOGIN role that can act for ``tenant_id`` only through its public functions."""
+        _check_text("tenant_id", tenant_id)
+        return self._call("create_login", {"tenant_id": tenant_id, "login": login, "password": password})[0]
+
+    def drop_login(self, login: str) -> bool:
+        return self._call("drop_login", {"login": login})[0]["dropped"]
+
     def queue_stats(self) -> list[dict]:
         """Episodes pending, processing and dead per tenant."""
         return self._call("queue_stats")
@@ -326,13 +367,19 @@ class TenantClient:
                  metadata: dict | None = None, session_id: str | None = None,
                  agent_id: str | None = None, observed_at: dt.datetime | None = None,
                  source: dict | None = None, subject: str | None = None,
-                 attribute: str | None = None) -> str:
-        """Store one memory now; returns its id. Embeds ``content`` when no embedding is given."""
+                 attribute: str | None = None, value: str | None = None) -> str:
+        """Store one memory now, through the consistency engine; returns the id of the memory
+        that holds the statement (an existing one when it was a duplicate).
+
+        ``subject`` + ``attribute`` name a slot ("user", "display_theme"): a later memory of
+        the same slot with another ``value`` (default: the content) supersedes this one.
+        Embeds ``content`` when no embedding is given.
+        """
         _check_text("user_id", user_id)
         _check_text("content", content)
-        for name, value in (("session_id", session_id), ("agent_id", agent_id),
-                            ("subject", subject), ("attribute", attribute)):
-            _check_text(name, value, optional=True)
+        for name, text in (("session_id", session_id), ("agent_id", agent_id),
+                           ("subject", subject), ("attribute", attribute), ("value", value)):
+            _check_text(name, text, optional=True)
         if kind not in KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
         self.role  # an unknown tenant fails before any embedding work
@@ -343,7 +390,7 @@ class TenantClient:
             "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32),
             "importance": importance, "metadata": Jsonb(metadata or {}),
             "session_id": session_id, "agent_id": agent_id, "observed_at": observed_at,
-            "source": Jsonb(source or {}), "subject": subject, "attribute": attribute,
+            "source": Jsonb(source or {}), "subject": subject, "attribute": attribute, "value": value,
         })
         return str(rows[0]["id"])
 
@@ -401,12 +448,48 @@ class TenantClient:
         })
         return str(rows[0]["episode_id"])
 
+    def erase_user(self, user_id: str) -> dict:
+        """Erase the user everywhere in one transaction; returns counts per store and a
+        verified ``residual`` of 0. Unknown users report zeros."""
+        _check_text("user_id", user_id)
+        return self._call("erase_user", {"user_id": user_id})[0]["report"]
+
+    def export_user(self, user_id: str) -> dict:
+        _check_text("user_id", user_id)
+        return self._call("export_user", {"user_id": user_id})[0]["export"]
+
+    def import_user(self, export: dict, *, user_id: str | None = None) -> dict:
+        _check_text("user_id", user_id, optional=True)
+        return self._call("import_user", {"export": Jsonb(export), "user_id": user_id})[0]["report"]
+
     def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
         _check_text("reason", reason, optional=True)
         return bool(self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})[0]["forgotten"])
 
-    def history(self, memory_id: str) -> list[dict]:
-        return self._call("history", {"memory_id": _as_uuid(memory_id)})
+    def history(self, memory_id: str | None = None, *, user_id: str | None = None,
+                as_of: dt.datetime | None = None) -> list[dict]:
+        """The version chain of one memory, or (``user_id`` + ``as_of``) what the agent knew
+        about a user at that moment."""
+        if memory_id is not None:
+            return self._call("history", {"memory_id": _as_uuid(memory_id)})
+        if user_id is None or as_of is None:
+            raise InvalidInput("history needs a memory id, or user_id and as_of")
+        _check_text("user_id", user_id)
+        return self._call("history_as_of", {"user_id": user_id, "as_of": as_of})
+
+    def contradictions(self, status: str | None = "open") -> list[dict]:
+        """Slot conflicts: open ones wait for review (policy manual); others record decisions."""
+        return self._call("contradictions", {"status": status})
+
+    def resolve_contradiction(self, contradiction_id: str, resolution: str) -> dict:
+        """keep_existing, accept_new or keep_both."""
+        return self._call("resolve_contradiction", {"id": _as_uuid(contradiction_id),
+                                                    "resolution": resolution})[0]["result"]
+
+    def compact(self, user_id: str | None = None) -> dict:
+        """Merge near-duplicates and summarise old episodes (one user, or all)."""
+        _check_text("user_id", user_id, optional=True)
+        return self._call("compact", {"user_id": user_id})[0]["report"]
 
 
 def _as_uuid(value: str) -> uuid.UUID:
@@ -424,7 +507,8 @@ def _service_dsn(server: EmbeddedServer, dbname: str) -> str:
 
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "local", dbname: str = "postgres",
-            max_size: int = 10, query_cache_size: int = 1024) -> Client:
+            max_size: int = 10, statement_timeout_ms: int | None = None,
+            query_cache_size: int = 1024) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
@@ -451,5 +535,5 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             if migrations.needs_migration(conn):
                 raise PymemError("the database is not migrated to this pymem version: run `pymem migrate`")
     return Client(dsn, embedder=embedder, server=server, max_size=max_size,
-                  query_cache_size=query_cache_size).open()
+                  statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size).open()
 

@@ -14,6 +14,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from .retry import PermanentHTTPError, RetryableError, call_with_retries, post_json
+
 DIMENSIONS = 384
 
 
@@ -111,33 +113,11 @@ class HTTPEmbedder:
         self.on_error = on_error
 
     def _request(self, texts: list[str]) -> np.ndarray:
-        import json
-        import urllib.error
-        import urllib.request
-
-        from .retry import RetryableError
-
-        body = json.dumps({"model": self.model, "input": texts}).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if self.on_error:
-                self.on_error(exc)
-            detail = exc.read()[:300].decode(errors="replace")
-            if exc.code == 429 or exc.code >= 500:
-                retry_after = exc.headers.get("Retry-After")
-                raise RetryableError(f"embedding endpoint answered {exc.code}: {detail}",
-                                     retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
-            raise EmbeddingError(f"embedding endpoint answered {exc.code}: {detail}", retryable=False) from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            if self.on_error:
-                self.on_error(exc)
-            raise RetryableError(f"embedding endpoint unreachable: {exc}") from exc
+            payload = post_json(self.url, {"model": self.model, "input": texts}, api_key=self.api_key,
+                                timeout=self.timeout, on_error=self.on_error)
+        except PermanentHTTPError as exc:
+            raise EmbeddingError(f"embedding endpoint {exc}", retryable=False) from exc
         try:
             rows = sorted(payload["data"], key=lambda item: item["index"])
             vectors = np.asarray([row["embedding"] for row in rows], dtype=np.float32)
@@ -150,8 +130,6 @@ class HTTPEmbedder:
         return vectors / np.where(norms == 0, 1, norms)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        from .retry import RetryableError, call_with_retries
-
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
@@ -162,7 +140,8 @@ class HTTPEmbedder:
                 out.append(call_with_retries(lambda: self._request(chunk), attempts=self.attempts,
                                              base=self.backoff_base))
             except RetryableError as exc:
-                raise EmbeddingError(f"{exc} (gave up after {self.attempts} attempts)", retryable=True) from exc
+                raise EmbeddingError(f"embedding endpoint {exc} (gave up after {self.attempts} attempts)",
+                                     retryable=True) from exc
         return np.vstack(out)
 
 

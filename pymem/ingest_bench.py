@@ -20,9 +20,11 @@ import sys
 import time
 
 import psycopg
+from psycopg import sql
 
 from . import migrate as migrations
 from .client import connect
+from .queries import query
 from .server import EmbeddedServer
 
 SENTENCES = [
@@ -52,12 +54,12 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
         admin = server.uri()
         dbname = "pymem_bench_ingest"
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {dbname} with (force)")
-            conn.execute(f"create database {dbname}")
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
+            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
         admin_dsn = server.uri(dbname)
         migrations.migrate(admin_dsn)
         with psycopg.connect(admin_dsn) as conn:
-            install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
+            install_id = conn.execute(query("install_id")).fetchone()[0]
         service_dsn = server.uri(dbname, user=f"pm_{install_id}_service")
     else:
         admin_dsn = service_dsn = dsn
@@ -98,22 +100,14 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
         drained = _wait_done(admin_dsn, episode_ids, timeout=drain_timeout)
 
         with psycopg.connect(admin_dsn) as conn:
-            rows = conn.execute(
-                """select e.id::text, e.status,
-                          extract(epoch from e.processed_at - e.enqueued_at),
-                          e.memories_extracted,
-                          (select count(*) from _pymem.memories m
-                            where m.tenant_id = e.tenant_id and m.source->>'episode_id' = e.id::text
-                              and m.kind <> 'episode')
-                   from _pymem.episodes e where e.id = any(%s::uuid[])""", (episode_ids,)).fetchall()
-            first_enqueue, last_done = conn.execute(
-                "select min(enqueued_at), max(processed_at) from _pymem.episodes where id = any(%s::uuid[])",
-                (episode_ids,)).fetchone()
+            rows = conn.execute(query("episode_audit"), {"episode_ids": episode_ids}).fetchall()
+            first_enqueue, last_done = conn.execute(query("episode_span"), {"episode_ids": episode_ids}).fetchone()
         by_id = {row[0]: row for row in rows}
         done = [row for row in rows if row[1] == "done"]
-        lags = [float(row[2]) for row in done]
+        lags = [float(row[3]) for row in done]
         lost = sum(1 for eid in episode_ids if eid not in by_id or by_id[eid][1] != "done")
-        duplicated = sum(1 for row in done if row[4] != row[3])
+        # Each candidate leaves one trace (a memory or a mention); more means applied twice.
+        duplicated = sum(1 for row in done if row[4] > (row[2] or 0))
         span = (last_done - first_enqueue).total_seconds() if done else float("nan")
         return {
             "turns": len(episode_ids),
@@ -132,7 +126,7 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
             "drained": drained,
             "lost": lost,
             "duplicated": duplicated,
-            "memories_extracted": sum(row[3] or 0 for row in done),
+            "memories_extracted": sum(row[2] or 0 for row in done),
         }
     finally:
         for proc in procs:
@@ -150,9 +144,7 @@ def _wait_done(dsn: str, episode_ids: list[str], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     with psycopg.connect(dsn, autocommit=True) as conn:
         while time.monotonic() < deadline:
-            open_jobs = conn.execute(
-                "select count(*) from _pymem.episodes where id = any(%s::uuid[]) and status in ('pending', 'processing')",
-                (episode_ids,)).fetchone()[0]
+            open_jobs = conn.execute(query("open_episodes"), {"episode_ids": episode_ids}).fetchone()[0]
             if open_jobs == 0:
                 return True
             time.sleep(0.25)

@@ -44,3 +44,44 @@ def call_with_retries(fn: Callable[[], T], *, attempts: int, base: float = 0.5, 
                 on_retry(attempt, exc, delay)
             sleep(delay)
     raise AssertionError("unreachable")
+
+
+class PermanentHTTPError(Exception):
+    """The endpoint refused the request for good (4xx other than 429)."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(f"answered {status}: {detail}")
+        self.status = status
+
+
+def post_json(url: str, payload: dict, *, api_key: str | None = None, timeout: float = 30.0,
+              on_error: Callable[[Exception], None] | None = None) -> dict:
+    """POST JSON to an OpenAI-compatible endpoint and return the decoded reply.
+
+    429 (honouring Retry-After), 5xx and network errors raise RetryableError; other HTTP
+    errors raise PermanentHTTPError. ``on_error`` sees every failed request.
+    """
+    import json
+    import urllib.error
+    import urllib.request
+
+    headers = {"Content-Type": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if on_error:
+            on_error(exc)
+        detail = exc.read()[:300].decode(errors="replace")
+        if exc.code == 429 or exc.code >= 500:
+            retry_after = exc.headers.get("Retry-After")
+            raise RetryableError(f"answered {exc.code}: {detail}",
+                                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
+        raise PermanentHTTPError(exc.code, detail) from exc
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        if on_error:
+            on_error(exc)
+        raise RetryableError(f"unreachable: {exc}") from exc

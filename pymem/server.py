@@ -167,6 +167,10 @@ class EmbeddedServer:
             what="stop the embedded PostgreSQL",
         )
 
+    def restart(self, mode: str = "fast") -> ServerStatus:
+        self.stop(mode=mode)
+        return self.start()
+
     def destroy(self) -> None:
         """Stop the server and delete its home. For tests and `pymem down --purge`."""
         self.stop(mode="immediate")

@@ -39,7 +39,7 @@ select pymem.remember(
     p_kind => %(kind)s, p_importance => %(importance)s::real, p_metadata => %(metadata)s,
     p_session_id => %(session_id)s, p_agent_id => %(agent_id)s,
     p_observed_at => %(observed_at)s::timestamptz, p_source => %(source)s,
-    p_subject => %(subject)s, p_attribute => %(attribute)s) as id;
+    p_subject => %(subject)s, p_attribute => %(attribute)s, p_value => %(value)s) as id;
 
 -- name: retrieve
 -- Hybrid top-k for a user of the current tenant role.
@@ -96,6 +96,100 @@ select * from pymem.queue_stats();
 -- name: gazetteer
 -- The typed entities extraction recognises.
 select term, canonical, entity_type from _pymem.gazetteer;
+
+-- name: history_as_of
+-- What the agent knew about a user at a moment.
+select * from pymem.history(%(user_id)s, %(as_of)s::timestamptz);
+
+-- name: contradictions
+-- Slot conflicts of the current tenant role, by status (null = all).
+select * from pymem.contradictions(%(status)s);
+
+-- name: resolve_contradiction
+-- Resolve an open contradiction: keep_existing, accept_new or keep_both.
+select pymem.resolve_contradiction(%(id)s, %(resolution)s) as result;
+
+-- name: compact
+-- Consolidate one user (or all users) of the current tenant role.
+select pymem.compact(%(user_id)s) as report;
+
+-- name: decay_sweep
+-- Store decay weights, flag stale memories, archive decayed ones (service role).
+select pymem.decay_sweep(%(batch)s) as report;
+
+-- name: compact_all
+-- Consolidate every user of every tenant (service role).
+select pymem.compact_all() as report;
+
+-- name: episode_audit
+-- Per episode: state, memories extracted, and how many traces its candidates left
+-- (memories created from it plus mentions it added): equal when applied exactly once.
+select e.id::text as episode_id, e.status, e.memories_extracted,
+       extract(epoch from e.processed_at - e.enqueued_at)::float8 as lag_seconds,
+       (select count(*) from _pymem.memories m
+         where m.tenant_id = e.tenant_id and m.kind <> 'episode' and m.source->>'episode_id' = e.id::text)
+     + (select count(*) from _pymem.memories m, jsonb_array_elements(m.source->'mentions') x
+         where m.tenant_id = e.tenant_id and x->>'episode_id' = e.id::text) as traces
+from _pymem.episodes e
+where e.id = any(%(episode_ids)s::uuid[]);
+
+-- name: episode_span
+-- First enqueue and last completion among some episodes (benchmark throughput).
+select min(enqueued_at) as first_enqueued, max(processed_at) as last_processed
+from _pymem.episodes where id = any(%(episode_ids)s::uuid[]);
+
+-- name: open_episodes
+-- How many of some episodes are still pending or processing.
+select count(*) from _pymem.episodes
+where id = any(%(episode_ids)s::uuid[]) and status in ('pending', 'processing');
+
+-- name: try_job_lock
+-- Take a scheduled job's advisory lock if nobody holds it (one runner per job).
+select pg_try_advisory_lock(%(key)s) as locked;
+
+-- name: job_unlock
+-- Release a scheduled job's advisory lock.
+select pg_advisory_unlock(%(key)s) as unlocked;
+
+-- name: graph_facts
+-- Relations valid for a user of the current tenant role at a moment (default now).
+select * from pymem.graph_facts(%(user_id)s, %(as_of)s::timestamptz);
+
+-- name: graph_neighbors
+-- Entities related to an entity in a user's memories, up to depth hops.
+select * from pymem.graph_neighbors(%(user_id)s, %(entity)s, %(depth)s);
+
+-- name: erase_user
+-- Erase a user of the current tenant role everywhere; returns the verified report.
+select pymem.erase_user(%(user_id)s) as report;
+
+-- name: export_user
+-- Everything stored about a user of the current tenant role, as one JSON document.
+select pymem.export_user(%(user_id)s) as export;
+
+-- name: import_user
+-- Restore an export into the current tenant role (optionally under another user id).
+select pymem.import_user(%(export)s, %(user_id)s) as report;
+
+-- name: audit_log
+-- The audit trail, newest first (service role).
+select * from pymem.audit_log(%(tenant_id)s, %(limit)s);
+
+-- name: retention_sweep
+-- Delete raw episodes past each tenant's retention (service role).
+select pymem.retention_sweep() as report;
+
+-- name: create_login
+-- A LOGIN role acting for one tenant through its API schema (service role).
+select * from pymem.create_login(%(tenant_id)s, %(login)s, %(password)s);
+
+-- name: drop_login
+-- Drop a tenant login role (service role).
+select pymem.drop_login(%(login)s) as dropped;
+
+-- name: set_statement_timeout
+-- Bound this transaction's statements (milliseconds).
+select set_config('statement_timeout', %(ms)s, true);
 
 -- name: update_tenant_settings
 -- Merge settings into a tenant's own (null removes a key); returns the effective settings.

@@ -26,7 +26,9 @@ def test_remember_then_retrieve_returns_the_memory_with_its_score_components(acm
     assert top.vector_score == pytest.approx(1.0, abs=1e-5)
     assert top.lexical_score == pytest.approx(1.0)
     assert 0 < top.recency_score <= 1
-    assert top.score == pytest.approx(0.6 * top.vector_score + 0.25 * top.lexical_score + 0.15 * top.recency_score)
+    assert top.graph_score == 1.0  # "dark mode" is a known entity (Setting) named by the query
+    assert top.score == pytest.approx(0.6 * top.vector_score + 0.25 * top.lexical_score
+                                      + 0.15 * top.recency_score + 0.2 * top.graph_score)
     assert top.metadata == {"source": "chat"}
     assert len(results) == 2
 
@@ -46,7 +48,9 @@ def test_users_of_one_tenant_do_not_see_each_other(acme):
 
 
 def test_order_is_deterministic_and_ties_go_newer_first_then_id(acme):
-    ids = [acme.remember("carol", "identical words here", embedding=unit_vector(4)) for _ in range(5)]
+    # Episodes are a raw log (never deduplicated), so five identical turns stay five rows.
+    ids = [acme.remember("carol", "identical words here", embedding=unit_vector(4), kind="episode")
+           for _ in range(5)]
     first = [r.id for r in acme.retrieve("carol", "identical words", query_embedding=unit_vector(4))]
     for _ in range(3):
         assert [r.id for r in acme.retrieve("carol", "identical words", query_embedding=unit_vector(4))] == first

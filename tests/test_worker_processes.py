@@ -58,19 +58,16 @@ def statuses(db):
 
 
 def assert_each_episode_applied_once(db):
+    from pymem.queries import query
+
     with db.connect() as conn:
-        rows = conn.execute("""
-            select e.id, e.status, e.memories_extracted,
-                   (select count(*) from _pymem.memories m
-                     where m.source->>'episode_id' = e.id::text and m.kind <> 'episode'),
-                   (select count(*) from _pymem.memories m
-                     where m.source->>'episode_id' = e.id::text and m.kind = 'episode' and m.embedding is null)
-            from _pymem.episodes e""").fetchall()
-    assert rows
-    for episode_id, status, extracted, stored, unembedded in rows:
+        ids = [r[0] for r in conn.execute("select id from _pymem.episodes")]
+        rows = conn.execute(query("episode_audit"), {"episode_ids": ids}).fetchall()
+        unembedded = conn.execute("select count(*) from _pymem.memories where embedding is null").fetchone()[0]
+    assert rows and unembedded == 0
+    for episode_id, status, extracted, _lag, traces in rows:
         assert status == "done", episode_id
-        assert stored == extracted, f"episode {episode_id}: {stored} memories stored, {extracted} extracted"
-        assert unembedded == 0
+        assert traces == extracted, f"episode {episode_id}: {traces} traces for {extracted} extracted memories"
 
 
 def ingest_many(client, n, tenant="acme"):

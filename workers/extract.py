@@ -79,7 +79,9 @@ class Gazetteer:
 
     @classmethod
     def from_db(cls, conn) -> "Gazetteer":
-        return cls(conn.execute("select term, canonical, entity_type from _pymem.gazetteer").fetchall())
+        from pymem.queries import query
+
+        return cls(conn.execute(query("gazetteer")).fetchall())
 
     def find(self, text: str) -> list[Entity]:
         if self._pattern is None:

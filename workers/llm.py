@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import Sequence
 
-from pymem.retry import RetryableError, call_with_retries
+from pymem.retry import PermanentHTTPError, RetryableError, call_with_retries, post_json
 
 from .extract import KINDS, RELATIONS, Candidate, Entity, ExtractionError
 
@@ -126,32 +124,23 @@ class LLMExtractor:
             return None
         return cls(env["PYMEM_LLM_URL"], env.get("PYMEM_LLM_MODEL", "gpt-4o-mini"), api_key=env.get("PYMEM_LLM_API_KEY"))
 
-    def _post(self, body: bytes) -> dict:
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+    def _post(self, payload: dict) -> dict:
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 429 or exc.code >= 500:
-                raise RetryableError(f"LLM endpoint answered {exc.code}") from exc
-            raise ExtractionError(f"LLM endpoint answered {exc.code}: {exc.read()[:300]!r}", retryable=False) from exc
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            raise RetryableError(f"LLM endpoint unreachable: {exc}") from exc
+            return post_json(self.url, payload, api_key=self.api_key, timeout=self.timeout)
+        except PermanentHTTPError as exc:
+            raise ExtractionError(f"LLM endpoint {exc}", retryable=False) from exc
 
     def extract(self, messages: Sequence[dict]) -> list[Candidate]:
         transcript = "\n".join(f"[{i}] {m.get('role')}: {m.get('content')}" for i, m in enumerate(messages))
-        body = json.dumps({
+        payload = {
             "model": self.model,
             "temperature": 0,
             "messages": [{"role": "system", "content": PROMPT}, {"role": "user", "content": transcript}],
             "response_format": {"type": "json_schema",
                                 "json_schema": {"name": "memories", "strict": True, "schema": SCHEMA}},
-        }).encode()
+        }
         try:
-            reply = call_with_retries(lambda: self._post(body), attempts=self.attempts)
+            reply = call_with_retries(lambda: self._post(payload), attempts=self.attempts)
         except RetryableError as exc:
             raise ExtractionError(str(exc), retryable=True) from exc
         try:

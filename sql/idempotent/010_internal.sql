@@ -88,6 +88,9 @@ as $$
         'weight_vector', 0.6,
         'weight_lexical', 0.25,
         'weight_temporal', 0.15,
+        -- The graph term adds to the three above (a memory the question names by entity
+        -- gains up to 0.2); 0 turns it off.
+        'weight_graph', 0.2,
         'candidate_pool', 50,
         'top_k', 10,
         -- Users with at most this many visible memories get an exact scan (recall 1.0,
@@ -101,7 +104,6 @@ as $$
         -- retrieval (sql/idempotent/040_retrieve.sql explains each; 045 validates them)
         'fusion', 'weighted',
         'rrf_k', 60,
-        'weight_graph', 0,
         'context_weights', jsonb_build_array(0.35, 0.2),
         'context_session_weight', 0.2,
         'context_anchors', 30,
@@ -113,6 +115,16 @@ as $$
         'decay_floor', 0.1,
         'supersession_similarity', 0.92,
         'dedup_similarity', 0.95,
+        'supersession_policy', 'newest_wins',
+        'max_memories', 1000000,
+        -- decay and consolidation
+        'stale_weight', 0.25,
+        'archive_below_weight', 0.05,
+        'archive_protect_importance', 0.9,
+        'episode_summary_age_days', 30,
+        -- privacy: delete raw episodes after this many days (null keeps them)
+        'episode_retention_days', null,
+        'compact_max_rows', 2000,
         -- ingest
         'auto_register_users', true,
         'max_messages_per_ingest', 200,

@@ -219,3 +219,71 @@ with seed (term, canonical, entity_type) as (values
     returning term
 )
 delete from _pymem.gazetteer g where not exists (select from seed s where s.term = g.term);
+
+-- Question words that ask for a type of entity ("what food ...", "which pets ...").
+with seed (word, entity_type) as (values
+    ('activities', 'Activity'),
+    ('activity', 'Activity'),
+    ('animal', 'Animal'),
+    ('animals', 'Animal'),
+    ('app', 'Tool'),
+    ('apps', 'Tool'),
+    ('ate', 'Food'),
+    ('beverage', 'Beverage'),
+    ('beverages', 'Beverage'),
+    ('breakfast', 'Food'),
+    ('cities', 'Place'),
+    ('city', 'Place'),
+    ('condition', 'Condition'),
+    ('conditions', 'Condition'),
+    ('cook', 'Food'),
+    ('countries', 'Place'),
+    ('country', 'Place'),
+    ('cuisine', 'Food'),
+    ('diet', 'Diet'),
+    ('dinner', 'Food'),
+    ('dish', 'Food'),
+    ('dishes', 'Food'),
+    ('drink', 'Beverage'),
+    ('drinking', 'Beverage'),
+    ('drinks', 'Beverage'),
+    ('drug', 'Medication'),
+    ('drugs', 'Medication'),
+    ('eat', 'Food'),
+    ('eating', 'Food'),
+    ('editor', 'Tool'),
+    ('editors', 'Tool'),
+    ('food', 'Food'),
+    ('foods', 'Food'),
+    ('health', 'Condition'),
+    ('hobbies', 'Activity'),
+    ('hobby', 'Activity'),
+    ('ide', 'Tool'),
+    ('illness', 'Condition'),
+    ('language', 'ProgrammingLanguage'),
+    ('languages', 'ProgrammingLanguage'),
+    ('lunch', 'Food'),
+    ('meal', 'Food'),
+    ('meals', 'Food'),
+    ('medication', 'Medication'),
+    ('medications', 'Medication'),
+    ('medicine', 'Medication'),
+    ('medicines', 'Medication'),
+    ('pet', 'Animal'),
+    ('pets', 'Animal'),
+    ('programming', 'ProgrammingLanguage'),
+    ('recipe', 'Food'),
+    ('snack', 'Food'),
+    ('snacks', 'Food'),
+    ('software', 'Tool'),
+    ('sport', 'Activity'),
+    ('sports', 'Activity'),
+    ('tool', 'Tool'),
+    ('tools', 'Tool'),
+    ('town', 'Place')
+), upserted as (
+    insert into _pymem.type_hints (word, entity_type) select word, entity_type from seed
+    on conflict (word) do update set entity_type = excluded.entity_type
+    returning word
+)
+delete from _pymem.type_hints h where not exists (select from seed s where s.word = h.word);

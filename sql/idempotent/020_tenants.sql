@@ -14,33 +14,22 @@ declare
     v_service   name := format('pm_%s_service', v_install);
     v_partition name := 'memories_' || p_tenant.storage_suffix;
     v_settings  jsonb := _pymem.settings(p_tenant);
-    v_command   text;
     v_label     record;
 begin
     execute format('create role %I nologin', p_tenant.role_name);
     execute format('grant %I to %I with inherit true, set false', v_group, p_tenant.role_name);
     execute format('grant %I to %I with inherit false, set true', p_tenant.role_name, v_service);
     if not (select rolsuper from pg_roles where rolname = current_user) then
-        execute format('grant %I to %I with inherit false, set true', p_tenant.role_name, current_user);
+        -- The installing role manages the tenant's graph and API schema (owned by the
+        -- tenant role), so it holds the tenant's rights; tenants never hold each other's.
+        execute format('grant %I to %I with inherit true, set true', p_tenant.role_name, current_user);
     end if;
 
     execute format('create table _pymem.%I partition of _pymem.memories for values in (%L)',
                    v_partition, p_tenant.tenant_id);
-    execute format('alter table _pymem.%I enable row level security', v_partition);
-    execute format('alter table _pymem.%I force row level security', v_partition);
-    foreach v_command in array array['select', 'insert', 'update'] loop
-        execute format('create policy %2$s_%3$s on _pymem.%1$I for %3$s to %4$I %5$s',
-                       v_partition, 'tenant', v_command, p_tenant.role_name,
-                       case v_command
-                           when 'insert' then 'with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           when 'update' then 'using (tenant_id = (select _pymem.current_tenant_id()))
-                                               with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           else 'using (tenant_id = (select _pymem.current_tenant_id()))'
-                       end);
-    end loop;
-    execute format('create policy owner_all on _pymem.%I for all to %I using (true) with check (true)',
-                   v_partition, current_user);
-    execute format('grant select, insert, update on _pymem.%I to %I', v_partition, p_tenant.role_name);
+    -- Queried directly by retrieve(): its own RLS and grants, for this tenant's role only.
+    perform _pymem.secure_tenant_table(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name,
+                                       array['select', 'insert', 'update']);
 
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,
@@ -106,6 +95,7 @@ begin
             p_settings)
     returning * into v_tenant;
     perform _pymem.provision_tenant(v_tenant);
+    perform _pymem.write_audit(v_tenant.tenant_id, 'create_tenant', null, jsonb_build_object('role', v_tenant.role_name));
 
     return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
 end
@@ -122,6 +112,8 @@ as $$
 declare
     v_tenant   _pymem.tenants;
     v_report   jsonb;
+    v_login    name;
+    v_residual bigint;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
@@ -133,16 +125,44 @@ begin
         'dropped', true,
         'memories', (select count(*) from _pymem.memories m where m.tenant_id = p_tenant_id),
         'memory_versions', (select count(*) from _pymem.memory_versions v where v.tenant_id = p_tenant_id),
-        'episodes', (select count(*) from _pymem.episodes e where e.tenant_id = p_tenant_id));
+        'episodes', (select count(*) from _pymem.episodes e where e.tenant_id = p_tenant_id),
+        'users', (select count(*) from _pymem.users u where u.tenant_id = p_tenant_id),
+        'logins', (select count(*) from _pymem.logins l where l.tenant_id = p_tenant_id));
+    for v_login in select l.role_name from _pymem.logins l where l.tenant_id = p_tenant_id loop
+        execute format('drop owned by %I', v_login);
+        execute format('drop role %I', v_login);
+    end loop;
+    delete from _pymem.logins l where l.tenant_id = p_tenant_id;
+    execute format('drop schema if exists %I cascade', _pymem.api_schema(v_tenant));
     if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
         perform ag_catalog.drop_graph(v_tenant.graph_name, true);
     end if;
     execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
     delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
     delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
+    delete from _pymem.memory_entities me where me.tenant_id = p_tenant_id;
+    delete from _pymem.contradictions c where c.tenant_id = p_tenant_id;
+    delete from _pymem.users u where u.tenant_id = p_tenant_id;
     delete from _pymem.tenants t where t.tenant_id = p_tenant_id;
     execute format('drop owned by %I', v_tenant.role_name);
     execute format('drop role %I', v_tenant.role_name);
+    -- The verifier: nothing of the tenant may remain in any store.
+    select (select count(*) from _pymem.memories m where m.tenant_id = p_tenant_id)
+         + (select count(*) from _pymem.memory_versions v where v.tenant_id = p_tenant_id)
+         + (select count(*) from _pymem.episodes e where e.tenant_id = p_tenant_id)
+         + (select count(*) from _pymem.memory_entities me where me.tenant_id = p_tenant_id)
+         + (select count(*) from _pymem.contradictions c where c.tenant_id = p_tenant_id)
+         + (select count(*) from _pymem.users u where u.tenant_id = p_tenant_id)
+         + (select count(*) from pg_roles r where r.rolname = v_tenant.role_name)
+         + (select count(*) from pg_namespace n where n.nspname in (v_tenant.graph_name, _pymem.api_schema(v_tenant)))
+         + (select count(*) from ag_catalog.ag_graph g where g.name = v_tenant.graph_name)
+      into v_residual;
+    if v_residual <> 0 then
+        raise exception 'pymem: dropping tenant % left % objects behind; nothing was dropped', p_tenant_id, v_residual
+            using errcode = 'P0003';
+    end if;
+    v_report := v_report || jsonb_build_object('residual', v_residual);
+    perform _pymem.write_audit(p_tenant_id, 'drop_tenant', null, v_report);
     return v_report;
 end
 $$;

@@ -15,7 +15,8 @@ create or replace function pymem.remember(
     p_observed_at timestamptz default null,
     p_source      jsonb default '{}',
     p_subject     text default null,
-    p_attribute   text default null)
+    p_attribute   text default null,
+    p_value       text default null)
     returns uuid
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
@@ -44,23 +45,40 @@ begin
     if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' or jsonb_typeof(coalesce(p_source, '{}')) <> 'object' then
         raise exception 'pymem: metadata and source must be JSON objects' using errcode = '22023';
     end if;
+    if (p_subject is null) <> (p_attribute is null) then
+        raise exception 'pymem: subject and attribute name a slot together: give both or neither'
+            using errcode = '22023';
+    end if;
+    if p_subject is not null then
+        perform _pymem.check_id('subject', p_subject);
+        perform _pymem.check_id('attribute', p_attribute);
+    end if;
     perform _pymem.check_embedding(p_embedding);
     perform _pymem.touch_user(v_tenant, p_user_id);
 
-    insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding,
-                                 subject, attribute, importance, observed_at, valid_from,
-                                 source, metadata)
-    values (v_tenant.tenant_id, p_user_id, p_agent_id, p_session_id, p_kind, p_content, p_embedding,
-            p_subject, p_attribute, p_importance, coalesce(p_observed_at, now()), coalesce(p_observed_at, now()),
-            coalesce(p_source, '{}'), coalesce(p_metadata, '{}'))
-    returning * into v_memory;
-    perform _pymem.record_version(v_memory, 'create');
-    return v_memory.id;
+    v_memory.tenant_id := v_tenant.tenant_id;
+    v_memory.user_id := p_user_id;
+    v_memory.agent_id := p_agent_id;
+    v_memory.session_id := p_session_id;
+    v_memory.kind := p_kind;
+    v_memory.content := p_content;
+    v_memory.embedding := p_embedding;
+    v_memory.subject := p_subject;
+    v_memory.attribute := p_attribute;
+    v_memory.value := case when p_subject is not null then coalesce(p_value, p_content) end;
+    v_memory.importance := p_importance;
+    v_memory.observed_at := coalesce(p_observed_at, now());
+    v_memory.valid_from := v_memory.observed_at;
+    v_memory.source := coalesce(p_source, '{}');
+    v_memory.metadata := coalesce(p_metadata, '{}');
+    return (_pymem.write_memory(v_tenant, v_memory, 'remember')->>'id')::uuid;
 end
 $$;
-comment on function pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text) is
-    'Writes one memory for a user of the calling tenant, synchronously, and records version 1 '
-    'of its history. Tenant roles only. Returns the new memory id.';
+comment on function pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text, text) is
+    'Writes one memory for a user of the calling tenant, synchronously, through the consistency '
+    'engine: a duplicate adds a mention to the existing memory, a new value for the same slot '
+    '(subject, attribute) supersedes the old one by the tenant''s policy. Tenant roles only. '
+    'Returns the id of the memory that now holds the statement.';
 
 create or replace function pymem.forget(p_memory_id uuid, p_reason text default null) returns boolean
     language plpgsql volatile security invoker
@@ -78,6 +96,8 @@ begin
         return false;
     end if;
     perform _pymem.record_version(v_memory, 'forget', p_reason);
+    perform _pymem.graph_close(v_memory);
+    perform _pymem.audit_event('forget', v_memory.user_id, jsonb_build_object('memory_id', v_memory.id));
     return true;
 end
 $$;

@@ -15,7 +15,8 @@
 --                 scoring a row outside the scan re-tokenises its text, 10-35 us a row, so an
 --                 exact per-user BM25 pass over 1,000 rows alone would take 10-35 ms. Without
 --                 pg_textsearch: tsvector @@ (any query word) ranked by ts_rank_cd.
---        graph    _pymem.graph_candidates() (below): the knowledge-graph extension point.
+--        graph    _pymem.graph_scores() (080_graph.sql): memories linked to the entities the
+--                 query names, or to entities of a type it asks for.
 --        context  conversation turns (kind episode with a session_id): the context_anchors
 --                 best candidate turns bring the turns up to cardinality(context_weights)
 --                 positions before and after them in their session (ordered by observed_at,
@@ -26,7 +27,8 @@
 --                       lexical scan did not reach
 --        recency_score  max(decay_floor, 0.5 ^ (age_days / decay_half_life_days))
 --                       * (0.5 + 0.5 * importance), age measured at as_of or now
---        graph_score    from graph_candidates(), 0 until the graph supplies one
+--        graph_score    from graph_scores(): 1 for a memory linked to an entity the query
+--                       names, 0.5 to one stated with it, 0.7 to an entity of an asked-for type
 --      base = weight_vector * vector + weight_lexical * lexical + weight_temporal * recency
 --             + weight_graph * graph                                  (fusion = 'weighted')
 --      base = sum over components of weight / (rrf_k + rank among the candidates), a
@@ -45,27 +47,6 @@
 -- bm25_b 0.3: context turns lift recall@10 by ~0.05 there. Timings behind the structure
 -- (statements of their own for the HNSW and BM25 scans, a prepared main statement) are in
 -- the comments where they apply; the figures are from pymem bench retrieval on 2 cores.
-
--- The knowledge-graph extension point: memories the calling tenant's graph links to the
--- query, with a score in [0, 1]. Retrieval adds them to the candidates (rows the caller may
--- not see are dropped there) and weighs graph_score with weight_graph. An implementation
--- derives the graph from the caller's role (_pymem.require_tenant()), never from a parameter.
--- Until the graph issue replaces this body it contributes nothing.
-create or replace function _pymem.graph_candidates(
-    p_user_id         text,
-    p_query           text,
-    p_query_embedding vector,
-    p_limit           integer,
-    p_as_of           timestamptz)
-    returns table (memory_id uuid, graph_score double precision)
-    language sql stable security invoker
-    set search_path = pg_catalog, @extensions@, pg_temp
-as $$
-    select null::uuid, null::double precision where false
-$$;
-comment on function _pymem.graph_candidates(text, text, vector, integer, timestamptz) is
-    'Knowledge-graph candidates for pymem.retrieve (memory id, graph_score in [0, 1]). '
-    'Returns nothing until the graph component supplies them. Tenant roles.';
 
 -- The lexical hits retrieve passes to its main statement as two arrays, as rows. A function
 -- of its own (never inlined: it pins search_path) so the planner expects hundreds of rows,
@@ -180,6 +161,7 @@ create or replace function pymem.retrieve(
         vector_score  double precision,
         lexical_score double precision,
         recency_score double precision,
+        graph_score   double precision,
         importance    real,
         created_at    timestamptz,
         observed_at   timestamptz,
@@ -188,7 +170,6 @@ create or replace function pymem.retrieve(
         metadata      jsonb,
         source        jsonb,
         token_count   integer,
-        graph_score   double precision,
         context_score double precision)
     -- volatile: it PREPAREs its main statement (see the end of the body)
     language plpgsql volatile security invoker
@@ -222,6 +203,8 @@ declare
     v_lexical   text;
     v_lex_depth integer;
     v_lex_cap   integer;
+    v_bm25_index text;
+    v_bm25_tries integer := 0;
     v_scanned   integer;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
@@ -328,8 +311,9 @@ begin
     if v_query = '' or v_rows = 0 then
         v_lexical := null;
     elsif v_bm25 then
-        -- The index is not named: during pymem admin reindex the partition briefly has two
-        -- BM25 indexes, and pg_textsearch refuses a named one when the planner picks the other.
+        -- The index is named: pg_textsearch resolves an unnamed one through a type
+        -- lookup it caches per backend on the backend's first query, so a session whose
+        -- search_path lacks the extension's schema (a login role's) never resolves it.
         v_lexical := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
                                     coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
                                     count(*)::int
@@ -337,9 +321,9 @@ begin
                                           m.observed_at, m.created_at, m.valid_from, m.valid_to,
                                           -bm25_get_current_score() as lex
                                    from %1$s m
-                                   order by m.content <@> to_bm25query($2)
-                                   limit %2$s) m',
-                            v_partition, '%1$s', v_visible);
+                                   order by m.content <@> to_bm25query($2, %2$s)
+                                   limit %4$s) m',
+                            v_partition, '%2$L', v_visible, '%1$s');
     else
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
@@ -363,11 +347,28 @@ begin
             perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
                     set_config('enable_sort', 'off', true);
         end if;
+        v_bm25_index := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
         loop
-            execute format(v_lexical, v_lex_depth)
-                into v_lex_ids, v_lex_raw, v_scanned
-                using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                      v_context, v_tsquery, v_tenant.tenant_id;
+            begin
+                execute format(v_lexical, v_lex_depth, v_bm25_index)
+                    into v_lex_ids, v_lex_raw, v_scanned
+                    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                          v_context, v_tsquery, v_tenant.tenant_id;
+            exception when others then
+                -- While pymem admin reindex swaps this BM25 index the partition has two, and
+                -- pg_textsearch refuses the named one when the planner picks the other (or the
+                -- named one is being dropped): name another valid one. The swap is a few
+                -- transactions long, so a few tries suffice.
+                v_bm25_tries := v_bm25_tries + 1;
+                if v_bm25_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
+                    raise;
+                end if;
+                select format('_pymem.%I', c.relname) into v_bm25_index
+                from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
+                where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
+                order by format('_pymem.%I', c.relname) = v_bm25_index, c.relname limit 1;
+                continue;
+            end;
             exit when cardinality(v_lex_ids) >= v_pool or v_scanned < v_lex_depth or v_lex_depth >= v_lex_cap;
             v_lex_depth := v_lex_cap;
         end loop;
@@ -490,7 +491,7 @@ begin
         lexical_hits as (select l.id from lexical_all l where l.n <= %2$s),
         graph_hits as materialized (
             select g.memory_id as id, g.graph_score
-            from _pymem.graph_candidates($1, $2, $3, %2$s, $6) g),
+            from _pymem.graph_scores($10, $1, $2, %2$s) g where %12$s),
         pool as materialized (
             select v.id from vector_hits v
             union select l.id from lexical_hits l
@@ -539,9 +540,8 @@ begin
             window w as (order by c.base + c.context_score desc, c.created_at desc, c.id desc)
         )
         select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
-               o.lexical_score, o.recency_score, m.importance, m.created_at, m.observed_at,
-               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.graph_score,
-               o.context_score
+               o.lexical_score, o.recency_score, o.graph_score, m.importance, m.created_at, m.observed_at,
+               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.context_score
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
@@ -551,7 +551,9 @@ begin
         v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
         case when v_anchors > 0 then v_links
              else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
-        format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k);
+        format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
+        -- weight_graph 0: the graph adds no candidates either
+        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end);
 
     -- Planning this statement takes 1.5-3 ms, as much as running it. It is prepared once per
     -- session and shape (the name is the hash of its text, so a changed function or other

@@ -119,15 +119,20 @@ begin
         if v_message->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles')) then
             v_content := case when v_message ? 'name' then (v_message->>'name') || ': ' else '' end
                          || (v_message->>'content');
-            insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content,
-                                         importance, observed_at, valid_from, source, metadata)
-            values (v_tenant.tenant_id, p_user_id, p_agent_id, p_session_id, 'episode', left(v_content, 100000),
-                    (v_settings->>'episode_importance')::real, v_observed, v_observed,
-                    jsonb_strip_nulls(jsonb_build_object('episode_id', v_episode, 'turn_index', v_index,
-                                                         'turn_id', v_message->>'id', 'role', v_message->>'role')),
-                    coalesce(p_metadata, '{}'))
-            returning * into v_memory;
-            perform _pymem.record_version(v_memory, 'create', 'ingest');
+            v_memory := null;
+            v_memory.tenant_id := v_tenant.tenant_id;
+            v_memory.user_id := p_user_id;
+            v_memory.agent_id := p_agent_id;
+            v_memory.session_id := p_session_id;
+            v_memory.kind := 'episode';
+            v_memory.content := left(v_content, 100000);
+            v_memory.importance := (v_settings->>'episode_importance')::real;
+            v_memory.observed_at := v_observed;
+            v_memory.valid_from := v_observed;
+            v_memory.source := jsonb_strip_nulls(jsonb_build_object(
+                'episode_id', v_episode, 'turn_index', v_index, 'turn_id', v_message->>'id', 'role', v_message->>'role'));
+            v_memory.metadata := coalesce(p_metadata, '{}');
+            v_memory := _pymem.insert_memory(v_memory, 'ingest');
             v_ids := v_ids || v_memory.id;
         end if;
         v_index := v_index + 1;
@@ -186,8 +191,7 @@ comment on function _pymem.claim_episodes(text, integer, integer, integer) is
     'Claims up to p_limit due episodes across tenants for one worker (FOR UPDATE SKIP LOCKED, '
     'lease p_lease_seconds). Service role only.';
 
--- One extracted candidate becomes a memory. The consistency engine (dedup, supersession)
--- hooks in here; today every candidate is stored as a new memory with its provenance.
+-- One extracted candidate goes through the consistency engine (dedup, supersession).
 create or replace function _pymem.store_candidate(
     p_tenant _pymem.tenants, p_episode _pymem.episodes, p_candidate jsonb, p_embedding vector)
     returns uuid
@@ -197,22 +201,27 @@ as $$
 declare
     v_memory _pymem.memories;
 begin
-    insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding,
-                                 subject, attribute, importance, confidence, observed_at, valid_from,
-                                 source, metadata)
-    values (p_tenant.tenant_id, p_episode.user_id, p_episode.agent_id, p_episode.session_id,
-            p_candidate->>'kind', p_candidate->>'content', p_embedding,
-            p_candidate->>'subject', p_candidate->>'attribute',
-            coalesce((p_candidate->>'importance')::real, 0.5), coalesce((p_candidate->>'confidence')::real, 1.0),
-            p_episode.observed_at, p_episode.observed_at,
-            jsonb_build_object('episode_id', p_episode.id, 'turns', coalesce(p_candidate->'source_turns', '[]')),
-            jsonb_strip_nulls(jsonb_build_object('value', p_candidate->'value',
-                                                 'entities', p_candidate->'entities',
-                                                 'relations', p_candidate->'relations',
-                                                 'extractor', p_candidate->'extractor')))
-    returning * into v_memory;
-    perform _pymem.record_version(v_memory, 'create', 'extraction');
-    return v_memory.id;
+    v_memory.tenant_id := p_tenant.tenant_id;
+    v_memory.user_id := p_episode.user_id;
+    v_memory.agent_id := p_episode.agent_id;
+    v_memory.session_id := p_episode.session_id;
+    v_memory.kind := p_candidate->>'kind';
+    v_memory.content := p_candidate->>'content';
+    v_memory.embedding := p_embedding;
+    if p_candidate->>'subject' is not null and p_candidate->>'attribute' is not null then
+        v_memory.subject := left(p_candidate->>'subject', 256);
+        v_memory.attribute := left(p_candidate->>'attribute', 256);
+        v_memory.value := coalesce(p_candidate->>'value', p_candidate->>'content');
+    end if;
+    v_memory.importance := coalesce((p_candidate->>'importance')::real, 0.5);
+    v_memory.confidence := coalesce((p_candidate->>'confidence')::real, 1.0);
+    v_memory.observed_at := p_episode.observed_at;
+    v_memory.valid_from := p_episode.observed_at;
+    v_memory.source := jsonb_build_object('episode_id', p_episode.id, 'turns', coalesce(p_candidate->'source_turns', '[]'));
+    v_memory.metadata := jsonb_strip_nulls(jsonb_build_object('entities', p_candidate->'entities',
+                                                              'relations', p_candidate->'relations',
+                                                              'extractor', p_candidate->'extractor'));
+    return (_pymem.write_memory(p_tenant, v_memory, 'extraction')->>'id')::uuid;
 end
 $$;
 

@@ -12,9 +12,8 @@ begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
     execute format($g$grant execute on function
-        pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text),
+        pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text, text),
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
-        _pymem.graph_candidates(text, text, vector, integer, timestamptz),
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
         pymem.forget(uuid, text),
@@ -25,6 +24,32 @@ begin
         _pymem.touch_user(_pymem.tenants, text),
         _pymem.store_candidate(_pymem.tenants, _pymem.episodes, jsonb, vector),
         _pymem.check_candidate(integer, jsonb),
+        pymem.history(text, timestamptz),
+        pymem.contradictions(text),
+        pymem.resolve_contradiction(uuid, text),
+        pymem.compact(text),
+        _pymem.compact_user(_pymem.tenants, text),
+        _pymem.check_capacity(_pymem.tenants),
+        _pymem.same_value(text, text),
+        _pymem.add_mention(_pymem.memories, _pymem.memories),
+        _pymem.insert_memory(_pymem.memories, text),
+        _pymem.close_memory(_pymem.memories, _pymem.memories, text),
+        _pymem.record_contradiction(_pymem.memories, _pymem.memories, text, text),
+        _pymem.write_memory(_pymem.tenants, _pymem.memories, text),
+        _pymem.decay_weight(double precision, double precision, double precision),
+        pymem.graph_facts(text, timestamptz),
+        pymem.graph_neighbors(text, text, integer),
+        pymem.cypher(text, jsonb),
+        _pymem.recognize(text),
+        _pymem.entity_key(text, text),
+        _pymem.graph_exec(name, text, jsonb),
+        _pymem.graph_link(_pymem.memories),
+        _pymem.graph_close(_pymem.memories),
+        _pymem.graph_scores(text, text, text, integer),
+        pymem.erase_user(text),
+        pymem.export_user(text),
+        pymem.import_user(jsonb, text),
+        _pymem.audit_event(text, text, jsonb),
         _pymem.current_tenant_id(),
         _pymem.require_tenant(),
         _pymem.capabilities(),
@@ -48,10 +73,18 @@ begin
         _pymem.claim_episodes(text, integer, integer, integer),
         _pymem.fail_episode(text, uuid, text, text, double precision, integer),
         _pymem.release_episodes(text),
+        pymem.decay_sweep(integer),
+        pymem.compact_all(),
+        pymem.audit_log(text, integer),
+        pymem.retention_sweep(),
+        pymem.create_login(text, text, text),
+        pymem.drop_login(text),
         _pymem.capabilities(),
         _pymem.install_id()
         to %I$g$, v_service);
     execute format('grant select on _pymem.gazetteer to %I', v_service);
+    execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
+                    pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
     -- Clients check the schema revision before use (pymem.connect refuses an old schema).
     execute format('grant select on public.alembic_version to %I', v_service);
 end

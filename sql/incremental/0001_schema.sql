@@ -183,14 +183,6 @@ create index episodes_user_idx on _pymem.episodes (tenant_id, user_id);
 -- (select ...) so it runs once per query and the planner can use it as an index key.
 alter table _pymem.tenants enable row level security;
 alter table _pymem.tenants force row level security;
-alter table _pymem.memories enable row level security;
-alter table _pymem.memories force row level security;
-alter table _pymem.memory_versions enable row level security;
-alter table _pymem.memory_versions force row level security;
-alter table _pymem.episodes enable row level security;
-alter table _pymem.episodes force row level security;
-alter table _pymem.install enable row level security;
-alter table _pymem.install force row level security;
 
 create function _pymem.current_tenant_id() returns text
     language sql stable security invoker parallel safe
@@ -199,12 +191,40 @@ as $$ select tenant_id from _pymem.tenants where role_name = current_user $$;
 comment on function _pymem.current_tenant_id() is
     'The tenant whose role is current_user, or null. Used by every RLS policy.';
 
+-- Secures one table of tenant rows the same way everywhere: RLS enabled and forced, one
+-- policy per command for p_role limited to the tenant's own rows, a policy for the
+-- installing role, and exactly the matching privileges (what a policy allows, a grant
+-- allows; commands not listed have neither). Used by every migration and create_tenant.
+create function _pymem.secure_tenant_table(p_table regclass, p_role name, p_commands text[]) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_name    text := (select c.relname from pg_class c where c.oid = p_table);
+    v_mine    text := '(tenant_id = (select _pymem.current_tenant_id()))';
+    v_command text;
+begin
+    execute format('alter table %s enable row level security', p_table);
+    execute format('alter table %s force row level security', p_table);
+    foreach v_command in array p_commands loop
+        execute format('create policy %I on %s for %s to %I %s', v_name || '_' || v_command, p_table, v_command, p_role,
+                       case v_command when 'insert' then 'with check ' || v_mine
+                                      when 'update' then 'using ' || v_mine || ' with check ' || v_mine
+                                      else 'using ' || v_mine end);
+    end loop;
+    execute format('create policy %I on %s for all to %I using (true) with check (true)',
+                   v_name || '_owner', p_table, current_user);
+    if cardinality(p_commands) > 0 then
+        execute format('grant %s on %s to %I', array_to_string(p_commands, ', '), p_table, p_role);
+    end if;
+end
+$$;
+
 do $$
 declare
     v_install text := (select install_id from _pymem.install);
     v_group   name := format('pm_%s_tenant', v_install);
     v_owner   name := current_user;
-    v_table   text;
 begin
     -- Tenants see their own row only (the policy cannot call current_tenant_id(),
     -- which reads this table).
@@ -212,33 +232,18 @@ begin
                     using (role_name = current_user)', v_group);
     execute format('grant select on _pymem.tenants to %I', v_group);
 
-    foreach v_table in array array['memories', 'memory_versions', 'episodes'] loop
-        execute format('create policy %1$s_select on _pymem.%1$I for select to %2$I
-                        using (tenant_id = (select _pymem.current_tenant_id()))', v_table, v_group);
-        execute format('create policy %1$s_insert on _pymem.%1$I for insert to %2$I
-                        with check (tenant_id = (select _pymem.current_tenant_id()))', v_table, v_group);
-    end loop;
-    foreach v_table in array array['memories', 'episodes'] loop
-        execute format('create policy %1$s_update on _pymem.%1$I for update to %2$I
-                        using (tenant_id = (select _pymem.current_tenant_id()))
-                        with check (tenant_id = (select _pymem.current_tenant_id()))', v_table, v_group);
-    end loop;
+    execute format('create policy tenants_owner on _pymem.tenants for all to %I using (true) with check (true)', v_owner);
     -- History is append-only for tenants: no update or delete privilege, no policy.
-    execute format('grant select, insert, update on _pymem.memories, _pymem.episodes to %I', v_group);
-    execute format('grant select, insert on _pymem.memory_versions to %I', v_group);
-
-    -- The installing role keeps full access under FORCE when it is not a superuser;
-    -- administrative SECURITY DEFINER functions run as this role.
-    foreach v_table in array array['tenants', 'memories', 'memory_versions', 'episodes', 'install'] loop
-        execute format('create policy %1$s_owner on _pymem.%1$I for all to %2$I using (true) with check (true)',
-                       v_table, v_owner);
-    end loop;
+    perform _pymem.secure_tenant_table('_pymem.memories', v_group, array['select', 'insert', 'update']);
+    perform _pymem.secure_tenant_table('_pymem.memory_versions', v_group, array['select', 'insert']);
+    perform _pymem.secure_tenant_table('_pymem.episodes', v_group, array['select', 'insert', 'update']);
+    perform _pymem.secure_tenant_table('_pymem.install', v_group, array[]::text[]);  -- owner only
 end
 $$;
 
 
 -- Which incremental files were applied, with their hash: pymem migrate refuses to run if
--- a released file changed afterwards (released migrations are immutable).
+-- a released file changed afterwards (released migrations are immutable). Owner only.
 create table _pymem.incremental_files (
     file_name  text primary key,
     sha256     text not null,

@@ -25,8 +25,6 @@ create table _pymem.users (
     last_seen_at  timestamptz not null default now(),
     primary key (tenant_id, user_id)
 );
-alter table _pymem.users enable row level security;
-alter table _pymem.users force row level security;
 
 -- Typed entities recognised in text, longest surface form first: "hot dogs" is Hot dog
 -- (Food), "dogs" is Dog (Animal). Global, read-only for tenants; seeded by
@@ -39,23 +37,9 @@ create table _pymem.gazetteer (
 
 do $$
 declare
-    v_install text := (select install_id from _pymem.install);
-    v_group   name := format('pm_%s_tenant', v_install);
-    v_owner   name := current_user;
-    v_command text;
+    v_group name := format('pm_%s_tenant', (select install_id from _pymem.install));
 begin
-    foreach v_command in array array['select', 'insert', 'update'] loop
-        execute format('create policy users_%1$s on _pymem.users for %1$s to %2$I %3$s',
-                       v_command, v_group,
-                       case v_command
-                           when 'insert' then 'with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           when 'update' then 'using (tenant_id = (select _pymem.current_tenant_id()))
-                                               with check (tenant_id = (select _pymem.current_tenant_id()))'
-                           else 'using (tenant_id = (select _pymem.current_tenant_id()))'
-                       end);
-    end loop;
-    execute format('create policy users_owner on _pymem.users for all to %I using (true) with check (true)', v_owner);
-    execute format('grant select, insert, update on _pymem.users to %I', v_group);
+    perform _pymem.secure_tenant_table('_pymem.users', v_group, array['select', 'insert', 'update']);
     execute format('grant select on _pymem.gazetteer to %I', v_group);
 end
 $$;

@@ -1,0 +1,342 @@
+-- 060_consistency: every non-episode write goes through _pymem.write_memory(), which
+-- decides between four outcomes, in one place, inside the caller's transaction:
+--
+--   duplicate   same slot and value, or an embedding at least dedup_similarity (0.95)
+--               close: no new row; the existing memory gains a mention, last_seen,
+--               importance and the new source.
+--   superseded  same slot, different value (or, without slots, similarity at least
+--               supersession_similarity, 0.92): by the tenant's policy
+--                 newest_wins    the newer observation becomes current, the older is
+--                                closed (valid_to, superseded_by), never deleted
+--                 most_frequent  the value mentioned more often stays current
+--                 manual         the candidate waits as 'contested' in the
+--                                contradictions queue for a person to decide
+--   created     nothing related exists.
+-- Every conflict is recorded in _pymem.contradictions (resolved or open), and every
+-- change in memory_versions, so history can answer "what did the agent know at time X".
+-- Episodes (raw turns) are a log: they are never deduplicated or superseded.
+
+create or replace function _pymem.check_capacity(p_tenant _pymem.tenants) returns void
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_limit bigint := (_pymem.settings(p_tenant)->>'max_memories')::bigint;
+    v_estimate real;
+    v_count bigint;
+begin
+    if v_limit is null then
+        return;
+    end if;
+    -- Counting a big partition on every write is too slow; the planner's estimate is
+    -- free. Count exactly only when the estimate says the tenant is near its limit.
+    select c.reltuples into v_estimate from pg_class c
+    where c.oid = to_regclass(format('_pymem.%I', 'memories_' || p_tenant.storage_suffix));
+    if coalesce(v_estimate, 0) < 0.9 * v_limit and v_limit > 1000 then
+        return;
+    end if;
+    select count(*) into v_count from _pymem.memories m
+    where m.tenant_id = p_tenant.tenant_id and m.status <> 'forgotten';
+    if v_count >= v_limit then
+        raise exception 'pymem: tenant % holds % memories; its limit is %', quote_literal(p_tenant.tenant_id),
+            v_count, v_limit using errcode = '54000',
+            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories.';
+    end if;
+end
+$$;
+
+create or replace function _pymem.same_value(a text, b text) returns boolean
+    language sql immutable parallel safe security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select lower(btrim(coalesce(a, ''))) = lower(btrim(coalesce(b, ''))) $$;
+
+-- The existing memory gains a mention instead of a twin.
+create or replace function _pymem.add_mention(p_existing _pymem.memories, p_new _pymem.memories) returns uuid
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_memory _pymem.memories;
+begin
+    update _pymem.memories m
+       set mention_count = m.mention_count + 1,
+           last_seen_at = greatest(m.last_seen_at, p_new.observed_at),
+           importance = greatest(m.importance, p_new.importance),
+           confidence = greatest(m.confidence, p_new.confidence),
+           source = jsonb_set(m.source, '{mentions}',
+                              (select coalesce(jsonb_agg(x), '[]') from (
+                                   select x from jsonb_array_elements(coalesce(m.source->'mentions', '[]')
+                                                                       || jsonb_build_array(p_new.source)) x
+                                   offset greatest(jsonb_array_length(coalesce(m.source->'mentions', '[]')) + 1 - 20, 0)) s)),
+           updated_at = now()
+     where m.tenant_id = p_existing.tenant_id and m.id = p_existing.id
+    returning * into v_memory;
+    perform _pymem.record_version(v_memory, 'update', 'mentioned again');
+    return v_memory.id;
+end
+$$;
+
+create or replace function _pymem.insert_memory(p_memory _pymem.memories, p_reason text) returns _pymem.memories
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_memory _pymem.memories;
+begin
+    insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding, subject,
+                                 attribute, value, status, importance, confidence, observed_at, last_seen_at,
+                                 valid_from, valid_to, superseded_by, source, metadata)
+    values (p_memory.tenant_id, p_memory.user_id, p_memory.agent_id, p_memory.session_id, p_memory.kind,
+            p_memory.content, p_memory.embedding, p_memory.subject, p_memory.attribute, p_memory.value,
+            coalesce(p_memory.status, 'active'), coalesce(p_memory.importance, 0.5), coalesce(p_memory.confidence, 1.0),
+            coalesce(p_memory.observed_at, now()), coalesce(p_memory.observed_at, now()),
+            coalesce(p_memory.valid_from, p_memory.observed_at, now()), p_memory.valid_to, p_memory.superseded_by,
+            coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'))
+    returning * into v_memory;
+    perform _pymem.record_version(v_memory, 'create', p_reason);
+    if v_memory.status <> 'contested' then
+        perform _pymem.graph_link(v_memory);  -- a contested memory joins the graph when accepted
+    end if;
+    return v_memory;
+end
+$$;
+
+-- p_old stops being current because p_new replaces it from p_new.valid_from on.
+create or replace function _pymem.close_memory(p_old _pymem.memories, p_new _pymem.memories, p_reason text) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_memory _pymem.memories;
+begin
+    update _pymem.memories m
+       set status = 'superseded', valid_to = greatest(p_new.valid_from, m.valid_from),
+           superseded_by = p_new.id, updated_at = now()
+     where m.tenant_id = p_old.tenant_id and m.id = p_old.id
+    returning * into v_memory;
+    perform _pymem.record_version(v_memory, 'supersede', p_reason);
+    perform _pymem.graph_close(v_memory);
+end
+$$;
+
+create or replace function _pymem.record_contradiction(
+    p_existing _pymem.memories, p_candidate _pymem.memories, p_policy text, p_status text) returns uuid
+    language sql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    insert into _pymem.contradictions (tenant_id, user_id, subject, attribute, existing_memory_id,
+                                       candidate_memory_id, policy, status, resolved_by, resolved_at)
+    values (p_existing.tenant_id, p_existing.user_id, p_existing.subject, p_existing.attribute, p_existing.id,
+            p_candidate.id, p_policy, p_status,
+            case when p_status = 'open' then null else 'policy:' || p_policy end,
+            case when p_status = 'open' then null else now() end)
+    returning id
+$$;
+
+create or replace function _pymem.write_memory(p_tenant _pymem.tenants, p_memory _pymem.memories, p_reason text)
+    returns jsonb
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_settings  jsonb := _pymem.settings(p_tenant);
+    v_policy    text := v_settings->>'supersession_policy';
+    v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
+    v_has_slot  boolean := p_memory.subject is not null and p_memory.attribute is not null;
+    v_existing  _pymem.memories;
+    v_near      _pymem.memories;
+    v_sim       double precision;
+    v_new       _pymem.memories;
+begin
+    perform _pymem.check_capacity(p_tenant);
+    if p_memory.kind = 'episode' then
+        v_new := _pymem.insert_memory(p_memory, p_reason);
+        return jsonb_build_object('id', v_new.id, 'action', 'created');
+    end if;
+
+    -- 1. The slot's current memory (locked: concurrent writers to one slot serialise).
+    if v_has_slot then
+        select * into v_existing from _pymem.memories m
+        where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id
+          and m.subject = p_memory.subject and m.attribute = p_memory.attribute and m.status = 'active'
+        order by m.valid_from desc, m.id desc
+        limit 1
+        for update;
+        if found and _pymem.same_value(v_existing.value, p_memory.value) then
+            return jsonb_build_object('id', _pymem.add_mention(v_existing, p_memory), 'action', 'duplicate');
+        end if;
+        if v_policy = 'most_frequent' then
+            -- A value said again that lost earlier may now be the most frequent one.
+            select * into v_near from _pymem.memories m
+            where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id
+              and m.subject = p_memory.subject and m.attribute = p_memory.attribute
+              and m.status = 'superseded' and _pymem.same_value(m.value, p_memory.value)
+            order by m.mention_count desc, m.valid_from desc
+            limit 1
+            for update;
+            if found then
+                perform _pymem.add_mention(v_near, p_memory);
+                if v_existing.id is not null and v_near.mention_count + 1 > v_existing.mention_count then
+                    update _pymem.memories m set status = 'active', valid_to = null, superseded_by = null,
+                                                 valid_from = greatest(m.valid_from, p_memory.valid_from), updated_at = now()
+                     where m.tenant_id = v_near.tenant_id and m.id = v_near.id
+                    returning * into v_near;
+                    perform _pymem.record_version(v_near, 'restore', 'now the most frequent value');
+                    perform _pymem.close_memory(v_existing, v_near, 'a more frequent value returned');
+                    perform _pymem.record_contradiction(v_existing, v_near, v_policy, 'accepted_new');
+                    return jsonb_build_object('id', v_near.id, 'action', 'superseded', 'superseded', v_existing.id);
+                end if;
+                return jsonb_build_object('id', v_near.id, 'action', 'duplicate');
+            end if;
+        end if;
+    end if;
+
+    -- 2. Without a slot decision, the nearest memory of the same kind by meaning.
+    if v_existing.id is null and p_memory.embedding is not null then
+        execute format('select m.* from %s m where m.user_id = $1 and m.status = ''active'' and m.kind = $2
+                          and m.embedding is not null order by m.embedding <=> $3 limit 1 for update', v_partition)
+            into v_near using p_memory.user_id, p_memory.kind, p_memory.embedding;
+        if v_near.id is not null then
+            v_sim := 1 - (v_near.embedding <=> p_memory.embedding);
+            -- Slots that disagree outrank similarity: "likes:dog" and "likes:cat" read alike.
+            if v_has_slot and v_near.attribute is not null
+               and (v_near.subject, v_near.attribute) is distinct from (p_memory.subject, p_memory.attribute) then
+                v_near := null;
+            elsif v_sim >= (v_settings->>'dedup_similarity')::float8
+                  and (not v_has_slot or v_near.attribute is null or _pymem.same_value(v_near.value, p_memory.value)) then
+                return jsonb_build_object('id', _pymem.add_mention(v_near, p_memory), 'action', 'duplicate',
+                                          'similarity', v_sim);
+            elsif v_sim >= (v_settings->>'supersession_similarity')::float8 and p_memory.kind in ('fact', 'preference') then
+                v_existing := v_near;
+            end if;
+        end if;
+    end if;
+
+    if v_existing.id is null then
+        v_new := _pymem.insert_memory(p_memory, p_reason);
+        return jsonb_build_object('id', v_new.id, 'action', 'created');
+    end if;
+
+    -- 3. A conflict with v_existing: apply the tenant's policy.
+    if v_policy = 'manual' then
+        p_memory.status := 'contested';
+        v_new := _pymem.insert_memory(p_memory, p_reason);
+        perform _pymem.record_contradiction(v_existing, v_new, v_policy, 'open');
+        return jsonb_build_object('id', v_new.id, 'action', 'contested', 'existing', v_existing.id);
+    end if;
+    if coalesce(p_memory.valid_from, p_memory.observed_at, now()) < v_existing.valid_from
+       or (v_policy = 'most_frequent' and v_existing.mention_count > 1) then
+        -- Older news (arrived late), or outvoted: recorded, but not current.
+        p_memory.status := 'superseded';
+        p_memory.superseded_by := v_existing.id;
+        p_memory.valid_to := greatest(v_existing.valid_from, coalesce(p_memory.valid_from, p_memory.observed_at, now()));
+        v_new := _pymem.insert_memory(p_memory, p_reason);
+        perform _pymem.record_contradiction(v_existing, v_new, v_policy, 'kept_existing');
+        return jsonb_build_object('id', v_new.id, 'action', 'outdated', 'current', v_existing.id);
+    end if;
+    v_new := _pymem.insert_memory(p_memory, p_reason);
+    perform _pymem.close_memory(v_existing, v_new, coalesce(p_reason, 'newer statement'));
+    perform _pymem.record_contradiction(v_existing, v_new, v_policy, 'accepted_new');
+    return jsonb_build_object('id', v_new.id, 'action', 'superseded', 'superseded', v_existing.id);
+end
+$$;
+
+-- History: what the agent knew about a user at a moment, on the observation timeline
+-- (valid_from/valid_to come from when statements were made, so back-filled conversations
+-- answer for their own dates; for live traffic this is also when they were recorded).
+create or replace function pymem.history(p_user_id text, p_as_of timestamptz)
+    returns table (id uuid, kind text, content text, subject text, attribute text, value text,
+                   status text, valid_from timestamptz, valid_to timestamptz, created_at timestamptz,
+                   superseded_by uuid, mention_count integer)
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_as_of is null then
+        raise exception 'pymem: as_of is required' using errcode = '22023';
+    end if;
+    return query
+    select m.id, m.kind, m.content, m.subject, m.attribute, m.value, m.status, m.valid_from, m.valid_to,
+           m.created_at, m.superseded_by, m.mention_count
+    from _pymem.memories m
+    where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id
+      and m.status not in ('forgotten', 'contested')
+      and m.valid_from <= p_as_of and (m.valid_to is null or m.valid_to > p_as_of)
+      and (m.archived_at is null or m.archived_at > p_as_of)
+    order by m.valid_from, m.id;
+end
+$$;
+comment on function pymem.history(text, timestamptz) is
+    'What the agent knew about a user of the calling tenant at p_as_of: the memories valid then '
+    '(superseded later or not), oldest first. Tenant roles only.';
+
+-- The contradictions queue (policy manual), and the record of automatic resolutions.
+create or replace function pymem.contradictions(p_status text default 'open')
+    returns table (id uuid, user_id text, subject text, attribute text, policy text, status text,
+                   existing_memory_id uuid, existing_content text, candidate_memory_id uuid,
+                   candidate_content text, detected_at timestamptz, resolved_at timestamptz)
+    language sql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select c.id, c.user_id, c.subject, c.attribute, c.policy, c.status,
+           c.existing_memory_id, e.content, c.candidate_memory_id, n.content, c.detected_at, c.resolved_at
+    from _pymem.contradictions c
+    left join _pymem.memories e on e.tenant_id = c.tenant_id and e.id = c.existing_memory_id
+    left join _pymem.memories n on n.tenant_id = c.tenant_id and n.id = c.candidate_memory_id
+    where c.tenant_id = (select _pymem.current_tenant_id()) and (p_status is null or c.status = p_status)
+    order by c.detected_at, c.id
+$$;
+comment on function pymem.contradictions(text) is
+    'Slot conflicts of the calling tenant, by status (open = waiting for review; null = all). Tenant roles only.';
+
+create or replace function pymem.resolve_contradiction(p_id uuid, p_resolution text) returns jsonb
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant    _pymem.tenants := _pymem.require_tenant();
+    v_row       _pymem.contradictions;
+    v_existing  _pymem.memories;
+    v_candidate _pymem.memories;
+begin
+    if p_resolution is null or p_resolution not in ('keep_existing', 'accept_new', 'keep_both') then
+        raise exception 'pymem: resolution must be keep_existing, accept_new or keep_both' using errcode = '22023';
+    end if;
+    select * into v_row from _pymem.contradictions c
+    where c.tenant_id = v_tenant.tenant_id and c.id = p_id for update;
+    if not found then
+        raise exception 'pymem: unknown contradiction %', p_id using errcode = '42704';
+    end if;
+    if v_row.status <> 'open' then
+        raise exception 'pymem: contradiction % is already resolved (%)', p_id, v_row.status using errcode = '22023';
+    end if;
+    select * into v_existing from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.id = v_row.existing_memory_id for update;
+    select * into v_candidate from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.id = v_row.candidate_memory_id for update;
+    if p_resolution = 'keep_existing' then
+        update _pymem.memories m set status = 'superseded', superseded_by = v_existing.id, valid_to = now(), updated_at = now()
+         where m.tenant_id = v_tenant.tenant_id and m.id = v_candidate.id returning * into v_candidate;
+        perform _pymem.record_version(v_candidate, 'supersede', 'contradiction resolved: kept existing');
+    else
+        update _pymem.memories m set status = 'active', valid_from = now(), updated_at = now()
+         where m.tenant_id = v_tenant.tenant_id and m.id = v_candidate.id returning * into v_candidate;
+        perform _pymem.record_version(v_candidate, 'restore', 'contradiction resolved: ' || p_resolution);
+        perform _pymem.graph_link(v_candidate);
+        if p_resolution = 'accept_new' and v_existing.status = 'active' then
+            perform _pymem.close_memory(v_existing, v_candidate, 'contradiction resolved: accepted new');
+        end if;
+    end if;
+    update _pymem.contradictions c
+       set status = case p_resolution when 'keep_existing' then 'kept_existing'
+                                      when 'accept_new' then 'accepted_new' else 'kept_both' end,
+           resolved_at = now(), resolved_by = current_user
+     where c.tenant_id = v_tenant.tenant_id and c.id = p_id;
+    return jsonb_build_object('id', p_id, 'resolution', p_resolution,
+                              'current', case when p_resolution = 'keep_existing' then v_existing.id else v_candidate.id end);
+end
+$$;
+comment on function pymem.resolve_contradiction(uuid, text) is
+    'Resolves an open contradiction of the calling tenant: keep_existing, accept_new or keep_both. '
+    'Tenant roles only. Returns the decision and the current memory id.';

@@ -1,0 +1,291 @@
+-- 080_graph: the knowledge graph.
+--
+-- Each tenant has one AGE graph, owned by its role (schema privileges isolate graphs; we
+-- never rely on RLS inside AGE). Every function here derives the graph from the calling
+-- role (_pymem.require_tenant()); no caller ever names a graph. The graph holds:
+--   (:User {user_id})  -[:ALLERGIC_TO|LIKES|... {memory_id, valid_from, valid_to, confidence}]->
+--   (:Entity {key, name, type})  -[:RELATED {user_id, memory_id}]-  (:Entity)   (same memory)
+-- Supersession closes edges (valid_to); erasure removes the user's vertices and edges.
+-- Times are stored as epoch seconds (numbers compare correctly inside Cypher).
+--
+-- Retrieval does not traverse AGE: it reads _pymem.memory_entities (entity -> memory per
+-- user, maintained here on write), which answers in well under a millisecond.
+
+-- Typed entities in free text, longest gazetteer match first ("hot dogs" before "dogs").
+create or replace function _pymem.recognize(p_text text)
+    returns table (entity_name text, entity_type text)
+    language plpgsql stable security invoker parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_words text[] := array_remove(regexp_split_to_array(lower(coalesce(p_text, '')), '[^a-z0-9+#/]+'), '');
+    v_count integer := coalesce(array_length(v_words, 1), 0);
+    v_i     integer := 1;
+    v_len   integer;
+    v_hit   _pymem.gazetteer;
+    v_seen  text[] := '{}';
+begin
+    while v_i <= v_count loop
+        v_hit := null;
+        for v_len in reverse least(4, v_count - v_i + 1) .. 1 loop
+            select * into v_hit from _pymem.gazetteer g where g.term = array_to_string(v_words[v_i:v_i + v_len - 1], ' ');
+            exit when found;
+        end loop;
+        if v_hit.term is not null then
+            if not (v_hit.entity_type || ':' || v_hit.canonical) = any(v_seen) then
+                v_seen := v_seen || (v_hit.entity_type || ':' || v_hit.canonical);
+                entity_name := v_hit.canonical;
+                entity_type := v_hit.entity_type;
+                return next;
+            end if;
+            v_i := v_i + array_length(regexp_split_to_array(v_hit.term, ' '), 1);
+        else
+            v_i := v_i + 1;
+        end if;
+    end loop;
+end
+$$;
+
+create or replace function _pymem.entity_key(p_type text, p_name text) returns text
+    language sql immutable parallel safe security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select lower(btrim(p_type)) || ':' || lower(btrim(p_name)) $$;
+
+-- Runs one Cypher statement on the calling tenant's graph with agtype parameters.
+-- p_cypher is always a constant written in this file, never caller text.
+create or replace function _pymem.graph_exec(p_graph name, p_cypher text, p_params jsonb) returns void
+    language plpgsql volatile security invoker
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    -- AGE takes the query only as a dollar-quoted constant.
+    if position('$c$' in p_cypher) > 0 then
+        raise exception 'pymem: internal Cypher text must not contain $c$' using errcode = '22023';
+    end if;
+    execute format('select * from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)', p_graph, p_cypher)
+        using p_params::text::ag_catalog.agtype;
+end
+$$;
+
+-- Links a new memory into the graph: the entity mapping for retrieval, and (for memories
+-- that state relations) the User -> Entity edges and Entity - Entity co-mentions in AGE.
+create or replace function _pymem.graph_link(p_memory _pymem.memories) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_graph     name := (select t.graph_name from _pymem.tenants t where t.tenant_id = p_memory.tenant_id);
+    v_entities  jsonb := p_memory.metadata->'entities';
+    v_relations jsonb := coalesce(p_memory.metadata->'relations', '[]');
+    v_entity    jsonb;
+    v_relation  jsonb;
+    v_keys      text[] := '{}';
+    i           integer;
+    j           integer;
+begin
+    if v_entities is null or jsonb_typeof(v_entities) <> 'array' then
+        select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type)), '[]')
+          into v_entities from _pymem.recognize(p_memory.content) r;
+    end if;
+    for v_entity in select value from jsonb_array_elements(v_entities) loop
+        continue when jsonb_typeof(v_entity->'name') <> 'string' or jsonb_typeof(v_entity->'type') <> 'string';
+        insert into _pymem.memory_entities (tenant_id, user_id, memory_id, entity_key, entity_name, entity_type, predicate)
+        values (p_memory.tenant_id, p_memory.user_id, p_memory.id,
+                _pymem.entity_key(v_entity->>'type', v_entity->>'name'), left(v_entity->>'name', 200),
+                left(v_entity->>'type', 60),
+                (select r->>'predicate' from jsonb_array_elements(v_relations) r
+                  where lower(r->>'entity') = lower(v_entity->>'name') limit 1))
+        on conflict do nothing;
+        v_keys := v_keys || _pymem.entity_key(v_entity->>'type', v_entity->>'name');
+    end loop;
+
+    if jsonb_array_length(v_relations) = 0 or p_memory.kind = 'episode' then
+        return;
+    end if;
+    perform _pymem.graph_exec(v_graph, 'MERGE (u:User {user_id: $uid}) RETURN u', jsonb_build_object('uid', p_memory.user_id));
+    for v_relation in select value from jsonb_array_elements(v_relations) loop
+        -- Labels cannot be parameters: only names from the relation vocabulary's shape pass.
+        continue when coalesce(v_relation->>'predicate', '') !~ '^[A-Z][A-Z_]{0,39}$'
+                   or jsonb_typeof(v_relation->'entity') <> 'string';
+        perform _pymem.graph_exec(v_graph, format(
+            'MATCH (u:User {user_id: $uid}) MERGE (e:Entity {key: $key}) SET e.name = $name, e.type = $type '
+            'CREATE (u)-[r:%s {memory_id: $mid, valid_from: $vf, valid_to: $vt, confidence: $conf}]->(e) RETURN r',
+            v_relation->>'predicate'),
+            jsonb_build_object('uid', p_memory.user_id,
+                               'key', _pymem.entity_key(coalesce(v_relation->>'type', 'Thing'), v_relation->>'entity'),
+                               'name', v_relation->>'entity', 'type', coalesce(v_relation->>'type', 'Thing'),
+                               'mid', p_memory.id::text, 'vf', extract(epoch from p_memory.valid_from),
+                               'vt', extract(epoch from p_memory.valid_to), 'conf', p_memory.confidence));
+    end loop;
+    -- Entities stated together are related (for graph_neighbors).
+    for i in 1 .. coalesce(array_length(v_keys, 1), 0) loop
+        for j in i + 1 .. array_length(v_keys, 1) loop
+            perform _pymem.graph_exec(v_graph,
+                'MERGE (a:Entity {key: $a}) MERGE (b:Entity {key: $b}) '
+                'CREATE (a)-[r:RELATED {user_id: $uid, memory_id: $mid}]->(b) RETURN r',
+                jsonb_build_object('a', v_keys[i], 'b', v_keys[j], 'uid', p_memory.user_id, 'mid', p_memory.id::text));
+        end loop;
+    end loop;
+end
+$$;
+
+-- A superseded (or forgotten) memory's edges stay, closed at p_valid_to.
+create or replace function _pymem.graph_close(p_memory _pymem.memories) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if not exists (select from _pymem.memory_entities me
+                   where me.tenant_id = p_memory.tenant_id and me.memory_id = p_memory.id and me.predicate is not null) then
+        return;  -- it never had edges
+    end if;
+    perform _pymem.graph_exec((select t.graph_name from _pymem.tenants t where t.tenant_id = p_memory.tenant_id),
+        'MATCH (u:User {user_id: $uid})-[r]->(e:Entity) WHERE r.memory_id = $mid SET r.valid_to = $vt RETURN r',
+        jsonb_build_object('uid', p_memory.user_id, 'mid', p_memory.id::text,
+                           'vt', extract(epoch from coalesce(p_memory.valid_to, now()))));
+end
+$$;
+
+create or replace function pymem.graph_facts(p_user_id text, p_as_of timestamptz default null)
+    returns table (predicate text, entity text, entity_type text, memory_id uuid,
+                   valid_from timestamptz, valid_to timestamptz, confidence double precision)
+    language plpgsql stable security invoker
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    return query execute format(
+        $q$select trim(both '"' from p::text), trim(both '"' from e::text), trim(both '"' from t::text),
+                  trim(both '"' from m::text)::uuid, to_timestamp(vf::text::float8),
+                  case when vt::text = 'null' or vt is null then null else to_timestamp(vt::text::float8) end,
+                  c::text::float8
+           from ag_catalog.cypher(%L, $c$
+               MATCH (u:User {user_id: $uid})-[r]->(e:Entity)
+               WHERE r.valid_from <= $at AND (r.valid_to IS NULL OR r.valid_to > $at)
+               RETURN type(r), e.name, e.type, r.memory_id, r.valid_from, r.valid_to, r.confidence
+           $c$, $1) as (p agtype, e agtype, t agtype, m agtype, vf agtype, vt agtype, c agtype)
+           order by 1, 2, 4$q$, v_tenant.graph_name)
+        using jsonb_build_object('uid', p_user_id, 'at', extract(epoch from coalesce(p_as_of, now())))::text::agtype;
+end
+$$;
+comment on function pymem.graph_facts(text, timestamptz) is
+    'The relations (User -[predicate]-> entity) valid for a user of the calling tenant at p_as_of '
+    '(default now), from the tenant''s own graph. Tenant roles only.';
+
+create or replace function pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer default 1)
+    returns table (entity text, entity_type text, hops integer)
+    language plpgsql stable security invoker
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_keys   text[];
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    perform _pymem.check_id('entity', p_entity, 200);
+    if p_depth is null or p_depth not between 1 and 3 then
+        raise exception 'pymem: depth must be 1, 2 or 3' using errcode = '22023';
+    end if;
+    -- The entity as the user's memories know it (any type), or as the gazetteer types it.
+    select array_agg(distinct me.entity_key) into v_keys from _pymem.memory_entities me
+    where me.tenant_id = v_tenant.tenant_id and me.user_id = p_user_id and lower(me.entity_name) = lower(btrim(p_entity));
+    if v_keys is null then
+        return;
+    end if;
+    return query execute format(
+        $q$select trim(both '"' from n::text), trim(both '"' from t::text), min(h::text::int)
+           from ag_catalog.cypher(%L, $c$
+               MATCH p = (e:Entity)-[:RELATED*1..%s {user_id: $uid}]-(n:Entity)
+               WHERE e.key IN $keys AND NOT n.key IN $keys
+               RETURN n.name, n.type, length(p)
+           $c$, $1) as (n agtype, t agtype, h agtype)
+           group by 1, 2 order by 3, 1$q$, v_tenant.graph_name, p_depth)
+        using jsonb_build_object('uid', p_user_id, 'keys', to_jsonb(v_keys))::text::agtype;
+end
+$$;
+comment on function pymem.graph_neighbors(text, text, integer) is
+    'Entities related to p_entity in a user''s memories (stated together), up to p_depth hops, '
+    'from the calling tenant''s own graph. Tenant roles only.';
+
+-- Read-only Cypher on the caller's own graph. The query must RETURN one value (a map for
+-- several). It runs inside a subtransaction that is always rolled back, with the
+-- transaction read-only: whatever the text says, nothing can change.
+create or replace function pymem.cypher(p_query text, p_params jsonb default '{}')
+    returns setof jsonb
+    language plpgsql volatile security invoker
+    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
+as $fn$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_rows   jsonb[];
+begin
+    if p_query is null or length(p_query) > 10000 then
+        raise exception 'pymem: a Cypher query of at most 10000 characters is required' using errcode = '22023';
+    end if;
+    if p_query ~* '\m(create|merge|set|delete|remove|detach|call|load)\M' then
+        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
+            using errcode = '25006';
+    end if;
+    if position('$c$' in p_query) > 0 then
+        raise exception 'pymem: the query must not contain $c$' using errcode = '22023';
+    end if;
+    if jsonb_typeof(coalesce(p_params, '{}')) <> 'object' then
+        raise exception 'pymem: params must be a JSON object' using errcode = '22023';
+    end if;
+    begin
+        perform set_config('transaction_read_only', 'on', true);
+        execute format('select array_agg(regexp_replace(ag_catalog.agtype_out(r)::text, ''::(vertex|edge|path)'', '''', ''g'')::jsonb)
+                        from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)',
+                       v_tenant.graph_name, p_query)
+            into v_rows using coalesce(p_params, '{}')::text::ag_catalog.agtype;
+        raise exception using errcode = 'P0004', message = 'pymem:rollback';
+    exception
+        when sqlstate 'P0004' then
+            null;  -- the subtransaction (and the read-only setting) is discarded; v_rows survives
+    end;
+    return query select unnest(coalesce(v_rows, '{}'));
+end
+$fn$;
+comment on function pymem.cypher(text, jsonb) is
+    'Read-only Cypher on the calling tenant''s own graph; the query RETURNs one value per row '
+    '(use a map for several), returned as jsonb. Tenant roles only.';
+
+-- The retrieval signal: memories of a user linked to the entities a query names (1.0), to
+-- entities stated together with those (0.5), or, when the question asks for a type
+-- ("what food ..."), to entities of that type (0.7). An entity of another type is no match.
+create or replace function _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer)
+    returns table (memory_id uuid, graph_score double precision)
+    language sql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    with named as (
+        select _pymem.entity_key(r.entity_type, r.entity_name) as key from _pymem.recognize(p_query) r
+    ),
+    hinted as (
+        select distinct h.entity_type from _pymem.type_hints h
+        where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'))
+    ),
+    related as (
+        select distinct b.entity_key as key
+        from named n
+        join _pymem.memory_entities a on a.tenant_id = p_tenant_id and a.user_id = p_user_id and a.entity_key = n.key
+        join _pymem.memory_entities b on b.tenant_id = a.tenant_id and b.memory_id = a.memory_id
+        where b.entity_key not in (select key from named)
+    ),
+    scored as (
+        select me.memory_id, 1.0::float8 as s from _pymem.memory_entities me join named n on me.entity_key = n.key
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        union all
+        select me.memory_id, 0.5 from _pymem.memory_entities me join related r on me.entity_key = r.key
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        union all
+        select me.memory_id, 0.7 from _pymem.memory_entities me join hinted h on me.entity_type = h.entity_type
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+    )
+    select s.memory_id, max(s.s) from scored s
+    group by s.memory_id
+    order by max(s.s) desc, s.memory_id desc
+    limit p_limit
+$$;
