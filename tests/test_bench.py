@@ -53,7 +53,7 @@ def test_bench_retrieval_client_end_to_end_uses_the_cache(db, embedder):
 def test_bench_locomo_on_one_conversation_prints_recall_for_pymem_and_both_baselines(db, embedder, tmp_path):
     result = _bench(db, "locomo", "--conversations", "1", "--out", str(tmp_path), "--json")
     assert result["conversations"] == 1 and result["turns"] > 300
-    assert set(result["systems"]) == {"pymem", "vector_only", "bm25_only"}
+    assert set(result["systems"]) == {"pymem", "pymem_without_graph", "vector_only", "bm25_only"}
     for system in result["systems"].values():
         figures = system["all"]
         assert 0 <= figures["recall@5"] <= figures["recall@10"] <= 1

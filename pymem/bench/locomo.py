@@ -8,6 +8,9 @@ caption when there is one. Every question then goes through ``pymem.retrieve``; 
 memories map back to turn ids (first occurrence order), the run file is written and scored
 with the shared scorer (``recall_eval.py eval ... --json``).
 
+Also ``pymem_without_graph``: the defaults with weight_graph 0 (the graph term was tuned on
+other data; LoCoMo's raw turns show what it does here).
+
 Baselines, in the same run on the same stored rows, also through ``pymem.retrieve``:
   vector_only  pure cosine top-k over the user's embeddings (the "prototype": options turn
                every other component off; the query text is not used)
@@ -42,6 +45,7 @@ OFF = {"weight_vector": 0, "weight_lexical": 0, "weight_temporal": 0, "weight_gr
        "context_weights": [], "context_session_weight": 0}
 SYSTEMS = {
     "pymem": None,  # the tenant's settings: the product defaults
+    "pymem_without_graph": {"weight_graph": 0},  # the defaults less the knowledge-graph term
     "vector_only": {**OFF, "weight_vector": 1},
     "bm25_only": {**OFF, "weight_lexical": 1},
 }
