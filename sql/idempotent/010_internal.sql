@@ -99,8 +99,9 @@ as $$
         'exact_scan_max_rows', 4000,
         'hnsw_m', 16,
         'hnsw_ef_construction', 64,
-        -- 200: recall@10 0.986 on a 50k-memory user of clustered vectors (100: 0.964)
-        'hnsw_ef_search', 200,
+        -- recall@10 on a 50k-memory user of clustered vectors (pymem bench retrieval):
+        -- 100: 0.964, 200: 0.972-0.986, 300: 0.986-0.991 (HNSW builds differ), ~0.5 ms more
+        'hnsw_ef_search', 300,
         -- retrieval (sql/idempotent/040_retrieve.sql explains each; 045 validates them)
         'fusion', 'weighted',
         'rrf_k', 60,
