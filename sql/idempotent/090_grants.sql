@@ -8,6 +8,7 @@ declare
     v_install text := _pymem.install_id();
     v_group   name := format('pm_%s_tenant', v_install);
     v_service name := format('pm_%s_service', v_install);
+    v_view    text;
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
@@ -49,5 +50,24 @@ begin
     execute format('grant select on _pymem.gazetteer to %I', v_service);
     -- Clients check the schema revision before use (pymem.connect refuses an old schema).
     execute format('grant select on public.alembic_version to %I', v_service);
+
+    -- The HTTP service (pymem serve): API keys (080_service_keys.sql) ...
+    execute format($g$grant execute on function
+        pymem.create_api_key(text, text),
+        pymem.revoke_api_key(uuid),
+        pymem.list_api_keys(text),
+        _pymem.authenticate_key(bytea)
+        to %I$g$, v_service);
+    -- ... and its exporter reads database-side metrics from views (085_service_metrics.sql),
+    -- and from views other modules may define with the (tenant_id, value) shape.
+    execute format('grant select on _pymem.metrics_index_sizes, _pymem.metrics_user_memory_distribution,
+                    _pymem.metrics_extraction to %I', v_service);
+    for v_view in
+        select v.name from unnest(array['_pymem.metrics_supersession_events', '_pymem.metrics_stale_facts',
+                                        '_pymem.metrics_contradictions', '_pymem.metrics_deletion_completion']) v (name)
+        where to_regclass(v.name) is not null
+    loop
+        execute format('grant select on %s to %I', to_regclass(v_view), v_service);
+    end loop;
 end
 $$;
