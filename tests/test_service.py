@@ -283,3 +283,43 @@ def test_cli_tenant_keys(db, client):
     assert missing.exit_code == 1 and "unknown tenant" in missing.output
     rebuild = run("admin", "index", "rebuild", "all")
     assert rebuild.exit_code == 1 and "rebuild_indexes" in rebuild.output
+
+
+def test_batching_embedder_merges_concurrent_queries():
+    import threading
+    import time
+
+    import numpy as np
+
+    from pymem.service.batching import BatchingEmbedder
+
+    class Slow:
+        dimensions = 3
+        calls = []
+
+        def embed(self, texts):
+            self.calls.append(list(texts))
+            time.sleep(0.05)
+            return np.array([[len(t), 0, 1] for t in texts], dtype=np.float32)
+
+    inner = Slow()
+    batching = BatchingEmbedder(inner)
+    results = {}
+
+    def one(i):
+        results[i] = batching.embed(["x" * i])
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(1, 21)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert {i: float(v[0][0]) for i, v in results.items()} == {i: float(i) for i in range(1, 21)}
+    assert len(inner.calls) < 20 and sum(map(len, inner.calls)) == 20
+
+    class Broken(Slow):
+        def embed(self, texts):
+            raise RuntimeError("model gone")
+
+    with pytest.raises(RuntimeError, match="model gone"):
+        BatchingEmbedder(Broken()).embed(["x"])

@@ -8,6 +8,7 @@ import os
 from ..client import connect
 from ..embed import embedder_from_env
 from .app import ServiceConfig, create_app
+from .batching import BatchingEmbedder
 
 log = logging.getLogger("pymem.service")
 
@@ -25,7 +26,7 @@ def load_embedder(name: str):
     else:
         embedder = embedder_from_env()
     embedder.embed(["warm up"])
-    return embedder
+    return BatchingEmbedder(embedder)
 
 
 def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: str = "auto",
