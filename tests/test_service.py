@@ -323,3 +323,11 @@ def test_batching_embedder_merges_concurrent_queries():
 
     with pytest.raises(RuntimeError, match="model gone"):
         BatchingEmbedder(Broken()).embed(["x"])
+
+
+def test_nul_bytes_are_invalid_input_on_every_route(api, keys):
+    h = bearer(keys["acme"])
+    for path in ("/api/users/erase", "/api/users/export"):
+        assert_error(api.post(path, headers=h, json={"user_id": "a\u0000"}), 422, "invalid_input")
+    assert_error(api.post("/api/memory/retrieve", headers=h, json={"user_id": "a", "query": "\u0000"}),
+                 422, "invalid_input")

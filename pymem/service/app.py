@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal, TypeVar
 
 import anyio
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -192,9 +193,21 @@ def _from_pymem(exc: PymemError) -> ServiceError:
         return ServiceError(501, "not_implemented", f"this database has no such function yet: {message}")
     if state == "57014":  # query_canceled: statement_timeout
         return ServiceError(504, "timeout", "the database did not answer in time")
-    if state.startswith("08") or state.startswith("53") or state.startswith("57") or not state:
+    cause = exc.__cause__
+    if not state and isinstance(cause, psycopg.DataError):  # refused before sending (NUL bytes, encoding)
+        return ServiceError(422, "invalid_input", message)
+    if state.startswith(("08", "53", "57")) or isinstance(cause, psycopg.OperationalError):
         return ServiceError(503, "unavailable", "the database is unavailable; retry later")
-    return ServiceError(500, "internal_error", f"database error {state}")
+    return ServiceError(500, "internal_error", f"database error {state or type(cause).__name__}")
+
+
+def _check_user_id(user_id: str) -> None:
+    """The client's own check, for the routes that call a named query directly (until the
+    erasure module adds TenantClient.erase_user/export_user)."""
+    try:
+        client_mod._check_text("user_id", user_id)
+    except PymemError as exc:
+        raise _from_pymem(exc) from exc
 
 
 # -- the middleware: body size limit and HTTP metrics --------------------------------------
@@ -487,6 +500,7 @@ class Service:
             is installed."""
             tenant_id = await service.tenant_for(request, body.tenant_id)
             tenant = client.tenant(tenant_id)
+            _check_user_id(body.user_id)
             try:
                 rows = await service.blocking(lambda: tenant._call("erase_user", {"user_id": body.user_id}))
             except ServiceError as exc:
@@ -502,6 +516,7 @@ class Service:
             module is installed."""
             tenant_id = await service.tenant_for(request, body.tenant_id)
             tenant = client.tenant(tenant_id)
+            _check_user_id(body.user_id)
             rows = await service.blocking(lambda: tenant._call("export_user", {"user_id": body.user_id}))
             return {"tenant_id": tenant_id, "user_id": body.user_id, "export": rows[0]["export"]}
 
