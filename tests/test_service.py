@@ -331,3 +331,23 @@ def test_nul_bytes_are_invalid_input_on_every_route(api, keys):
         assert_error(api.post(path, headers=h, json={"user_id": "a\u0000"}), 422, "invalid_input")
     assert_error(api.post("/api/memory/retrieve", headers=h, json={"user_id": "a", "query": "\u0000"}),
                  422, "invalid_input")
+
+
+def test_timeouts_and_unexpected_errors_keep_the_error_shape(make_api, keys, monkeypatch):
+    import time
+
+    from pymem.client import TenantClient
+
+    api, _ = make_api(request_timeout=0.2)
+    h = bearer(keys["acme"])
+    monkeypatch.setattr(TenantClient, "retrieve", lambda self, *a, **k: time.sleep(1.0))
+    r = api.post("/api/memory/retrieve", headers=h, json={"user_id": "a", "query": "x"})
+    assert_error(r, 504, "timeout")
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(TenantClient, "retrieve", broken)
+    r = api.post("/api/memory/retrieve", headers=h, json={"user_id": "a", "query": "x"})
+    assert_error(r, 500, "internal_error")
+    assert "boom" not in r.text  # internals stay in the log

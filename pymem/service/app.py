@@ -409,7 +409,13 @@ class Service:
     def app(self) -> FastAPI:
         errors = {status: {"model": ErrorBody, "description": _STATUS_CODES[status]}
                   for status in (401, 403, 413, 422, 500, 503, 504)}
-        app = FastAPI(title="pymem", version="0.1.0", docs_url=None, redoc_url=None,
+        @asynccontextmanager
+        async def lifespan(app: FastAPI):
+            yield
+            if self.collector is not None:
+                self.collector.close()
+
+        app = FastAPI(title="pymem", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
                       description="Memory layer for AI agents: every route calls one SQL function. "
                                   "Authenticate with 'Authorization: Bearer <tenant API key>'.")
         service = self
