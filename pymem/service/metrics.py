@@ -35,17 +35,17 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 
 RESULT_COUNT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 1000)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
-# Views other modules own, read when present. Shape: (tenant_id text, value double precision).
-#   view name (in _pymem)             metric                                 type
+# Views other modules own (the consistency and privacy modules), read when present:
+#   (schema, view, value column): (metric, type, help). Every view has a tenant_id column.
 OPTIONAL_VIEWS = {
-    "metrics_supersession_events": ("memory_supersession_events", "counter",
-                                    "Memories closed by a newer one (supersession), per tenant"),
-    "metrics_stale_facts": ("memory_stale_fact_ratio", "gauge",
-                            "Share of a tenant's active facts that are stale (decayed below the floor)"),
-    "metrics_contradictions": ("memory_contradiction_detected", "counter",
-                               "Contradictions detected (manual supersession queue), per tenant"),
-    "metrics_deletion_completion": ("memory_deletion_completion_ratio", "gauge",
-                                    "Share of requested erasures that completed, per tenant"),
+    ("pymem", "metrics_supersession_events", "events"): (
+        "memory_supersession_events", "counter", "Memories closed by a newer one (supersession), per tenant"),
+    ("pymem", "metrics_stale_fact_ratio", "ratio"): (
+        "memory_stale_fact_ratio", "gauge", "Share of a tenant's active facts and preferences that are stale"),
+    ("pymem", "metrics_contradictions", "detected"): (
+        "memory_contradiction_detected", "counter", "Contradictions detected, per tenant"),
+    ("pymem", "metrics_deletion_completion", "ratio"): (
+        "memory_deletion_completion_ratio", "gauge", "Share of requested erasures that completed, per tenant"),
 }
 
 
@@ -96,7 +96,7 @@ class DatabaseCollector:
         self._lock = threading.Lock()
         self._cached: list[Metric] = []
         self._cached_at = float("-inf")
-        self.unavailable: set[str] = set(OPTIONAL_VIEWS)
+        self.unavailable: set[str] = {f"{schema}.{view}" for schema, view, _ in OPTIONAL_VIEWS}
 
     def describe(self) -> Iterable[Metric]:
         return []  # no scrape at registration time
@@ -169,20 +169,21 @@ class DatabaseCollector:
                 episodes.add_metric([row["tenant_id"], state], float(row[f"episodes_{state}"]))
         out += [coverage, episodes]
 
-        present = {r["name"].removeprefix("_pymem."): r["present"]
-                   for r in self._rows("relations_present", {"names": [f"_pymem.{v}" for v in OPTIONAL_VIEWS]})}
+        names = [f"{schema}.{view}" for schema, view, _ in OPTIONAL_VIEWS]
+        present = {r["name"]: r["present"] for r in self._rows("relations_present", {"names": names})}
         available = GaugeMetricFamily(
             "memory_metrics_source_available", "1 when the SQL view behind a metric exists", labels=["view"])
-        self.unavailable = {view for view, ok in present.items() if not ok}
-        for view, (metric, kind, doc) in OPTIONAL_VIEWS.items():
+        self.unavailable = {name for name, ok in present.items() if not ok}
+        for (schema, view, column), (metric, kind, doc) in OPTIONAL_VIEWS.items():
+            name = f"{schema}.{view}"
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(metric, doc, labels=["tenant"])
-            if present.get(view):
-                statement = sql.SQL("select tenant_id, value from {}.{}").format(
-                    sql.Identifier("_pymem"), sql.Identifier(view))
+            if present.get(name):
+                statement = sql.SQL("select tenant_id, {} from {}.{}").format(
+                    sql.Identifier(column), sql.Identifier(schema), sql.Identifier(view))
                 with self._conn.cursor() as cur:
                     for tenant_id, value in cur.execute(statement):
                         family.add_metric([tenant_id], float(value or 0))
-            available.add_metric([view], 1 if present.get(view) else 0)
+            available.add_metric([name], 1 if present.get(name) else 0)
             out.append(family)
         out.append(available)
         return out

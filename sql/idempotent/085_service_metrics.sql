@@ -3,10 +3,10 @@
 -- role may select from them (sql/idempotent/090_grants.sql). They run with their owner's
 -- rights, so they see every tenant: never grant them to tenant roles.
 --
--- Views other modules add are read too when they exist, with the shape (tenant_id text,
--- value double precision): _pymem.metrics_supersession_events, _pymem.metrics_stale_facts,
--- _pymem.metrics_contradictions, _pymem.metrics_deletion_completion (pymem/service/metrics.py
--- maps them to metric names).
+-- Views other modules add are read too when they exist (pymem/service/metrics.py,
+-- OPTIONAL_VIEWS): pymem.metrics_supersession_events (tenant_id, events),
+-- pymem.metrics_stale_fact_ratio (tenant_id, ratio), pymem.metrics_contradictions
+-- (tenant_id, detected), pymem.metrics_deletion_completion (tenant_id, ratio).
 
 -- Size of each tenant's retrieval indexes (HNSW, and BM25 or the tsvector fallback).
 create or replace view _pymem.metrics_index_sizes as

@@ -8,7 +8,6 @@ declare
     v_install text := _pymem.install_id();
     v_group   name := format('pm_%s_tenant', v_install);
     v_service name := format('pm_%s_service', v_install);
-    v_view    text;
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
@@ -58,16 +57,9 @@ begin
         pymem.list_api_keys(text),
         _pymem.authenticate_key(bytea)
         to %I$g$, v_service);
-    -- ... and its exporter reads database-side metrics from views (085_service_metrics.sql),
-    -- and from views other modules may define with the (tenant_id, value) shape.
+    -- ... and its exporter reads database-side metrics from views (085_service_metrics.sql;
+    -- the consistency module's pymem.metrics_* views are granted with that module).
     execute format('grant select on _pymem.metrics_index_sizes, _pymem.metrics_user_memory_distribution,
                     _pymem.metrics_extraction to %I', v_service);
-    for v_view in
-        select v.name from unnest(array['_pymem.metrics_supersession_events', '_pymem.metrics_stale_facts',
-                                        '_pymem.metrics_contradictions', '_pymem.metrics_deletion_completion']) v (name)
-        where to_regclass(v.name) is not null
-    loop
-        execute format('grant select on %s to %I', to_regclass(v_view), v_service);
-    end loop;
 end
 $$;
