@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test clean
+.PHONY: install demo test clean system-deps
 
 install: $(STAMP)
 
@@ -20,8 +20,16 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python -m pymem.demo
 
-test: $(STAMP)
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
+
+# Debian's prometheus (prometheus + promtool) for tests/test_observability.py, installed only
+# when missing. Needs root (CI runs as root); without it the tests skip, except under CI.
+system-deps:
+	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	else echo "make: prometheus/promtool missing and not root: tests/test_observability.py will skip" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pymem .pytest_cache .hypothesis

@@ -246,6 +246,49 @@ def tenant_login_drop(ctx: Context, login: str) -> None:
     click.echo(f"dropped {login}")
 
 
+@tenant.group("key")
+def tenant_key() -> None:
+    """API keys for the HTTP service (a key decides the tenant of each request)."""
+
+
+@tenant_key.command("create")
+@click.argument("tenant_id")
+@click.option("--name", help="A label to tell keys apart.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_create(ctx: Context, tenant_id: str, name: str | None, as_json: bool) -> None:
+    """Create an API key for TENANT_ID and print it (shown once: only its hash is stored)."""
+    with _client(ctx, embed=False) as client:
+        row = _guard(lambda: client.create_api_key(tenant_id, name=name))
+    _emit(row, as_json, f"{row['api_key']}\n(key id {row['key_id']}; store the key now, it is not shown again)")
+
+
+@tenant_key.command("revoke")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_revoke(ctx: Context, key_id: str, as_json: bool) -> None:
+    """Revoke the API key KEY_ID (exit 1 when no such active key exists)."""
+    with _client(ctx, embed=False) as client:
+        revoked = _guard(lambda: client.revoke_api_key(key_id))
+    _emit({"key_id": key_id, "revoked": revoked}, as_json, f"key {key_id}: {'revoked' if revoked else 'not found'}")
+    if not revoked:
+        sys.exit(1)
+
+
+@tenant_key.command("list")
+@click.argument("tenant_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_list(ctx: Context, tenant_id: str | None, as_json: bool) -> None:
+    """List API keys (of TENANT_ID, or all) without the keys themselves."""
+    with _client(ctx, embed=False) as client:
+        rows = _guard(lambda: client.list_api_keys(tenant_id))
+    human = "\n".join(f"{r['key_id']}\t{r['tenant_id']}\t{r['key_prefix']}...\t{r['name'] or ''}\t"
+                      f"{'revoked' if r['revoked_at'] else 'active'}" for r in rows)
+    _emit(rows, as_json, human or "no keys")
+
+
 # -- data --------------------------------------------------------------------------
 
 
@@ -589,6 +632,55 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 # -- admin -------------------------------------------------------------------------
 
 
+# -- HTTP service ------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
+              help="Query embeddings: auto = PYMEM_EMBED_URL if set, else the local model; none = lexical only.")
+@click.option("--max-concurrent-retrievals", type=click.IntRange(1), default=20, show_default=True,
+              help="Per tenant; more at once are refused with 429 + Retry-After.")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=2 * 1024 * 1024, show_default=True)
+@click.option("--request-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+              help="Seconds; also the database statement_timeout of the service's connections.")
+@click.option("--pool-size", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--gateway-tenant-header", metavar="HEADER",
+              help="Gateway mode: trust this header (e.g. X-Pymem-Tenant) to name the tenant when no API key "
+                   "is sent. Enable only behind a gateway that authenticates callers and sets the header.")
+@click.option("--auto-provision", is_flag=True, help="Gateway mode: create unknown tenants on first use.")
+@click.option("--key-cache-seconds", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="How long a verified API key is trusted without asking the database (revocation delay).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_retrievals: int,
+          max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
+          auto_provision: bool, key_cache_seconds: float, log_level: str) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
+
+    Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...).
+    """
+    import logging
+
+    from .service import ServiceConfig
+    from .service.run import serve as run_service
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if auto_provision and not gateway_tenant_header:
+        _fail("--auto-provision needs --gateway-tenant-header (API keys always name an existing tenant)", code=2)
+    config = ServiceConfig(max_concurrent_retrievals=max_concurrent_retrievals, max_body_bytes=max_body_bytes,
+                           request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
+                           auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
+                           key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn())
+    try:
+        run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
+                    pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level)
+    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        _fail(str(exc))
+
+
 @main.group()
 def admin() -> None:
     """Maintenance: rebuild a tenant's indexes."""
@@ -632,6 +724,62 @@ def admin_reindex(ctx: Context, tenant_id: str, hnsw_m: int | None, hnsw_ef_cons
         report["settings"] = {k: settings[k] for k in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
                                                        "bm25_k1", "bm25_b")}
     _emit(report, as_json, f"pymem: rebuilt the indexes of {tenant_id} in {report['seconds']:.2f} s")
+
+
+    """Operator tasks."""
+
+
+@admin.group("index")
+def admin_index() -> None:
+    """Retrieval indexes."""
+
+
+@admin_index.command("rebuild")
+@click.argument("tenant", default="all")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def admin_index_rebuild(ctx: Context, tenant: str, as_json: bool) -> None:
+    """Rebuild the retrieval indexes of TENANT (default: all) through pymem.rebuild_indexes()."""
+    with _client(ctx, embed=False) as client:
+        try:
+            rows = client._call("rebuild_indexes", {"tenant_id": None if tenant == "all" else tenant})
+        except client_mod.PymemError as exc:
+            if exc.sqlstate == "42883":
+                _fail("this database has no pymem.rebuild_indexes() yet (the index-maintenance module "
+                      "is not installed)")
+            _fail(str(exc))
+    report = rows[0]["report"]
+    _emit(report, as_json, json.dumps(report, default=str))
+
+
+@bench.command("load")
+@click.option("--tenants", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=100, show_default=True, help="Per tenant.")
+@click.option("--memories-per-user", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--stages", default="30s:200,60s:200,30s:500,60s:500,10s:0", show_default=True,
+              help="k6 stages as DURATION:TARGET_VUS,...")
+@click.option("--think-time", type=click.FloatRange(0), default=0.1, show_default=True, help="Seconds.")
+@click.option("--ingest-ratio", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
+              help="The service's query embedder (seeding embeds with the same model unless none).")
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
+@click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+@pass_ctx
+def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
+               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None,
+               as_json: bool) -> None:
+    """HTTP load test: service + worker on the embedded database, seeded, driven by k6."""
+    from .load_bench import LoadBenchError, run
+
+    try:
+        result = run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
+                     think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
+                     port=port, out=out, home=ctx.home, dsn=ctx.dsn)
+    except LoadBenchError as exc:
+        _fail(str(exc))
+    click.echo(json.dumps(result))
 
 
 # -- helpers -----------------------------------------------------------------------

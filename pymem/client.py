@@ -9,6 +9,7 @@ service role, which may SET ROLE to any tenant but holds none of their rights it
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import os
 import threading
 import uuid
@@ -340,6 +341,29 @@ class Client:
             with self._roles_lock:
                 self._roles[tenant_id] = role
         return role
+
+    # -- API keys (the HTTP service) ---------------------------------------------------
+
+    def create_api_key(self, tenant_id: str, *, name: str | None = None) -> dict:
+        """A new API key for ``tenant_id``: {key_id, tenant_id, api_key, key_prefix, created_at}.
+        ``api_key`` is shown here only; the database keeps its SHA-256 digest."""
+        _check_text("tenant_id", tenant_id)
+        _check_text("name", name, optional=True)
+        return self._call("create_api_key", {"tenant_id": tenant_id, "name": name})[0]
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        return bool(self._call("revoke_api_key", {"key_id": _as_uuid(key_id)})[0]["revoked"])
+
+    def list_api_keys(self, tenant_id: str | None = None) -> list[dict]:
+        _check_text("tenant_id", tenant_id, optional=True)
+        return self._call("list_api_keys", {"tenant_id": tenant_id})
+
+    def authenticate_key(self, api_key: str) -> dict | None:
+        """{tenant_id, role_name, key_id} for an active key, else None. Only the key's
+        SHA-256 digest is sent to the database."""
+        digest = hashlib.sha256(api_key.encode("utf-8", "surrogatepass")).digest()
+        rows = self._call("authenticate_key", {"key_hash": digest})
+        return rows[0] if rows else None
 
     def tenant(self, tenant_id: str) -> "TenantClient":
         """A handle for one tenant's data calls. No I/O until the first call."""

@@ -202,3 +202,43 @@ select step, index_name, action, statement from pymem.reindex_plan(%(tenant_id)s
 -- name: set_maintenance_work_mem
 -- Memory for index builds in this session (HNSW builds are much faster when the graph fits).
 select set_config('maintenance_work_mem', %(value)s, false) as maintenance_work_mem;
+
+
+-- ---- HTTP service (pymem serve) ------------------------------------------------------
+
+-- name: create_api_key
+-- Create an API key for a tenant; the key is in this result only (service role).
+select * from pymem.create_api_key(%(tenant_id)s, %(name)s);
+
+-- name: revoke_api_key
+-- Revoke one API key (service role).
+select pymem.revoke_api_key(%(key_id)s) as revoked;
+
+-- name: list_api_keys
+-- API keys of one tenant or all, without digests (service role).
+select * from pymem.list_api_keys(%(tenant_id)s);
+
+-- name: authenticate_key
+-- The tenant and role an API key (given as its SHA-256 digest) acts for (service role).
+select * from _pymem.authenticate_key(%(key_hash)s);
+
+-- name: rebuild_indexes
+-- Rebuild the retrieval indexes of one tenant, or of all when tenant_id is null (service role).
+select pymem.rebuild_indexes(%(tenant_id)s) as report;
+
+-- name: metrics_index_sizes
+-- Bytes per tenant and retrieval index, for the exporter (service role).
+select tenant_id, index_kind, bytes from _pymem.metrics_index_sizes;
+
+-- name: metrics_user_memory_distribution
+-- Cumulative histogram of active memories per user, for the exporter (service role).
+select le, users, memories_sum from _pymem.metrics_user_memory_distribution order by le;
+
+-- name: metrics_extraction
+-- Extraction outcome per tenant, for the exporter (service role).
+select tenant_id, episodes_done, episodes_with_memories, episodes_dead, episodes_open
+from _pymem.metrics_extraction;
+
+-- name: relations_present
+-- Which of the named relations exist (optional metric views of other modules).
+select name, to_regclass(name) is not null as present from unnest(%(names)s::text[]) as v (name);

@@ -87,5 +87,17 @@ begin
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
     -- Clients check the schema revision before use (pymem.connect refuses an old schema).
     execute format('grant select on public.alembic_version to %I', v_service);
+
+    -- The HTTP service (pymem serve): API keys (080_service_keys.sql) ...
+    execute format($g$grant execute on function
+        pymem.create_api_key(text, text),
+        pymem.revoke_api_key(uuid),
+        pymem.list_api_keys(text),
+        _pymem.authenticate_key(bytea)
+        to %I$g$, v_service);
+    -- ... and its exporter reads database-side metrics from views (085_service_metrics.sql;
+    -- the consistency module's pymem.metrics_* views are granted with that module).
+    execute format('grant select on _pymem.metrics_index_sizes, _pymem.metrics_user_memory_distribution,
+                    _pymem.metrics_extraction to %I', v_service);
 end
 $$;

@@ -1,0 +1,26 @@
+"""Container entrypoint: run `pymem migrate` as the owner when asked, then exec `pymem ARGS`
+connected as the install's service role.
+
+PYMEM_OWNER_DSN   the role that owns the schema (migrations, and finding the install id)
+PYMEM_MIGRATE=1   migrate before starting (the compose file's `migrate` service does this)
+PYMEM_SERVICE_PASSWORD  the service role's password, if the server requires one
+"""
+
+import os
+import sys
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+owner = os.environ["PYMEM_OWNER_DSN"]
+if os.environ.get("PYMEM_MIGRATE") == "1":
+    from pymem.migrate import migrate
+
+    print(migrate(owner), flush=True)
+    if sys.argv[1:] == ["migrate"]:
+        sys.exit(0)
+with psycopg.connect(owner) as conn:
+    install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
+extra = {"password": os.environ["PYMEM_SERVICE_PASSWORD"]} if os.environ.get("PYMEM_SERVICE_PASSWORD") else {}
+os.environ["PYMEM_DSN"] = make_conninfo(owner, user=f"pm_{install_id}_service", **extra)
+os.execvp("pymem", ["pymem", *sys.argv[1:]])
