@@ -128,7 +128,8 @@ def _seed(service_dsn: str, *, tenants: int, users: int, memories_per_user: int,
                                 "user_id": f"user-{u}", "content": SENTENCES[index][0], "kind": "fact",
                                 "embedding": vectors[index], "importance": 0.5, "metadata": Jsonb({}),
                                 "session_id": None, "agent_id": None, "observed_at": None,
-                                "source": Jsonb({"seed": "bench load"}), "subject": None, "attribute": None})
+                                "source": Jsonb({"seed": "bench load"}), "subject": None, "attribute": None,
+                                "value": None})
     finally:
         client.close()
     return fixture_tenants
