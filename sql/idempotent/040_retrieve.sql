@@ -175,7 +175,7 @@ create or replace function pymem.retrieve(
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
     set hnsw.iterative_scan = relaxed_order
-    set hnsw.ef_search = 300  -- set per call below; the clause restores the caller's on return
+    set hnsw.ef_search = 120  -- set per call below; the clause restores the caller's on return
     set plan_cache_mode = force_generic_plan  -- for the prepared main statement (see below)
 as $$
 declare
