@@ -153,39 +153,50 @@ def format_context(memories: Sequence[Memory], *, title: str = "What you know ab
 
 
 class QueryEmbeddingCache:
-    """A thread-safe LRU of query text -> embedding, so a repeated query skips the model.
+    """A thread-safe LRU of (tenant, user, query text) -> embedding, so a repeated query
+    skips the model.
 
     Embedding one query locally takes ~12 ms on 2 cores, more than retrieval itself; agents
-    repeat queries often (the same question each turn, retries). Vectors are stored read-only.
+    repeat queries often (the same question each turn, retries). Entries are per user: a
+    query text is the user's data (erase_user drops that user's entries), and a hit must not
+    tell one tenant what another asked. Vectors are stored read-only.
     """
 
     def __init__(self, max_size: int = 1024):
         self.max_size = max_size
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[tuple[str | None, str | None, str], np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, text: str) -> np.ndarray | None:
+    def get(self, key: tuple[str | None, str | None, str]) -> np.ndarray | None:
         with self._lock:
-            vector = self._items.get(text)
+            vector = self._items.get(key)
             if vector is None:
                 self.misses += 1
             else:
                 self.hits += 1
-                self._items.move_to_end(text)
+                self._items.move_to_end(key)
             return vector
 
-    def put(self, text: str, vector: np.ndarray) -> np.ndarray:
+    def put(self, key: tuple[str | None, str | None, str], vector: np.ndarray) -> np.ndarray:
         vector = np.array(vector, dtype=np.float32)
         vector.setflags(write=False)
         if self.max_size > 0:
             with self._lock:
-                self._items[text] = vector
-                self._items.move_to_end(text)
+                self._items[key] = vector
+                self._items.move_to_end(key)
                 while len(self._items) > self.max_size:
                     self._items.popitem(last=False)
         return vector
+
+    def forget(self, tenant_id: str, user_id: str | None = None) -> int:
+        """Drop the entries of one user (or of every user of the tenant); returns how many."""
+        with self._lock:
+            doomed = [k for k in self._items if k[0] == tenant_id and (user_id is None or k[1] == user_id)]
+            for key in doomed:
+                del self._items[key]
+        return len(doomed)
 
     def clear(self) -> None:
         """Forget every vector (the hit and miss counters keep counting)."""
@@ -257,13 +268,15 @@ class Client:
             return [None] * len(texts)
         return list(self.embedder.embed(list(texts)))
 
-    def embed_query(self, text: str) -> np.ndarray | None:
-        """The embedding of a retrieval query, from the LRU cache when it was seen before."""
+    def embed_query(self, text: str, *, tenant_id: str | None = None,
+                    user_id: str | None = None) -> np.ndarray | None:
+        """The embedding of a retrieval query, from the LRU cache when this user asked it before."""
         if self.embedder is None or not text.strip():
             return None
-        vector = self.query_cache.get(text)
+        key = (tenant_id, user_id, text)
+        vector = self.query_cache.get(key)
         if vector is None:
-            vector = self.query_cache.put(text, self.embedder.embed([text])[0])
+            vector = self.query_cache.put(key, self.embedder.embed([text])[0])
         return vector
 
     # -- administration (service role) -------------------------------------------
@@ -286,7 +299,9 @@ class Client:
         _check_text("tenant_id", tenant_id)
         with self._roles_lock:
             self._roles.pop(tenant_id, None)
-        return self._call("drop_tenant", {"tenant_id": tenant_id})[0]["report"]
+        report = self._call("drop_tenant", {"tenant_id": tenant_id})[0]["report"]
+        self.query_cache.forget(tenant_id)
+        return report
 
     def list_tenants(self) -> list[dict]:
         return self._call("list_tenants")
@@ -433,7 +448,7 @@ class TenantClient:
         _check_text("query", query)
         self.role
         if query_embedding is None:
-            query_embedding = self.client.embed_query(query)
+            query_embedding = self.client.embed_query(query, tenant_id=self.tenant_id, user_id=user_id)
         rows = self._call("retrieve", {
             "user_id": user_id, "query": query,
             "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
@@ -476,7 +491,9 @@ class TenantClient:
         """Erase the user everywhere in one transaction; returns counts per store and a
         verified ``residual`` of 0. Unknown users report zeros."""
         _check_text("user_id", user_id)
-        return self._call("erase_user", {"user_id": user_id})[0]["report"]
+        report = self._call("erase_user", {"user_id": user_id})[0]["report"]
+        self.client.query_cache.forget(self.tenant_id, user_id)  # the user's queries, in this process
+        return report
 
     def export_user(self, user_id: str) -> dict:
         _check_text("user_id", user_id)
