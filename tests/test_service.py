@@ -75,7 +75,8 @@ def test_ingest_then_retrieve_round_trip(api, keys):
     results = r.json()["results"]
     assert results and results[0]["id"] == memory_id
     assert {m["tenant_id"] for m in results} == {"acme"}
-    assert {"score", "vector_score", "lexical_score", "recency_score", "created_at", "kind"} <= set(results[0])
+    assert {"score", "vector_score", "lexical_score", "recency_score", "graph_score", "context_score",
+            "created_at", "kind"} <= set(results[0])
     # The raw turn from ingest is searchable at once (lexically).
     r = api.post("/api/memory/retrieve", headers=h, json={"user_id": "alice", "query": "peanuts",
                                                           "kinds": ["episode"]})

@@ -121,6 +121,8 @@ class MemoryOut(BaseModel):
     vector_score: float
     lexical_score: float
     recency_score: float
+    graph_score: float = 0.0
+    context_score: float = 0.0
     importance: float
     created_at: str
     observed_at: str
