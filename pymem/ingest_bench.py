@@ -20,12 +20,10 @@ import sys
 import time
 
 import psycopg
-from psycopg import sql
 
-from . import migrate as migrations
+from .bench.common import BenchDatabase, percentile
 from .client import connect
 from .queries import query
-from .server import EmbeddedServer
 
 SENTENCES = [
     "I'm allergic to dogs", "I love hot dogs", "I prefer dark mode", "Actually, light mode is better",
@@ -36,33 +34,11 @@ SENTENCES = [
 ]
 
 
-def _percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: int = 20,
         home: str | None = None, dsn: str | None = None, drain_timeout: float = 300.0,
         worker_args: tuple[str, ...] = ()) -> dict:
-    server = None
-    if dsn is None:
-        server = EmbeddedServer(home)
-        server.start()
-        admin = server.uri()
-        dbname = "pymem_bench_ingest"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(dbname)))
-            conn.execute(sql.SQL("create database {}").format(sql.Identifier(dbname)))
-        admin_dsn = server.uri(dbname)
-        migrations.migrate(admin_dsn)
-        with psycopg.connect(admin_dsn) as conn:
-            install_id = conn.execute(query("install_id")).fetchone()[0]
-        service_dsn = server.uri(dbname, user=f"pm_{install_id}_service")
-    else:
-        admin_dsn = service_dsn = dsn
+    database = BenchDatabase("pymem_bench_ingest", home=home, dsn=dsn).open(fresh=True)
+    admin_dsn, service_dsn = database.admin_dsn, database.service_dsn
 
     client = connect(service_dsn, embedder=None, max_size=4)
     procs = []
@@ -117,10 +93,10 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
             "workers": workers,
             "embedder": "http" if os.environ.get("PYMEM_EMBED_URL") else "local all-MiniLM-L6-v2",
             "ingest_call_p50_ms": round(statistics.median(call_ms), 3),
-            "ingest_call_p95_ms": round(_percentile(call_ms, 0.95), 3),
-            "ingest_call_p99_ms": round(_percentile(call_ms, 0.99), 3),
-            "lag_p50_s": round(_percentile(lags, 0.50), 3),
-            "lag_p95_s": round(_percentile(lags, 0.95), 3),
+            "ingest_call_p95_ms": round(percentile(call_ms, 0.95), 3),
+            "ingest_call_p99_ms": round(percentile(call_ms, 0.99), 3),
+            "lag_p50_s": round(percentile(lags, 0.50), 3),
+            "lag_p95_s": round(percentile(lags, 0.95), 3),
             "lag_max_s": round(max(lags), 3) if lags else None,
             "throughput_turns_per_s": round(len(done) / span, 2) if done else 0.0,
             "drained": drained,

@@ -33,10 +33,9 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from . import migrate as migrations
+from .bench.common import BenchDatabase
 from .client import connect
 from .queries import query
-from .server import EmbeddedServer
 
 SCRIPT = Path(__file__).resolve().parent / "k6" / "load.js"
 DBNAME = "pymem_bench_load"
@@ -89,22 +88,6 @@ def _stage_seconds(stages: str) -> float:
             raise LoadBenchError(f"bad stage {stage!r}: use DURATION:TARGET like 30s:200 or 1m30s:500")
         total += int(match[1] or 0) * 60 + int(match[2] or 0)
     return total
-
-
-def _prepare_database(home: str | None, dsn: str | None) -> tuple[str, str]:
-    """(admin_dsn, service_dsn) of a fresh, migrated database."""
-    if dsn is not None:
-        return dsn, dsn
-    server = EmbeddedServer(home)
-    server.start()
-    with psycopg.connect(server.uri(), autocommit=True) as conn:
-        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(DBNAME)))
-        conn.execute(sql.SQL("create database {}").format(sql.Identifier(DBNAME)))
-    admin_dsn = server.uri(DBNAME)
-    migrations.migrate(admin_dsn)
-    with psycopg.connect(admin_dsn) as conn:
-        install_id = conn.execute(query("install_id")).fetchone()[0]
-    return admin_dsn, server.uri(DBNAME, user=f"pm_{install_id}_service")
 
 
 def _seed(service_dsn: str, *, tenants: int, users: int, memories_per_user: int,
@@ -200,7 +183,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
     run_id = f"{int(time.time()) % 100000:05d}"
 
     started = time.perf_counter()
-    _, service_dsn = _prepare_database(home, dsn)
+    service_dsn = BenchDatabase(DBNAME, home=home, dsn=dsn).open(fresh=True).service_dsn
     from .service.run import load_embedder
 
     model = load_embedder(embedder)

@@ -88,7 +88,10 @@ class BenchDatabase:
                     self.created = True
             self.admin_dsn = server.uri(self.name)
             self._server = server
-        migrations.migrate(self.admin_dsn)
+        with psycopg.connect(self.admin_dsn) as conn:
+            outdated = migrations.needs_migration(conn)
+        if outdated:  # a given DSN that is current may be the service role's, which cannot migrate
+            migrations.migrate(self.admin_dsn)
         with psycopg.connect(self.admin_dsn) as conn:
             install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
         self.service_dsn = (self._server.uri(self.name, user=f"pm_{install_id}_service")
