@@ -71,6 +71,13 @@ class LocalEmbedder:
         return vectors.astype(np.float32, copy=False)
 
 
+def set_cpu_threads(count: int) -> None:
+    """How many CPU threads the local model may use in this process (torch's intra-op pool)."""
+    import torch
+
+    torch.set_num_threads(count)
+
+
 _default: LocalEmbedder | None = None
 
 
