@@ -7,7 +7,9 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from pymem.admin import reindex_tenant
 from pymem.cli import main
+from pymem.client import NotFound
 from pymem.embed import HTTPEmbedder
 from workers.extract import Gazetteer, RuleExtractor
 from workers.worker import Worker, WorkerConfig
@@ -182,3 +184,14 @@ def test_cli_erase_export_import_audit(client, db, tmp_path):
     login = runner.invoke(main, [*base, "tenant", "login", "create", "acme", "--json"])
     assert login.exit_code == 0, login.output
     assert runner.invoke(main, [*base, "tenant", "login", "drop", json.loads(login.output)["login"]]).exit_code == 0
+
+
+def test_admin_functions_name_an_unknown_tenant_the_same_way(client, db):
+    calls = [lambda: client.tenant_role("nobody"), lambda: client.create_login("nobody"),
+             lambda: client.create_api_key("nobody"),
+             lambda: client.update_tenant_settings("nobody", {"top_k": 5}),
+             lambda: reindex_tenant(db.admin_dsn, "nobody")]
+    for call in calls:
+        with pytest.raises((NotFound, psycopg.errors.UndefinedObject), match="unknown tenant 'nobody'"):
+            call()
+    assert client.list_api_keys() == [] and client.audit_log(limit=5) == []

@@ -2,6 +2,24 @@
 -- by the service role only. Every identifier that reaches dynamic SQL is either generated
 -- here (role, partition and graph names) or quoted with %I / %L.
 
+-- The tenant's row, or a clear error: an invalid id (22023) or an unknown tenant (42704).
+create or replace function _pymem.tenant(p_tenant_id text) returns _pymem.tenants
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants;
+begin
+    perform _pymem.check_tenant_id(p_tenant_id);
+    select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id;
+    if not found then
+        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
+            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
+    end if;
+    return v_tenant;
+end
+$$;
+
 -- Builds one tenant's storage: its role, its memories partition with its own HNSW and
 -- BM25 indexes, RLS on the partition, and its AGE graph owned by the tenant role.
 create or replace function _pymem.provision_tenant(p_tenant _pymem.tenants) returns void
@@ -187,16 +205,8 @@ create or replace function pymem.tenant_role(p_tenant_id text) returns name
     language plpgsql stable security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
-declare
-    v_role name;
 begin
-    perform _pymem.check_tenant_id(p_tenant_id);
-    select t.role_name into v_role from _pymem.tenants t where t.tenant_id = p_tenant_id;
-    if v_role is null then
-        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
-            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
-    end if;
-    return v_role;
+    return (_pymem.tenant(p_tenant_id)).role_name;
 end
 $$;
 comment on function pymem.tenant_role(text) is

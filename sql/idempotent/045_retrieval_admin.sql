@@ -76,11 +76,7 @@ declare
     v_name     text;
     v_step     integer := 0;
 begin
-    perform _pymem.check_tenant_id(p_tenant_id);
-    select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id;
-    if not found then
-        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id) using errcode = '42704';
-    end if;
+    v_tenant := _pymem.tenant(p_tenant_id);
     foreach v_kind in array array['hnsw', case when _pymem.capabilities()->>'bm25' = 'pg_textsearch' then 'bm25' else 'fts' end] loop
         v_name := format('memories_%s_%s', v_tenant.storage_suffix, v_kind);
         -- Leftovers of an interrupted run (an invalid _rebuild index, an undropped _old one).

@@ -13,12 +13,8 @@ declare
     v_key text;
     v_row _pymem.api_keys;
 begin
-    perform _pymem.check_tenant_id(p_tenant_id);
+    perform _pymem.tenant(p_tenant_id);
     if p_name is not null then perform _pymem.check_id('name', p_name, 200); end if;
-    if not exists (select from _pymem.tenants t where t.tenant_id = p_tenant_id) then
-        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
-            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
-    end if;
     -- 2 x 122 random bits (gen_random_uuid() draws from the server's strong random source).
     v_key := 'pmk_' || encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'hex');
     insert into _pymem.api_keys (tenant_id, key_hash, key_prefix, name)

@@ -369,11 +369,7 @@ declare
     v_schema name;
     v_fn     record;
 begin
-    perform _pymem.check_tenant_id(p_tenant_id);
-    select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id;
-    if not found then
-        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id) using errcode = '42704';
-    end if;
+    v_tenant := _pymem.tenant(p_tenant_id);
     v_login := coalesce(p_login, format('pm_%s_%s_login_%s', _pymem.install_id(), v_tenant.storage_suffix,
                                         substr(md5(random()::text), 1, 6)));
     if v_login !~ '^[a-z_][a-z0-9_]{2,62}$' then
