@@ -246,7 +246,7 @@ def test_gateway_mode(make_api, keys, client):
     assert "initech" in {t["tenant_id"] for t in client.list_tenants()}
 
 
-def test_health_openapi_and_metrics(make_api, keys, db):
+def test_health_openapi_and_metrics(make_api, keys):
     api, _ = make_api(metrics_cache_seconds=0)
     r = api.get("/healthz")
     assert r.status_code == 200 and r.json()["database"] == "ok"
@@ -265,18 +265,13 @@ def test_health_openapi_and_metrics(make_api, keys, db):
     assert 'memory_index_size_bytes{index="bm25",tenant="globex"}' in text
     assert 'memory_user_memory_count_bucket{le="1.0"} 1.0' in text
     assert "memory_metrics_database_up 1.0" in text
-    assert 'memory_metrics_source_available{view="pymem.metrics_deletion_completion"} 0.0' in text
     assert 'memory_http_requests_total{method="POST",route="/api/memory/retrieve",status="200"} 1.0' in text
-
-    # The consistency module's views are exported once they exist (a stand-in where they do not).
-    with db.connect() as conn:
-        if conn.execute("select to_regclass('pymem.metrics_stale_fact_ratio') is null").fetchone()[0]:
-            conn.execute("create view pymem.metrics_stale_fact_ratio as "
-                         "select 'acme'::text as tenant_id, 0.25::float8 as ratio")
-            conn.execute(f'grant select on pymem.metrics_stale_fact_ratio to "pm_{db.install_id}_service"')
-    text = api.get("/metrics").text
-    assert 'memory_stale_fact_ratio{tenant="acme"}' in text
-    assert 'memory_metrics_source_available{view="pymem.metrics_stale_fact_ratio"} 1.0' in text
+    # The consistency engine's views, per tenant.
+    assert 'memory_stale_fact_ratio{tenant="acme"} 0.0' in text
+    assert 'memory_supersession_events_total{tenant="globex"} 0.0' in text
+    assert 'memory_contradiction_detected_total{tenant="acme"} 0.0' in text
+    for view in ("metrics_supersession_events", "metrics_stale_fact_ratio", "metrics_contradictions"):
+        assert f'memory_metrics_source_available{{view="pymem.{view}"}} 1.0' in text
 
 
 def test_cli_tenant_keys(db, client):

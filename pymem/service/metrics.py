@@ -35,8 +35,12 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 
 RESULT_COUNT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 1000)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
-# Views other modules own (the consistency and privacy modules), read when present:
+# The consistency engine's views (sql/idempotent/070_lifecycle.sql), read on scrape and
+# checked for first, so a database a migration behind still serves the other metrics:
 #   (schema, view, value column): (metric, type, help). Every view has a tenant_id column.
+# Deletion completion is not a view: an erasure is one transaction that either completes
+# with residual 0 or raises and changes nothing, so only the service sees a failed request
+# (memory_deletion_requests_total{operation,outcome}; the dashboard divides the two).
 OPTIONAL_VIEWS = {
     ("pymem", "metrics_supersession_events", "events"): (
         "memory_supersession_events", "counter", "Memories closed by a newer one (supersession), per tenant"),
@@ -44,8 +48,6 @@ OPTIONAL_VIEWS = {
         "memory_stale_fact_ratio", "gauge", "Share of a tenant's active facts and preferences that are stale"),
     ("pymem", "metrics_contradictions", "detected"): (
         "memory_contradiction_detected", "counter", "Contradictions detected, per tenant"),
-    ("pymem", "metrics_deletion_completion", "ratio"): (
-        "memory_deletion_completion_ratio", "gauge", "Share of requested erasures that completed, per tenant"),
 }
 
 
