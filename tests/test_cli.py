@@ -90,3 +90,18 @@ def test_status_of_an_embedded_home(tmp_path):
     state = json.loads(result.output)
     assert state["running"] is False and state["uri"] is None
     assert state["data_dir"].endswith("/h/pgdata")
+
+
+def test_worker_limits_the_local_models_threads(run, monkeypatch):
+    import torch
+
+    monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        result = run("worker", "--once", "--no-schedule", "--embed-threads", "1")
+        assert result.exit_code == 0, result.output
+        assert torch.get_num_threads() == 1
+        assert run("worker", "--once", "--embed-threads", "0").exit_code == 2
+    finally:
+        torch.set_num_threads(before)
