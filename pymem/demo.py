@@ -50,9 +50,10 @@ def main() -> None:
 
     query = "what should I know before bringing my dog to Alice's place?"
     step(f"Retrieving for tenant demo-acme, user alice: {query!r}")
+    print("score = 0.6*vector + 0.25*lexical + 0.15*recency + 0.2*graph (the default weights)")
     for m in client.tenant("demo-acme").retrieve("alice", query, top_k=3):
-        print(f"{m.score:.3f} = 0.6*vec {m.vector_score:.3f} + 0.25*lex {m.lexical_score:.3f}"
-              f" + 0.15*recency {m.recency_score:.3f}  [{m.kind}] {m.content}")
+        print(f"{m.score:.3f} = 0.6*{m.vector_score:.3f} + 0.25*{m.lexical_score:.3f}"
+              f" + 0.15*{m.recency_score:.3f} + 0.2*{m.graph_score:.3f}  [{m.kind}] {m.content}")
 
     step("The same user id in tenant demo-globex sees only demo-globex's memories")
     acme_ids = {m.id for m in client.tenant("demo-acme").retrieve("alice", "dogs", top_k=10)}

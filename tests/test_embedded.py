@@ -63,3 +63,23 @@ def test_connect_embeds_and_ranks_by_meaning(home, embedder):
         assert top[0].vector_score > top[1].vector_score
     finally:
         client.close()
+
+
+def test_the_demo_walkthrough_adds_up(home, monkeypatch, capsys):
+    import re
+
+    from pymem import demo
+
+    monkeypatch.setenv("PYMEM_HOME", str(home))
+    monkeypatch.delenv("PYMEM_DSN", raising=False)
+    demo.main()
+    out = capsys.readouterr().out
+    # Every printed score is the weighted sum it prints next to it.
+    lines = re.findall(r"^(\d\.\d+) = 0\.6\*(\d\.\d+) \+ 0\.25\*(\d\.\d+) \+ 0\.15\*(\d\.\d+) \+ 0\.2\*(\d\.\d+)  (.*)$",
+                       out, re.M)
+    assert len(lines) == 3, out
+    for score, vector, lexical, recency, graph, _ in lines:
+        total = 0.6 * float(vector) + 0.25 * float(lexical) + 0.15 * float(recency) + 0.2 * float(graph)
+        assert abs(float(score) - total) < 0.002, (score, total)
+    assert lines[0][5] == "[fact] Alice is allergic to dogs"
+    assert "memories of demo-acme visible to demo-globex: 0" in out
