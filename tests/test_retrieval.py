@@ -8,6 +8,7 @@ import threading
 import numpy as np
 import psycopg
 import pytest
+from pgvector.psycopg import register_vector
 from click.testing import CliRunner
 
 import pymem
@@ -412,3 +413,41 @@ def test_retrieve_leaves_the_session_settings_as_it_found_them(acme, client, db)
                                  "current_setting('enable_bitmapscan'), current_setting('hnsw.ef_search'), "
                                  "current_setting('plan_cache_mode')").fetchone()
     assert after == ("on", "on", "on", "77", "auto")
+
+
+def test_a_session_keeps_the_latest_retrieve_statements_and_answers_the_same(client, db):
+    """One connection serving several tenants keeps pymem.retrieve_statements prepared
+    statements (the newest), and a call answers the same whether its statement was kept,
+    evicted or never prepared."""
+    tenants = ["t1", "t2", "t3"]
+    for n, tenant_id in enumerate(tenants):
+        client.create_tenant(tenant_id)
+        client.tenant(tenant_id).remember("u", f"note {n} about kayaks", embedding=unit_vector(n))
+    roles = {t: client.tenant_role(t) for t in tenants}
+
+    def statements(conn):
+        return conn.execute("select count(*) from pg_prepared_statements "
+                            "where name like 'pymem\\_retrieve\\_%'").fetchone()[0]
+
+    def ask(conn, tenant_id):
+        conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(roles[tenant_id])))
+        rows = conn.execute("select tenant_id, content, round(score::numeric, 6) "  # recency moves with now()
+                            "from pymem.retrieve('u', 'kayaks', %s)", (unit_vector(0),)).fetchall()
+        conn.execute("reset role")
+        return rows
+
+    with psycopg.connect(db.service_dsn, autocommit=True) as conn:
+        register_vector(conn)
+        conn.execute("set pymem.retrieve_statements = 2")
+        first = {t: ask(conn, t) for t in tenants}  # t1 is evicted by t3
+        assert statements(conn) == 2
+        again = {t: ask(conn, t) for t in reversed(tenants)}  # t3, t2 kept; t1 prepared anew
+        assert statements(conn) == 2
+        assert again == first
+        assert all(rows[0][0] == t for t, rows in first.items())
+        assert ask(conn, "t1") == first["t1"] and statements(conn) == 2
+        conn.execute("set pymem.retrieve_statements = 'lots'")
+        conn.execute("deallocate all")
+        conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(roles["t1"])))
+        with pytest.raises(psycopg.errors.InvalidParameterValue, match="retrieve_statements"):
+            conn.execute("select * from pymem.retrieve('u', 'kayaks')")

@@ -211,6 +211,8 @@ declare
     v_vec_ids   uuid[] := '{}';
     v_sql       text;
     v_statement text;
+    v_execute   text;
+    v_keep      text;
     v_old       text;
     v_planner   text[];
     v_links     text;
@@ -555,26 +557,43 @@ begin
         -- weight_graph 0: the graph adds no candidates either
         case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end);
 
-    -- Planning this statement takes 1.5-3 ms, as much as running it. It is prepared once per
-    -- session and shape (the name is the hash of its text, so a changed function or other
-    -- settings make a new one) and executed with its arguments as literals (EXECUTE of a
-    -- prepared statement cannot take USING parameters). Each holds ~0.8 MB of plan, so at
-    -- most 16 are kept per session (then all are dropped and the next ones prepared anew).
+    -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
+    -- a user of 100 memories). It is prepared once per session and shape (the name is the
+    -- hash of its text: another tenant, other settings or a changed function make another)
+    -- and executed with its arguments as literals (EXECUTE of a prepared statement cannot
+    -- take USING parameters). A session keeps the pymem.retrieve_statements (default 64)
+    -- most recently prepared, ~0.6 MB each (plan and query tree, measured with
+    -- pg_backend_memory_contexts); the oldest goes first. A pooled connection serves many
+    -- tenants: the more of them its statements cover, the fewer calls wait for the planner.
     -- It reads the tenant's own partition by name, so a cached generic plan locks that
     -- partition only; the row-security plan is tied to the role and re-planned for another.
+    -- Trying EXECUTE first costs a subtransaction (microseconds); looking the name up in
+    -- pg_prepared_statements would copy every statement's text (0.3 ms a call at 128).
     v_statement := 'pymem_retrieve_' || md5(v_sql);
-    if not exists (select from pg_prepared_statements ps where ps.name = v_statement) then
-        if (select count(*) from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%') >= 16 then
-            for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%' loop
-                execute format('deallocate %I', v_old);
-            end loop;
-        end if;
-        execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
-                                   tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
-    end if;
-    return query execute format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
+    v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
         p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
         v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
+    begin
+        return query execute v_execute;
+        return;
+    exception when invalid_sql_statement_name or syntax_error then
+        -- Not prepared in this session (or evicted): prepare it below. RETURN QUERY reports
+        -- a missing statement as "EXECUTE query does not return tuples" (42601); any other
+        -- error comes back from the second try, outside this block.
+        null;
+    end;
+    v_keep := coalesce(nullif(current_setting('pymem.retrieve_statements', true), ''), '64');
+    if v_keep !~ '^[0-9]{1,5}$' or v_keep::int < 1 then
+        raise exception 'pymem: pymem.retrieve_statements must be a whole number of at least 1, not %',
+            quote_literal(left(v_keep, 40)) using errcode = '22023';
+    end if;
+    for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%'
+                 order by ps.prepare_time desc, ps.name offset v_keep::int - 1 loop
+        execute format('deallocate %I', v_old);
+    end loop;
+    execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
+                               tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+    return query execute v_execute;
 end
 $$;
 comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb) is
