@@ -118,6 +118,7 @@ def _doctor_report(dsn: str) -> dict:
         row = conn.execute(query("capabilities")).fetchone()
         version, version_num, preload, extensions = row
         revision = migrations.current_revision(conn)
+        functions = migrations.applied_idempotent_sha256(conn)
     extensions = extensions or {}
     preloaded = {lib.strip() for lib in preload.split(",") if lib.strip()}
 
@@ -135,6 +136,8 @@ def _doctor_report(dsn: str) -> dict:
         "shared_preload_libraries": sorted(preloaded),
         "migrated_revision": revision,
         "head_revision": migrations.head_revision(),
+        # The functions in the database are the installed package's (else: pymem migrate).
+        "functions_current": functions == migrations.idempotent_sha256(),
     }
     report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
     return report

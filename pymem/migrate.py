@@ -4,7 +4,9 @@ Two kinds of SQL (the pgai pattern):
   sql/incremental/NNNN_*.sql  run once each by an alembic revision, recorded with their
                               sha256 and frozen: a released file never changes.
   sql/idempotent/*.sql        `create or replace` functions and grants, re-applied in name
-                              order on every migrate, so fixing a function is a file edit.
+                              order on every migrate, so fixing a function is a file edit;
+                              their digest is recorded, so a database running older
+                              functions counts as needing migration.
 Re-running migrate is a no-op for the schema. A session advisory lock serialises
 concurrent migrates (two workers starting at once).
 """
@@ -92,12 +94,37 @@ def extension_schemas(conn: psycopg.Connection) -> str:
     return row[0]
 
 
+def _idempotent_files() -> list[Path]:
+    return sorted((sql_dir() / "idempotent").glob("*.sql"))
+
+
+def idempotent_sha256() -> str:
+    """One digest over the idempotent files' names and contents, in the order they apply."""
+    digest = hashlib.sha256()
+    for path in _idempotent_files():
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
+    exists = conn.execute("select to_regclass('_pymem.idempotent_sql') is not null").fetchone()[0]
+    if not exists:
+        return None
+    row = conn.execute("select sha256 from _pymem.idempotent_sql").fetchone()
+    return row[0] if row else None
+
+
 def apply_idempotent(conn: psycopg.Connection) -> list[str]:
     schemas = extension_schemas(conn)
     applied = []
-    for path in sorted((sql_dir() / "idempotent").glob("*.sql")):
+    for path in _idempotent_files():
         conn.execute(path.read_text(encoding="utf-8").replace("@extensions@", schemas))
         applied.append(path.name)
+    conn.execute(
+        "insert into _pymem.idempotent_sql (sha256) values (%s)"
+        " on conflict (singleton) do update set sha256 = excluded.sha256, applied_at = now()",
+        (idempotent_sha256(),),
+    )
     return applied
 
 
@@ -127,7 +154,9 @@ def migrate(dsn: str) -> dict:
 
 
 def needs_migration(conn: psycopg.Connection) -> bool:
-    return current_revision(conn) != head_revision()
+    """True when the schema is behind the package, or its functions are (a changed
+    idempotent file changes no revision)."""
+    return current_revision(conn) != head_revision() or applied_idempotent_sha256(conn) != idempotent_sha256()
 
 
-__all__ = ["MigrationError", "apply_incremental", "migrate", "needs_migration"]
+__all__ = ["MigrationError", "apply_incremental", "idempotent_sha256", "migrate", "needs_migration"]

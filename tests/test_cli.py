@@ -27,6 +27,7 @@ def test_doctor_reports_every_capability(run, db):
     assert report["pg_cron"] is False
     assert report["server_version"].startswith("18")
     assert report["migrated_revision"] == report["head_revision"]
+    assert report["functions_current"] is True
     assert report["ok"] is True
 
 

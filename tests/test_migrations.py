@@ -3,10 +3,12 @@
 import psycopg
 import pytest
 
+import pymem
 from pymem import migrate
 from pymem.paths import sql_dir
 
-EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files"}
+EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files",
+                   "idempotent_sql"}
 EXPECTED_PUBLIC_FUNCTIONS = {
     "create_tenant", "drop_tenant", "list_tenants", "tenant_role",
     "remember", "retrieve", "forget", "history",
@@ -98,3 +100,22 @@ def test_service_role_needs_a_migrated_database(pg_server):
     finally:
         with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
             conn.execute("drop database pymem_unmigrated")
+
+
+def test_a_database_running_older_functions_needs_migrate(db):
+    """A fixed function is an idempotent-file edit, not a revision: the recorded digest of
+    the idempotent SQL tells a current schema with old functions from a current one."""
+    with psycopg.connect(db.service_dsn) as conn:
+        assert not migrate.needs_migration(conn)
+    with db.connect() as conn:
+        conn.execute("update _pymem.idempotent_sql set sha256 = repeat('0', 64)")
+        conn.commit()
+    with psycopg.connect(db.service_dsn) as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
+        assert migrate.needs_migration(conn)
+    with pytest.raises(pymem.PymemError, match="run `pymem migrate`"):
+        pymem.connect(db.service_dsn, embedder=None)
+    migrate.migrate(db.admin_dsn)
+    with psycopg.connect(db.service_dsn) as conn:
+        assert not migrate.needs_migration(conn)
+    pymem.connect(db.service_dsn, embedder=None).close()

@@ -85,8 +85,9 @@ begin
     execute format('grant select on _pymem.gazetteer to %I', v_service);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
-    -- Clients check the schema revision before use (pymem.connect refuses an old schema).
-    execute format('grant select on public.alembic_version to %I', v_service);
+    -- Clients check the schema revision and the functions' digest before use (pymem.connect
+    -- refuses an old schema).
+    execute format('grant select on public.alembic_version, _pymem.idempotent_sql to %I', v_service);
 
     -- The HTTP service (pymem serve): API keys (080_service_keys.sql) ...
     execute format($g$grant execute on function
