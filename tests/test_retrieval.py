@@ -446,8 +446,9 @@ def test_a_session_keeps_the_latest_retrieve_statements_and_answers_the_same(cli
         assert again == first
         assert all(rows[0][0] == t for t, rows in first.items())
         assert ask(conn, "t1") == first["t1"] and statements(conn) == 2
-        conn.execute("set pymem.retrieve_statements = 'lots'")
         conn.execute("deallocate all")
         conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(roles["t1"])))
-        with pytest.raises(psycopg.errors.InvalidParameterValue, match="retrieve_statements"):
-            conn.execute("select * from pymem.retrieve('u', 'kayaks')")
+        for bad in ("lots", "0", "1025"):
+            conn.execute("select set_config('pymem.retrieve_statements', %s, false)", (bad,))
+            with pytest.raises(psycopg.errors.InvalidParameterValue, match="retrieve_statements"):
+                conn.execute("select * from pymem.retrieve('u', 'kayaks')")

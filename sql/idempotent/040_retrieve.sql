@@ -583,8 +583,9 @@ begin
         null;
     end;
     v_keep := coalesce(nullif(current_setting('pymem.retrieve_statements', true), ''), '64');
-    if v_keep !~ '^[0-9]{1,5}$' or v_keep::int < 1 then
-        raise exception 'pymem: pymem.retrieve_statements must be a whole number of at least 1, not %',
+    -- At most 1024 (~600 MB): any session may set it, and the statements live in its backend.
+    if v_keep !~ '^[0-9]{1,4}$' or v_keep::int not between 1 and 1024 then
+        raise exception 'pymem: pymem.retrieve_statements must be a whole number from 1 to 1024, not %',
             quote_literal(left(v_keep, 40)) using errcode = '22023';
     end if;
     for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%'
