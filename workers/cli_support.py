@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pymem.embed import embedder_from_env
+from pymem.embed import LocalEmbedder, embedder_from_env, set_cpu_threads
 
 from .extract import Gazetteer, RuleExtractor
 from .llm import LLMExtractor
@@ -10,11 +10,15 @@ from .metrics import WorkerMetrics
 from .worker import Worker, WorkerConfig
 
 
-def build_worker(dsn: str, gazetteer_rows, **config) -> tuple[Worker, WorkerMetrics]:
+def build_worker(dsn: str, gazetteer_rows, *, embed_threads: int | None = None,
+                 **config) -> tuple[Worker, WorkerMetrics]:
     """The LLM extractor when PYMEM_LLM_URL is set, else the rule extractor; the HTTP
-    embedder when PYMEM_EMBED_URL is set, else the local model."""
+    embedder when PYMEM_EMBED_URL is set, else the local model on ``embed_threads`` CPU
+    threads (when given)."""
     metrics = WorkerMetrics()
     embedder = embedder_from_env()
+    if embed_threads and isinstance(embedder, LocalEmbedder):
+        set_cpu_threads(embed_threads)
     extractor = LLMExtractor.from_env() or RuleExtractor(Gazetteer(gazetteer_rows))
     worker = Worker(dsn, embedder=embedder, extractor=extractor, config=WorkerConfig(**config), metrics=metrics)
     return worker, metrics
