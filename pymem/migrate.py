@@ -57,17 +57,24 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
-def current_revision(conn: psycopg.Connection) -> str | None:
-    exists = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()[0]
-    if not exists:
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def _one_value(conn: psycopg.Connection, table: str, column: str) -> str | None:
+    """The value in a one-row bookkeeping table; None when the table or the row is missing."""
+    if not _table_exists(conn, table):
         return None
-    row = conn.execute("select version_num from public.alembic_version").fetchone()
+    row = conn.execute(f"select {column} from {table}").fetchone()  # our own constant names
     return row[0] if row else None
 
 
+def current_revision(conn: psycopg.Connection) -> str | None:
+    return _one_value(conn, "public.alembic_version", "version_num")
+
+
 def _check_frozen(conn: psycopg.Connection) -> None:
-    exists = conn.execute("select to_regclass('_pymem.incremental_files') is not null").fetchone()[0]
-    if not exists:
+    if not _table_exists(conn, "_pymem.incremental_files"):
         return
     for file_name, recorded in conn.execute("select file_name, sha256 from _pymem.incremental_files"):
         path = sql_dir() / "incremental" / file_name
@@ -94,38 +101,38 @@ def extension_schemas(conn: psycopg.Connection) -> str:
     return row[0]
 
 
-def _idempotent_files() -> list[Path]:
-    return sorted((sql_dir() / "idempotent").glob("*.sql"))
+def _idempotent_sources() -> list[tuple[str, bytes]]:
+    """(file name, contents) of the idempotent files, in the order they apply."""
+    return [(path.name, path.read_bytes()) for path in sorted((sql_dir() / "idempotent").glob("*.sql"))]
 
 
-def idempotent_sha256() -> str:
-    """One digest over the idempotent files' names and contents, in the order they apply."""
+def _digest(sources: list[tuple[str, bytes]]) -> str:
     digest = hashlib.sha256()
-    for path in _idempotent_files():
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for name, raw in sources:
+        digest.update(name.encode() + b"\0" + raw + b"\0")
     return digest.hexdigest()
 
 
+def idempotent_sha256() -> str:
+    """One digest over the installed idempotent files' names and contents."""
+    return _digest(_idempotent_sources())
+
+
 def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
-    exists = conn.execute("select to_regclass('_pymem.idempotent_sql') is not null").fetchone()[0]
-    if not exists:
-        return None
-    row = conn.execute("select sha256 from _pymem.idempotent_sql").fetchone()
-    return row[0] if row else None
+    return _one_value(conn, "_pymem.idempotent_sql", "sha256")
 
 
 def apply_idempotent(conn: psycopg.Connection) -> list[str]:
     schemas = extension_schemas(conn)
-    applied = []
-    for path in _idempotent_files():
-        conn.execute(path.read_text(encoding="utf-8").replace("@extensions@", schemas))
-        applied.append(path.name)
+    sources = _idempotent_sources()  # read once: the digest recorded is of what ran
+    for _, raw in sources:
+        conn.execute(raw.decode("utf-8").replace("@extensions@", schemas))
     conn.execute(
         "insert into _pymem.idempotent_sql (sha256) values (%s)"
         " on conflict (singleton) do update set sha256 = excluded.sha256, applied_at = now()",
-        (idempotent_sha256(),),
+        (_digest(sources),),
     )
-    return applied
+    return [name for name, _ in sources]
 
 
 def migrate(dsn: str) -> dict:
