@@ -55,7 +55,7 @@ begin
      where t.tenant_id = p_tenant_id
     returning * into v_tenant;
     if not found then
-        raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id) using errcode = '42704';
+        perform _pymem.tenant(p_tenant_id);  -- raises the unknown-tenant error every admin function gives
     end if;
     return _pymem.settings(v_tenant);
 end
