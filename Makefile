@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test clean system-deps
+.PHONY: install demo test test-fast schema clean system-deps
 
 install: $(STAMP)
 
@@ -18,18 +18,27 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/python -m pymem.demo
+	$(BIN)/python examples/demo.py
 
+# Everything (what CI runs): unit, sql, integration and isolation tiers.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
-# Debian's prometheus (prometheus + promtool) for tests/test_observability.py, installed only
+# The unit tier only: no database, seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+# Regenerate pymem/sql/schema.sql from a freshly migrated database (a test checks it is current).
+schema: $(STAMP)
+	$(BIN)/python -c "from pymem.migrate import write_schema; print(write_schema())"
+
+# Debian's prometheus (prometheus + promtool) for tests/integration/test_observability.py, installed only
 # when missing. Needs root (CI runs as root); without it the tests skip, except under CI.
 system-deps:
 	@if command -v prometheus >/dev/null && command -v promtool >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
-	else echo "make: prometheus/promtool missing and not root: tests/test_observability.py will skip" >&2; fi
+	else echo "make: prometheus/promtool missing and not root: tests/integration/test_observability.py will skip" >&2; fi
 
 clean:
 	rm -rf $(VENV) .pymem .pytest_cache .hypothesis

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg import errors, sql
+from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool
@@ -29,9 +29,6 @@ from . import migrate as migrations
 from .embed import Embedder, default_embedder
 from .queries import query
 from .server import EmbeddedServer
-
-KINDS = ("fact", "preference", "event", "procedural", "episode")
-
 
 class PymemError(Exception):
     """An error from pymem; ``sqlstate`` holds the PostgreSQL error code when there is one."""
@@ -343,6 +340,12 @@ class Client:
         """Re-queue dead-letter episodes (of one tenant, or all); returns how many."""
         return self._call("retry_dead", {"tenant_id": tenant_id})[0]["requeued"]
 
+    def memory_kinds(self, *, extracted: bool | None = None) -> list[str]:
+        """The kinds of memory the database accepts (``extracted``: only those an extractor
+        may produce, or only those it may not)."""
+        return [r["kind"] for r in self._call("memory_kinds")
+                if extracted is None or r["extracted"] == extracted]
+
     def gazetteer(self) -> list[tuple[str, str, str]]:
         """(term, canonical, entity_type) rows: the typed entities extraction recognises."""
         return [(r["term"], r["canonical"], r["entity_type"]) for r in self._call("gazetteer")]
@@ -419,8 +422,6 @@ class TenantClient:
         for name, text in (("session_id", session_id), ("agent_id", agent_id),
                            ("subject", subject), ("attribute", attribute), ("value", value)):
             _check_text(name, text, optional=True)
-        if kind not in KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(KINDS)} (got {kind!r})")
         self.role  # an unknown tenant fails before any embedding work
         if embedding is None and content.strip():
             embedding = self.client.embed([content])[0]
@@ -540,12 +541,6 @@ def _as_uuid(value: str) -> uuid.UUID:
         raise InvalidInput(f"not a memory id: {str(value)[:80]!r}") from None
 
 
-def _service_dsn(server: EmbeddedServer, dbname: str) -> str:
-    with psycopg.connect(server.uri(dbname)) as conn:
-        install_id = conn.execute(query("install_id")).fetchone()[0]
-    return server.uri(dbname, user=f"pm_{install_id}_service")
-
-
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "local", dbname: str = "postgres",
             max_size: int = 10, statement_timeout_ms: int | None = None,
@@ -570,7 +565,7 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             outdated = migrations.needs_migration(conn)
         if outdated:
             migrations.migrate(admin_dsn)
-        dsn = _service_dsn(server, dbname)
+        dsn = migrations.service_dsn(admin_dsn)
     else:
         with psycopg.connect(dsn) as conn:
             if migrations.needs_migration(conn):

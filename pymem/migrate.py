@@ -1,12 +1,18 @@
-"""Schema migrations: alembic for the incremental files, then every idempotent file.
+"""Schema migrations: alembic runs everything, in one order that reads straight.
 
-Two kinds of SQL (the pgai pattern):
-  sql/incremental/NNNN_*.sql  run once each by an alembic revision, recorded with their
-                              sha256 and frozen: a released file never changes.
-  sql/idempotent/*.sql        `create or replace` functions and grants, re-applied in name
-                              order on every migrate, so fixing a function is a file edit;
-                              their digest is recorded, so a database running older
-                              functions counts as needing migration.
+The SQL ships inside the package (``pymem/sql/``), in two kinds (the pgai pattern):
+
+  sql/incremental/NNNN_*.sql  run once each, in number order, by the alembic revision of the
+                              same number (pymem/migrations/versions/); recorded in the
+                              database with their sha256. Once released (listed in
+                              sql/released.json) a file never changes: a change is a new file.
+  sql/idempotent/NNN_*.sql    `create or replace` functions, views, grants; re-applied in
+                              number order by alembic's env.py after the revisions, on every
+                              upgrade. Their digest is recorded, so a database whose functions
+                              predate the package counts as needing migration.
+
+``sql/schema.sql`` is what all of that produces on a fresh database (``make schema``
+regenerates it; a test checks it), so a reader sees the whole schema in one file.
 Re-running migrate is a no-op for the schema. A session advisory lock serialises
 concurrent migrates (two workers starting at once).
 """
@@ -14,6 +20,10 @@ concurrent migrates (two workers starting at once).
 from __future__ import annotations
 
 import hashlib
+import json
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import psycopg
@@ -23,7 +33,11 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from .paths import migrations_dir, sql_dir
+PACKAGE = Path(__file__).resolve().parent
+SQL_DIR = PACKAGE / "sql"
+MIGRATIONS_DIR = PACKAGE / "migrations"
+RELEASED = SQL_DIR / "released.json"
+SCHEMA_SQL = SQL_DIR / "schema.sql"
 
 _LOCK_KEY = 0x706D656D  # "pmem"
 
@@ -36,54 +50,51 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def apply_incremental(file_name: str) -> None:
-    """Run from an alembic revision: execute one incremental file and record its hash."""
-    path = sql_dir() / "incremental" / file_name
-    raw = op.get_bind().connection.driver_connection  # the psycopg connection
-    raw.execute(path.read_text(encoding="utf-8"))
-    raw.execute(
-        "insert into _pymem.incremental_files (file_name, sha256) values (%s, %s)",
-        (file_name, _sha256(path)),
-    )
+# -- incremental files ---------------------------------------------------------------------
 
 
-def _alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(migrations_dir()))
-    return config
+def incremental(file_name: str):
+    """(upgrade, downgrade) for the alembic revision that runs one incremental file."""
+
+    def upgrade() -> None:
+        path = SQL_DIR / "incremental" / file_name
+        raw = op.get_bind().connection.driver_connection  # the psycopg connection
+        raw.execute(path.read_text(encoding="utf-8"))
+        raw.execute("insert into _pymem.incremental_files (file_name, sha256) values (%s, %s)",
+                    (file_name, _sha256(path)))
+
+    def downgrade() -> None:
+        raise NotImplementedError("pymem migrations are append-only; restore from a backup instead")
+
+    return upgrade, downgrade
 
 
-def head_revision() -> str:
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+def released_files() -> dict[str, str]:
+    """Every released incremental file with its sha256 (sql/released.json)."""
+    manifest = json.loads(RELEASED.read_text(encoding="utf-8"))
+    return {name: digest for release in manifest["releases"] for name, digest in release["files"].items()}
 
 
-def _table_exists(conn: psycopg.Connection, name: str) -> bool:
-    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
-
-
-def _one_value(conn: psycopg.Connection, table: str, column: str) -> str | None:
-    """The value in a one-row bookkeeping table; None when the table or the row is missing."""
-    if not _table_exists(conn, table):
-        return None
-    row = conn.execute(f"select {column} from {table}").fetchone()  # our own constant names
-    return row[0] if row else None
-
-
-def current_revision(conn: psycopg.Connection) -> str | None:
-    return _one_value(conn, "public.alembic_version", "version_num")
+def first_release_revision() -> str:
+    """The head revision of the first release (where upgrade tests start)."""
+    return json.loads(RELEASED.read_text(encoding="utf-8"))["releases"][0]["head"]
 
 
 def _check_frozen(conn: psycopg.Connection) -> None:
+    """Refuse to migrate when an incremental file differs from what this database ran."""
     if not _table_exists(conn, "_pymem.incremental_files"):
         return
     for file_name, recorded in conn.execute("select file_name, sha256 from _pymem.incremental_files"):
-        path = sql_dir() / "incremental" / file_name
+        path = SQL_DIR / "incremental" / file_name
         if path.exists() and _sha256(path) != recorded:
             raise MigrationError(
                 f"sql/incremental/{file_name} changed after it was applied "
                 f"(recorded {recorded[:12]}, file {_sha256(path)[:12]}); released migrations are "
                 "immutable: put the change in a new incremental file"
             )
+
+
+# -- idempotent files ----------------------------------------------------------------------
 
 
 def extension_schemas(conn: psycopg.Connection) -> str:
@@ -103,7 +114,7 @@ def extension_schemas(conn: psycopg.Connection) -> str:
 
 def _idempotent_sources() -> list[tuple[str, bytes]]:
     """(file name, contents) of the idempotent files, in the order they apply."""
-    return [(path.name, path.read_bytes()) for path in sorted((sql_dir() / "idempotent").glob("*.sql"))]
+    return [(path.name, path.read_bytes()) for path in sorted((SQL_DIR / "idempotent").glob("*.sql"))]
 
 
 def _digest(sources: list[tuple[str, bytes]]) -> str:
@@ -118,11 +129,8 @@ def idempotent_sha256() -> str:
     return _digest(_idempotent_sources())
 
 
-def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
-    return _one_value(conn, "_pymem.idempotent_sql", "sha256")
-
-
 def apply_idempotent(conn: psycopg.Connection) -> list[str]:
+    """Re-apply every idempotent file (alembic's env.py calls this after the revisions)."""
     schemas = extension_schemas(conn)
     sources = _idempotent_sources()  # read once: the digest recorded is of what ran
     for _, raw in sources:
@@ -135,25 +143,58 @@ def apply_idempotent(conn: psycopg.Connection) -> list[str]:
     return [name for name, _ in sources]
 
 
-def migrate(dsn: str) -> dict:
-    """Bring the database at ``dsn`` to the head revision and re-apply idempotent SQL."""
+# -- running alembic -----------------------------------------------------------------------
+
+
+def _table_exists(conn: psycopg.Connection, name: str) -> bool:
+    return conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()[0]
+
+
+def _one_value(conn: psycopg.Connection, table: str, column: str) -> str | None:
+    """The value in a one-row bookkeeping table; None when the table or the row is missing."""
+    if not _table_exists(conn, table):
+        return None
+    row = conn.execute(f"select {column} from {table}").fetchone()  # our own constant names
+    return row[0] if row else None
+
+
+def alembic_config(dsn: str | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if dsn:
+        config.attributes["dsn"] = dsn
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(conn: psycopg.Connection) -> str | None:
+    return _one_value(conn, "public.alembic_version", "version_num")
+
+
+def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
+    return _one_value(conn, "_pymem.idempotent_sql", "sha256")
+
+
+def migrate(dsn: str, target: str = "head") -> dict:
+    """Bring the database at ``dsn`` to ``target`` (alembic runs the incremental revisions,
+    then re-applies the idempotent SQL), under an advisory lock."""
     with psycopg.connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             before = current_revision(lock_conn)
             _check_frozen(lock_conn)
-            engine = create_engine(
-                "postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool
-            )
+            engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool)
             try:
                 with engine.begin() as sa_conn:
-                    config = _alembic_config()
+                    config = alembic_config()
                     config.attributes["connection"] = sa_conn
-                    command.upgrade(config, "head")
+                    command.upgrade(config, target)
+                    idempotent = config.attributes.get("idempotent_files", [])
             finally:
                 engine.dispose()
-            with psycopg.connect(dsn) as conn, conn.transaction():
-                idempotent = apply_idempotent(conn)
             after = current_revision(lock_conn)
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
@@ -166,4 +207,64 @@ def needs_migration(conn: psycopg.Connection) -> bool:
     return current_revision(conn) != head_revision() or applied_idempotent_sha256(conn) != idempotent_sha256()
 
 
-__all__ = ["MigrationError", "apply_incremental", "idempotent_sha256", "migrate", "needs_migration"]
+# -- roles and the schema dump ----------------------------------------------------------------
+
+
+def service_dsn(admin_dsn: str) -> str:
+    """``admin_dsn`` with the install's service role as user: the login the client, the worker
+    and the service connect as (the database names it: ``_pymem.service_role()``)."""
+    with psycopg.connect(admin_dsn) as conn:
+        role = conn.execute("select _pymem.service_role()").fetchone()[0]
+    return psycopg.conninfo.make_conninfo(admin_dsn, user=role)
+
+
+_VOLATILE_DUMP_LINE = re.compile(r"^(\\(un)?restrict |-- Dumped (from|by) |SET |SELECT pg_catalog\.set_config)")
+
+
+def dump_schema(dsn: str, pg_dump: str | None = None) -> str:
+    """The schemas pymem owns (pymem, _pymem), as pg_dump --schema-only prints them, with what
+    differs between two installs of the same version taken out: the install id in role names
+    (``pm_<install>``) and pg_dump's own version and session lines."""
+    from .server import BIN_DIR
+
+    binary = pg_dump or shutil.which("pg_dump", path=str(BIN_DIR)) or shutil.which("pg_dump")
+    if binary is None:
+        raise MigrationError("pg_dump not found")
+    with psycopg.connect(dsn) as conn:
+        install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
+    result = subprocess.run([binary, "--schema-only", "--no-owner", "--schema=pymem", "--schema=_pymem",
+                             "--dbname", dsn], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise MigrationError(f"pg_dump failed: {result.stderr.strip()}")
+    lines = [line for line in result.stdout.replace(f"pm_{install_id}", "pm_INSTALL").splitlines()
+             if not _VOLATILE_DUMP_LINE.match(line)]
+    text = "\n".join(lines)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    header = ("-- Generated by `make schema` from a freshly migrated database: what pymem/sql/ builds,\n"
+              "-- in one file, for reading. Not run by anything; tests/sql/test_migrations.py checks it.\n"
+              "-- Role names read pm_INSTALL_...: each database has its own install id.\n\n")
+    return header + text
+
+
+__all__ = ["MigrationError", "SQL_DIR", "apply_idempotent", "dump_schema", "idempotent_sha256", "incremental",
+           "migrate", "needs_migration", "service_dsn"]
+
+
+def write_schema() -> Path:
+    """Migrate a throw-away embedded cluster from nothing and write its dump to sql/schema.sql."""
+    import tempfile
+
+    from .server import EmbeddedServer
+
+    with tempfile.TemporaryDirectory(prefix="pymem-schema-") as home:
+        server = EmbeddedServer(home, fast=True)
+        server.start()
+        try:
+            with psycopg.connect(server.uri(), autocommit=True) as conn:
+                conn.execute("create database pymem_schema")
+            migrate(server.uri("pymem_schema"))
+            SCHEMA_SQL.write_text(dump_schema(server.uri("pymem_schema")), encoding="utf-8")
+        finally:
+            server.destroy()
+    return SCHEMA_SQL
+

@@ -1,6 +1,10 @@
 """Test fixtures: one real PostgreSQL (the embedded build, with pgvector, AGE and
 pg_textsearch preloaded) on tmpfs with fsync off, a migrated template database, and a
-fresh clone of it per test (pytest-postgresql's DatabaseJanitor).
+fresh clone of it per test (pytest-postgresql's DatabaseJanitor). Fixtures are lazy: the
+unit tier (tests/unit) asks for none of them and never starts the server.
+
+Tiers: unit (no database), sql (SQL functions, as the roles that call them), integration
+(client, worker, service, CLI, benchmarks as processes), isolation (tenant against tenant).
 
 Roles are cluster-wide: the clones share the template's install id, so they share its
 service and group roles; tenant roles get random suffixes and are dropped after each test.
@@ -52,23 +56,23 @@ def template_db(pg_server):
     janitor.init()
     migrate.migrate(pg_server.uri(TEMPLATE))
     with psycopg.connect(pg_server.uri(TEMPLATE)) as conn:
-        install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
-    yield install_id
+        install = conn.execute("select _pymem.install_id(), _pymem.service_role(), _pymem.tenant_group()").fetchone()
+    yield install
     janitor.drop()
     with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
-        for suffix in ("service", "tenant"):
-            conn.execute(f'drop role if exists "pm_{install_id}_{suffix}"')
+        for role in install[1:]:
+            conn.execute(psycopg.sql.SQL("drop role if exists {}").format(psycopg.sql.Identifier(role)))
 
 
 class Database:
     """One test's database: superuser and service-role DSNs, and helpers."""
 
-    def __init__(self, server: EmbeddedServer, name: str, install_id: str):
+    def __init__(self, server: EmbeddedServer, name: str, install: tuple[str, str, str]):
         self.server = server
         self.name = name
-        self.install_id = install_id
+        self.install_id, self.service_role, self.tenant_group = install
         self.admin_dsn = server.uri(name)
-        self.service_dsn = server.uri(name, user=f"pm_{install_id}_service")
+        self.service_dsn = server.uri(name, user=self.service_role)
 
     def connect(self, **kwargs) -> psycopg.Connection:
         """A superuser connection (for setting up and for looking everywhere)."""

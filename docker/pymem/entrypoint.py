@@ -9,8 +9,9 @@ PYMEM_SERVICE_PASSWORD  the service role's password, if the server requires one
 import os
 import sys
 
-import psycopg
 from psycopg.conninfo import make_conninfo
+
+from pymem.migrate import service_dsn
 
 owner = os.environ["PYMEM_OWNER_DSN"]
 if os.environ.get("PYMEM_MIGRATE") == "1":
@@ -19,8 +20,6 @@ if os.environ.get("PYMEM_MIGRATE") == "1":
     print(migrate(owner), flush=True)
     if sys.argv[1:] == ["migrate"]:
         sys.exit(0)
-with psycopg.connect(owner) as conn:
-    install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
 extra = {"password": os.environ["PYMEM_SERVICE_PASSWORD"]} if os.environ.get("PYMEM_SERVICE_PASSWORD") else {}
-os.environ["PYMEM_DSN"] = make_conninfo(owner, user=f"pm_{install_id}_service", **extra)
+os.environ["PYMEM_DSN"] = make_conninfo(service_dsn(owner), **extra)
 os.execvp("pymem", ["pymem", *sys.argv[1:]])

@@ -1,32 +1,24 @@
-"""What the retrieval benchmarks share: where the shared data lives, a database of their
-own, percentiles, and the named queries in sql/bench.sql."""
+"""What the benchmarks share: where the shared data lives, a database of their own,
+percentiles, and their named queries (pymem/bench/queries.sql)."""
 
 from __future__ import annotations
 
 import os
-import re
 import statistics
-from functools import cache
 from pathlib import Path
 
 import psycopg
 
 from .. import migrate as migrations
-from ..paths import sql_dir
+from ..queries import query
 from ..server import EmbeddedServer
 
-_BLOCK = re.compile(r"^-- name: (?P<name>\w+)\n-- (?P<doc>[^\n]*)\n(?P<sql>.*?)(?=^-- name: |\Z)", re.M | re.S)
-
-
-@cache
-def _bench_queries() -> dict[str, str]:
-    text = (sql_dir() / "bench.sql").read_text(encoding="utf-8")
-    return {m["name"]: m["sql"].strip().rstrip(";") for m in _BLOCK.finditer(text)}
+QUERIES = Path(__file__).resolve().parent / "queries.sql"
 
 
 def bench_query(name: str) -> str:
-    """A named query from sql/bench.sql (the benchmarks' own; the product's are in queries.sql)."""
-    return _bench_queries()[name]
+    """A named query of the benchmarks' own (the product's are in pymem/sql/queries.sql)."""
+    return query(name, QUERIES)
 
 
 def shared_dir(override: str | os.PathLike | None = None) -> Path:
@@ -92,8 +84,5 @@ class BenchDatabase:
             outdated = migrations.needs_migration(conn)
         if outdated:  # a given DSN that is current may be the service role's, which cannot migrate
             migrations.migrate(self.admin_dsn)
-        with psycopg.connect(self.admin_dsn) as conn:
-            install_id = conn.execute("select _pymem.install_id()").fetchone()[0]
-        self.service_dsn = (self._server.uri(self.name, user=f"pm_{install_id}_service")
-                            if not self.dsn else self.dsn)
+        self.service_dsn = self.dsn or migrations.service_dsn(self.admin_dsn)
         return self

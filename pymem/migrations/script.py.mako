@@ -1,21 +1,6 @@
-"""${message}
+"""${message} (pymem/sql/incremental/${up_revision}_NAME.sql)."""
 
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-Create Date: ${create_date}
-"""
+from pymem.migrate import incremental
 
-from pymem.migrate import apply_incremental
-
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    apply_incremental("${up_revision}_FILE.sql")
-
-
-def downgrade() -> None:
-    raise NotImplementedError("pymem migrations are append-only; restore from a backup instead")
+revision, down_revision = ${repr(up_revision)}, ${repr(down_revision)}
+upgrade, downgrade = incremental("${up_revision}_NAME.sql")

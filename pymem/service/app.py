@@ -1,12 +1,11 @@
 """The HTTP service: FastAPI routes over the thin client, each calling one SQL function.
 
-A handler does four things and nothing else: validate the body (pydantic), decide the
-tenant (API key, or the gateway's header when enabled), call one client method (one SQL
-function, as the tenant's role for data), and shape the answer. Ranking, validation of
-content, isolation and the rest live in the database.
-
-Errors have one shape everywhere, 404/405/413/422/429/500 included:
-``{"error": {"code": "...", "message": "..."}}`` (plus ``details`` for invalid bodies).
+The routes live in routes/ (one APIRouter per area: memory, users, admin, operations). A
+handler does four things and nothing else: validate the body (pydantic, models.py), decide
+the tenant (API key, or the gateway's header when enabled: ``Service.tenant_for``), call one
+client method (one SQL function, as the tenant's role for data), and shape the answer.
+Ranking, validation of content, isolation and the rest live in the database. Errors have
+one shape everywhere (errors.py).
 
 Blocking work (psycopg, the embedding model) runs in worker threads under a time limit;
 the database side is bounded too (statement_timeout on the service's connections), so a
@@ -15,34 +14,27 @@ request that times out here does not keep running there for long.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import logging
 import time
-import uuid
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Literal, TypeVar
+from typing import Callable, TypeVar
 
 import anyio
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from .. import client as client_mod
-from ..admin import reindex_tenant
+from .. import __version__
 from ..client import Client, PymemError
+from .errors import STATUS_CODES, ServiceError, error_response, from_pymem
 from .metrics import DatabaseCollector, ServiceMetrics
+from .routes import admin, memory, operations, users
 
 log = logging.getLogger("pymem.service")
 T = TypeVar("T")
-
-KIND = Literal["fact", "preference", "event", "procedural", "episode"]
 
 
 @dataclass
@@ -58,151 +50,6 @@ class ServiceConfig:
     key_cache_seconds: float = 5.0            # a revoked key still works this long in this process
     metrics_cache_seconds: float = 10.0       # database-side metrics are re-read at most this often
     owner_dsn: str | None = None              # the tables' owner, for index rebuilds (none: route is 501)
-
-
-# -- request and response bodies ---------------------------------------------------------
-
-class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class Message(_Body):
-    role: Literal["user", "assistant", "system", "tool"]
-    content: str = Field(min_length=1, max_length=32000)
-    name: str | None = Field(None, min_length=1, max_length=100)
-    id: str | None = Field(None, min_length=1, max_length=200)
-
-
-class IngestRequest(_Body):
-    tenant_id: str | None = Field(None, description="Must match the API key's tenant when given.",
-                                  min_length=1, max_length=63)
-    user_id: str = Field(min_length=1, max_length=256)
-    content: str | None = Field(None, min_length=1, max_length=100000,
-                                description="One user message (or, with `type`, one memory stored now).")
-    messages: list[Message] | None = Field(None, min_length=1, max_length=200)
-    type: KIND | None = Field(None, description="With `content`: store one memory of this kind synchronously "
-                                                "(remember) instead of enqueueing an episode.")
-    session_id: str | None = Field(None, min_length=1, max_length=256)
-    agent_id: str | None = Field(None, min_length=1, max_length=256)
-    metadata: dict[str, Any] | None = None
-
-    @model_validator(mode="after")
-    def _one_payload(self) -> "IngestRequest":
-        if (self.content is None) == (self.messages is None):
-            raise ValueError("give exactly one of content and messages")
-        if self.type is not None and self.messages is not None:
-            raise ValueError("type applies to content, not to messages")
-        return self
-
-
-class IngestResponse(BaseModel):
-    ids: list[str] = Field(description="The episode id, or the memory id when `type` stored a memory.")
-    kind: str
-    tenant_id: str
-    user_id: str
-
-
-class RetrieveRequest(_Body):
-    tenant_id: str | None = Field(None, min_length=1, max_length=63)
-    user_id: str = Field(min_length=1, max_length=256)
-    query: str = Field(max_length=10000)
-    top_k: int = Field(10, ge=1, le=1000)
-    token_budget: int | None = Field(None, ge=1, le=10_000_000)
-    kinds: list[KIND] | None = Field(None, max_length=5)
-
-
-class MemoryOut(BaseModel):
-    id: str
-    tenant_id: str
-    user_id: str
-    kind: str
-    content: str
-    score: float
-    vector_score: float
-    lexical_score: float
-    recency_score: float
-    graph_score: float = 0.0
-    context_score: float = 0.0
-    importance: float
-    created_at: str
-    observed_at: str
-    session_id: str | None = None
-    agent_id: str | None = None
-    metadata: dict[str, Any] = {}
-    source: dict[str, Any] = {}
-    token_count: int = 0
-
-
-class RetrieveResponse(BaseModel):
-    results: list[MemoryOut]
-
-
-class UserRequest(_Body):
-    tenant_id: str | None = Field(None, min_length=1, max_length=63)
-    user_id: str = Field(min_length=1, max_length=256)
-
-
-class RebuildRequest(_Body):
-    tenant: str = Field(min_length=1, max_length=63, description='"all" or one tenant id.')
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-    details: list[dict[str, Any]] | None = None
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-# -- errors -------------------------------------------------------------------------------
-
-class ServiceError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers
-
-
-def _error(status: int, code: str, message: str, *, headers: dict | None = None,
-           details: list | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message}
-    if details is not None:
-        body["details"] = details
-    return JSONResponse({"error": body}, status_code=status, headers=headers)
-
-
-_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type",
-                 422: "invalid_request", 429: "too_many_requests", 500: "internal_error",
-                 501: "not_implemented", 503: "unavailable", 504: "timeout"}
-
-
-def _from_pymem(exc: PymemError) -> ServiceError:
-    """The client's exceptions (SQLSTATE classes) as HTTP answers."""
-    state = exc.sqlstate or ""
-    message = str(exc).removeprefix("pymem: ")
-    if isinstance(exc, client_mod.InvalidInput):
-        return ServiceError(422, "invalid_input", message)
-    if isinstance(exc, client_mod.PermissionDenied):
-        return ServiceError(403, "forbidden", message)
-    if isinstance(exc, client_mod.NotFound):
-        return ServiceError(404, "not_found", message)
-    if isinstance(exc, client_mod.AlreadyExists):
-        return ServiceError(409, "already_exists", message)
-    if state == "42883":  # undefined_function: the module that provides it is not installed
-        return ServiceError(501, "not_implemented", f"this database has no such function yet: {message}")
-    if state == "57014":  # query_canceled: statement_timeout
-        return ServiceError(504, "timeout", "the database did not answer in time")
-    cause = exc.__cause__
-    if not state and isinstance(cause, psycopg.DataError):  # refused before sending (NUL bytes, encoding)
-        return ServiceError(422, "invalid_input", message)
-    if state.startswith(("08", "53", "57")) or isinstance(cause, psycopg.OperationalError):
-        return ServiceError(503, "unavailable", "the database is unavailable; retry later")
-    return ServiceError(500, "internal_error", f"database error {state or type(cause).__name__}")
 
 
 # -- the middleware: body size limit and HTTP metrics --------------------------------------
@@ -238,7 +85,7 @@ class ServiceMiddleware:
             await send(message)
 
         async def refuse():
-            response = _error(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
+            response = error_response(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
             await response(scope, receive, send_wrapper)
 
         self.metrics.in_flight.inc()
@@ -327,7 +174,7 @@ class Service:
         except TimeoutError:
             raise ServiceError(504, "timeout", f"the request took longer than {self.config.request_timeout:g} s")
         except PymemError as exc:
-            raise _from_pymem(exc) from exc
+            raise from_pymem(exc) from exc
 
     # -- who is calling ----------------------------------------------------------------
 
@@ -402,170 +249,46 @@ class Service:
     # -- app ---------------------------------------------------------------------------
 
     def app(self) -> FastAPI:
-        errors = {status: {"model": ErrorBody, "description": _STATUS_CODES[status]}
-                  for status in (401, 403, 413, 422, 500, 503, 504)}
         @asynccontextmanager
         async def lifespan(app: FastAPI):
             yield
             if self.collector is not None:
                 self.collector.close()
 
-        app = FastAPI(title="pymem", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan,
+        app = FastAPI(title="pymem", version=__version__, lifespan=lifespan,
                       description="Memory layer for AI agents: every route calls one SQL function. "
                                   "Authenticate with 'Authorization: Bearer <tenant API key>'.")
-        service = self
-        client = self.client
-        metrics = self.metrics
+        app.state.service = self
+        for router in (memory.router, users.router, admin.router, operations.router):
+            app.include_router(router)
 
         @app.exception_handler(ServiceError)
         async def _service_error(request: Request, exc: ServiceError):
-            return _error(exc.status, exc.code, exc.message, headers=exc.headers)
+            return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
 
         @app.exception_handler(PymemError)
         async def _pymem_error(request: Request, exc: PymemError):
-            mapped = _from_pymem(exc)
-            return _error(mapped.status, mapped.code, mapped.message)
+            mapped = from_pymem(exc)
+            return error_response(mapped.status, mapped.code, mapped.message)
 
         @app.exception_handler(StarletteHTTPException)
         async def _http_error(request: Request, exc: StarletteHTTPException):
-            code = _STATUS_CODES.get(exc.status_code, "error")
-            return _error(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
+            code = STATUS_CODES.get(exc.status_code, "error")
+            return error_response(exc.status_code, code, str(exc.detail), headers=getattr(exc, "headers", None))
 
         @app.exception_handler(RequestValidationError)
         async def _invalid(request: Request, exc: RequestValidationError):
             details = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))[:500]}
                        for e in exc.errors()[:20]]
-            return _error(422, "invalid_request", "the request does not match the API schema", details=details)
+            return error_response(422, "invalid_request", "the request does not match the API schema",
+                                  details=details)
 
         @app.exception_handler(Exception)
         async def _unexpected(request: Request, exc: Exception):
             log.exception("unhandled error on %s %s", request.method, request.url.path)
-            return _error(500, "internal_error", "internal error")
+            return error_response(500, "internal_error", "internal error")
 
-        app.add_middleware(ServiceMiddleware, max_body_bytes=self.config.max_body_bytes, metrics=metrics)
-
-        @app.post("/api/memory/ingest", status_code=201, response_model=IngestResponse,
-                  responses={**errors, 404: {"model": ErrorBody}}, tags=["memory"])
-        async def ingest(body: IngestRequest, request: Request):
-            """Enqueue a conversation episode (`pymem.ingest`), or with `type` store one memory now
-            (`pymem.remember`)."""
-            tenant_id = await service.tenant_for(request, body.tenant_id)
-            tenant = client.tenant(tenant_id)
-            if body.type is not None and body.type != "episode":
-                memory_id = await service.blocking(lambda: tenant.remember(
-                    body.user_id, body.content, kind=body.type, metadata=body.metadata,
-                    session_id=body.session_id, agent_id=body.agent_id))
-                ids, kind = [memory_id], body.type
-            else:
-                messages = ([m.model_dump(exclude_none=True) for m in body.messages] if body.messages is not None
-                            else body.content)
-                episode_id = await service.blocking(lambda: tenant.ingest(
-                    body.user_id, messages, session_id=body.session_id, metadata=body.metadata,
-                    agent_id=body.agent_id))
-                ids, kind = [episode_id], "episode"
-            return {"ids": ids, "kind": kind, "tenant_id": tenant_id, "user_id": body.user_id}
-
-        @app.post("/api/memory/retrieve", response_model=RetrieveResponse,
-                  responses={**errors, 404: {"model": ErrorBody}, 429: {"model": ErrorBody}}, tags=["memory"])
-        async def retrieve(body: RetrieveRequest, request: Request):
-            """The user's top-k memories for a query (`pymem.retrieve`), best first, with score components."""
-            tenant_id = await service.tenant_for(request, body.tenant_id)
-            tenant = client.tenant(tenant_id)
-            async with service.limiter.slot(tenant_id):
-                started = time.perf_counter()
-                memories = await service.blocking(lambda: tenant.retrieve(
-                    body.user_id, body.query, top_k=body.top_k, token_budget=body.token_budget,
-                    kinds=body.kinds))
-                metrics.retrieved(time.perf_counter() - started, [m.score for m in memories])
-            return {"results": [m.as_dict() for m in memories]}
-
-        @app.delete("/api/memory/{memory_id}", responses={**errors, 404: {"model": ErrorBody}}, tags=["memory"])
-        async def forget(memory_id: uuid.UUID, request: Request):
-            """Forget one memory of the caller's tenant (`pymem.forget`); 404 when none is visible."""
-            tenant_id = await service.tenant_for(request, None)
-            tenant = client.tenant(tenant_id)
-            try:
-                forgotten = await service.blocking(lambda: tenant.forget(str(memory_id), reason="api"))
-            except ServiceError:
-                metrics.deletions.labels("forget", "failed").inc()
-                raise
-            metrics.deletions.labels("forget", "completed" if forgotten else "not_found").inc()
-            if not forgotten:
-                raise ServiceError(404, "memory_not_found", f"no memory {memory_id} for this tenant")
-            return {"id": str(memory_id), "forgotten": True}
-
-        @app.post("/api/users/erase", responses={**errors, 404: {"model": ErrorBody}},
-                  tags=["users"])
-        async def erase_user(body: UserRequest, request: Request):
-            """Erase everything stored about one user (`pymem.erase_user`): every store, verified
-            in the same transaction (the report's `residual` is 0)."""
-            tenant_id = await service.tenant_for(request, body.tenant_id)
-            tenant = client.tenant(tenant_id)
-            try:
-                report = await service.blocking(lambda: tenant.erase_user(body.user_id))
-            except ServiceError:
-                metrics.deletions.labels("erase", "failed").inc()
-                raise
-            metrics.deletions.labels("erase", "completed").inc()
-            return {"tenant_id": tenant_id, "user_id": body.user_id, "report": report}
-
-        @app.post("/api/users/export", responses={**errors, 404: {"model": ErrorBody}},
-                  tags=["users"])
-        async def export_user(body: UserRequest, request: Request):
-            """Everything stored about one user, as one JSON document (`pymem.export_user`)."""
-            tenant_id = await service.tenant_for(request, body.tenant_id)
-            tenant = client.tenant(tenant_id)
-            export = await service.blocking(lambda: tenant.export_user(body.user_id))
-            return {"tenant_id": tenant_id, "user_id": body.user_id, "export": export}
-
-        @app.post("/api/admin/index/rebuild",
-                  responses={**errors, 404: {"model": ErrorBody}, 501: {"model": ErrorBody}}, tags=["admin"])
-        async def rebuild_indexes(body: RebuildRequest, request: Request):
-            """Rebuild a tenant's retrieval indexes concurrently from its current settings (the
-            statements of `pymem.reindex_plan`, as `pymem admin reindex` runs them). `"all"`
-            needs the admin token; a tenant's API key may rebuild its own tenant. Reads go on
-            meanwhile; the answer comes when the builds are done (not bound by the request time
-            limit). 501 when the service was started without the owner's DSN."""
-            if not service.is_admin(request):
-                tenant_id = await service.tenant_for(request, None)
-                if body.tenant != tenant_id:
-                    raise ServiceError(403, "forbidden", "a tenant key may rebuild its own tenant only; "
-                                                         "'all' and other tenants need the admin token")
-            if not service.config.owner_dsn:
-                raise ServiceError(501, "not_implemented", "index rebuilds need the tables' owner: start the "
-                                                           "service with owner_dsn (pymem serve does)")
-
-            def rebuild() -> list[dict]:
-                tenants = ([t["tenant_id"] for t in client.list_tenants()] if body.tenant == "all"
-                           else [body.tenant])
-                try:
-                    return [reindex_tenant(service.config.owner_dsn, t) for t in tenants]
-                except psycopg.Error as exc:
-                    raise client_mod._translate(exc) from exc
-
-            try:
-                reports = await anyio.to_thread.run_sync(rebuild)
-            except PymemError as exc:
-                raise _from_pymem(exc) from exc
-            return {"tenant": body.tenant, "report": reports}
-
-        @app.get("/healthz", responses={503: {"model": ErrorBody}}, tags=["operations"])
-        async def healthz():
-            """200 when the database answers (it asks for the install's capabilities)."""
-            try:
-                capabilities = await service.blocking(client.capabilities)
-            except ServiceError as exc:
-                raise ServiceError(503, "unavailable", f"database check failed: {exc.message}") from None
-            return {"status": "ok", "database": "ok", "server_version": capabilities.get("server_version"),
-                    "time": dt.datetime.now(dt.timezone.utc).isoformat()}
-
-        @app.get("/metrics", response_class=Response, tags=["operations"],
-                 responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-        async def metrics_endpoint():
-            """Prometheus metrics: the service's own and database-side figures (cached briefly)."""
-            payload = await anyio.to_thread.run_sync(generate_latest, metrics.registry)
-            return Response(payload, media_type=CONTENT_TYPE_LATEST)
-
+        app.add_middleware(ServiceMiddleware, max_body_bytes=self.config.max_body_bytes, metrics=self.metrics)
         return app
 
 

@@ -3,13 +3,13 @@
 Two sources, one registry:
 - the service's own measurements (retrieval latency, result counts, relevance, HTTP
   requests, rejections, deletions), updated per request;
-- database-side figures, read from SQL views (sql/idempotent/085_service_metrics.sql, and
+- database-side figures, read from SQL views (pymem/sql/idempotent/087_service_metrics.sql, and
   views other modules may add) by :class:`DatabaseCollector` when Prometheus scrapes,
   cached for ``ttl`` seconds so a burst of scrapes costs one round of queries.
 
 Which endpoint exports what: the worker's --metrics-port has memory_ingestion_lag_seconds,
 memory_embedding_batch_errors_total (document embedding), extraction coverage of that
-worker, queue depth and dead letters (workers/metrics.py); this module has the rest.
+worker, queue depth and dead letters (pymem/worker/metrics.py); this module has the rest.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
-from psycopg import sql
 from psycopg.rows import dict_row
 
 from ..queries import query
@@ -35,18 +34,17 @@ LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.125, 0.15, 0.2, 0.3, 
 RESULT_COUNT_BUCKETS = (0, 1, 2, 3, 5, 10, 20, 50, 100, 1000)
 SCORE_BUCKETS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 
-# The consistency engine's views (sql/idempotent/070_lifecycle.sql), read on scrape and
-# checked for first, so a database a migration behind still serves the other metrics:
-#   (schema, view, value column): (metric, type, help). Every view has a tenant_id column.
+# The consistency engine's views (pymem/sql/idempotent/070_lifecycle.sql), read on scrape
+# through named queries that return (tenant_id, value): query -> (metric, type, help).
 # Deletion completion is not a view: an erasure is one transaction that either completes
 # with residual 0 or raises and changes nothing, so only the service sees a failed request
 # (memory_deletion_requests_total{operation,outcome}; the dashboard divides the two).
-OPTIONAL_VIEWS = {
-    ("pymem", "metrics_supersession_events", "events"): (
+CONSISTENCY_METRICS = {
+    "metrics_supersession_events": (
         "memory_supersession_events", "counter", "Memories closed by a newer one (supersession), per tenant"),
-    ("pymem", "metrics_stale_fact_ratio", "ratio"): (
+    "metrics_stale_fact_ratio": (
         "memory_stale_fact_ratio", "gauge", "Share of a tenant's active facts and preferences that are stale"),
-    ("pymem", "metrics_contradictions", "detected"): (
+    "metrics_contradictions": (
         "memory_contradiction_detected", "counter", "Contradictions detected, per tenant"),
 }
 
@@ -98,7 +96,6 @@ class DatabaseCollector:
         self._lock = threading.Lock()
         self._cached: list[Metric] = []
         self._cached_at = float("-inf")
-        self.unavailable: set[str] = {f"{schema}.{view}" for schema, view, _ in OPTIONAL_VIEWS}
 
     def describe(self) -> Iterable[Metric]:
         return []  # no scrape at registration time
@@ -171,21 +168,9 @@ class DatabaseCollector:
                 episodes.add_metric([row["tenant_id"], state], float(row[f"episodes_{state}"]))
         out += [coverage, episodes]
 
-        names = [f"{schema}.{view}" for schema, view, _ in OPTIONAL_VIEWS]
-        present = {r["name"]: r["present"] for r in self._rows("relations_present", {"names": names})}
-        available = GaugeMetricFamily(
-            "memory_metrics_source_available", "1 when the SQL view behind a metric exists", labels=["view"])
-        self.unavailable = {name for name, ok in present.items() if not ok}
-        for (schema, view, column), (metric, kind, doc) in OPTIONAL_VIEWS.items():
-            name = f"{schema}.{view}"
+        for name, (metric, kind, doc) in CONSISTENCY_METRICS.items():
             family = (CounterMetricFamily if kind == "counter" else GaugeMetricFamily)(metric, doc, labels=["tenant"])
-            if present.get(name):
-                statement = sql.SQL("select tenant_id, {} from {}.{}").format(
-                    sql.Identifier(column), sql.Identifier(schema), sql.Identifier(view))
-                with self._conn.cursor() as cur:
-                    for tenant_id, value in cur.execute(statement):
-                        family.add_metric([tenant_id], float(value or 0))
-            available.add_metric([name], 1 if present.get(name) else 0)
+            for row in self._rows(name):
+                family.add_metric([row["tenant_id"]], float(row["value"] or 0))
             out.append(family)
-        out.append(available)
         return out

@@ -2,10 +2,6 @@
 -- description, then the SQL with psycopg named parameters. Python never builds SQL from
 -- strings; identifiers (SET ROLE) go through psycopg.sql.
 
--- name: install_id
--- This database's install id (names the service, group and tenant roles).
-select _pymem.install_id() as install_id;
-
 -- name: capabilities
 -- What the server offers: extensions available, preloaded, installed.
 select
@@ -92,6 +88,10 @@ select pymem.retry_dead(%(tenant_id)s) as requeued;
 -- name: queue_stats
 -- Queue depth per tenant and state (service role).
 select * from pymem.queue_stats();
+
+-- name: memory_kinds
+-- The kinds of memory, and whether extraction produces each.
+select kind, extracted, description from pymem.memory_kinds();
 
 -- name: gazetteer
 -- The typed entities extraction recognises.
@@ -222,10 +222,6 @@ select * from pymem.list_api_keys(%(tenant_id)s);
 -- The tenant and role an API key (given as its SHA-256 digest) acts for (service role).
 select * from _pymem.authenticate_key(%(key_hash)s);
 
--- name: rebuild_indexes
--- Rebuild the retrieval indexes of one tenant, or of all when tenant_id is null (service role).
-select pymem.rebuild_indexes(%(tenant_id)s) as report;
-
 -- name: metrics_index_sizes
 -- Bytes per tenant and retrieval index, for the exporter (service role).
 select tenant_id, index_kind, bytes from _pymem.metrics_index_sizes;
@@ -239,6 +235,14 @@ select le, users, memories_sum from _pymem.metrics_user_memory_distribution orde
 select tenant_id, episodes_done, episodes_with_memories, episodes_dead, episodes_open
 from _pymem.metrics_extraction;
 
--- name: relations_present
--- Which of the named relations exist (optional metric views of other modules).
-select name, to_regclass(name) is not null as present from unnest(%(names)s::text[]) as v (name);
+-- name: metrics_supersession_events
+-- Supersessions per tenant, for the exporter (service role).
+select tenant_id, events as value from pymem.metrics_supersession_events;
+
+-- name: metrics_stale_fact_ratio
+-- Share of stale active facts and preferences per tenant, for the exporter (service role).
+select tenant_id, ratio as value from pymem.metrics_stale_fact_ratio;
+
+-- name: metrics_contradictions
+-- Contradictions detected per tenant, for the exporter (service role).
+select tenant_id, detected as value from pymem.metrics_contradictions;

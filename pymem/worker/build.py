@@ -1,4 +1,4 @@
-"""Assembling a worker from configuration (used by `pymem worker`)."""
+"""A worker assembled from configuration (`pymem worker`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Scheduled maintenance where pg_cron is missing: the decay sweep and consolidation run
-from `pymem worker` on the same cron expressions 095_schedule.sql gives pg_cron.
+from `pymem worker` on the same cron expressions pymem/sql/idempotent/095_schedule.sql gives pg_cron.
 
 Several workers may run; a session-level advisory lock held for the whole job lets only
 one of them run it, the others skip that tick.

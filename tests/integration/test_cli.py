@@ -32,7 +32,7 @@ def test_doctor_reports_every_capability(run, db):
 
 
 def test_doctor_fails_when_age_is_not_preloaded(run, db, monkeypatch):
-    import pymem.cli as cli
+    import pymem.cli.server as cli
 
     real = cli._doctor_report
 
@@ -81,8 +81,11 @@ def test_clear_errors_and_exit_codes(run):
     assert bad_tenant.exit_code == 1 and "invalid tenant id" in bad_tenant.output
     bad_json = run("remember", "--tenant", "t", "--user", "u", "--metadata", "[1]", "x")
     assert bad_json.exit_code == 2 and "must be a JSON object" in bad_json.output
-    bad_kind = run("remember", "--tenant", "t", "--user", "u", "--kind", "rumour", "x")
-    assert bad_kind.exit_code == 2
+    assert run("tenant", "create", "t").exit_code == 0
+    # The database holds the kinds (pymem.memory_kinds()) and names them when it refuses one.
+    bad_kind = run("remember", "--tenant", "t", "--user", "u", "--kind", "rumour", "--no-embed", "x")
+    assert bad_kind.exit_code == 1
+    assert "kind must be one of fact, preference, event, procedural, episode (got 'rumour')" in bad_kind.output
 
 
 def test_status_of_an_embedded_home(tmp_path):

@@ -68,8 +68,12 @@ def test_connect_embeds_and_ranks_by_meaning(home, embedder):
 def test_the_demo_walkthrough_adds_up(home, monkeypatch, capsys):
     import re
 
-    from pymem import demo
+    import importlib.util
+    from pathlib import Path
 
+    spec = importlib.util.spec_from_file_location("demo", Path(__file__).resolve().parents[2] / "examples" / "demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
     monkeypatch.setenv("PYMEM_HOME", str(home))
     monkeypatch.delenv("PYMEM_DSN", raising=False)
     demo.main()

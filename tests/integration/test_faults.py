@@ -1,25 +1,21 @@
 """Faults: a PostgreSQL restart under load, statement timeouts, and a fuzzed SQL API."""
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 
 import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from psycopg.types.json import Jsonb
 
 import pymem
 from pymem.client import Unavailable
 
-from .conftest import unit_vector
-from .embedding_server import EmbeddingEndpoint
-from .helpers import as_role
+from ..conftest import unit_vector
+from ..embedding_server import EmbeddingEndpoint
+from ..helpers import as_role
 from .test_worker_processes import assert_each_episode_applied_once, statuses, wait_until
 
 

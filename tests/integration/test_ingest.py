@@ -9,11 +9,11 @@ from psycopg.types.json import Jsonb
 
 from pymem.client import InvalidInput, NotFound
 from pymem.embed import HTTPEmbedder
-from workers.extract import Gazetteer, RuleExtractor
-from workers.worker import Worker, WorkerConfig
+from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.worker import Worker, WorkerConfig
 
-from .embedding_server import EmbeddingEndpoint
-from .helpers import as_role
+from ..embedding_server import EmbeddingEndpoint
+from ..helpers import as_role
 
 
 @pytest.fixture

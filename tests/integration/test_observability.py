@@ -21,7 +21,7 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-DOCKER = Path(__file__).resolve().parent.parent / "docker"
+DOCKER = Path(__file__).resolve().parents[2] / "docker"
 
 
 def _require(binary: str) -> str:

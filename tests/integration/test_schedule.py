@@ -1,32 +1,11 @@
 """The worker-side scheduler used where pg_cron is absent."""
 
-import datetime as dt
 
 import psycopg
-import pytest
 from click.testing import CliRunner
 
 from pymem.cli import main
-from workers.schedule import CronError, _LOCK_KEYS, matches, parse_cron, run_job
-
-
-def at(text):
-    return dt.datetime.fromisoformat(text)
-
-
-def test_cron_expressions():
-    every_six = parse_cron("0 */6 * * *")
-    assert matches(every_six, at("2026-11-22T06:00"))
-    assert matches(every_six, at("2026-11-22T00:00"))
-    assert not matches(every_six, at("2026-11-22T06:01"))
-    assert not matches(every_six, at("2026-11-22T07:00"))
-    weekdays = parse_cron("30 3 * * 1-5")
-    assert matches(weekdays, at("2026-11-23T03:30"))      # a Monday
-    assert not matches(weekdays, at("2026-11-22T03:30"))  # a Sunday
-    assert matches(parse_cron("5,10 1 1 1 *"), at("2027-01-01T01:10"))
-    for bad in ["* * * *", "61 * * * *", "*/0 * * * *", "a * * * *"]:
-        with pytest.raises((CronError, ValueError)):
-            parse_cron(bad)
+from pymem.worker.schedule import _LOCK_KEYS, run_job
 
 
 def test_only_one_runner_per_job(client, db):

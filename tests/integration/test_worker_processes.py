@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from .embedding_server import EmbeddingEndpoint
+from ..embedding_server import EmbeddingEndpoint
 
 pytestmark = pytest.mark.slow
 
@@ -90,9 +90,19 @@ def test_a_worker_wakes_on_notify_and_stops_gracefully_on_sigterm(client, db, sp
     assert json.loads(out.strip().splitlines()[-1])["applied"] == 10
 
 
-def test_two_workers_never_process_an_episode_twice(client, db, spawn):
-    ingest_many(client, 60)
+def listeners(db) -> int:
+    with db.connect() as conn:
+        return conn.execute("select count(*) from pg_stat_activity where datname = current_database() "
+                            "and query ilike 'listen %'").fetchone()[0]
+
+
+def test_two_workers_never_process_an_episode_twice(client, db, endpoint, spawn):
     workers = [spawn("--batch-size", "4", "--concurrency", "2") for _ in range(2)]
+    # Both must be up before the work arrives (on a loaded machine one process may start
+    # seconds before the other and take everything), and each batch takes a moment.
+    wait_until(lambda: listeners(db) == 2, timeout=120)
+    endpoint.delay = 0.05
+    ingest_many(client, 60)
     wait_until(lambda: statuses(db) == {"done": 60}, timeout=120)
     totals = []
     for worker in workers:

@@ -9,8 +9,8 @@ superuser.
 import psycopg
 import pytest
 
-from .conftest import unit_vector
-from .helpers import as_role, sqlstate_of
+from ..conftest import unit_vector
+from ..helpers import as_role, sqlstate_of
 
 DENIED = "42501"
 
@@ -135,7 +135,7 @@ def test_a_graph_as_b(db, two_tenants):
 
 def test_roles_are_not_members_of_each_other_and_the_service_role_holds_no_rights(db, two_tenants):
     role_a, role_b = two_tenants["role_a"], two_tenants["role_b"]
-    service = f"pm_{db.install_id}_service"
+    service = db.service_role
     with db.connect() as conn:
         assert conn.execute("select pg_has_role(%s, %s, 'member')", (role_b, role_a)).fetchone()[0] is False
         assert conn.execute("select pg_has_role(%s, %s, 'usage')", (service, role_a)).fetchone()[0] is False

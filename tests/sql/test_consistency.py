@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pymem.client import InvalidInput, PymemError
 
-from .conftest import unit_vector
+from ..conftest import unit_vector
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -52,10 +52,10 @@ def test_dark_to_light_mode_supersedes_and_keeps_history(acme, db):
 def test_ingested_correction_wins_through_the_worker(acme, client, db):
     """The extraction path: "I prefer dark mode" then "I switched to light mode"."""
     from pymem.embed import HTTPEmbedder
-    from workers.extract import Gazetteer, RuleExtractor
-    from workers.worker import Worker, WorkerConfig
+    from pymem.worker.extract import Gazetteer, RuleExtractor
+    from pymem.worker.worker import Worker, WorkerConfig
 
-    from .embedding_server import EmbeddingEndpoint
+    from ..embedding_server import EmbeddingEndpoint
 
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"),

@@ -3,14 +3,12 @@
 import psycopg
 import pytest
 
-from workers.extract import Gazetteer, RuleExtractor
-from workers.llm import parse_reply
-from workers.extract import ExtractionError
+from pymem.worker.extract import Gazetteer, RuleExtractor
 
 
 @pytest.fixture(scope="module")
 def extractor(pg_server, template_db):
-    from .conftest import TEMPLATE
+    from ..conftest import TEMPLATE
 
     with psycopg.connect(pg_server.uri(TEMPLATE)) as conn:
         return RuleExtractor(Gazetteer.from_db(conn))
@@ -80,17 +78,3 @@ def test_small_talk_yields_nothing(extractor, sentence):
 
 def test_only_user_turns_are_read(extractor):
     assert extractor.extract([{"role": "assistant", "content": "I'm allergic to dogs"}]) == []
-
-
-def test_llm_replies_are_validated():
-    good = '{"memories": [{"kind": "preference", "content": "User prefers tea", "subject": "user", ' \
-           '"attribute": "prefers:beverage", "value": "Tea", "entities": [{"name": "Tea", "type": "Beverage"}], ' \
-           '"relations": [{"predicate": "PREFERS", "entity": "Tea", "type": "Beverage"}], "importance": 0.6, ' \
-           '"confidence": 0.9, "source_turns": [0]}]}'
-    [candidate] = parse_reply(good, turns=1)
-    assert candidate.attribute == "prefers:beverage" and candidate.extractor == "llm"
-    for bad in ["not json", '{"memories": {}}', good.replace('"preference"', '"rumour"'),
-                good.replace('"importance": 0.6', '"importance": 7'), good.replace('[0]', '[5]'),
-                good.replace('"PREFERS"', '"OWNS_SECRETLY"')]:
-        with pytest.raises(ExtractionError):
-            parse_reply(bad, turns=1)

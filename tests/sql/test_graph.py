@@ -5,13 +5,12 @@ import datetime as dt
 
 import pytest
 
-from pymem.client import PymemError
 from pymem.embed import HTTPEmbedder
-from workers.extract import Gazetteer, RuleExtractor
-from workers.worker import Worker, WorkerConfig
+from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.worker import Worker, WorkerConfig
 
-from .embedding_server import EmbeddingEndpoint
-from .helpers import as_role, sqlstate_of
+from ..embedding_server import EmbeddingEndpoint
+from ..helpers import as_role, sqlstate_of
 
 NOW = dt.datetime.now(dt.timezone.utc)
 
@@ -65,7 +64,7 @@ def test_supersession_closes_edges_and_graph_facts_answers_as_of(extracted):
 
 
 def test_neighbors_and_read_only_cypher(extracted, db, client):
-    acme = extracted(("carol", "I mostly use VS Code and Python"))
+    extracted(("carol", "I mostly use VS Code and Python"))
     role = client.tenant_role("acme")
     with as_role(db, role) as conn:
         rows = conn.execute("select entity, entity_type, hops from pymem.graph_neighbors('carol', 'VS Code', 1)").fetchall()
@@ -102,7 +101,7 @@ def test_other_tenants_cannot_reach_the_graph(extracted, client, db):
 
 
 def test_bad_graph_arguments(extracted, client, db):
-    acme = extracted(("alice", "I'm allergic to dogs"))
+    extracted(("alice", "I'm allergic to dogs"))
     with as_role(db, client.tenant_role("acme")) as conn:
         assert sqlstate_of(conn, "select * from pymem.graph_neighbors('alice', 'Dog', 9)") == "22023"
         assert sqlstate_of(conn, "select * from pymem.cypher(repeat('x', 10001))") == "22023"

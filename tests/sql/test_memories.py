@@ -6,7 +6,7 @@ import pytest
 
 from pymem.client import AlreadyExists, InvalidInput, NotFound
 
-from .conftest import unit_vector
+from ..conftest import unit_vector
 
 
 @pytest.fixture

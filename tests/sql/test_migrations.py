@@ -1,11 +1,14 @@
-"""Migrations give the expected database, re-running is a no-op, released files are frozen."""
+"""Migrations give the expected database, re-running is a no-op, released files are frozen,
+schema.sql is what a fresh install builds, and an upgrade from the first release builds the
+same schema as a fresh install."""
+
+import re
 
 import psycopg
 import pytest
 
 import pymem
 from pymem import migrate
-from pymem.paths import sql_dir
 
 EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files",
                    "idempotent_sql"}
@@ -82,7 +85,7 @@ def test_rerunning_migrate_is_a_no_op(db):
 def test_released_files_are_frozen(db):
     with db.connect() as conn:
         recorded = dict(conn.execute("select file_name, sha256 from _pymem.incremental_files"))
-        assert set(recorded) == {p.name for p in (sql_dir() / "incremental").glob("*.sql")}
+        assert set(recorded) == {p.name for p in (migrate.SQL_DIR / "incremental").glob("*.sql")}
         # Pretend the released file had different content when it was applied.
         conn.execute("update _pymem.incremental_files set sha256 = repeat('0', 64) where file_name = '0001_schema.sql'")
         conn.commit()
@@ -119,3 +122,47 @@ def test_a_database_running_older_functions_needs_migrate(db):
     with psycopg.connect(db.service_dsn) as conn:
         assert not migrate.needs_migration(conn)
     pymem.connect(db.service_dsn, embedder=None).close()
+
+
+def test_schema_sql_is_what_a_fresh_install_builds(db):
+    """pymem/sql/schema.sql is generated (make schema); it must match a fresh migrate."""
+    assert migrate.dump_schema(db.admin_dsn) == migrate.SCHEMA_SQL.read_text(encoding="utf-8"), (
+        "pymem/sql/schema.sql is out of date: run `make schema`")
+
+
+def test_upgrading_from_the_first_release_gives_a_fresh_install(db, pg_server):
+    """A database migrated to the first release's head, then upgraded, has the same schema
+    (tables, columns, indexes, constraints, functions, policies, grants) as a fresh one."""
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        conn.execute("drop database if exists pymem_upgrade")
+        conn.execute("create database pymem_upgrade")
+    dsn = pg_server.uri("pymem_upgrade")
+    try:
+        first = migrate.migrate(dsn, target=migrate.first_release_revision())
+        assert first["to"] == migrate.first_release_revision()
+        upgraded = migrate.migrate(dsn)
+        assert upgraded["to"] == migrate.head_revision()
+        assert migrate.dump_schema(dsn) == migrate.dump_schema(db.admin_dsn)
+    finally:
+        with psycopg.connect(dsn) as conn:
+            roles = [r[0] for r in conn.execute("select _pymem.service_role() union all select _pymem.tenant_group()")]
+        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+            conn.execute("drop database pymem_upgrade")
+            for role in roles:
+                conn.execute(psycopg.sql.SQL("drop role if exists {}").format(psycopg.sql.Identifier(role)))
+
+
+def test_memory_kinds_have_one_source(db):
+    """pymem.memory_kinds() is the list; the table's frozen CHECK constraint and the HTTP
+    model's enum must say the same."""
+    from typing import get_args
+
+    from pymem.service.models import Kind
+
+    with db.connect() as conn:
+        kinds = [r[0] for r in conn.execute("select kind from pymem.memory_kinds()")]
+        check = conn.execute("select pg_get_constraintdef(oid) from pg_constraint "
+                             "where conrelid = '_pymem.memories'::regclass and conname = 'memories_kind_check'"
+                             ).fetchone()[0]
+    assert sorted(kinds) == sorted(re.findall(r"'(\w+)'::text", check))
+    assert sorted(kinds) == sorted(get_args(Kind))

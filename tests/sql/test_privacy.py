@@ -11,12 +11,12 @@ from pymem.admin import reindex_tenant
 from pymem.cli import main
 from pymem.client import NotFound
 from pymem.embed import HTTPEmbedder
-from workers.extract import Gazetteer, RuleExtractor
-from workers.worker import Worker, WorkerConfig
+from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.worker import Worker, WorkerConfig
 
-from .conftest import unit_vector
-from .embedding_server import EmbeddingEndpoint
-from .helpers import sqlstate_of
+from ..conftest import unit_vector
+from ..embedding_server import EmbeddingEndpoint
+from ..helpers import sqlstate_of
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

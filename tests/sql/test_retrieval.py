@@ -15,7 +15,7 @@ import pymem
 from pymem.cli import main
 from pymem.client import InvalidInput, Memory, format_context
 
-from .conftest import unit_vector
+from ..conftest import unit_vector
 
 DAY = dt.timedelta(days=1)
 FACTS_ONLY = ["fact", "preference", "event", "procedural"]
@@ -391,7 +391,7 @@ def test_format_context_renders_one_line_per_memory():
 
 
 def test_settings_and_reindex_plan_are_closed_to_tenant_roles(client, db):
-    from .helpers import as_role, sqlstate_of
+    from ..helpers import as_role, sqlstate_of
 
     client.create_tenant("closed")
     with as_role(db, client.tenant_role("closed")) as conn:
@@ -402,7 +402,7 @@ def test_settings_and_reindex_plan_are_closed_to_tenant_roles(client, db):
 
 
 def test_retrieve_leaves_the_session_settings_as_it_found_them(acme, client, db):
-    from .helpers import as_role
+    from ..helpers import as_role
 
     acme.remember("lee", "settings stay put", embedding=unit_vector(7))
     with as_role(db, client.tenant_role("acme")) as conn:

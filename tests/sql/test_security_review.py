@@ -1,14 +1,15 @@
-"""The SECURITY DEFINER review (sql/SECURITY_REVIEW.md) matches the database."""
+"""The SECURITY DEFINER review (docs/security.md) matches the database."""
 
 import re
+from pathlib import Path
 
-from pymem.paths import sql_dir
+REVIEW = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 TENANT_EXECUTABLE = {"capabilities", "audit_event", "erase_user"}
 
 
 def test_every_definer_function_is_reviewed_and_pinned(db):
-    review = (sql_dir() / "SECURITY_REVIEW.md").read_text()
+    review = REVIEW.read_text()
     reviewed = set(re.findall(r"`(?:pymem|_pymem)\.(\w+)", review))
     with db.connect() as conn:
         rows = conn.execute(
@@ -16,9 +17,9 @@ def test_every_definer_function_is_reviewed_and_pinned(db):
                       has_function_privilege(%s, p.oid, 'execute')
                from pg_proc p
                where p.prosecdef and p.pronamespace in ('pymem'::regnamespace, '_pymem'::regnamespace)""",
-            (f"pm_{db.install_id}_tenant",)).fetchall()
+            (db.tenant_group,)).fetchall()
     definers = {name for name, _, _ in rows}
-    assert definers - reviewed == set(), "definer functions missing from sql/SECURITY_REVIEW.md"
+    assert definers - reviewed == set(), "definer functions missing from docs/security.md"
     for name, config, _ in rows:
         assert "search_path=" in config and "pg_temp" in config.split("search_path=")[1], name
     assert {name for name, _, tenant_exec in rows if tenant_exec} == TENANT_EXECUTABLE

@@ -1,20 +1,6 @@
-"""Slot values, decay bookkeeping, contested status, contradictions (sql/incremental/0005_consistency.sql).
+"""What the consistency engine stores: slot values, decay, contradictions (pymem/sql/incremental/0003_consistency.sql)."""
 
-Revision ID: 0005
-Revises: 0002
-"""
+from pymem.migrate import incremental
 
-from pymem.migrate import apply_incremental
-
-revision = "0005"
-down_revision = "0002"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    apply_incremental("0005_consistency.sql")
-
-
-def downgrade() -> None:
-    raise NotImplementedError("pymem migrations are append-only; restore from a backup instead")
+revision, down_revision = "0003", "0002"
+upgrade, downgrade = incremental("0003_consistency.sql")

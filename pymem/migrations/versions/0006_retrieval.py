@@ -1,24 +1,6 @@
-"""Index for a conversation turn's neighbours in retrieval (sql/incremental/0003_retrieval.sql).
+"""An index to find a conversation turn's neighbours (pymem/sql/incremental/0006_retrieval.sql)."""
 
-Revision ID: 0003
-Revises: 0007
+from pymem.migrate import incremental
 
-Numbered 0003 as agreed while 0002 was the head; main's 0005 then revised 0002 directly,
-so this revision follows the newest one (0007) and every database, whatever its revision,
-gets it next.
-"""
-
-from pymem.migrate import apply_incremental
-
-revision = "0003"
-down_revision = "0007"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    apply_incremental("0003_retrieval.sql")
-
-
-def downgrade() -> None:
-    raise NotImplementedError("pymem migrations are append-only; restore from a backup instead")
+revision, down_revision = "0006", "0005"
+upgrade, downgrade = incremental("0006_retrieval.sql")

@@ -15,6 +15,22 @@ create or replace function _pymem.install_id() returns text
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$ select install_id from _pymem.install $$;
 
+-- The install's role names, built here and nowhere else (0001_schema.sql created them with
+-- the same pattern). Roles are cluster-wide, so each carries this database's install id.
+create or replace function _pymem.service_role() returns name
+    language sql stable security definer parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select format('pm_%s_service', install_id)::name from _pymem.install $$;
+comment on function _pymem.service_role() is
+    'The LOGIN role the client, worker and service connect as (SET ROLE to tenants, no rights of its own).';
+
+create or replace function _pymem.tenant_group() returns name
+    language sql stable security definer parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select format('pm_%s_tenant', install_id)::name from _pymem.install $$;
+comment on function _pymem.tenant_group() is
+    'The NOLOGIN group every tenant role belongs to (holds the table privileges RLS narrows).';
+
 -- The calling tenant, from current_user. Raises 42501 for any role that is not a tenant
 -- role (the service role before SET ROLE, a superuser, another install's role).
 create or replace function _pymem.require_tenant() returns _pymem.tenants
@@ -31,6 +47,41 @@ begin
                   hint = 'SET ROLE to the tenant''s role first (pymem.tenant_role(tenant_id) names it).';
     end if;
     return v_tenant;
+end
+$$;
+
+-- The kinds of memory: the one list every check reads (the table's own CHECK constraint, in
+-- 0001_schema.sql, is frozen; a test keeps the two equal). Python asks for it too
+-- (pymem.memory_kinds()). extracted: what an extractor may produce (an episode is a raw turn).
+create or replace function pymem.memory_kinds()
+    returns table (kind text, extracted boolean, description text)
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    values ('fact', true, 'Something true about the user: an allergy, a home city, an employer.'),
+           ('preference', true, 'What the user likes, prefers or wants: a theme, a seat, a style of answer.'),
+           ('event', true, 'Something that happens at a time: an appointment, a trip.'),
+           ('procedural', true, 'A standing instruction for the agent: always answer in French.'),
+           ('episode', false, 'A raw conversation turn, stored as it was said.')
+$$;
+comment on function pymem.memory_kinds() is
+    'The kinds of memory (fact, preference, event, procedural, episode), whether extraction produces '
+    'each, and what each is for. Anyone may call.';
+
+-- Raises 22023 naming the accepted kinds unless p_kind is one (and, with p_extracted, one an
+-- extractor may produce).
+create or replace function _pymem.check_kind(p_field text, p_kind text, p_extracted boolean default false)
+    returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_kinds text[] := array(select k.kind from pymem.memory_kinds() k where k.extracted or not p_extracted);
+begin
+    if p_kind is null or not p_kind = any(v_kinds) then
+        raise exception 'pymem: % must be one of % (got %)', p_field, array_to_string(v_kinds, ', '),
+            coalesce(quote_literal(left(p_kind, 40)), 'NULL') using errcode = '22023';
+    end if;
 end
 $$;
 

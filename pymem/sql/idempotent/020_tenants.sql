@@ -27,9 +27,8 @@ create or replace function _pymem.provision_tenant(p_tenant _pymem.tenants) retu
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_install   text := _pymem.install_id();
-    v_group     name := format('pm_%s_tenant', v_install);
-    v_service   name := format('pm_%s_service', v_install);
+    v_group     name := _pymem.tenant_group();
+    v_service   name := _pymem.service_role();
     v_partition name := 'memories_' || p_tenant.storage_suffix;
     v_settings  jsonb := _pymem.settings(p_tenant);
     v_label     record;

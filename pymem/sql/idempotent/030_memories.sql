@@ -35,10 +35,7 @@ begin
         raise exception 'pymem: content is % characters long; the limit is 100000', length(p_content)
             using errcode = '22023';
     end if;
-    if p_kind is null or p_kind not in ('fact', 'preference', 'event', 'procedural', 'episode') then
-        raise exception 'pymem: kind must be one of fact, preference, event, procedural, episode (got %)',
-            coalesce(quote_literal(left(p_kind, 40)), 'NULL') using errcode = '22023';
-    end if;
+    perform _pymem.check_kind('kind', p_kind);
     if p_importance is null or p_importance < 0 or p_importance > 1 or p_importance = 'NaN' then
         raise exception 'pymem: importance must be between 0 and 1' using errcode = '22023';
     end if;

@@ -231,9 +231,8 @@ begin
         raise exception 'pymem: query is % characters long; the limit is 10000', length(v_query)
             using errcode = '22023';
     end if;
-    if p_kinds is not null and not p_kinds <@ array['fact', 'preference', 'event', 'procedural', 'episode'] then
-        raise exception 'pymem: kinds must be among fact, preference, event, procedural, episode'
-            using errcode = '22023';
+    if p_kinds is not null then
+        perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
     if jsonb_typeof(v_filters) <> 'object' then
         raise exception 'pymem: filters must be a JSON object' using errcode = '22023';

@@ -233,10 +233,7 @@ begin
     if jsonb_typeof(p_candidate) <> 'object' then
         raise exception 'pymem: extraction memory % is not an object', p_index using errcode = '22023';
     end if;
-    if p_candidate->>'kind' is null or p_candidate->>'kind' not in ('fact', 'preference', 'event', 'procedural') then
-        raise exception 'pymem: extraction memory % has kind %', p_index,
-            coalesce(quote_literal(left(p_candidate->>'kind', 40)), 'NULL') using errcode = '22023';
-    end if;
+    perform _pymem.check_kind(format('extraction memory %s kind', p_index), p_candidate->>'kind', true);
     if jsonb_typeof(p_candidate->'content') is distinct from 'string'
        or length(btrim(p_candidate->>'content')) = 0 or length(p_candidate->>'content') > 100000 then
         raise exception 'pymem: extraction memory % has no usable content', p_index using errcode = '22023';

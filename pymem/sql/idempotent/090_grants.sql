@@ -5,9 +5,8 @@
 
 do $$
 declare
-    v_install text := _pymem.install_id();
-    v_group   name := format('pm_%s_tenant', v_install);
-    v_service name := format('pm_%s_service', v_install);
+    v_group   name := _pymem.tenant_group();
+    v_service name := _pymem.service_role();
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
@@ -24,6 +23,8 @@ begin
         _pymem.touch_user(_pymem.tenants, text),
         _pymem.store_candidate(_pymem.tenants, _pymem.episodes, jsonb, vector),
         _pymem.check_candidate(integer, jsonb),
+        _pymem.check_kind(text, text, boolean),
+        pymem.memory_kinds(),
         pymem.history(text, timestamptz),
         pymem.contradictions(text),
         pymem.resolve_contradiction(uuid, text),
@@ -80,7 +81,9 @@ begin
         pymem.create_login(text, text, text),
         pymem.drop_login(text),
         _pymem.capabilities(),
-        _pymem.install_id()
+        _pymem.install_id(),
+        _pymem.service_role(),
+        pymem.memory_kinds()
         to %I$g$, v_service);
     execute format('grant select on _pymem.gazetteer to %I', v_service);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,

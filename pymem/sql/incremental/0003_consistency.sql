@@ -1,4 +1,4 @@
--- 0005_consistency: what the consistency engine needs beyond 0001. Incremental; frozen
+-- 0003_consistency: what the consistency engine needs beyond 0001. Incremental; frozen
 -- once released.
 --   memories.value          the slot's value ("Dark mode"): same slot + same value is a
 --                           duplicate, same slot + other value supersedes

@@ -1,4 +1,4 @@
--- 0006_graph: the relational side of the knowledge graph. The AGE graph (one per tenant,
+-- 0004_graph: the relational side of the knowledge graph. The AGE graph (one per tenant,
 -- owned by the tenant role) holds users, typed entities and relation edges; these tables
 -- keep the per-user entity -> memory mapping that retrieval reads in well under a
 -- millisecond (AGE traversals are too slow for the query path). Incremental; frozen.

@@ -1,4 +1,4 @@
--- 0007_privacy: the audit trail and the login roles other languages connect as.
+-- 0005_privacy: the audit trail and the login roles other languages connect as.
 -- Incremental; frozen once released.
 
 -- Who did what, when. Erasures leave a tombstone here: a keyed hash of the user id and

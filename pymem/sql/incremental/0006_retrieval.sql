@@ -1,4 +1,4 @@
--- 0003_retrieval: an index to find a conversation turn's neighbours.
+-- 0006_retrieval: an index to find a conversation turn's neighbours.
 -- Incremental file: frozen once released.
 --
 -- pymem.retrieve scores a matching conversation turn (kind episode) together with the turns

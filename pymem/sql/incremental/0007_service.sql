@@ -1,5 +1,5 @@
--- 0004_service: API keys for the HTTP service (`pymem serve`).
--- Incremental file: run once by alembic revision 0004, then frozen.
+-- 0007_service: API keys for the HTTP service (`pymem serve`).
+-- Incremental file: run once by alembic revision 0007, then frozen.
 --
 -- A key decides the tenant of every request it signs. Only a SHA-256 digest of the key is
 -- stored, never the key: keys are 64 hex characters from gen_random_uuid() (244 random

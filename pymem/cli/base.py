@@ -1,0 +1,93 @@
+"""What every command shares: the context (embedded server or PYMEM_DSN), the root group,
+and the helpers that print results and turn errors into exit codes.
+
+Exit codes: 0 success, 1 a check failed or the database said no (the message says why),
+2 bad usage (click's own).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+import click
+import psycopg
+
+from .. import __version__
+from .. import client as client_mod
+from ..server import EmbeddedServer, ServerError
+
+
+def emit(data: Any, as_json: bool, human: str | None = None) -> None:
+    if as_json:
+        click.echo(json.dumps(data, default=str, sort_keys=True))
+    elif human is not None:
+        click.echo(human)
+
+
+def fail(message: str, code: int = 1) -> None:
+    message = message.removeprefix("pymem: ")
+    click.echo(f"pymem: {message}", err=True)
+    sys.exit(code)
+
+
+class Context:
+    def __init__(self, home: str | None, dsn: str | None):
+        self.home = home
+        self.dsn = dsn or os.environ.get("PYMEM_DSN")
+
+    def server(self) -> EmbeddedServer:
+        return EmbeddedServer(self.home)
+
+    def admin_dsn(self, start: bool = True) -> str:
+        """The DSN migrations and checks run with: PYMEM_DSN, or the embedded superuser."""
+        if self.dsn:
+            return self.dsn
+        server = self.server()
+        if start:
+            server.start()
+        return server.uri()
+
+    def client(self, embed: bool = True) -> client_mod.Client:
+        return client_mod.connect(self.dsn, home=self.home, embedder="local" if embed else None)
+
+
+pass_ctx = click.make_pass_decorator(Context)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="pymem")
+@click.option("--home", envvar="PYMEM_HOME", help="Embedded server home (default ./.pymem).")
+@click.option("--dsn", help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")
+@click.pass_context
+def main(ctx: click.Context, home: str | None, dsn: str | None) -> None:
+    """pymem: a memory layer for AI agents that lives inside PostgreSQL."""
+    ctx.obj = Context(home, dsn)
+
+
+def open_client(ctx: Context, embed: bool) -> client_mod.Client:
+    try:
+        return ctx.client(embed=embed)
+    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        fail(str(exc))
+
+
+def guard(fn):
+    try:
+        return fn()
+    except client_mod.PymemError as exc:
+        fail(str(exc))
+
+
+def json_object(option: str, text: str | None) -> dict | None:
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        fail(f"{option} is not valid JSON: {exc}", code=2)
+    if not isinstance(value, dict):
+        fail(f"{option} must be a JSON object", code=2)
+    return value

@@ -1,0 +1,172 @@
+"""Benchmarks: each prints one JSON line; with --save it is also written to a file under
+docs/benchmarks/results/ (named by benchmark and UTC time), with when and at which commit
+it ran."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+import psycopg
+
+from .. import client as client_mod
+from ..server import ServerError
+from .base import Context, fail, main, pass_ctx
+
+
+RESULTS_DIR = "docs/benchmarks/results"
+
+
+def _commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                             cwd=Path(__file__).resolve().parent)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True, timeout=5, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (out.stdout.strip() + ("-dirty" if dirty else "")) if out.returncode == 0 else None
+
+
+def report(fn):
+    """Adds --json (the default output anyway) and --save [--results-dir] to a benchmark
+    command whose function returns the result: prints it as one JSON line, and saves it."""
+    @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+    @click.option("--save", is_flag=True, help=f"Also write the JSON to {RESULTS_DIR}/ (or --results-dir).")
+    @click.option("--results-dir", default=RESULTS_DIR, show_default=True, type=click.Path(file_okay=False))
+    @functools.wraps(fn)
+    def command(*args, as_json: bool, save: bool, results_dir: str, **kwargs):
+        result = fn(*args, **kwargs)
+        click.echo(json.dumps(result, default=str))
+        if save:
+            now = dt.datetime.now(dt.timezone.utc)
+            record = {**result, "run": {"at": now.isoformat(timespec="seconds"), "commit": _commit(),
+                                        "argv": ["pymem", *sys.argv[1:]]}}
+            folder = Path(results_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{result.get('benchmark', 'bench')}-{now:%Y%m%dT%H%M%SZ}.json"
+            path.write_text(json.dumps(record, default=str, indent=1) + "\n", encoding="utf-8")
+            click.echo(f"pymem bench: saved {path}", err=True)
+    return command
+
+
+@main.group()
+def bench() -> None:
+    """Benchmarks: each prints one JSON line (--save also writes it under docs/benchmarks/results/)."""
+
+
+@bench.command("ingest")
+@click.option("--rate", type=click.FloatRange(0.1), default=50.0, show_default=True, help="Turns per second.")
+@click.option("--duration", type=click.FloatRange(1), default=60.0, show_default=True, help="Seconds of load.")
+@click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=20, show_default=True)
+@report
+@pass_ctx
+def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int) -> dict:
+    """Sustained ingest through real worker processes: call latency, lag, lost, duplicated."""
+    from ..bench.ingest import run
+
+    result = run(rate=rate, duration=duration, workers=workers, users=users, home=ctx.home, dsn=ctx.dsn)
+    return result
+
+
+@bench.command("retrieval")
+@click.option("--small-tenants", type=click.IntRange(0), default=100, show_default=True)
+@click.option("--small-users", type=click.IntRange(1), default=10, show_default=True, help="Users per small tenant.")
+@click.option("--small-memories", type=click.IntRange(1), default=100, show_default=True, help="Memories per small user.")
+@click.option("--big-users", type=click.IntRange(0), default=100, show_default=True, help="Users of the big tenant.")
+@click.option("--big-memories", type=click.IntRange(1), default=1000, show_default=True, help="Memories per big-tenant user.")
+@click.option("--huge-memories", type=click.IntRange(0), default=50_000, show_default=True,
+              help="Memories of the one huge user (0: none).")
+@click.option("--queries", type=click.IntRange(1), default=200, show_default=True, help="Queries per class.")
+@click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
+              help="Timed rounds (after one warm-up); percentiles are medians over rounds.")
+@click.option("--client-queries", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--no-client", is_flag=True, help="Skip the end-to-end client timing (loads the model).")
+@click.option("--ef-search", type=click.IntRange(1, 1000), help="Per-call hnsw_ef_search override.")
+@click.option("--rebuild", is_flag=True, help="Build the corpus again even when the stored one matches.")
+@click.option("--scale", is_flag=True, help="Build 10k / 100k / 1M-memory tenants and report how p95 grows.")
+@click.option("--scale-sizes", default="10000,100000,1000000", show_default=True)
+@report
+@pass_ctx
+def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,
+                    big_memories: int, huge_memories: int, queries: int, rounds: int, client_queries: int,
+                    no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str) -> dict:
+    """Latency (p50/p95/p99) and vector recall@10 of pymem.retrieve per class of user."""
+    from ..bench import retrieval
+
+    options = {"hnsw_ef_search": ef_search} if ef_search else None
+    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    try:
+        if scale:
+            sizes = [int(size) for size in scale_sizes.split(",") if size.strip()]
+            result = retrieval.run_scale(sizes=sizes, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
+                                         rounds=rounds, options=options, progress=progress)
+        else:
+            spec = retrieval.default_spec(small_tenants=small_tenants, small_users=small_users,
+                                          small_memories=small_memories, big_users=big_users,
+                                          big_memories=big_memories, huge_memories=huge_memories)
+            result = retrieval.run(spec=spec, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
+                                   rounds=rounds, client_queries=client_queries, measure_client_e2e=not no_client,
+                                   options=options, progress=progress)
+    except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
+        fail(str(exc))
+    return result
+
+
+@bench.command("locomo")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False),
+              help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (holds recall_eval.py).")
+@click.option("--out", "out_dir", default="bench-out/locomo", show_default=True, help="Where run files go.")
+@click.option("--top-k", type=click.IntRange(10, 1000), default=20, show_default=True)
+@click.option("--conversations", type=click.IntRange(1, 10), help="Only the first N conversations.")
+@report
+@pass_ctx
+def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: str, top_k: int,
+                 conversations: int | None) -> dict:
+    """Recall@5/@10 on LoCoMo for pymem, pure-vector and BM25-only retrieval, same run."""
+    from ..bench import locomo
+
+    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    try:
+        result = locomo.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, out_dir=out_dir, top_k=top_k,
+                            conversations=conversations, progress=progress)
+    except (FileNotFoundError, ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        fail(str(exc))
+    return result
+
+
+
+@bench.command("load")
+@click.option("--tenants", type=click.IntRange(1), default=100, show_default=True)
+@click.option("--users", type=click.IntRange(1), default=100, show_default=True, help="Per tenant.")
+@click.option("--memories-per-user", type=click.IntRange(1), default=3, show_default=True)
+@click.option("--stages", default="30s:200,60s:200,30s:500,60s:500,10s:0", show_default=True,
+              help="k6 stages as DURATION:TARGET_VUS,...")
+@click.option("--think-time", type=click.FloatRange(0), default=0.1, show_default=True, help="Seconds.")
+@click.option("--ingest-ratio", type=click.FloatRange(0, 1), default=0.1, show_default=True)
+@click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
+              help="The service's query embedder (seeding embeds with the same model unless none).")
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
+@click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
+@report
+@pass_ctx
+def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
+               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None) -> dict:
+    """HTTP load test: service + worker on the embedded database, seeded, driven by k6."""
+    from ..bench.load import LoadBenchError, run
+
+    try:
+        result = run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
+                     think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
+                     port=port, out=out, home=ctx.home, dsn=ctx.dsn)
+    except LoadBenchError as exc:
+        fail(str(exc))
+    return result

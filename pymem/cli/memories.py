@@ -1,0 +1,178 @@
+"""A tenant's data: remember, search, ingest, erase, export, import, audit, contradictions."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .base import Context, emit, fail, guard, json_object, main, open_client, pass_ctx
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--kind", default="fact", show_default=True, help="fact, preference, event, procedural or episode.")
+@click.option("--importance", type=click.FloatRange(0, 1), default=0.5, show_default=True)
+@click.option("--session", "session_id")
+@click.option("--metadata", help="A JSON object.")
+@click.option("--no-embed", is_flag=True, help="Store without a vector (lexical search only).")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("content")
+@pass_ctx
+def remember(ctx: Context, tenant_id: str, user_id: str, kind: str, importance: float,
+             session_id: str | None, metadata: str | None, no_embed: bool, as_json: bool,
+             content: str) -> None:
+    """Store one memory for a user, now."""
+    meta = json_object("--metadata", metadata)
+    with open_client(ctx, embed=not no_embed) as client:
+        memory_id = guard(lambda: client.tenant(tenant_id).remember(
+            user_id, content, kind=kind, importance=importance, session_id=session_id, metadata=meta))
+    emit({"id": memory_id, "tenant_id": tenant_id, "user_id": user_id}, as_json, memory_id)
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True)
+@click.option("--token-budget", type=click.IntRange(1))
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeat the option).")
+@click.option("--no-embed", is_flag=True, help="Lexical and recency only.")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("query_text")
+@pass_ctx
+def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget: int | None,
+           kinds: tuple[str, ...], no_embed: bool, as_json: bool, query_text: str) -> None:
+    """Retrieve a user's memories for QUERY_TEXT, best first, with score components."""
+    with open_client(ctx, embed=not no_embed) as client:
+        results = guard(lambda: client.tenant(tenant_id).retrieve(
+            user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None))
+    if as_json:
+        emit({"results": [m.as_dict() for m in results]}, True)
+        return
+    for m in results:
+        click.echo(f"{m.score:.3f}  (vec {m.vector_score:.2f} lex {m.lexical_score:.2f} "
+                   f"rec {m.recency_score:.2f})  [{m.kind}] {m.content}")
+    if not results:
+        click.echo("no memories match")
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--session", "session_id")
+@click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]), default="user",
+              show_default=True, help="Role of CONTENT (ignored with --messages).")
+@click.option("--messages", "messages_json", help="A JSON array of {role, content} instead of CONTENT.")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("content", required=False)
+@pass_ctx
+def ingest(ctx: Context, tenant_id: str, user_id: str, session_id: str | None, role: str,
+           messages_json: str | None, as_json: bool, content: str | None) -> None:
+    """Enqueue a conversation turn for asynchronous extraction; prints the episode id."""
+    if (content is None) == (messages_json is None):
+        fail("give either CONTENT or --messages", code=2)
+    if messages_json is not None:
+        try:
+            messages = json.loads(messages_json)
+        except json.JSONDecodeError as exc:
+            fail(f"--messages is not valid JSON: {exc}", code=2)
+    else:
+        messages = [{"role": role, "content": content}]
+    with open_client(ctx, embed=False) as client:
+        episode_id = guard(lambda: client.tenant(tenant_id).ingest(user_id, messages, session_id=session_id))
+    emit({"episode_id": episode_id, "tenant_id": tenant_id, "user_id": user_id}, as_json, episode_id)
+
+
+@main.command("erase-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+def erase_user(ctx: Context, tenant_id: str, user_id: str, yes: bool) -> None:
+    """Erase a user everywhere; prints the verified report (residual must be 0)."""
+    if not yes:
+        click.confirm(f"Erase everything stored about user {user_id!r} of tenant {tenant_id}?", abort=True)
+    with open_client(ctx, embed=False) as client:
+        report = guard(lambda: client.tenant(tenant_id).erase_user(user_id))
+    click.echo(json.dumps(report, default=str))
+
+
+@main.command("export-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="File (default: stdout).")
+@pass_ctx
+def export_user(ctx: Context, tenant_id: str, user_id: str, output: str | None) -> None:
+    """Write everything stored about a user as JSON (importable with import-user)."""
+    with open_client(ctx, embed=False) as client:
+        data = guard(lambda: client.tenant(tenant_id).export_user(user_id))
+    text = json.dumps(data, default=str, indent=1)
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        click.echo(f"exported {len(data['memories'])} memories to {output}")
+    else:
+        click.echo(text)
+
+
+@main.command("import-user")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", help="Import under this user id (default: the exported one).")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def import_user(ctx: Context, tenant_id: str, user_id: str | None, path: str) -> None:
+    """Restore an export-user file into a tenant."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        fail(f"cannot read {path}: {exc}", code=2)
+    with open_client(ctx, embed=False) as client:
+        report = guard(lambda: client.tenant(tenant_id).import_user(data, user_id=user_id))
+    click.echo(json.dumps(report))
+
+
+@main.command()
+@click.option("--tenant", "tenant_id")
+@click.option("--limit", type=click.IntRange(1, 10000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def audit(ctx: Context, tenant_id: str | None, limit: int, as_json: bool) -> None:
+    """The audit trail, newest first."""
+    with open_client(ctx, embed=False) as client:
+        rows = guard(lambda: client.audit_log(tenant_id, limit))
+    human = "\n".join(f"{r['recorded_at']:%Y-%m-%d %H:%M:%S}  {r['tenant_id'] or '-'}  {r['action']}  "
+                      f"{r['actor']}  {json.dumps(r['details'])}" for r in rows)
+    emit(rows, as_json, human or "no audit entries")
+
+
+@main.group()
+def contradictions() -> None:
+    """Review slot conflicts (policy manual queues them here)."""
+
+
+@contradictions.command("list")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--status", type=click.Choice(["open", "kept_existing", "accepted_new", "kept_both", "all"]),
+              default="open", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def contradictions_list(ctx: Context, tenant_id: str, status: str, as_json: bool) -> None:
+    with open_client(ctx, embed=False) as client:
+        rows = guard(lambda: client.tenant(tenant_id).contradictions(None if status == "all" else status))
+    human = "\n".join(f"{r['id']}  {r['user_id']}  {r['subject']}/{r['attribute']}: "
+                      f"{r['existing_content']!r} vs {r['candidate_content']!r}  [{r['status']}]" for r in rows)
+    emit(rows, as_json, human or "no contradictions")
+
+
+@contradictions.command("resolve")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--keep", type=click.Choice(["existing", "new", "both"]), required=True)
+@click.argument("contradiction_id")
+@pass_ctx
+def contradictions_resolve(ctx: Context, tenant_id: str, keep: str, contradiction_id: str) -> None:
+    resolution = {"existing": "keep_existing", "new": "accept_new", "both": "keep_both"}[keep]
+    with open_client(ctx, embed=False) as client:
+        result = guard(lambda: client.tenant(tenant_id).resolve_contradiction(contradiction_id, resolution))
+    click.echo(json.dumps(result, default=str))

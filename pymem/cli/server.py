@@ -1,0 +1,116 @@
+"""Running the database: up, down, status, doctor, migrate."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import psycopg
+
+from .. import migrate as migrations
+from ..queries import query
+from ..server import ServerError
+from .base import Context, emit, fail, main, pass_ctx
+
+REQUIRED_SERVER_VERSION = 160000
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def up(ctx: Context, as_json: bool) -> None:
+    """Start the embedded PostgreSQL (initialising it on first use) and migrate it."""
+    if ctx.dsn:
+        fail("PYMEM_DSN is set: pymem manages only the embedded server")
+    try:
+        status = ctx.server().start()
+        result = migrations.migrate(status.uri)
+    except (ServerError, migrations.MigrationError) as exc:
+        fail(str(exc))
+    emit({**status.as_dict(), "migration": result}, as_json, f"pymem: running, {status.uri}")
+
+
+@main.command()
+@click.option("--purge", is_flag=True, help="Also delete the data directory.")
+@pass_ctx
+def down(ctx: Context, purge: bool) -> None:
+    """Stop the embedded PostgreSQL."""
+    server = ctx.server()
+    try:
+        if purge:
+            server.destroy()
+        else:
+            server.stop()
+    except ServerError as exc:
+        fail(str(exc))
+    click.echo("pymem: stopped" + (" and purged" if purge else ""))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def status(ctx: Context, as_json: bool) -> None:
+    """Show whether the embedded server runs, its data directory and connection URI."""
+    state = ctx.server().status().as_dict()
+    human = (f"running (pid {state['pid']})\nuri: {state['uri']}\ndata: {state['data_dir']}"
+             if state["running"] else f"stopped\ndata: {state['data_dir']}")
+    emit(state, as_json, human)
+
+
+def _doctor_report(dsn: str) -> dict:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(query("capabilities")).fetchone()
+        version, version_num, preload, extensions = row
+        revision = migrations.current_revision(conn)
+        functions = migrations.applied_idempotent_sha256(conn)
+    extensions = extensions or {}
+    preloaded = {lib.strip() for lib in preload.split(",") if lib.strip()}
+
+    def present(name: str) -> bool:
+        return name in extensions and extensions[name]["available"] is not None
+
+    report = {
+        "server_version": version,
+        "server_version_ok": version_num >= REQUIRED_SERVER_VERSION,
+        "vector": present("vector"),
+        "age": present("age") and "age" in preloaded,
+        "bm25": "pg_textsearch" if present("pg_textsearch") and "pg_textsearch" in preloaded else "tsvector",
+        "pg_cron": present("pg_cron"),
+        "vectorscale": present("vectorscale"),
+        "shared_preload_libraries": sorted(preloaded),
+        "migrated_revision": revision,
+        "head_revision": migrations.head_revision(),
+        # The functions in the database are the installed package's (else: pymem migrate).
+        "functions_current": functions == migrations.idempotent_sha256(),
+    }
+    report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
+    return report
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def doctor(ctx: Context, as_json: bool) -> None:
+    """Check the server version and capabilities; exit 1 if a required one is missing."""
+    try:
+        report = _doctor_report(ctx.admin_dsn())
+    except (ServerError, psycopg.Error) as exc:
+        fail(f"cannot reach PostgreSQL: {exc}")
+    lines = [f"{key}: {value}" for key, value in report.items()]
+    emit(report, as_json, "\n".join(lines))
+    if not report["ok"]:
+        missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
+        click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def migrate(ctx: Context, as_json: bool) -> None:
+    """Bring the database to the current schema (a no-op when it is current)."""
+    try:
+        result = migrations.migrate(ctx.admin_dsn())
+    except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
+        fail(str(exc))
+    emit(result, as_json, f"pymem: migrated {result['from'] or 'empty database'} -> {result['to']}")

@@ -1,0 +1,58 @@
+"""The HTTP service."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import psycopg
+
+from .. import client as client_mod
+from ..server import ServerError
+from .base import Context, fail, main, pass_ctx
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
+@click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
+              help="Query embeddings: auto = PYMEM_EMBED_URL if set, else the local model; none = lexical only.")
+@click.option("--max-concurrent-retrievals", type=click.IntRange(1), default=20, show_default=True,
+              help="Per tenant; more at once are refused with 429 + Retry-After.")
+@click.option("--max-body-bytes", type=click.IntRange(1024), default=2 * 1024 * 1024, show_default=True)
+@click.option("--request-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
+              help="Seconds; also the database statement_timeout of the service's connections.")
+@click.option("--pool-size", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--gateway-tenant-header", metavar="HEADER",
+              help="Gateway mode: trust this header (e.g. X-Pymem-Tenant) to name the tenant when no API key "
+                   "is sent. Enable only behind a gateway that authenticates callers and sets the header.")
+@click.option("--auto-provision", is_flag=True, help="Gateway mode: create unknown tenants on first use.")
+@click.option("--key-cache-seconds", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="How long a verified API key is trusted without asking the database (revocation delay).")
+@click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              default="info", show_default=True)
+@pass_ctx
+def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_retrievals: int,
+          max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
+          auto_provision: bool, key_cache_seconds: float, log_level: str) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
+
+    Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...).
+    """
+    import logging
+
+    from ..service import ServiceConfig
+    from ..service.run import serve as run_service
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if auto_provision and not gateway_tenant_header:
+        fail("--auto-provision needs --gateway-tenant-header (API keys always name an existing tenant)", code=2)
+    config = ServiceConfig(max_concurrent_retrievals=max_concurrent_retrievals, max_body_bytes=max_body_bytes,
+                           request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
+                           auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
+                           key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn())
+    try:
+        run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
+                    pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level)
+    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        fail(str(exc))

@@ -1,0 +1,128 @@
+"""Tenants, their login roles and their API keys."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from .base import Context, emit, fail, guard, main, open_client, pass_ctx
+
+
+@main.group()
+def tenant() -> None:
+    """Create, list and drop tenants."""
+
+
+@tenant.command("create")
+@click.argument("tenant_id")
+@click.option("--exist-ok", is_flag=True, help="Succeed if the tenant exists already.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_create(ctx: Context, tenant_id: str, exist_ok: bool, as_json: bool) -> None:
+    """Create TENANT_ID with its role, partition, indexes and graph."""
+    with open_client(ctx, embed=False) as client:
+        row = guard(lambda: client.create_tenant(tenant_id, exist_ok=exist_ok))
+    emit(row, as_json, f"tenant {row['tenant_id']}: role {row['role_name']}, graph {row['graph_name']}")
+
+
+@tenant.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_list(ctx: Context, as_json: bool) -> None:
+    """List tenants with their memory counts."""
+    with open_client(ctx, embed=False) as client:
+        rows = guard(client.list_tenants)
+    human = "\n".join(f"{r['tenant_id']}\t{r['memories']} memories\t{r['role_name']}" for r in rows)
+    emit(rows, as_json, human or "no tenants")
+
+
+@tenant.command("drop")
+@click.argument("tenant_id")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_drop(ctx: Context, tenant_id: str, yes: bool, as_json: bool) -> None:
+    """Drop TENANT_ID and everything stored for it."""
+    if not yes:
+        click.confirm(f"Drop tenant {tenant_id} and all its memories?", abort=True)
+    with open_client(ctx, embed=False) as client:
+        report = guard(lambda: client.drop_tenant(tenant_id))
+    emit(report, as_json, json.dumps(report))
+
+
+@tenant.group("login")
+def tenant_login() -> None:
+    """LOGIN roles for psql and other languages (one tenant, public functions only)."""
+
+
+@tenant_login.command("create")
+@click.argument("tenant_id")
+@click.option("--name", "login", help="Role name (default: generated).")
+@click.option("--password-env", help="Read the password from this environment variable.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_login_create(ctx: Context, tenant_id: str, login: str | None, password_env: str | None,
+                        as_json: bool) -> None:
+    password = os.environ.get(password_env) if password_env else None
+    if password_env and password is None:
+        fail(f"environment variable {password_env} is not set", code=2)
+    with open_client(ctx, embed=False) as client:
+        row = guard(lambda: client.create_login(tenant_id, login, password))
+    emit(row, as_json, f"login {row['login']} acts for tenant {row['tenant_id']} (search_path {row['api_schema']})")
+
+
+@tenant_login.command("drop")
+@click.argument("login")
+@pass_ctx
+def tenant_login_drop(ctx: Context, login: str) -> None:
+    with open_client(ctx, embed=False) as client:
+        dropped = guard(lambda: client.drop_login(login))
+    if not dropped:
+        fail(f"no pymem login named {login}")
+    click.echo(f"dropped {login}")
+
+
+@tenant.group("key")
+def tenant_key() -> None:
+    """API keys for the HTTP service (a key decides the tenant of each request)."""
+
+
+@tenant_key.command("create")
+@click.argument("tenant_id")
+@click.option("--name", help="A label to tell keys apart.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_create(ctx: Context, tenant_id: str, name: str | None, as_json: bool) -> None:
+    """Create an API key for TENANT_ID and print it (shown once: only its hash is stored)."""
+    with open_client(ctx, embed=False) as client:
+        row = guard(lambda: client.create_api_key(tenant_id, name=name))
+    emit(row, as_json, f"{row['api_key']}\n(key id {row['key_id']}; store the key now, it is not shown again)")
+
+
+@tenant_key.command("revoke")
+@click.argument("key_id")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_revoke(ctx: Context, key_id: str, as_json: bool) -> None:
+    """Revoke the API key KEY_ID (exit 1 when no such active key exists)."""
+    with open_client(ctx, embed=False) as client:
+        revoked = guard(lambda: client.revoke_api_key(key_id))
+    emit({"key_id": key_id, "revoked": revoked}, as_json, f"key {key_id}: {'revoked' if revoked else 'not found'}")
+    if not revoked:
+        sys.exit(1)
+
+
+@tenant_key.command("list")
+@click.argument("tenant_id", required=False)
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def tenant_key_list(ctx: Context, tenant_id: str | None, as_json: bool) -> None:
+    """List API keys (of TENANT_ID, or all) without the keys themselves."""
+    with open_client(ctx, embed=False) as client:
+        rows = guard(lambda: client.list_api_keys(tenant_id))
+    human = "\n".join(f"{r['key_id']}\t{r['tenant_id']}\t{r['key_prefix']}...\t{r['name'] or ''}\t"
+                      f"{'revoked' if r['revoked_at'] else 'active'}" for r in rows)
+    emit(rows, as_json, human or "no keys")

@@ -1,0 +1,87 @@
+"""Request and response bodies of the HTTP API (pydantic, so FastAPI validates them and the
+OpenAPI spec describes them). A retrieved memory is the client's own ``pymem.Memory``: the
+HTTP shape and the Python shape are one class, so they cannot drift."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..client import Memory
+
+# The kinds a request may name. The database holds the list (_pymem.memory_kinds) and
+# refuses any other; this literal gives the OpenAPI spec its enum, and a test checks the two agree.
+Kind = Literal["fact", "preference", "event", "procedural", "episode"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Message(_Body):
+    role: Literal["user", "assistant", "system", "tool"]
+    content: str = Field(min_length=1, max_length=32000)
+    name: str | None = Field(None, min_length=1, max_length=100)
+    id: str | None = Field(None, min_length=1, max_length=200)
+
+
+class IngestRequest(_Body):
+    tenant_id: str | None = Field(None, description="Must match the API key's tenant when given.",
+                                  min_length=1, max_length=63)
+    user_id: str = Field(min_length=1, max_length=256)
+    content: str | None = Field(None, min_length=1, max_length=100000,
+                                description="One user message (or, with `type`, one memory stored now).")
+    messages: list[Message] | None = Field(None, min_length=1, max_length=200)
+    type: Kind | None = Field(None, description="With `content`: store one memory of this kind synchronously "
+                                                "(remember) instead of enqueueing an episode.")
+    session_id: str | None = Field(None, min_length=1, max_length=256)
+    agent_id: str | None = Field(None, min_length=1, max_length=256)
+    metadata: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> "IngestRequest":
+        if (self.content is None) == (self.messages is None):
+            raise ValueError("give exactly one of content and messages")
+        if self.type is not None and self.messages is not None:
+            raise ValueError("type applies to content, not to messages")
+        return self
+
+
+class IngestResponse(BaseModel):
+    ids: list[str] = Field(description="The episode id, or the memory id when `type` stored a memory.")
+    kind: str
+    tenant_id: str
+    user_id: str
+
+
+class RetrieveRequest(_Body):
+    tenant_id: str | None = Field(None, min_length=1, max_length=63)
+    user_id: str = Field(min_length=1, max_length=256)
+    query: str = Field(max_length=10000)
+    top_k: int = Field(10, ge=1, le=1000)
+    token_budget: int | None = Field(None, ge=1, le=10_000_000)
+    kinds: list[Kind] | None = Field(None, max_length=5)
+
+
+class RetrieveResponse(BaseModel):
+    results: list[Memory]
+
+
+class UserRequest(_Body):
+    tenant_id: str | None = Field(None, min_length=1, max_length=63)
+    user_id: str = Field(min_length=1, max_length=256)
+
+
+class RebuildRequest(_Body):
+    tenant: str = Field(min_length=1, max_length=63, description='"all" or one tenant id.')
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
