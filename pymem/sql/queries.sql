@@ -93,6 +93,10 @@ select * from pymem.queue_stats();
 -- The kinds of memory, and whether extraction produces each.
 select kind, extracted, description from pymem.memory_kinds();
 
+-- name: extract
+-- The offline extractor: candidate memories stated by a conversation's user turns.
+select _pymem.extract(%(messages)s, %(user_id)s) as candidates;
+
 -- name: gazetteer
 -- The typed entities extraction recognises.
 select term, canonical, entity_type from _pymem.gazetteer;

@@ -104,6 +104,7 @@ CREATE TABLE _pymem.memories (
     stale boolean DEFAULT false NOT NULL,
     archived_at timestamp with time zone,
     decay_checked_at timestamp with time zone,
+    statement jsonb,
     CONSTRAINT memories_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
     CONSTRAINT memories_content_check CHECK (((length(content) >= 1) AND (length(content) <= 100000))),
     CONSTRAINT memories_importance_check CHECK (((importance >= (0)::double precision) AND (importance <= (1)::double precision))),
@@ -111,6 +112,7 @@ CREATE TABLE _pymem.memories (
     CONSTRAINT memories_mention_count_check CHECK ((mention_count >= 1)),
     CONSTRAINT memories_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT memories_source_check CHECK ((jsonb_typeof(source) = 'object'::text)),
+    CONSTRAINT memories_statement_check CHECK ((jsonb_typeof(statement) = 'object'::text)),
     CONSTRAINT memories_status_check CHECK ((status = ANY (ARRAY['active'::text, 'superseded'::text, 'archived'::text, 'forgotten'::text, 'contested'::text])))
 )
 PARTITION BY LIST (tenant_id);
@@ -154,6 +156,21 @@ CREATE FUNCTION _pymem.api_schema(p_tenant _pymem.tenants) RETURNS name
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$ select ('pm_api_' || p_tenant.storage_suffix)::name $$;
+
+--
+-- Name: attribute_of_type(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.attribute_of_type(p_entity_type text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select case p_entity_type
+        when 'Theme' then 'display_theme' when 'Editor' then 'code_editor'
+        when 'OperatingSystem' then 'operating_system' when 'Phone' then 'phone' when 'Diet' then 'diet'
+        when 'Units' then 'units' when 'TimeZone' then 'time_zone' when 'CoffeeDrink' then 'coffee_order'
+        when 'Channel' then 'notification_channel' end
+$$;
 
 --
 -- Name: audit_event(text, text, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -207,6 +224,45 @@ CREATE FUNCTION _pymem.capabilities() RETURNS jsonb
 COMMENT ON FUNCTION _pymem.capabilities() IS 'Capabilities detected at install (vector, age, bm25 engine, pg_cron). Anyone may call.';
 
 --
+-- Name: cease(_pymem.tenants, _pymem.memories, jsonb, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_new    _pymem.memories;
+    v_old    _pymem.memories;
+    v_closed uuid[] := '{}';
+    v_object text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
+    v_words  text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
+begin
+    p_memory.subject := null;
+    p_memory.attribute := null;
+    p_memory.value := null;
+    v_new := _pymem.insert_memory(p_memory, p_reason);
+    for v_old in
+        select m.* from _pymem.memories m
+        where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
+          and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
+          and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
+          and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
+          and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
+                and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
+               or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
+               or (v_words is not null and (m.value ~* v_words or m.content ~* v_words)))
+        order by m.valid_from, m.id
+        for update
+    loop
+        perform _pymem.close_memory(v_old, v_new, 'cessation: ' || left(v_new.content, 200));
+        v_closed := v_closed || v_old.id;
+    end loop;
+    return jsonb_build_object('id', v_new.id, 'action', 'ceased', 'closed', to_jsonb(v_closed));
+end
+$$;
+
+--
 -- Name: check_candidate(integer, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -234,10 +290,10 @@ end
 $$;
 
 --
--- Name: check_capacity(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
+-- Name: check_capacity(_pymem.tenants, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
-CREATE FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants) RETURNS void
+CREATE FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer DEFAULT 1) RETURNS void
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -258,10 +314,10 @@ begin
     end if;
     select count(*) into v_count from _pymem.memories m
     where m.tenant_id = p_tenant.tenant_id and m.status <> 'forgotten';
-    if v_count >= v_limit then
-        raise exception 'pymem: tenant % holds % memories; its limit is %', quote_literal(p_tenant.tenant_id),
-            v_count, v_limit using errcode = '54000',
-            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories.';
+    if v_count + greatest(p_adding, 0) > v_limit then
+        raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant.tenant_id),
+            v_count, v_limit using errcode = 'PM429',
+            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
     end if;
 end
 $$;
@@ -338,14 +394,16 @@ declare
         "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
         "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
-        "context_anchors": [0, 1000, true],
+        "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
+        "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
-        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors'];
+        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
+        'outdated_turn_weight', 'near_duplicate_similarity'];
     v_key    text;
     v_value  jsonb;
     v_range  jsonb;
@@ -464,6 +522,47 @@ $$;
 COMMENT ON FUNCTION _pymem.claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer) IS 'Claims up to p_limit due episodes across tenants for one worker (FOR UPDATE SKIP LOCKED, lease p_lease_seconds). Service role only.';
 
 --
+-- Name: clauses(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.clauses(p_text text) RETURNS TABLE(clause text, n integer)
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select btrim(c), (row_number() over ())::int
+    from regexp_split_to_table(left(coalesce(p_text, ''), 100000),
+                               '(?:(?<=[.!?])\s+|\n+|;\s*|\s+[-–—]+\s+|:\s+(?=[A-Z]))') c
+    where length(btrim(c)) between 2 and 600
+$$;
+
+--
+-- Name: clean_value(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.clean_value(p_value text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+    v_value text := btrim(coalesce(p_value, ''), ' "''`.,;:!?()-');
+    v_before text;
+begin
+    loop
+        v_before := v_value;
+        v_value := regexp_replace(v_value, '^(?:a|an|the|my|our|some|any|just|only|really|mostly|mainly|usually|'
+                                           'always|now|currently|still|also|definitely)\s+', '', 'i');
+        v_value := regexp_replace(v_value, '\s+(?:now|these days|nowadays|from now on|for now|any ?more|instead|'
+                                           'please|for me|lately|again|too|as well|then|thanks|by trade|'
+                                           'last (?:week|month|year)|this (?:week|month|year)|recently|today|'
+                                           'at the moment|for good|full[- ]time|every day|for years)$', '', 'i');
+        v_value := btrim(v_value, ' "''`.,;:!?()-');
+        exit when v_value = v_before;
+    end loop;
+    return nullif(left(v_value, 200), '');
+end
+$_$;
+
+--
 -- Name: close_memory(_pymem.memories, _pymem.memories, text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -473,6 +572,7 @@ CREATE FUNCTION _pymem.close_memory(p_old _pymem.memories, p_new _pymem.memories
     AS $$
 declare
     v_memory _pymem.memories;
+    v_turns  uuid[];
 begin
     update _pymem.memories m
        set status = 'superseded', valid_to = greatest(p_new.valid_from, m.valid_from),
@@ -481,6 +581,13 @@ begin
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'supersede', p_reason);
     perform _pymem.graph_close(v_memory);
+    if p_old.kind <> 'episode' and p_old.source ? 'episode_id' and jsonb_typeof(p_old.source->'turns') = 'array' then
+        select e.memory_ids into v_turns from _pymem.episodes e
+        where e.tenant_id = p_old.tenant_id and e.id = (p_old.source->>'episode_id')::uuid;
+        update _pymem.memories t set superseded_by = p_new.id, updated_at = now()
+         where t.tenant_id = p_old.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
+           and t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_old.source->'turns') x);
+    end if;
 end
 $$;
 
@@ -618,6 +725,123 @@ CREATE FUNCTION _pymem.entity_key(p_type text, p_name text) RETURNS text
     AS $$ select lower(btrim(p_type)) || ':' || lower(btrim(p_name)) $$;
 
 --
+-- Name: extract(jsonb, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_out      jsonb := '[]';
+    v_message  record;
+    v_clause   record;
+    v_a        jsonb;
+    v_kind     text;
+    v_content  text;
+    v_value    text;
+    v_type     text;
+    v_relations jsonb;
+    v_all      jsonb;
+begin
+    if jsonb_typeof(p_messages) is distinct from 'array' then
+        return v_out;
+    end if;
+    for v_message in
+        select m.value as message, (m.ordinality - 1)::int as turn
+        from jsonb_array_elements(p_messages) with ordinality m
+        where m.value->>'role' = 'user' and jsonb_typeof(m.value->'content') = 'string'
+    loop
+        -- Each clause is read once; the readings of the whole message are at hand.
+        -- A clause that only points back ("it's my favourite now") is read with the one before.
+        select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n)
+                                  order by c.n), '[]')
+          into v_all
+          from (select k.n, case when k.clause ~* '^(?:it|that|this)(?:''s|\s+is|\s+was)\M' and k.previous is not null
+                                 then k.previous || ', ' || k.clause else k.clause end as text
+                from (select c.clause, c.n, lag(c.clause) over (order by c.n) as previous
+                      from _pymem.clauses(v_message.message->>'content') c) k) c;
+        for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
+            v_a := v_clause.analysis;
+            v_kind := null;
+            if v_a->>'modality' in ('assertion', 'plan')
+                  and v_a->>'statement' ~* '\m(?:i|i''m|i''ve|i''ll|my|we|we''re|our)\M'
+                  and v_a->>'statement' ~* ('\m(?:appointment|meeting|interview|flight|trip|vacation|holiday|birthday|wedding|'
+                                          'conference|party|exam|deadline|concert|surgery|visit|dinner|lunch|launch|class|'
+                                          'game|match|race|marathon|presentation|date)\M')
+                  and v_a->>'statement' ~* ('\m(?:\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|'
+                                          'nov|dec)[a-z]*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{1,2}|'
+                                          '(?:next|this)\s+(?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|'
+                                          'sunday|weekend)|monday|tuesday|wednesday|thursday|friday|saturday|sunday|tomorrow|'
+                                          'tonight|today)\M') then
+                v_kind := 'event';
+                v_content := _pymem.third_person(v_a->>'statement');
+            elsif (v_a->>'memorable')::boolean or (v_a->>'polarity' = 'cessation' and v_a->>'modality' = 'assertion'
+                                                 and (v_a ? 'attribute' or v_a ? 'object')) then
+                v_kind := v_a->>'kind';
+                v_content := v_a->>'content';
+            elsif v_a->>'modality' = 'assertion'
+                  and v_a->>'statement' ~* '\m(?:always|never|please (?:always|never|don''t|do not)|from now on|remember to|make sure to|don''t ever|do not ever)\M' then
+                v_kind := 'procedural';
+                v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
+            end if;
+            continue when v_kind is null;
+            -- "Not X anymore - Y please": the new value closes X anyway; the cessation would
+            -- only repeat the old value.
+            continue when v_a->>'polarity' = 'cessation' and v_a ? 'family'
+                      and exists (select from jsonb_array_elements(v_all) o
+                                  where (o->>'n')::int > v_clause.n and o->>'family' = v_a->>'family'
+                                    and o->>'polarity' = 'positive' and o->>'modality' = 'assertion');
+            -- The graph relation: User -[predicate]-> the value, typed by the gazetteer when it knows it.
+            v_relations := '[]';
+            v_value := coalesce(v_a->>'object', case when v_a->>'family' = 'likes' then null else v_a->>'value' end);
+            if v_kind not in ('procedural', 'event') and v_a->>'polarity' = 'positive' and v_a->>'subject' = 'user'
+               and _pymem.relation_of(v_a->>'family', v_a->>'value') is not null and v_value is not null then
+                select r.entity_type into v_type from _pymem.recognize(v_value) r limit 1;
+                v_relations := jsonb_build_array(jsonb_build_object(
+                    'predicate', _pymem.relation_of(v_a->>'family', v_a->>'value'), 'entity', v_value,
+                    'type', coalesce(v_type, case v_a->>'family' when 'home_city' then 'Place' when 'employer' then 'Organization'
+                                                              when 'job_title' then 'Occupation' when 'name' then 'Person'
+                                                              when 'time_zone' then 'TimeZone' else 'Thing' end)));
+            end if;
+            -- "I mostly use VS Code and Python": every tool, language or system it uses.
+            if v_kind in ('fact', 'preference') and v_a->>'polarity' = 'positive' and v_a->>'subject' = 'user'
+               and v_a->>'statement' ~* '\m(?:use|uses|using|code in|program in|write)\M' then
+                v_relations := v_relations || coalesce((
+                    select jsonb_agg(jsonb_build_object('predicate', 'USES', 'entity', e->>'name', 'type', e->>'type'))
+                    from jsonb_array_elements(v_a->'entities') e
+                    where e->>'type' in ('Editor', 'Tool', 'ProgrammingLanguage', 'OperatingSystem', 'Phone', 'Channel')
+                      and not exists (select from jsonb_array_elements(v_relations) r where r->>'entity' = e->>'name')), '[]');
+            end if;
+            v_out := v_out || jsonb_build_array(jsonb_strip_nulls(jsonb_build_object(
+                'kind', v_kind,
+                'content', left(v_content, 2000),
+                'subject', case when v_kind in ('fact', 'preference') then v_a->>'subject' end,
+                'attribute', case when v_kind in ('fact', 'preference') then v_a->>'attribute' end,
+                'value', case when v_kind in ('fact', 'preference') then v_a->>'value' end,
+                'entities', v_a->'entities',
+                'relations', v_relations,
+                'importance', case when v_kind = 'procedural' then 0.8 when v_kind = 'event' then 0.7
+                                   when v_a->>'family' in ('allergies', 'conditions') then 0.95
+                                   when v_a->>'family' in ('name', 'diet', 'pronouns') then 0.8
+                                   when v_a->>'modality' = 'plan' then 0.4
+                                   when v_a->>'family' is not null then 0.7 else 0.5 end,
+                'confidence', case when (v_a->>'update_cue')::boolean then 0.95 else 0.8 end,
+                'source_turns', jsonb_build_array(coalesce(v_message.message->'id', to_jsonb(v_message.turn))),
+                'statement', v_a - 'entities' - 'content')));
+        end loop;
+    end loop;
+    return v_out;
+end
+$$;
+
+--
+-- Name: FUNCTION "extract"(p_messages jsonb, p_user_id text); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) IS 'The offline extractor: candidate memories ({kind, content, subject, attribute, value, entities, relations, importance, confidence, source_turns, statement}) stated by the user turns of a conversation. Internal: the worker calls it for episodes it claimed.';
+
+--
 -- Name: fail_episode(text, uuid, text, text, double precision, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -639,6 +863,33 @@ $$;
 --
 
 COMMENT ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) IS 'Records a failed attempt: pending again after p_retry_in_seconds, or dead (retry_in null, or attempts exhausted) with the error kept. Service role only. Returns the new status.';
+
+--
+-- Name: first_person(text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.first_person(p_text text, p_user_id text DEFAULT NULL::text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+    v text := coalesce(p_text, '');
+    v_name text := lower(split_part(regexp_replace(coalesce(p_user_id, ''), '[^A-Za-z0-9]+', ' ', 'g'), ' ', 1));
+    v_subject text := '(?:[Tt]he user|[Uu]ser' || case when v_name ~ '^[a-z]{2,}$' then '|' || initcap(v_name) || '|' || v_name else '' end || ')';
+begin
+    if v !~ ('^' || v_subject || '(?:''s)?\M') then
+        return v;
+    end if;
+    v := regexp_replace(v, '^' || v_subject || '''s\M', 'My');
+    v := regexp_replace(v, '^' || v_subject || '\s+is\M', 'I''m');
+    v := regexp_replace(v, '^' || v_subject || '\s+has\M', 'I have');
+    v := regexp_replace(v, '^' || v_subject || '\s+does\M', 'I do');
+    v := regexp_replace(v, '^' || v_subject || '\s+goes\M', 'I go');
+    v := regexp_replace(v, '^' || v_subject || '((?:\s+(?:no longer|also|still|usually|always|mostly|now|really|often|never))*)\s+([a-z]+)s\M', 'I\1 \2');
+    v := regexp_replace(v, '^' || v_subject || '\M', 'I');
+    return v;
+end
+$_$;
 
 --
 -- Name: graph_close(_pymem.memories); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -793,13 +1044,13 @@ declare
 begin
     insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                  attribute, value, status, importance, confidence, observed_at, last_seen_at,
-                                 valid_from, valid_to, superseded_by, source, metadata)
+                                 valid_from, valid_to, superseded_by, source, metadata, statement)
     values (p_memory.tenant_id, p_memory.user_id, p_memory.agent_id, p_memory.session_id, p_memory.kind,
             p_memory.content, p_memory.embedding, p_memory.subject, p_memory.attribute, p_memory.value,
             coalesce(p_memory.status, 'active'), coalesce(p_memory.importance, 0.5), coalesce(p_memory.confidence, 1.0),
             coalesce(p_memory.observed_at, now()), coalesce(p_memory.observed_at, now()),
             coalesce(p_memory.valid_from, p_memory.observed_at, now()), p_memory.valid_to, p_memory.superseded_by,
-            coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'))
+            coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'), p_memory.statement)
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'create', p_reason);
     if v_memory.status <> 'contested' then
@@ -817,6 +1068,22 @@ CREATE FUNCTION _pymem.install_id() RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$ select install_id from _pymem.install $$;
+
+--
+-- Name: names_old_value(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.names_old_value(p_before text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    select lower(right(coalesce(p_before, ''), 60)) !~ '(?:\mover|\mto)\s+(?:(?:a|an|the|my)\s+)?$'
+       and lower(right(coalesce(p_before, ''), 60)) ~
+        ('(?:\mfrom|\minstead of|\mrather than|\mthan|\mnot|\mno more|\mdone with|\mreplaced|\mreplace|\mwiped|'
+         '\mditched|\mswapped|\mtraded|\mover|\mleft|\mquit|\mgave up|\mgiven up|\mno longer(?: \w+){0,2}|'
+         '\mstopped(?: \w+){0,2}|\mused to(?: \w+){0,2}|\mdon''t(?: \w+){0,2}|\mbye|\mgoodbye)'
+         '(?:\s+(?:a|an|the|my|our|using|being|going|on|at|for|in|with|by|of))*\s*$')
+$_$;
 
 --
 -- Name: notify_episodes(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -937,6 +1204,21 @@ $$;
 --
 
 CREATE FUNCTION _pymem.recognize(p_text text) RETURNS TABLE(entity_name text, entity_type text)
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    select s.entity_name, s.entity_type
+    from (select distinct on (r.entity_type, r.entity_name) r.entity_name, r.entity_type, r.word_index
+          from _pymem.recognize_spans(p_text) r
+          order by r.entity_type, r.entity_name, r.word_index) s
+    order by s.word_index
+$$;
+
+--
+-- Name: recognize_spans(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.recognize_spans(p_text text) RETURNS TABLE(entity_name text, entity_type text, word_index integer, words integer, words_before text)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
@@ -946,7 +1228,6 @@ declare
     v_i     integer := 1;
     v_hits  jsonb;
     v_hit   jsonb;
-    v_seen  text[] := '{}';
 begin
     if v_count = 0 then
         return;
@@ -954,10 +1235,10 @@ begin
     -- Every word sequence of up to four words that the gazetteer knows, longest per start
     -- word, in one statement (a lookup per word and length took ~2 ms for a question, a third
     -- of retrieve's budget).
-    select jsonb_object_agg(h.i::text, jsonb_build_object('term', h.term, 'canonical', h.canonical,
+    select jsonb_object_agg(h.i::text, jsonb_build_object('n', h.n, 'canonical', h.canonical,
                                                           'entity_type', h.entity_type))
       into v_hits
-      from (select distinct on (s.i) s.i, g.term, g.canonical, g.entity_type
+      from (select distinct on (s.i) s.i, s.n, g.canonical, g.entity_type
             from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
                   from generate_series(1, v_count) i, generate_series(1, 4) n
                   where i + n - 1 <= v_count) s
@@ -966,17 +1247,16 @@ begin
     if v_hits is null then
         return;
     end if;
-    -- Left to right, longest match first; a match consumes its words.
     while v_i <= v_count loop
         v_hit := v_hits->(v_i::text);
         if v_hit is not null then
-            if not ((v_hit->>'entity_type') || ':' || (v_hit->>'canonical')) = any(v_seen) then
-                v_seen := v_seen || ((v_hit->>'entity_type') || ':' || (v_hit->>'canonical'));
-                entity_name := v_hit->>'canonical';
-                entity_type := v_hit->>'entity_type';
-                return next;
-            end if;
-            v_i := v_i + array_length(regexp_split_to_array(v_hit->>'term', ' '), 1);
+            entity_name := v_hit->>'canonical';
+            entity_type := v_hit->>'entity_type';
+            word_index := v_i;
+            words := (v_hit->>'n')::int;
+            words_before := array_to_string(v_words[greatest(1, v_i - 6):v_i - 1], ' ');
+            return next;
+            v_i := v_i + words;
         else
             v_i := v_i + 1;
         end if;
@@ -1014,6 +1294,35 @@ CREATE FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text
             coalesce((select max(v.version) from _pymem.memory_versions v
                       where v.tenant_id = p_memory.tenant_id and v.memory_id = p_memory.id), 0) + 1,
             p_operation, p_reason, _pymem.snapshot(p_memory))
+$$;
+
+--
+-- Name: regex_escape(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.regex_escape(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$ select regexp_replace(coalesce(p_text, ''), '([.^$*+?()\[\]{}|\\/-])', '\\\1', 'g') $_$;
+
+--
+-- Name: relation_of(text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.relation_of(p_family text, p_value text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select case p_family
+        when 'allergies' then 'ALLERGIC_TO' when 'likes' then case when p_value = 'dislikes' then 'DISLIKES' else 'LIKES' end
+        when 'pets' then 'HAS_PET' when 'languages' then 'SPEAKS' when 'home_city' then 'LIVES_IN'
+        when 'employer' then 'WORKS_AT' when 'job_title' then 'HAS_OCCUPATION' when 'name' then 'HAS_NAME'
+        when 'time_zone' then 'HAS_TIMEZONE' when 'diet' then 'FOLLOWS_DIET' when 'conditions' then 'HAS_CONDITION'
+        when 'display_theme' then 'PREFERS' when 'seat' then 'PREFERS' when 'response_style' then 'PREFERS'
+        when 'notification_channel' then 'PREFERS' when 'units' then 'PREFERS' when 'coffee_order' then 'PREFERS'
+        when 'favorite' then 'PREFERS' when 'code_editor' then 'USES' when 'operating_system' then 'USES'
+        when 'phone' then 'USES' when 'commute' then 'COMMUTES' when 'pronouns' then 'HAS_PRONOUNS'
+    end
 $$;
 
 --
@@ -1210,8 +1519,17 @@ CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
         'decay_floor', 0.1,
         'supersession_similarity', 0.92,
         'dedup_similarity', 0.95,
+        -- Without a slot, a statement with an update cue ("now", "actually", "switched",
+        -- "instead", ...) replaces the nearest current memory of the same kind this close
+        -- (calibrated on the tuning half of pymem bench updates; see docs/consistency.md).
+        'update_cue_similarity', 0.6,
+        -- A raw turn whose extracted memory was replaced says something outdated: its score
+        -- is multiplied by this, and it never ranks above the memory that replaced it.
+        'outdated_turn_weight', 0.5,
+        -- Of two results this close (cosine), the newer ranks first.
+        'near_duplicate_similarity', 0.92,
         'supersession_policy', 'newest_wins',
-        'max_memories', 1000000,
+        'max_memories', 100000,
         -- decay and consolidation
         'stale_weight', 0.25,
         'archive_below_weight', 0.05,
@@ -1229,6 +1547,15 @@ CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
         'episode_importance', 0.3
     ) || p_tenant.settings
 $$;
+
+--
+-- Name: slug(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.slug(p_text text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select left(btrim(regexp_replace(lower(coalesce(p_text, '')), '[^a-z0-9]+', '_', 'g'), '_'), 60) $$;
 
 --
 -- Name: snapshot(_pymem.memories); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1288,7 +1615,14 @@ begin
     v_memory.kind := p_candidate->>'kind';
     v_memory.content := p_candidate->>'content';
     v_memory.embedding := p_embedding;
-    if p_candidate->>'subject' is not null and p_candidate->>'attribute' is not null then
+    if jsonb_typeof(p_candidate->'statement') = 'object' then
+        if p_candidate->'statement'->>'attribute' is not null and p_candidate->'statement'->>'polarity' = 'positive' then
+            v_memory.subject := left(p_candidate->'statement'->>'subject', 256);
+            v_memory.attribute := left(p_candidate->'statement'->>'attribute', 256);
+            v_memory.value := coalesce(p_candidate->'statement'->>'value', p_candidate->>'content');
+        end if;
+    elsif p_candidate->>'subject' is not null and p_candidate->>'attribute' is not null
+          and exists (select from _pymem.attributes a where a.attribute = split_part(p_candidate->>'attribute', ':', 1)) then
         v_memory.subject := left(p_candidate->>'subject', 256);
         v_memory.attribute := left(p_candidate->>'attribute', 256);
         v_memory.value := coalesce(p_candidate->>'value', p_candidate->>'content');
@@ -1301,7 +1635,39 @@ begin
     v_memory.metadata := jsonb_strip_nulls(jsonb_build_object('entities', p_candidate->'entities',
                                                               'relations', p_candidate->'relations',
                                                               'extractor', p_candidate->'extractor'));
+    v_memory.statement := case when jsonb_typeof(p_candidate->'statement') = 'object' then p_candidate->'statement' end;
     return (_pymem.write_memory(p_tenant, v_memory, 'extraction')->>'id')::uuid;
+end
+$$;
+
+--
+-- Name: strip_discourse(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.strip_discourse(p_text text, OUT statement text, OUT cue boolean) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_match text[];
+begin
+    statement := btrim(regexp_replace(coalesce(p_text, ''), '\s+', ' ', 'g'));
+    cue := false;
+    loop
+        v_match := regexp_match(statement,
+            '^((?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|to be clear|'
+            'i meant|oh|ok|okay|so|well|also|btw|by the way|fyi|just so you know|heads up|hey|hi|hello|and|but|'
+            'anyway|right|yes|yeah|no|hmm|um)\M)[\s,:;.!-]*', 'i');
+        exit when v_match is null or length(v_match[0]) = 0;
+        if lower(v_match[1]) in ('actually', 'correction', 'update', 'quick update', 'small update', 'in fact',
+                                 'no wait', 'wait', 'sorry', 'to be clear', 'i meant') then
+            cue := true;
+        end if;
+        statement := btrim(substr(statement, length(regexp_substr(statement,
+            '^(?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|to be clear|'
+            'i meant|oh|ok|okay|so|well|also|btw|by the way|fyi|just so you know|heads up|hey|hi|hello|and|but|'
+            'anyway|right|yes|yeah|no|hmm|um)\M[\s,:;.!-]*', 1, 1, 'i')) + 1));
+    end loop;
 end
 $$;
 
@@ -1349,6 +1715,45 @@ CREATE FUNCTION _pymem.tenant_group() RETURNS name
 --
 
 COMMENT ON FUNCTION _pymem.tenant_group() IS 'The NOLOGIN group every tenant role belongs to (holds the table privileges RLS narrows).';
+
+--
+-- Name: third_person(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.third_person(p_text text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v text := btrim(coalesce(p_text, ''), ' .!');
+    c_adverbs constant text := '((?:\s+(?:no longer|also|still|usually|always|mostly|mainly|now|just|really|often|'
+                               'sometimes|never|only|currently|normally|even|actually))*)';
+begin
+    v := regexp_replace(v, '\m(?:I''m|I am)\M', 'User is', 'g');
+    v := regexp_replace(v, '\m(?:I''ve|I have)\M(?=\s+(?:been|got|gotten|had|moved|switched|changed|become|started|'
+                           'taken|picked|fallen|gone|used|never|always|also|just|stopped|quit|given))', 'User has', 'g');
+    v := regexp_replace(v, '\mI''d\M', 'User would', 'g');
+    v := regexp_replace(v, '\mI''ll\M', 'User will', 'g');
+    v := regexp_replace(v, '\mI (?:don''t|do not)\M', 'User does not', 'g');
+    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(have)\M', 'User\1 has', 'g');
+    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(do|go)\M', 'User\1 \2es', 'g');
+    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(use|drink|play|live|work|prefer|like|love|enjoy|speak|eat|own|'
+                           'run|code|commute|get|keep|want|need|pay|take|ride|drive|read|watch|write|travel|follow|wear|'
+                           'visit|study|know|make|cook|bake|order|swear|hate|dislike|adore|book|fly|walk|bike|cycle|'
+                           'program|develop|build|stay|reside|identify|belong|support|attend|practice|practise|train|'
+                           'listen|subscribe|collect|spend|volunteer|teach|sing|dance|paint|draw|host|manage|lead|'
+                           'design|test|sell|buy|rent|save|climb|swim|hike|ski|surf|skate|box|meditate|pray)\M',
+                        'User\1 \2s', 'g');
+    v := regexp_replace(v, '\mI\M', 'User', 'g');
+    v := regexp_replace(v, '\m(?:[Mm]y|[Mm]ine)\M', 'User''s', 'g');
+    v := regexp_replace(v, '\m(?:me|myself)\M', 'User', 'g');
+    v := regexp_replace(v, '\m[Ww]e(?:''re| are)\M', 'User is', 'g');
+    v := regexp_replace(v, '\m[Ww]e''ve\M', 'User has', 'g');
+    v := regexp_replace(v, '\m[Ww]e\M', 'User', 'g');
+    v := regexp_replace(v, '\m[Oo]ur\M', 'User''s', 'g');
+    return upper(left(v, 1)) || substr(v, 2);
+end
+$$;
 
 --
 -- Name: touch_user(_pymem.tenants, text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1431,17 +1836,47 @@ declare
     v_settings  jsonb := _pymem.settings(p_tenant);
     v_policy    text := v_settings->>'supersession_policy';
     v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
-    v_has_slot  boolean := p_memory.subject is not null and p_memory.attribute is not null;
+    v_statement jsonb := p_memory.statement;
+    v_has_slot  boolean;
+    v_own       boolean;
+    v_cue       boolean;
     v_existing  _pymem.memories;
     v_near      _pymem.memories;
     v_sim       double precision;
     v_new       _pymem.memories;
 begin
-    perform _pymem.check_capacity(p_tenant);
+    perform _pymem.check_capacity(p_tenant, 1);
     if p_memory.kind = 'episode' then
         v_new := _pymem.insert_memory(p_memory, p_reason);
         return jsonb_build_object('id', v_new.id, 'action', 'created');
     end if;
+
+    -- 0. The slot: the caller's (subject + attribute), or what the statement itself says,
+    -- read by pymem.analyze_statement() the same way for every writer. The reading is kept
+    -- (memories.statement), so history and retrieval can show why.
+    if p_memory.subject is null and p_memory.attribute is null then
+        if v_statement is null or jsonb_typeof(v_statement) <> 'object' then
+            v_statement := pymem.analyze_statement(p_memory.content, p_memory.user_id, false) - 'entities' - 'content';
+            p_memory.statement := v_statement;
+        end if;
+        if v_statement->>'polarity' = 'cessation' and v_statement->>'modality' = 'assertion'
+           and coalesce(v_statement->>'attribute', v_statement->>'object', v_statement->>'old_value') is not null then
+            return _pymem.cease(p_tenant, p_memory, v_statement, coalesce(p_reason, 'cessation'));
+        end if;
+        if v_statement->>'attribute' is not null and v_statement->>'polarity' = 'positive' then
+            p_memory.subject := v_statement->>'subject';
+            p_memory.attribute := left(v_statement->>'attribute', 256);
+            p_memory.value := coalesce(v_statement->>'value', p_memory.content);
+        end if;
+    else
+        v_statement := null;  -- the caller named the slot: it decides
+    end if;
+    v_has_slot := p_memory.subject is not null and p_memory.attribute is not null;
+    -- A statement no vocabulary attribute covers has a slot of its own (or none). With an
+    -- update cue it may still replace the nearest memory of its kind, below.
+    v_own := v_statement is not null and coalesce(v_statement->>'cardinality', 'own') = 'own';
+    v_cue := v_own and coalesce((v_statement->>'update_cue')::boolean, false)
+             and v_statement->>'modality' = 'assertion' and v_statement->>'subject' = 'user';
 
     -- 1. The slot's current memory (locked: concurrent writers to one slot serialise).
     if v_has_slot then
@@ -1488,14 +1923,22 @@ begin
         if v_near.id is not null then
             v_sim := 1 - (v_near.embedding <=> p_memory.embedding);
             -- Slots that disagree outrank similarity: "likes:dog" and "likes:cat" read alike.
+            -- Only a statement with an update cue and a slot of its own may replace a memory of
+            -- another slot of its own (or of none): "Actually, aisle seats suit me now".
             if v_has_slot and v_near.attribute is not null
-               and (v_near.subject, v_near.attribute) is distinct from (p_memory.subject, p_memory.attribute) then
+               and (v_near.subject, v_near.attribute) is distinct from (p_memory.subject, p_memory.attribute)
+               and not (v_cue and coalesce(v_near.subject, 'user') = 'user'
+                        and not exists (select from _pymem.attributes a where a.attribute = split_part(v_near.attribute, ':', 1))
+                        and v_sim >= (v_settings->>'update_cue_similarity')::float8) then
                 v_near := null;
             elsif v_sim >= (v_settings->>'dedup_similarity')::float8
                   and (not v_has_slot or v_near.attribute is null or _pymem.same_value(v_near.value, p_memory.value)) then
                 return jsonb_build_object('id', _pymem.add_mention(v_near, p_memory), 'action', 'duplicate',
                                           'similarity', v_sim);
             elsif v_sim >= (v_settings->>'supersession_similarity')::float8 and p_memory.kind in ('fact', 'preference') then
+                v_existing := v_near;
+            elsif v_cue and coalesce(v_near.subject, 'user') = 'user'
+                  and v_sim >= (v_settings->>'update_cue_similarity')::float8 then
                 v_existing := v_near;
             end if;
         end if;
@@ -1529,6 +1972,462 @@ begin
     return jsonb_build_object('id', v_new.id, 'action', 'superseded', 'superseded', v_existing.id);
 end
 $_$;
+
+--
+-- Name: analyze_statement(text, text, boolean); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.analyze_statement(p_text text, p_user_id text DEFAULT NULL::text, p_spoken boolean DEFAULT false) RETURNS jsonb
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+    c_people constant text := '(sister|brother|sibling|wife|husband|spouse|partner|boyfriend|girlfriend|fianc[eé]e?|'
+        'best friend|friend|boss|manager|mentor|colleague|coworker|co-worker|teammate|mom|mum|mother|dad|father|parents|'
+        'parent|son|daughter|kids|kid|children|child|baby|cousin|aunt|uncle|niece|nephew|grandma|grandmother|grandpa|'
+        'grandfather|grandparents|neighbou?r|roommate|flatmate|housemate|landlord|landlady|doctor|therapist|dentist|'
+        'family|in-laws|client|customer|student|teacher|coach|team|company|dog|cat)';
+    c_occupation constant text := '(?:engineer|developer|designer|analyst|writer|manager|scientist|researcher|teacher|'
+        'nurse|doctor|lawyer|accountant|architect|consultant|programmer|administrator|director|lead|officer|specialist|'
+        'editor|technician|marketer|recruiter|chef|photographer|musician|artist|student|intern|founder|ceo|cto|cfo|'
+        'owner|coordinator|assistant|advisor|adviser|strategist|producer|translator|journalist|pharmacist|therapist|'
+        'electrician|plumber|mechanic|pilot|tester|operator|associate|executive|scientist|economist|librarian|'
+        'paramedic|firefighter|surgeon|dentist|veterinarian|vet|scrum master|product owner)';
+    c_cessation constant text := '\m(?:no longer|not any ?more|stopped|quit|quitting|gave up|given up|give up|used to|'
+                                 'no more|done with|cancell?ed|sold|got rid of|dropped|ditched)\M';
+    v_text      text;
+    v_lower     text;
+    v_cue       boolean;
+    v_subject   text := 'user';
+    v_modality  text := 'assertion';
+    v_polarity  text := 'positive';
+    v_family    text;
+    v_what      text;
+    v_value     text;
+    v_old       text;
+    v_object    text;
+    v_verb      text;
+    v_kind      text;
+    v_content   text;
+    v_attribute text;
+    v_surface   text;
+    v_match     text[];
+    v_entities  jsonb := '[]';
+    v_mention   record;
+    v_pos       integer;
+    v_attr      _pymem.attributes;
+begin
+    select s.statement, s.cue into v_text, v_cue from _pymem.strip_discourse(p_text) s;
+    v_text := _pymem.first_person(v_text, p_user_id);
+    if v_text = '' or length(v_text) > 600 then
+        return jsonb_build_object('memorable', false, 'reason', case when v_text = '' then 'empty' else 'too long' end);
+    end if;
+    v_lower := lower(v_text);
+    v_cue := v_cue or v_lower ~ ('\m(?:now|actually|switched|switch|switching|changed|change|moved|move|these days|'
+                                 'nowadays|instead|any ?more|no longer|from now on|replaced|became|become|went from|'
+                                 'gone over|converted|promoted|joined|started at|relocated|going forward|lately)\M');
+
+    -- Who it is about: the user, unless "my sister ...", or (in the user's own words) a
+    -- named person or he/she/they.
+    v_match := regexp_match(v_lower, '^(?:my|our)\s+(?:(?:older|younger|little|big|elder|new|old|ex)[- ])?' || c_people || '(?:''s)?\M');
+    if v_match is not null then
+        v_subject := case v_match[1] when 'parents' then 'parent' when 'kids' then 'child' when 'kid' then 'child'
+                                     when 'children' then 'child' when 'grandparents' then 'grandparent'
+                                     when 'neighbour' then 'neighbor' else v_match[1] end;
+    else
+        v_match := regexp_match(v_text, '^([A-Z][a-z]+)(?:''s)?\s+(?:is|was|has|had|lives|lived|works|worked|prefers|likes|'
+                                          'loves|uses|hates|speaks|drinks|eats|plays|moved|switched|goes|got|keeps|'
+                                          'swears|runs|owns|drives|wants|needs|enjoys|codes|commutes)\M');
+        if v_match is not null and lower(v_match[1]) not in ('user', 'we', 'they', 'he', 'she', 'it', 'you', 'this',
+                                                              'that', 'these', 'those', 'there', 'here', 'please', 'everyone')
+           and not exists (select from _pymem.recognize(v_match[1]) r where r.entity_type <> 'Person') then
+            if p_user_id is not null
+               and lower(v_match[1]) = lower(split_part(regexp_replace(p_user_id, '[^A-Za-z0-9]+', ' ', 'g'), ' ', 1)) then
+                v_subject := 'user';
+            elsif p_spoken then
+                v_subject := lower(v_match[1]);
+            end if;
+        elsif p_spoken and v_lower ~ '^(?:he|she|they|his|her|their)\M' then
+            v_subject := 'someone';
+        end if;
+    end if;
+
+    -- Questions, hypotheticals and plans assert nothing yet.
+    if v_text ~ '\?\s*$' or v_lower ~ ('^(?:should|could|can|would|will|shall|do|does|did|is|are|am|was|were|what|'
+                                       'which|who|whom|whose|where|when|why|how|isn''t|aren''t|doesn''t|wouldn''t|'
+                                       'shouldn''t)\M') then
+        v_modality := 'question';
+    elsif v_lower ~ '\m(?:if|suppose|supposing|imagine|hypothetically|in case|unless|i wish|wish i)\M' then
+        v_modality := 'hypothetical';
+    elsif v_lower ~ ('\m(?:might|maybe|perhaps|possibly|probably|someday|some day|one day|eventually|thinking (?:about|of)|'
+                     'considering|planning|plan to|going to|gonna|hope to|hoping to|hopefully|wanna|want to|'
+                     'would like to|''d like to|intend to|tempted|not sure|nothing is decided|undecided|debating|'
+                     'wondering|interview|interviewing|may)\M') then
+        v_modality := 'plan';
+    end if;
+
+    -- Cessation: it stops being true ("Not X anymore - Y please" is split into two clauses
+    -- before this, so each half reads on its own).
+    if v_lower ~ c_cessation
+       or (v_lower ~ '\m(?:don''t|do not|doesn''t|didn''t|not|''m not|am not|isn''t|aren''t|never)\M' and v_lower ~ '\many ?more\M') then
+        v_polarity := 'cessation';
+    end if;
+
+    select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type) order by r.word_index), '[]')
+      into v_entities from _pymem.recognize_spans(v_text) r;
+
+    -- 1. Attributes decided by the type of the value, whatever the verb: the first value
+    -- not marked as the old one ("from X", "instead of X", "not X") is the new one.
+    for v_mention in
+        select r.entity_name, _pymem.attribute_of_type(r.entity_type) as family, r.words_before
+        from _pymem.recognize_spans(v_text) r
+        where _pymem.attribute_of_type(r.entity_type) is not null
+          and (r.entity_type <> 'Channel'
+               or v_lower ~ '\m(?:notif\w*|alerts?|remind\w*|ping|pings|message me|contact me|reach me|updates?)\M')
+        order by r.word_index
+    loop
+        continue when v_family is not null and v_family <> v_mention.family;
+        v_family := v_mention.family;
+        if _pymem.names_old_value(v_mention.words_before) then
+            v_old := coalesce(v_old, v_mention.entity_name);
+        elsif v_value is null then
+            v_value := v_mention.entity_name;
+        end if;
+    end loop;
+
+    -- 2. Values the gazetteer cannot list, by their shape: "<x> mode", "<x> seat",
+    -- "<x> answers", "he/him", "UTC+2", "Europe/Berlin". One value word (hyphens allowed).
+    if v_family is null or v_value is null then
+        for v_match in select m from regexp_matches(v_lower,
+                '(?:^|[^a-z-])([a-z]+(?:-[a-z]+)*)[- ](mode|theme|seats?|answers|responses|replies|summaries|explanations)\M', 'g') m
+        loop
+            continue when v_match[1] ~ ('^(?:a|an|the|my|your|to|in|of|for|with|this|that|these|those|same|some|any|all|'
+                                        'airplane|flight|focus|sleep|power|saving|silent|game|gaming|safe|incognito|'
+                                        'private|edit|insert|normal|visual|command|developer|kiosk|reader|reading|offline|'
+                                        'work|party|beast|survival|creative|debug|test|car|back|driver|passenger|toilet|'
+                                        'booster|child|baby|give|have|get|want|short|long|quick|good|better|best)$');
+            continue when v_family is not null and v_family <> case
+                when v_match[2] in ('mode', 'theme') then 'display_theme'
+                when v_match[2] ~ '^seat' then 'seat' else 'response_style' end;
+            v_family := case when v_match[2] in ('mode', 'theme') then 'display_theme'
+                             when v_match[2] ~ '^seat' then 'seat' else 'response_style' end;
+            v_pos := strpos(v_lower, v_match[1] || ' ' || v_match[2]);
+            if v_pos = 0 then v_pos := strpos(v_lower, v_match[1] || '-' || v_match[2]); end if;
+            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[1] || ' ' || regexp_replace(v_match[2], '^seats$', 'seat'));
+            elsif v_value is null then
+                v_value := v_match[1] || ' ' || regexp_replace(v_match[2], '^seats$', 'seat');
+            end if;
+        end loop;
+    end if;
+    if v_family is null or (v_family = 'pronouns' and v_value is null) then
+        for v_match in select m from regexp_matches(v_lower,
+                '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:him|her|them|xem|zir|hir|em|faer|its|all)(?:/[a-z]+)?)\M', 'g') m
+        loop
+            exit when not (v_lower ~ '\m(?:pronouns?|go by|use|refer|call)\M' or v_cue);
+            v_family := 'pronouns';
+            v_pos := strpos(v_lower, v_match[1]);
+            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[1]);
+            elsif v_value is null then
+                v_value := v_match[1];
+            end if;
+        end loop;
+    end if;
+    if v_family is null or (v_family = 'time_zone' and v_value is null) then
+        for v_match in select m from regexp_matches(v_text,
+                '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)', 'g') m
+        loop
+            v_family := 'time_zone';
+            v_pos := strpos(v_text, v_match[1]);
+            if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[1]);
+            elsif v_value is null then
+                v_value := case when v_match[1] ~ '/' then v_match[1] else upper(regexp_replace(v_match[1], '\s+', '', 'g')) end;
+            end if;
+        end loop;
+        if v_family is null and v_lower ~ '\mtime ?zone\M' then
+            v_match := regexp_match(v_text, '\mtime ?zone\M(?:\s+(?:is|to|changed to|is now|now))+\s+([^,;.!?]+)', 'i');
+            if v_match is not null then
+                v_family := 'time_zone';
+                v_value := v_match[1];
+            end if;
+        end if;
+    end if;
+
+    -- 3. Attributes decided by the verb or a naming phrase.
+    if v_family is null then
+        -- name: "my name is X", "call me X", "I go by X", "I prefer X to Y as a name"
+        v_match := regexp_match(v_text, '\mprefer\s+([A-Z][\w''-]*)\s+to\s+([A-Z][\w''-]*)\s+as\s+(?:a|my)\s+name', 'i');
+        if v_match is not null then
+            v_family := 'name';
+            v_value := v_match[1];
+            v_old := v_match[2];
+        else
+            v_match := regexp_match(v_text, '\m(?:[Mm]y name is(?: now)?|[Mm]y name''s|[Cc]all me|[Ii] go by|[Ii]''m called|'
+                                            '[Ii] am called|known as|[Pp]eople call me|prefer to be called|name (?:changed )?to)\s+'
+                                            '([A-Z][\w''-]*(?:\s+[A-Z][\w''-]*)?)');
+            if v_match is not null and v_subject = 'user' then
+                v_family := 'name';
+                v_value := v_match[1];
+            end if;
+        end if;
+    end if;
+    if v_family is null then
+        -- home: "I live in X", "moved/relocated to X", "home is X", "based in X"
+        v_match := regexp_match(v_text, '\mfrom\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+to\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})');
+        if v_match is not null and v_lower ~ '\m(?:moved|moving|relocated|relocating|move)\M' then
+            v_family := 'home_city';
+            v_old := v_match[1];
+            v_value := v_match[2];
+        else
+            for v_match in select m from regexp_matches(v_text,
+                    '\m((?:live|living|lives|reside|residing|based|settled|staying|moved|moving|relocated|relocating)'
+                    '(?:\s+(?:back|here|there|now|over|permanently))?\s+(?:in|to)|[Hh]ome(?:\s+for\s+(?:me|us))?\s+is'
+                    '(?:\s+now)?|hometown\s+is|city\s+is)\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})', 'g') m
+            loop
+                v_family := 'home_city';
+                v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
+                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
+                    v_old := coalesce(v_old, v_match[2]);
+                elsif v_value is null then
+                    v_value := v_match[2];
+                end if;
+            end loop;
+        end if;
+    end if;
+    if v_family is null then
+        -- employer: "I work at/for X", "employed by X", "joined X", "started at X"
+        for v_match in select m from regexp_matches(v_text,
+                '\m((?:work(?:ing|ed)?|job)\s+(?:at|for)|employed\s+(?:by|at)|joined|started\s+(?:at|with)|hired\s+by|'
+                '[Ii]''m\s+(?:now\s+)?at|[Ii]\s+am\s+(?:now\s+)?at|employer\s+is)\s+([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})', 'g') m
+        loop
+            continue when v_match[2] ~ '^(?:I|The|A|Home|Work|Night|Weekends?)$';
+            continue when v_match[1] ~* '^i(?:''m|\s+am)' and v_lower !~ '\m(?:job|jobs|work|company|employ\w*|hired|joined)\M';
+            v_family := 'employer';
+            v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
+            if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[2]);
+            elsif v_value is null then
+                v_value := v_match[2];
+            end if;
+        end loop;
+    end if;
+    if v_family is null and v_lower ~ ('\m' || c_occupation || 's?\M') and (v_lower ~ '\m(?:work|working|worked|title|role|'
+            'position|job|promoted|trade|profession|i''m|i am|became|become)\M') then
+        -- job title: "I work as a X", "I'm a X by trade", "my title is X", "promoted to X"
+        for v_match in select m from regexp_matches(v_lower,
+                '(?:^|\s)(?:an?\s+)?((?:[a-z-]+\s+){0,3}' || c_occupation || ')\M', 'g') m
+        loop
+            v_match[1] := regexp_replace(v_match[1], '^(?:(?:i''m|i|am|work|working|as|is|to|changed|now|not|a|an|the|my|'
+                                                   'title|role|position|job|promoted|became|become|got|still|just|and|but)\s+)+', '');
+            continue when v_match[1] = '' or v_match[1] ~ '^(?:best|good|great|bad|former|ex)\M';
+            v_family := 'job_title';
+            v_pos := strpos(v_lower, v_match[1]);
+            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[1]);
+            elsif v_value is null then
+                v_value := v_match[1];
+            end if;
+        end loop;
+    end if;
+    if v_family is null and v_lower ~ ('\m(?:commute|commuting|get to (?:work|the office)|go to (?:work|the office)|'
+                                       'travel to (?:work|the office)|ride to work|drive to work|head to (?:work|the office)|'
+                                       'going|go|travel)\M') then
+        -- commute: "I commute by X", "I get to work/the office by X"
+        for v_match in select m from regexp_matches(v_lower,
+                '(by (?:bike|bicycle|train|car|bus|tram|subway|metro|underground|tube|ferry|scooter|e-bike|motorbike|'
+                'motorcycle|taxi|carpool|boat)|on foot)', 'g') m
+        loop
+            v_family := 'commute';
+            v_pos := strpos(v_lower, v_match[1]);
+            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
+                v_old := coalesce(v_old, v_match[1]);
+            elsif v_value is null then
+                v_value := v_match[1];
+            end if;
+        end loop;
+    end if;
+    if v_family is null and v_lower ~ '\m(?:favou?rite|(?:enjoy|love|like)(?: \w+){0,3} (?:most|best))\M' then
+        -- favourites: "my favourite <what> is X", "X has replaced Y as my favourite <what>",
+        -- "X is the <what> I enjoy most", "I enjoy X most now"
+        v_family := 'favorite';
+        v_match := regexp_match(v_lower, '\mfavou?rite\s+([a-z]+(?:\s+[a-z]+)?)\s+(?:is|are)\M');
+        v_what := v_match[1];
+        v_match := regexp_match(v_text, '\mfavou?rite\s+[A-Za-z]+(?:\s+[A-Za-z]+)?\s+(?:is|are)(?:\s+now)?\s+([^,;.!?]+)');
+        if v_match is not null then
+            v_value := v_match[1];
+        else
+            v_match := regexp_match(v_text, '^([^,;.!?]+)\s+has\s+replaced\s+([^,;.!?]+)\s+as\s+(?:my|the)\s+(?:new\s+)?favou?rite\s+([a-z]+(?:\s+[a-z]+)?)', 'i');
+            if v_match is not null then
+                v_value := v_match[1];
+                v_old := v_match[2];
+                v_what := lower(v_match[3]);
+            else
+                v_match := regexp_match(v_text, '^([^,;.!?]+)\s+is\s+(?:my|the)\s+(?:new\s+)?(?:favou?rite\s+)?([a-z]+(?:\s+[a-z]+)?)(?:\s+(?:that\s+)?i\s+(?:enjoy|like|love)\s+(?:the\s+)?(?:most|best))?', 'i');
+                if v_match is not null then
+                    v_value := v_match[1];
+                    v_what := lower(v_match[2]);
+                else
+                    v_match := regexp_match(v_text, '\m(?:enjoy|like|love)\s+(\w+(?:\s+\w+)?)\s+(?:the\s+)?(?:most|best)\M', 'i');
+                    v_value := v_match[1];
+                end if;
+            end if;
+        end if;
+        v_value := _pymem.clean_value(v_value);
+        if v_value is null or v_value ~* '^(?:it|that|this|mine|my favou?rite)$' then
+            -- "I've fallen for Rust, it's my favourite now": the thing the sentence names
+            select r.entity_name into v_value from _pymem.recognize_spans(v_text) r
+            where not _pymem.names_old_value(r.words_before) order by r.word_index limit 1;
+        end if;
+        if v_what is null or v_what in ('thing', 'one') then
+            select lower(r.entity_type) into v_what from _pymem.recognize(v_value) r limit 1;  -- "Rust": a language
+        end if;
+        v_what := case when v_what ~ 'language' then 'language' else coalesce(v_what, 'thing') end;
+    end if;
+
+    -- 4. Many-valued attributes: each object is a slot of its own.
+    if v_family is null then
+        v_match := regexp_match(v_text, '\m(?:allergic|allergy|allergies)\s+to\s+([^,;.!?]+)', 'i');
+        if v_match is null then
+            v_match := regexp_match(v_text, '\m(?:an?\s+)?([a-z]+(?:\s+[a-z]+)?)\s+allerg(?:y|ies)\M', 'i');
+        end if;
+        if v_match is not null then
+            v_family := 'allergies';
+            v_value := v_match[1];
+        end if;
+    end if;
+    if v_family is null then
+        v_match := regexp_match(v_text, '\m(?:speak|speaks|fluent\s+in|native\s+language\s+is|mother\s+tongue\s+is|picked\s+up)\s+'
+                                        '(?:some\s+|a\s+little\s+|basic\s+|fluent\s+|a\s+bit\s+of\s+)?([A-Z][a-z]+)');
+        if v_match is not null and exists (select from _pymem.recognize(v_match[1]) r where r.entity_type = 'Language') then
+            v_family := 'languages';
+            v_value := v_match[1];
+        end if;
+    end if;
+    if v_family is null and v_lower ~ '\m(?:have|has|had|got|adopted|own|owns|pet|pets|rescued|bought)\M' then
+        select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text) r
+        where r.entity_type = 'Animal' order by r.word_index limit 1;
+        if v_value is not null then
+            v_family := 'pets';
+        end if;
+    end if;
+    if v_family is null then
+        -- likes and dislikes: "I love X", "I can't stand X", "I'm crazy about X"
+        v_match := regexp_match(v_text, '\m(?:[Ii]|[Ww]e)\s+(?:really\s+|absolutely\s+|also\s+|just\s+|kind\s+of\s+|still\s+)?'
+                                        '(love|like|enjoy|adore|hate|dislike|detest|loathe|can''t\s+stand|cannot\s+stand|'
+                                        'don''t\s+like|do\s+not\s+like|don''t\s+enjoy|could\s+eat)\s+([^,;.!?]+)');
+        if v_match is null then
+            v_match := regexp_match(v_text, '\m(?:[Ii]''m|[Ii]\s+am)\s+(?:also\s+|really\s+|still\s+)?(crazy\s+about|obsessed\s+with|'
+                                            'into|a\s+fan\s+of|a\s+big\s+fan\s+of|fond\s+of|keen\s+on|not\s+a\s+fan\s+of)\s+([^,;.!?]+)');
+        end if;
+        if v_match is not null and v_match[2] !~* '^(?:to|it|that|this|them|him|her|you|when|how|the idea|working|being|having)\M' then
+            v_family := 'likes';
+            v_verb := case when v_match[1] ~* '^(?:hate|dislike|detest|loathe|can''t|cannot|don''t|do\s+not|not\s+a)'
+                           then 'dislikes' else 'likes' end;
+            v_value := v_match[2];
+        end if;
+    end if;
+
+    -- 5. Nothing from the vocabulary: a slot of its own, from the verb and its object
+    -- ("I prefer window seats" -> prefers:window_seats), never one shared with other statements.
+    if v_family is null then
+        v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:(?:really|also|usually|always|mostly|mainly|now|still|currently|'
+                                        'just|often|sometimes|normally|generally|typically)\s+)*'
+                                        '(prefer|use|drink|play|have|own|pay\s+for|do|eat|ride|drive|run|watch|read|wear|take|'
+                                        'go|visit|collect|practice|practise|study|support|follow|volunteer|need|keep|write|'
+                                        'code|build|make|cook|bake|train|listen\s+to|subscribe\s+to|belong\s+to|attend)\s+([^,;.!?]+)');
+        if v_match is null then
+            v_match := regexp_match(v_text, '^(?:[Ii]''m|[Ii]\s+am|[Ii]''ve\s+been|[Ii]\s+have\s+been|[Ww]e''ve\s+got|[Ii]''ve\s+got|[Ww]e''re)\s+()([^,;.!?]+)');
+        end if;
+        if v_match is null then
+            v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:no\s+longer|don''t|do\s+not|stopped|quit|gave\s+up|cancell?ed|sold|'
+                                            'never|gave|got\s+rid\s+of)\s+(?:up\s+)?(?:(using|drinking|playing|being|eating|having|'
+                                            'owning|riding|driving|doing|going|paying\s+for|use|drink|play|be|eat|have|own|'
+                                            'ride|drive|do|go|pay\s+for)\s+)?([^,;.!?]+)');
+        end if;
+        if v_match is not null then
+            v_verb := regexp_replace(lower(coalesce(nullif(v_match[1], ''), 'is')), '\s+', '_', 'g');
+            v_verb := case when v_verb in ('be', 'being') then 'is'
+                           when v_verb ~ 'ing$' then regexp_replace(v_verb, 'ing$', '')
+                           else v_verb end;
+            v_verb := case v_verb when 'us' then 'use' when 'hav' then 'have' when 'driv' then 'drive' when 'rid' then 'ride'
+                                  when 'own' then 'own' else v_verb end;
+            v_object := _pymem.clean_value(regexp_replace(v_match[2],
+                '\s+(?:every|each|on|at|in|with|for|since|when|while|because|during|at home|too|as well)\M.*$', '', 'i'));
+        end if;
+    end if;
+
+    v_value := _pymem.clean_value(v_value);
+    v_old := _pymem.clean_value(v_old);
+    if v_family in ('allergies', 'pets', 'languages', 'likes') and v_value is not null then
+        v_value := regexp_replace(v_value, '\s+(?:every|each|on|at|in|with|for|since|when|too|as well|at home)\M.*$', '', 'i');
+        v_surface := v_value;  -- as the user said it, for the memory's content
+        -- the gazetteer's name when the whole value is a term it knows ("peanuts" -> Peanut)
+        v_value := coalesce((select case when v_family = 'pets' then lower(r.entity_name) else r.entity_name end
+                             from _pymem.recognize_spans(v_value) r
+                             where r.words = coalesce(array_length(array_remove(regexp_split_to_array(lower(v_value), '[^a-z0-9+#/]+'), ''), 1), 0)
+                             limit 1), v_value);
+    end if;
+    -- A cessation names what stops: the value it found is the old one ("I no longer use Vim");
+    -- one that names a new value too is an update ("I no longer work at X, I joined Y").
+    if v_polarity = 'cessation' then
+        if v_value is not null and v_old is not null then
+            v_polarity := 'positive';
+        elsif v_family is not null and v_family not in ('likes') then
+            v_old := coalesce(v_old, v_value);
+            v_value := null;
+        end if;
+    end if;
+    if v_family is not null and v_value is null and v_old is null then
+        v_family := null;  -- the attribute is named, but no value: nothing to set
+    end if;
+
+    if v_family is not null then
+        select * into v_attr from _pymem.attributes a where a.attribute = v_family;
+        v_kind := v_attr.kind;
+        v_attribute := case when v_attr.cardinality = 'many' then v_family || ':' || _pymem.slug(coalesce(v_value, v_old))
+                            when v_family = 'favorite' then 'favorite:' || _pymem.slug(v_what)
+                            else v_family end;
+        v_content := replace(replace(v_attr.template, '{value}',
+                             case when v_family = 'likes' then v_verb || ' ' || coalesce(v_surface, v_value)
+                                  when v_family in ('allergies', 'languages') then coalesce(v_surface, v_value)
+                                  else coalesce(v_value, v_old) end),
+                             '{what}', coalesce(v_what, ''));
+    elsif v_object is not null then
+        v_kind := case when v_verb in ('prefer') then 'preference' else 'fact' end;
+        v_attribute := v_verb || ':' || _pymem.slug(v_object);
+    end if;
+    if v_polarity = 'cessation' and v_family is not null and v_value is null then
+        v_content := 'No longer true: ' || replace(replace(v_attr.template, '{value}', v_old), '{what}', coalesce(v_what, ''));
+    elsif v_subject <> 'user' or v_family is null or v_polarity = 'cessation' or v_modality <> 'assertion' then
+        v_content := _pymem.third_person(v_text);
+    end if;
+
+    return jsonb_strip_nulls(jsonb_build_object(
+        'memorable', v_modality in ('assertion', 'plan') and v_attribute is not null,
+        'statement', v_text,
+        'subject', v_subject,
+        'modality', v_modality,
+        'polarity', v_polarity,
+        'update_cue', v_cue,
+        'family', v_family,
+        'cardinality', case when v_family is not null then v_attr.cardinality when v_object is not null then 'own' end,
+        'attribute', case when v_modality = 'assertion' then v_attribute end,
+        'value', case when v_family = 'likes' then v_verb when v_family is not null then v_value else v_object end,
+        'object', case when v_attr.cardinality = 'many' then coalesce(v_value, v_old) when v_family is null then v_object end,
+        'old_value', v_old,
+        'kind', coalesce(v_kind, 'fact'),
+        'content', v_content,
+        'entities', v_entities));
+end
+$_$;
+
+--
+-- Name: FUNCTION analyze_statement(p_text text, p_user_id text, p_spoken boolean); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.analyze_statement(p_text text, p_user_id text, p_spoken boolean) IS 'What one sentence asserts, as every writer''s slot logic reads it: subject, attribute and value (from typed entities first, then the verb), cardinality (one, many, or a slot of its own), polarity (cessation), modality (question, hypothetical, plan), update cue, kind and content. Anyone may call.';
 
 --
 -- Name: apply_extraction(uuid, text, jsonb, public.vector[], public.vector[]); Type: FUNCTION; Schema: pymem; Owner: -
@@ -2348,6 +3247,8 @@ begin
         raise exception 'pymem: user % already has memories in this tenant; erase them or import under another user id',
             quote_literal(v_user) using errcode = '42710';
     end if;
+    -- The import counts against the tenant's cap like any other write (over it: PM429, nothing imported).
+    perform _pymem.check_capacity(v_tenant, jsonb_array_length(coalesce(p_export->'memories', '[]')));
     perform _pymem.touch_user(v_tenant, v_user);
     for v_item in select value from jsonb_array_elements(coalesce(p_export->'memories', '[]')) loop
         v_memory := jsonb_populate_record(null::_pymem.memories,
@@ -2357,13 +3258,13 @@ begin
         insert into _pymem.memories (tenant_id, id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                      attribute, value, status, importance, confidence, mention_count, created_at,
                                      updated_at, observed_at, last_seen_at, valid_from, valid_to, superseded_by,
-                                     source, metadata, decay_weight, stale, archived_at, decay_checked_at)
+                                     source, metadata, decay_weight, stale, archived_at, decay_checked_at, statement)
         values (v_memory.tenant_id, v_memory.id, v_memory.user_id, v_memory.agent_id, v_memory.session_id,
                 v_memory.kind, v_memory.content, v_memory.embedding, v_memory.subject, v_memory.attribute,
                 v_memory.value, v_memory.status, v_memory.importance, v_memory.confidence, v_memory.mention_count,
                 v_memory.created_at, v_memory.updated_at, v_memory.observed_at, v_memory.last_seen_at,
                 v_memory.valid_from, v_memory.valid_to, v_memory.superseded_by, v_memory.source, v_memory.metadata,
-                v_memory.decay_weight, v_memory.stale, v_memory.archived_at, v_memory.decay_checked_at)
+                v_memory.decay_weight, v_memory.stale, v_memory.archived_at, v_memory.decay_checked_at, v_memory.statement)
         returning * into v_memory;
         if v_memory.status in ('active', 'superseded') then
             perform _pymem.graph_link(v_memory);
@@ -2462,15 +3363,39 @@ begin
         if v_message ? 'id' then perform _pymem.check_id(format('message %s id', v_index), v_message->>'id', 200); end if;
         v_index := v_index + 1;
     end loop;
+    -- The turns to index count against the tenant's cap; over it, nothing is written.
+    perform _pymem.check_capacity(v_tenant, (select count(*)::int from jsonb_array_elements(p_messages) m
+                                              where m->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles'))));
     perform _pymem.touch_user(v_tenant, p_user_id);
 
     -- Raw turns of the indexed roles become episode memories now: BM25 finds them before
-    -- any worker runs; the worker adds their vectors.
+    -- any worker runs; the worker adds their vectors. A turn the user said before in the same
+    -- session, word for word (up to case and spacing), is not stored twice: the earlier row
+    -- gains a mention (the episode still points at it, so its extraction still runs).
     v_index := 0;
     for v_message in select value from jsonb_array_elements(p_messages) loop
         if v_message->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles')) then
             v_content := case when v_message ? 'name' then (v_message->>'name') || ': ' else '' end
                          || (v_message->>'content');
+            select * into v_memory from _pymem.memories m
+            where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id and m.kind = 'episode'
+              and md5(lower(regexp_replace(btrim(m.content), '\s+', ' ', 'g')))
+                  = md5(lower(regexp_replace(btrim(left(v_content, 100000)), '\s+', ' ', 'g')))
+              and m.session_id is not distinct from p_session_id and m.status = 'active'
+            order by m.observed_at desc, m.id desc
+            limit 1
+            for update;
+            if found then
+                update _pymem.memories m
+                   set mention_count = m.mention_count + 1, last_seen_at = greatest(m.last_seen_at, v_observed),
+                       updated_at = now()
+                 where m.tenant_id = v_memory.tenant_id and m.id = v_memory.id
+                returning * into v_memory;
+                perform _pymem.record_version(v_memory, 'update', 'said again');
+                v_ids := v_ids || v_memory.id;
+                v_index := v_index + 1;
+                continue;
+            end if;
             v_memory := null;
             v_memory.tenant_id := v_tenant.tenant_id;
             v_memory.user_id := p_user_id;
@@ -3059,7 +3984,7 @@ begin
     if v_exact then
         v_head := format($h$
         user_rows as materialized (
-            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count,
+            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count, m.superseded_by,
                    case when $3 is null or m.embedding is null then null::float8
                         else (m.embedding <=> $3)::float8 end as distance
             from %1$s m where %2$s),
@@ -3127,6 +4052,8 @@ begin
     -- always among the candidates), and the base score.
     v_components := format($c$
             select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.token_count,
+                   -- a raw turn whose extracted memory was replaced (not asked as of a past moment)
+                   case when m.kind = 'episode' and $6 is null then m.superseded_by end as replaced_by,
                    coalesce(greatest(0::float8, 1 - %1$s), 0::float8) as vector_score,
                    coalesce(l.lex / nullif($12[1], 0), 0::float8) as lexical_score,
                    coalesce(g.graph_score, 0::float8) as graph_score,
@@ -3175,7 +4102,7 @@ begin
         extra as (select distinct l.b as id from links l where not exists (select from pool p where p.id = l.b)),
         extra_scored as materialized (%7$s),
         based as materialized (
-            select n.*, (%8$s)::float8 as base
+            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %13$L::float8 else 1 end as base
             from (select * from pool_scored union all select * from extra_scored) n
         ),
         neighbour_context as (
@@ -3202,12 +4129,34 @@ begin
             left join neighbour_context nc on nc.id = b.id
             left join session_best sb on b.kind = 'episode' and sb.session_id = b.session_id
         ),
+        -- Newer first where two results say the same thing: the best top_k + 10 are settled so
+        -- that a raw turn never ranks above the memory that replaced what it said, and of two
+        -- near-duplicates (cosine >= near_duplicate_similarity) the newer ranks first.
+        head as materialized (
+            select c.id, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
+            from contextual c
+            order by c.base + c.context_score desc, c.created_at desc, c.id desc
+            limit %11$s + 10
+        ),
+        head_vec as materialized (
+            select h.*, v.embedding from head h
+            cross join lateral (select m.embedding from %10$s m where m.tenant_id = $10 and m.id = h.id offset 0) v
+        ),
+        settled as (
+            select h.id, least(h.raw_score,
+                       coalesce((select r.raw_score - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       coalesce((select min(n.raw_score) - 1e-9 from head_vec n
+                                 where n.id <> h.id and n.created_at > h.created_at
+                                   and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
+            from head_vec h
+        ),
         ordered as (
-            select c.*, c.base + c.context_score as final_score,
+            select c.*, coalesce(s.score, c.base + c.context_score) as final_score,
                    row_number() over w as rank,
                    sum(c.token_count) over w as tokens_so_far
             from contextual c
-            window w as (order by c.base + c.context_score desc, c.created_at desc, c.id desc)
+            left join settled s on s.id = c.id
+            window w as (order by coalesce(s.score, c.base + c.context_score) desc, c.created_at desc, c.id desc)
         )
         select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
                o.lexical_score, o.recency_score, o.graph_score, m.importance, m.created_at, m.observed_at,
@@ -3223,7 +4172,8 @@ begin
              else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
         -- weight_graph 0: the graph adds no candidates either
-        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end);
+        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
+        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity');
 
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the
@@ -3392,6 +4342,21 @@ CREATE TABLE _pymem.api_keys (
 );
 
 ALTER TABLE ONLY _pymem.api_keys FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: attributes; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.attributes (
+    attribute text NOT NULL,
+    cardinality text NOT NULL,
+    kind text NOT NULL,
+    template text NOT NULL,
+    description text NOT NULL,
+    CONSTRAINT attributes_attribute_check CHECK ((attribute ~ '^[a-z][a-z_]{1,40}$'::text)),
+    CONSTRAINT attributes_cardinality_check CHECK ((cardinality = ANY (ARRAY['one'::text, 'many'::text]))),
+    CONSTRAINT attributes_template_check CHECK ((POSITION(('{value}'::text) IN (template)) > 0))
+);
 
 --
 -- Name: audit_log; Type: TABLE; Schema: _pymem; Owner: -
@@ -3701,6 +4666,13 @@ ALTER TABLE ONLY _pymem.api_keys
     ADD CONSTRAINT api_keys_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: attributes attributes_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.attributes
+    ADD CONSTRAINT attributes_pkey PRIMARY KEY (attribute);
+
+--
 -- Name: audit_log audit_log_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
@@ -3892,6 +4864,12 @@ CREATE INDEX memories_episode_order_idx ON ONLY _pymem.memories USING btree (ten
 --
 
 CREATE INDEX memories_slot_idx ON ONLY _pymem.memories USING btree (tenant_id, user_id, subject, attribute) WHERE ((subject IS NOT NULL) AND (status = 'active'::text));
+
+--
+-- Name: memories_turn_text_idx; Type: INDEX; Schema: _pymem; Owner: -
+--
+
+CREATE INDEX memories_turn_text_idx ON ONLY _pymem.memories USING btree (tenant_id, user_id, md5(lower(regexp_replace(btrim(content), '\s+'::text, ' '::text, 'g'::text)))) WHERE (kind = 'episode'::text);
 
 --
 -- Name: memories_user_idx; Type: INDEX; Schema: _pymem; Owner: -
@@ -4230,6 +5208,14 @@ GRANT ALL ON FUNCTION _pymem.add_mention(p_existing _pymem.memories, p_new _pyme
 REVOKE ALL ON FUNCTION _pymem.api_schema(p_tenant _pymem.tenants) FROM PUBLIC;
 
 --
+-- Name: FUNCTION attribute_of_type(p_entity_type text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.attribute_of_type(p_entity_type text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.attribute_of_type(p_entity_type text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.attribute_of_type(p_entity_type text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION audit_event(p_action text, p_user_id text, p_details jsonb); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4252,6 +5238,13 @@ GRANT ALL ON FUNCTION _pymem.capabilities() TO pm_INSTALL_tenant;
 GRANT ALL ON FUNCTION _pymem.capabilities() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION check_candidate(p_index integer, p_candidate jsonb); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4259,11 +5252,11 @@ REVOKE ALL ON FUNCTION _pymem.check_candidate(p_index integer, p_candidate jsonb
 GRANT ALL ON FUNCTION _pymem.check_candidate(p_index integer, p_candidate jsonb) TO pm_INSTALL_tenant;
 
 --
--- Name: FUNCTION check_capacity(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
+-- Name: FUNCTION check_capacity(p_tenant _pymem.tenants, p_adding integer); Type: ACL; Schema: _pymem; Owner: -
 --
 
-REVOKE ALL ON FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants) TO pm_INSTALL_tenant;
+REVOKE ALL ON FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION check_embedding(p_embedding public.vector); Type: ACL; Schema: _pymem; Owner: -
@@ -4307,6 +5300,22 @@ REVOKE ALL ON FUNCTION _pymem.claim_episodes(p_worker_id text, p_limit integer, 
 GRANT ALL ON FUNCTION _pymem.claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer) TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION clauses(p_text text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.clauses(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.clauses(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.clauses(p_text text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION clean_value(p_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.clean_value(p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.clean_value(p_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.clean_value(p_value text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION close_memory(p_old _pymem.memories, p_new _pymem.memories, p_reason text); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4342,11 +5351,26 @@ REVOKE ALL ON FUNCTION _pymem.entity_key(p_type text, p_name text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.entity_key(p_type text, p_name text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION "extract"(p_messages jsonb, p_user_id text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer); Type: ACL; Schema: _pymem; Owner: -
 --
 
 REVOKE ALL ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION first_person(p_text text, p_user_id text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION graph_close(p_memory _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
@@ -4391,6 +5415,14 @@ REVOKE ALL ON FUNCTION _pymem.install_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION names_old_value(p_before text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.names_old_value(p_before text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.names_old_value(p_before text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.names_old_value(p_before text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION notify_episodes(); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4414,6 +5446,15 @@ REVOKE ALL ON FUNCTION _pymem.provision_tenant(p_tenant _pymem.tenants) FROM PUB
 
 REVOKE ALL ON FUNCTION _pymem.recognize(p_text text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.recognize(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.recognize(p_text text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION recognize_spans(p_text text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.recognize_spans(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION record_contradiction(p_existing _pymem.memories, p_candidate _pymem.memories, p_policy text, p_status text); Type: ACL; Schema: _pymem; Owner: -
@@ -4428,6 +5469,22 @@ GRANT ALL ON FUNCTION _pymem.record_contradiction(p_existing _pymem.memories, p_
 
 REVOKE ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text, p_reason text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION regex_escape(p_text text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.regex_escape(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.regex_escape(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.regex_escape(p_text text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION relation_of(p_family text, p_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION release_episodes(p_worker_id text); Type: ACL; Schema: _pymem; Owner: -
@@ -4484,6 +5541,14 @@ REVOKE ALL ON FUNCTION _pymem.settings(p_tenant _pymem.tenants) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.settings(p_tenant _pymem.tenants) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION slug(p_text text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.slug(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.slug(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.slug(p_text text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION snapshot(p_memory _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4504,6 +5569,14 @@ REVOKE ALL ON FUNCTION _pymem.store_candidate(p_tenant _pymem.tenants, p_episode
 GRANT ALL ON FUNCTION _pymem.store_candidate(p_tenant _pymem.tenants, p_episode _pymem.episodes, p_candidate jsonb, p_embedding public.vector) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION strip_discourse(p_text text, OUT statement text, OUT cue boolean); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.strip_discourse(p_text text, OUT statement text, OUT cue boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.strip_discourse(p_text text, OUT statement text, OUT cue boolean) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.strip_discourse(p_text text, OUT statement text, OUT cue boolean) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION subject_hash(p_tenant_id text, p_user_id text); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -4520,6 +5593,14 @@ REVOKE ALL ON FUNCTION _pymem.tenant(p_tenant_id text) FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION _pymem.tenant_group() FROM PUBLIC;
+
+--
+-- Name: FUNCTION third_person(p_text text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.third_person(p_text text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.third_person(p_text text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.third_person(p_text text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION touch_user(p_tenant _pymem.tenants, p_user_id text); Type: ACL; Schema: _pymem; Owner: -
@@ -4546,6 +5627,14 @@ REVOKE ALL ON FUNCTION _pymem.write_audit(p_tenant_id text, p_action text, p_sub
 
 REVOKE ALL ON FUNCTION _pymem.write_memory(p_tenant _pymem.tenants, p_memory _pymem.memories, p_reason text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.write_memory(p_tenant _pymem.tenants, p_memory _pymem.memories, p_reason text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION analyze_statement(p_text text, p_user_id text, p_spoken boolean); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.analyze_statement(p_text text, p_user_id text, p_spoken boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.analyze_statement(p_text text, p_user_id text, p_spoken boolean) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION pymem.analyze_statement(p_text text, p_user_id text, p_spoken boolean) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION apply_extraction(p_episode_id uuid, p_worker_id text, p_extraction jsonb, p_turn_embeddings public.vector[], p_memory_embeddings public.vector[]); Type: ACL; Schema: pymem; Owner: -
@@ -4828,6 +5917,13 @@ GRANT SELECT(created_at) ON TABLE _pymem.api_keys TO pm_INSTALL_tenant;
 --
 
 GRANT SELECT(revoked_at) ON TABLE _pymem.api_keys TO pm_INSTALL_tenant;
+
+--
+-- Name: TABLE attributes; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT SELECT ON TABLE _pymem.attributes TO pm_INSTALL_service;
+GRANT SELECT ON TABLE _pymem.attributes TO pm_INSTALL_tenant;
 
 --
 -- Name: TABLE contradictions; Type: ACL; Schema: _pymem; Owner: -

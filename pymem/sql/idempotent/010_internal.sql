@@ -171,8 +171,17 @@ as $$
         'decay_floor', 0.1,
         'supersession_similarity', 0.92,
         'dedup_similarity', 0.95,
+        -- Without a slot, a statement with an update cue ("now", "actually", "switched",
+        -- "instead", ...) replaces the nearest current memory of the same kind this close
+        -- (calibrated on the tuning half of pymem bench updates; see docs/consistency.md).
+        'update_cue_similarity', 0.6,
+        -- A raw turn whose extracted memory was replaced says something outdated: its score
+        -- is multiplied by this, and it never ranks above the memory that replaced it.
+        'outdated_turn_weight', 0.5,
+        -- Of two results this close (cosine), the newer ranks first.
+        'near_duplicate_similarity', 0.92,
         'supersession_policy', 'newest_wins',
-        'max_memories', 1000000,
+        'max_memories', 100000,
         -- decay and consolidation
         'stale_weight', 0.25,
         'archive_below_weight', 0.05,

@@ -75,14 +75,16 @@ declare
         "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
         "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
-        "context_anchors": [0, 1000, true],
+        "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
+        "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
-        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors'];
+        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
+        'outdated_turn_weight', 'near_duplicate_similarity'];
     v_key    text;
     v_value  jsonb;
     v_range  jsonb;
@@ -390,7 +392,7 @@ begin
     if v_exact then
         v_head := format($h$
         user_rows as materialized (
-            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count,
+            select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count, m.superseded_by,
                    case when $3 is null or m.embedding is null then null::float8
                         else (m.embedding <=> $3)::float8 end as distance
             from %1$s m where %2$s),
@@ -458,6 +460,8 @@ begin
     -- always among the candidates), and the base score.
     v_components := format($c$
             select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.token_count,
+                   -- a raw turn whose extracted memory was replaced (not asked as of a past moment)
+                   case when m.kind = 'episode' and $6 is null then m.superseded_by end as replaced_by,
                    coalesce(greatest(0::float8, 1 - %1$s), 0::float8) as vector_score,
                    coalesce(l.lex / nullif($12[1], 0), 0::float8) as lexical_score,
                    coalesce(g.graph_score, 0::float8) as graph_score,
@@ -506,7 +510,7 @@ begin
         extra as (select distinct l.b as id from links l where not exists (select from pool p where p.id = l.b)),
         extra_scored as materialized (%7$s),
         based as materialized (
-            select n.*, (%8$s)::float8 as base
+            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %13$L::float8 else 1 end as base
             from (select * from pool_scored union all select * from extra_scored) n
         ),
         neighbour_context as (
@@ -533,12 +537,34 @@ begin
             left join neighbour_context nc on nc.id = b.id
             left join session_best sb on b.kind = 'episode' and sb.session_id = b.session_id
         ),
+        -- Newer first where two results say the same thing: the best top_k + 10 are settled so
+        -- that a raw turn never ranks above the memory that replaced what it said, and of two
+        -- near-duplicates (cosine >= near_duplicate_similarity) the newer ranks first.
+        head as materialized (
+            select c.id, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
+            from contextual c
+            order by c.base + c.context_score desc, c.created_at desc, c.id desc
+            limit %11$s + 10
+        ),
+        head_vec as materialized (
+            select h.*, v.embedding from head h
+            cross join lateral (select m.embedding from %10$s m where m.tenant_id = $10 and m.id = h.id offset 0) v
+        ),
+        settled as (
+            select h.id, least(h.raw_score,
+                       coalesce((select r.raw_score - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       coalesce((select min(n.raw_score) - 1e-9 from head_vec n
+                                 where n.id <> h.id and n.created_at > h.created_at
+                                   and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
+            from head_vec h
+        ),
         ordered as (
-            select c.*, c.base + c.context_score as final_score,
+            select c.*, coalesce(s.score, c.base + c.context_score) as final_score,
                    row_number() over w as rank,
                    sum(c.token_count) over w as tokens_so_far
             from contextual c
-            window w as (order by c.base + c.context_score desc, c.created_at desc, c.id desc)
+            left join settled s on s.id = c.id
+            window w as (order by coalesce(s.score, c.base + c.context_score) desc, c.created_at desc, c.id desc)
         )
         select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
                o.lexical_score, o.recency_score, o.graph_score, m.importance, m.created_at, m.observed_at,
@@ -554,7 +580,8 @@ begin
              else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
         -- weight_graph 0: the graph adds no candidates either
-        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end);
+        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
+        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity');
 
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the

@@ -110,15 +110,39 @@ begin
         if v_message ? 'id' then perform _pymem.check_id(format('message %s id', v_index), v_message->>'id', 200); end if;
         v_index := v_index + 1;
     end loop;
+    -- The turns to index count against the tenant's cap; over it, nothing is written.
+    perform _pymem.check_capacity(v_tenant, (select count(*)::int from jsonb_array_elements(p_messages) m
+                                              where m->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles'))));
     perform _pymem.touch_user(v_tenant, p_user_id);
 
     -- Raw turns of the indexed roles become episode memories now: BM25 finds them before
-    -- any worker runs; the worker adds their vectors.
+    -- any worker runs; the worker adds their vectors. A turn the user said before in the same
+    -- session, word for word (up to case and spacing), is not stored twice: the earlier row
+    -- gains a mention (the episode still points at it, so its extraction still runs).
     v_index := 0;
     for v_message in select value from jsonb_array_elements(p_messages) loop
         if v_message->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles')) then
             v_content := case when v_message ? 'name' then (v_message->>'name') || ': ' else '' end
                          || (v_message->>'content');
+            select * into v_memory from _pymem.memories m
+            where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id and m.kind = 'episode'
+              and md5(lower(regexp_replace(btrim(m.content), '\s+', ' ', 'g')))
+                  = md5(lower(regexp_replace(btrim(left(v_content, 100000)), '\s+', ' ', 'g')))
+              and m.session_id is not distinct from p_session_id and m.status = 'active'
+            order by m.observed_at desc, m.id desc
+            limit 1
+            for update;
+            if found then
+                update _pymem.memories m
+                   set mention_count = m.mention_count + 1, last_seen_at = greatest(m.last_seen_at, v_observed),
+                       updated_at = now()
+                 where m.tenant_id = v_memory.tenant_id and m.id = v_memory.id
+                returning * into v_memory;
+                perform _pymem.record_version(v_memory, 'update', 'said again');
+                v_ids := v_ids || v_memory.id;
+                v_index := v_index + 1;
+                continue;
+            end if;
             v_memory := null;
             v_memory.tenant_id := v_tenant.tenant_id;
             v_memory.user_id := p_user_id;
@@ -191,7 +215,10 @@ comment on function _pymem.claim_episodes(text, integer, integer, integer) is
     'Claims up to p_limit due episodes across tenants for one worker (FOR UPDATE SKIP LOCKED, '
     'lease p_lease_seconds). Service role only.';
 
--- One extracted candidate goes through the consistency engine (dedup, supersession).
+-- One extracted candidate goes through the consistency engine (dedup, supersession). The
+-- offline extractor's candidates carry their statement analysis; a model's slot counts only
+-- when its attribute is in the vocabulary (_pymem.attributes), else the content is analysed
+-- like any other statement (one slot logic for every writer).
 create or replace function _pymem.store_candidate(
     p_tenant _pymem.tenants, p_episode _pymem.episodes, p_candidate jsonb, p_embedding vector)
     returns uuid
@@ -208,7 +235,14 @@ begin
     v_memory.kind := p_candidate->>'kind';
     v_memory.content := p_candidate->>'content';
     v_memory.embedding := p_embedding;
-    if p_candidate->>'subject' is not null and p_candidate->>'attribute' is not null then
+    if jsonb_typeof(p_candidate->'statement') = 'object' then
+        if p_candidate->'statement'->>'attribute' is not null and p_candidate->'statement'->>'polarity' = 'positive' then
+            v_memory.subject := left(p_candidate->'statement'->>'subject', 256);
+            v_memory.attribute := left(p_candidate->'statement'->>'attribute', 256);
+            v_memory.value := coalesce(p_candidate->'statement'->>'value', p_candidate->>'content');
+        end if;
+    elsif p_candidate->>'subject' is not null and p_candidate->>'attribute' is not null
+          and exists (select from _pymem.attributes a where a.attribute = split_part(p_candidate->>'attribute', ':', 1)) then
         v_memory.subject := left(p_candidate->>'subject', 256);
         v_memory.attribute := left(p_candidate->>'attribute', 256);
         v_memory.value := coalesce(p_candidate->>'value', p_candidate->>'content');
@@ -221,6 +255,7 @@ begin
     v_memory.metadata := jsonb_strip_nulls(jsonb_build_object('entities', p_candidate->'entities',
                                                               'relations', p_candidate->'relations',
                                                               'extractor', p_candidate->'extractor'));
+    v_memory.statement := case when jsonb_typeof(p_candidate->'statement') = 'object' then p_candidate->'statement' end;
     return (_pymem.write_memory(p_tenant, v_memory, 'extraction')->>'id')::uuid;
 end
 $$;

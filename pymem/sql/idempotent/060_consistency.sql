@@ -1,11 +1,16 @@
 -- 060_consistency: every non-episode write goes through _pymem.write_memory(), which
--- decides between four outcomes, in one place, inside the caller's transaction:
+-- decides between five outcomes, in one place, inside the caller's transaction. Its slot is
+-- the caller's (subject + attribute) or, when none is given, what pymem.analyze_statement()
+-- (055_statements.sql) reads in the statement, for every writer alike:
 --
+--   ceased      the statement ends something ("I no longer use Vim"): stored as it is, and
+--               the current memories it names are closed (never a positive fact)
 --   duplicate   same slot and value, or an embedding at least dedup_similarity (0.95)
 --               close: no new row; the existing memory gains a mention, last_seen,
 --               importance and the new source.
 --   superseded  same slot, different value (or, without slots, similarity at least
---               supersession_similarity, 0.92): by the tenant's policy
+--               supersession_similarity, 0.92; or, for a statement with an update cue and
+--               no vocabulary slot, update_cue_similarity): by the tenant's policy
 --                 newest_wins    the newer observation becomes current, the older is
 --                                closed (valid_to, superseded_by), never deleted
 --                 most_frequent  the value mentioned more often stays current
@@ -16,7 +21,13 @@
 -- change in memory_versions, so history can answer "what did the agent know at time X".
 -- Episodes (raw turns) are a log: they are never deduplicated or superseded.
 
-create or replace function _pymem.check_capacity(p_tenant _pymem.tenants) returns void
+-- Before 0.2 the cap took no count; CREATE OR REPLACE cannot change that, so the old one goes.
+drop function if exists _pymem.check_capacity(_pymem.tenants);
+
+-- The tenant's cap (max_memories, seed default 100,000): refuses p_adding more memories when
+-- the tenant holds max_memories already, with its own SQLSTATE (PM429) so callers can tell
+-- it from bad input; the HTTP API answers 409. Raw turns count: ingest checks too.
+create or replace function _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer default 1) returns void
     language plpgsql stable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
@@ -37,10 +48,10 @@ begin
     end if;
     select count(*) into v_count from _pymem.memories m
     where m.tenant_id = p_tenant.tenant_id and m.status <> 'forgotten';
-    if v_count >= v_limit then
-        raise exception 'pymem: tenant % holds % memories; its limit is %', quote_literal(p_tenant.tenant_id),
-            v_count, v_limit using errcode = '54000',
-            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories.';
+    if v_count + greatest(p_adding, 0) > v_limit then
+        raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant.tenant_id),
+            v_count, v_limit using errcode = 'PM429',
+            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
     end if;
 end
 $$;
@@ -85,13 +96,13 @@ declare
 begin
     insert into _pymem.memories (tenant_id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                  attribute, value, status, importance, confidence, observed_at, last_seen_at,
-                                 valid_from, valid_to, superseded_by, source, metadata)
+                                 valid_from, valid_to, superseded_by, source, metadata, statement)
     values (p_memory.tenant_id, p_memory.user_id, p_memory.agent_id, p_memory.session_id, p_memory.kind,
             p_memory.content, p_memory.embedding, p_memory.subject, p_memory.attribute, p_memory.value,
             coalesce(p_memory.status, 'active'), coalesce(p_memory.importance, 0.5), coalesce(p_memory.confidence, 1.0),
             coalesce(p_memory.observed_at, now()), coalesce(p_memory.observed_at, now()),
             coalesce(p_memory.valid_from, p_memory.observed_at, now()), p_memory.valid_to, p_memory.superseded_by,
-            coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'))
+            coalesce(p_memory.source, '{}'), coalesce(p_memory.metadata, '{}'), p_memory.statement)
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'create', p_reason);
     if v_memory.status <> 'contested' then
@@ -101,13 +112,16 @@ begin
 end
 $$;
 
--- p_old stops being current because p_new replaces it from p_new.valid_from on.
+-- p_old stops being current because p_new replaces it from p_new.valid_from on. The raw
+-- turns p_old was extracted from now say something outdated: they keep their row (what was
+-- said stays searchable) and point at the replacement, which retrieval ranks above them.
 create or replace function _pymem.close_memory(p_old _pymem.memories, p_new _pymem.memories, p_reason text) returns void
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare
     v_memory _pymem.memories;
+    v_turns  uuid[];
 begin
     update _pymem.memories m
        set status = 'superseded', valid_to = greatest(p_new.valid_from, m.valid_from),
@@ -116,6 +130,59 @@ begin
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'supersede', p_reason);
     perform _pymem.graph_close(v_memory);
+    if p_old.kind <> 'episode' and p_old.source ? 'episode_id' and jsonb_typeof(p_old.source->'turns') = 'array' then
+        select e.memory_ids into v_turns from _pymem.episodes e
+        where e.tenant_id = p_old.tenant_id and e.id = (p_old.source->>'episode_id')::uuid;
+        update _pymem.memories t set superseded_by = p_new.id, updated_at = now()
+         where t.tenant_id = p_old.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
+           and t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_old.source->'turns') x);
+    end if;
+end
+$$;
+
+-- Regular-expression metacharacters of a text, escaped (to match a value as words).
+create or replace function _pymem.regex_escape(p_text text) returns text
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$ select regexp_replace(coalesce(p_text, ''), '([.^$*+?()\[\]{}|\\/-])', '\\\1', 'g') $$;
+
+-- A cessation ("I no longer use Vim"): the statement is stored as it is (it never holds a
+-- slot, so it never reads as a positive fact), and the current memories it ends are closed,
+-- superseded by it: the slot it names with the value it names, or memories that name its
+-- object ("coffee" in "I stopped drinking coffee").
+create or replace function _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb,
+                                        p_reason text) returns jsonb
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_new    _pymem.memories;
+    v_old    _pymem.memories;
+    v_closed uuid[] := '{}';
+    v_object text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
+    v_words  text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
+begin
+    p_memory.subject := null;
+    p_memory.attribute := null;
+    p_memory.value := null;
+    v_new := _pymem.insert_memory(p_memory, p_reason);
+    for v_old in
+        select m.* from _pymem.memories m
+        where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
+          and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
+          and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
+          and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
+          and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
+                and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
+               or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
+               or (v_words is not null and (m.value ~* v_words or m.content ~* v_words)))
+        order by m.valid_from, m.id
+        for update
+    loop
+        perform _pymem.close_memory(v_old, v_new, 'cessation: ' || left(v_new.content, 200));
+        v_closed := v_closed || v_old.id;
+    end loop;
+    return jsonb_build_object('id', v_new.id, 'action', 'ceased', 'closed', to_jsonb(v_closed));
 end
 $$;
 
@@ -142,17 +209,47 @@ declare
     v_settings  jsonb := _pymem.settings(p_tenant);
     v_policy    text := v_settings->>'supersession_policy';
     v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
-    v_has_slot  boolean := p_memory.subject is not null and p_memory.attribute is not null;
+    v_statement jsonb := p_memory.statement;
+    v_has_slot  boolean;
+    v_own       boolean;
+    v_cue       boolean;
     v_existing  _pymem.memories;
     v_near      _pymem.memories;
     v_sim       double precision;
     v_new       _pymem.memories;
 begin
-    perform _pymem.check_capacity(p_tenant);
+    perform _pymem.check_capacity(p_tenant, 1);
     if p_memory.kind = 'episode' then
         v_new := _pymem.insert_memory(p_memory, p_reason);
         return jsonb_build_object('id', v_new.id, 'action', 'created');
     end if;
+
+    -- 0. The slot: the caller's (subject + attribute), or what the statement itself says,
+    -- read by pymem.analyze_statement() the same way for every writer. The reading is kept
+    -- (memories.statement), so history and retrieval can show why.
+    if p_memory.subject is null and p_memory.attribute is null then
+        if v_statement is null or jsonb_typeof(v_statement) <> 'object' then
+            v_statement := pymem.analyze_statement(p_memory.content, p_memory.user_id, false) - 'entities' - 'content';
+            p_memory.statement := v_statement;
+        end if;
+        if v_statement->>'polarity' = 'cessation' and v_statement->>'modality' = 'assertion'
+           and coalesce(v_statement->>'attribute', v_statement->>'object', v_statement->>'old_value') is not null then
+            return _pymem.cease(p_tenant, p_memory, v_statement, coalesce(p_reason, 'cessation'));
+        end if;
+        if v_statement->>'attribute' is not null and v_statement->>'polarity' = 'positive' then
+            p_memory.subject := v_statement->>'subject';
+            p_memory.attribute := left(v_statement->>'attribute', 256);
+            p_memory.value := coalesce(v_statement->>'value', p_memory.content);
+        end if;
+    else
+        v_statement := null;  -- the caller named the slot: it decides
+    end if;
+    v_has_slot := p_memory.subject is not null and p_memory.attribute is not null;
+    -- A statement no vocabulary attribute covers has a slot of its own (or none). With an
+    -- update cue it may still replace the nearest memory of its kind, below.
+    v_own := v_statement is not null and coalesce(v_statement->>'cardinality', 'own') = 'own';
+    v_cue := v_own and coalesce((v_statement->>'update_cue')::boolean, false)
+             and v_statement->>'modality' = 'assertion' and v_statement->>'subject' = 'user';
 
     -- 1. The slot's current memory (locked: concurrent writers to one slot serialise).
     if v_has_slot then
@@ -199,14 +296,22 @@ begin
         if v_near.id is not null then
             v_sim := 1 - (v_near.embedding <=> p_memory.embedding);
             -- Slots that disagree outrank similarity: "likes:dog" and "likes:cat" read alike.
+            -- Only a statement with an update cue and a slot of its own may replace a memory of
+            -- another slot of its own (or of none): "Actually, aisle seats suit me now".
             if v_has_slot and v_near.attribute is not null
-               and (v_near.subject, v_near.attribute) is distinct from (p_memory.subject, p_memory.attribute) then
+               and (v_near.subject, v_near.attribute) is distinct from (p_memory.subject, p_memory.attribute)
+               and not (v_cue and coalesce(v_near.subject, 'user') = 'user'
+                        and not exists (select from _pymem.attributes a where a.attribute = split_part(v_near.attribute, ':', 1))
+                        and v_sim >= (v_settings->>'update_cue_similarity')::float8) then
                 v_near := null;
             elsif v_sim >= (v_settings->>'dedup_similarity')::float8
                   and (not v_has_slot or v_near.attribute is null or _pymem.same_value(v_near.value, p_memory.value)) then
                 return jsonb_build_object('id', _pymem.add_mention(v_near, p_memory), 'action', 'duplicate',
                                           'similarity', v_sim);
             elsif v_sim >= (v_settings->>'supersession_similarity')::float8 and p_memory.kind in ('fact', 'preference') then
+                v_existing := v_near;
+            elsif v_cue and coalesce(v_near.subject, 'user') = 'user'
+                  and v_sim >= (v_settings->>'update_cue_similarity')::float8 then
                 v_existing := v_near;
             end if;
         end if;

@@ -11,9 +11,14 @@
 -- Retrieval does not traverse AGE: it reads _pymem.memory_entities (entity -> memory per
 -- user, maintained here on write), which answers in well under a millisecond.
 
--- Typed entities in free text, longest gazetteer match first ("hot dogs" before "dogs").
-create or replace function _pymem.recognize(p_text text)
-    returns table (entity_name text, entity_type text)
+-- Typed entities in free text, where they are: every gazetteer term, longest match first
+-- ("hot dogs" before "dogs"), left to right, a match consuming its words. word_index counts
+-- words from 1; words_before is up to six words in front of the match (what the statement
+-- analysis reads to tell "from X to Y"). Entity recognition lives here and nowhere else:
+-- extraction, the slot logic and retrieval's graph term all call it. Linear in the text: one
+-- indexed lookup of every run of up to four words, then one pass.
+create or replace function _pymem.recognize_spans(p_text text)
+    returns table (entity_name text, entity_type text, word_index integer, words integer, words_before text)
     language plpgsql stable security invoker parallel safe
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
@@ -23,7 +28,6 @@ declare
     v_i     integer := 1;
     v_hits  jsonb;
     v_hit   jsonb;
-    v_seen  text[] := '{}';
 begin
     if v_count = 0 then
         return;
@@ -31,10 +35,10 @@ begin
     -- Every word sequence of up to four words that the gazetteer knows, longest per start
     -- word, in one statement (a lookup per word and length took ~2 ms for a question, a third
     -- of retrieve's budget).
-    select jsonb_object_agg(h.i::text, jsonb_build_object('term', h.term, 'canonical', h.canonical,
+    select jsonb_object_agg(h.i::text, jsonb_build_object('n', h.n, 'canonical', h.canonical,
                                                           'entity_type', h.entity_type))
       into v_hits
-      from (select distinct on (s.i) s.i, g.term, g.canonical, g.entity_type
+      from (select distinct on (s.i) s.i, s.n, g.canonical, g.entity_type
             from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
                   from generate_series(1, v_count) i, generate_series(1, 4) n
                   where i + n - 1 <= v_count) s
@@ -43,22 +47,34 @@ begin
     if v_hits is null then
         return;
     end if;
-    -- Left to right, longest match first; a match consumes its words.
     while v_i <= v_count loop
         v_hit := v_hits->(v_i::text);
         if v_hit is not null then
-            if not ((v_hit->>'entity_type') || ':' || (v_hit->>'canonical')) = any(v_seen) then
-                v_seen := v_seen || ((v_hit->>'entity_type') || ':' || (v_hit->>'canonical'));
-                entity_name := v_hit->>'canonical';
-                entity_type := v_hit->>'entity_type';
-                return next;
-            end if;
-            v_i := v_i + array_length(regexp_split_to_array(v_hit->>'term', ' '), 1);
+            entity_name := v_hit->>'canonical';
+            entity_type := v_hit->>'entity_type';
+            word_index := v_i;
+            words := (v_hit->>'n')::int;
+            words_before := array_to_string(v_words[greatest(1, v_i - 6):v_i - 1], ' ');
+            return next;
+            v_i := v_i + words;
         else
             v_i := v_i + 1;
         end if;
     end loop;
 end
+$$;
+
+-- The distinct typed entities of a text, in the order they first appear.
+create or replace function _pymem.recognize(p_text text)
+    returns table (entity_name text, entity_type text)
+    language sql stable security invoker parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select s.entity_name, s.entity_type
+    from (select distinct on (r.entity_type, r.entity_name) r.entity_name, r.entity_type, r.word_index
+          from _pymem.recognize_spans(p_text) r
+          order by r.entity_type, r.entity_name, r.word_index) s
+    order by s.word_index
 $$;
 
 create or replace function _pymem.entity_key(p_type text, p_name text) returns text

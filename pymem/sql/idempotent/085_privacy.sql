@@ -201,6 +201,8 @@ begin
         raise exception 'pymem: user % already has memories in this tenant; erase them or import under another user id',
             quote_literal(v_user) using errcode = '42710';
     end if;
+    -- The import counts against the tenant's cap like any other write (over it: PM429, nothing imported).
+    perform _pymem.check_capacity(v_tenant, jsonb_array_length(coalesce(p_export->'memories', '[]')));
     perform _pymem.touch_user(v_tenant, v_user);
     for v_item in select value from jsonb_array_elements(coalesce(p_export->'memories', '[]')) loop
         v_memory := jsonb_populate_record(null::_pymem.memories,
@@ -210,13 +212,13 @@ begin
         insert into _pymem.memories (tenant_id, id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                      attribute, value, status, importance, confidence, mention_count, created_at,
                                      updated_at, observed_at, last_seen_at, valid_from, valid_to, superseded_by,
-                                     source, metadata, decay_weight, stale, archived_at, decay_checked_at)
+                                     source, metadata, decay_weight, stale, archived_at, decay_checked_at, statement)
         values (v_memory.tenant_id, v_memory.id, v_memory.user_id, v_memory.agent_id, v_memory.session_id,
                 v_memory.kind, v_memory.content, v_memory.embedding, v_memory.subject, v_memory.attribute,
                 v_memory.value, v_memory.status, v_memory.importance, v_memory.confidence, v_memory.mention_count,
                 v_memory.created_at, v_memory.updated_at, v_memory.observed_at, v_memory.last_seen_at,
                 v_memory.valid_from, v_memory.valid_to, v_memory.superseded_by, v_memory.source, v_memory.metadata,
-                v_memory.decay_weight, v_memory.stale, v_memory.archived_at, v_memory.decay_checked_at)
+                v_memory.decay_weight, v_memory.stale, v_memory.archived_at, v_memory.decay_checked_at, v_memory.statement)
         returning * into v_memory;
         if v_memory.status in ('active', 'superseded') then
             perform _pymem.graph_link(v_memory);

@@ -30,7 +30,7 @@ begin
         pymem.resolve_contradiction(uuid, text),
         pymem.compact(text),
         _pymem.compact_user(_pymem.tenants, text),
-        _pymem.check_capacity(_pymem.tenants),
+        _pymem.check_capacity(_pymem.tenants, integer),
         _pymem.same_value(text, text),
         _pymem.add_mention(_pymem.memories, _pymem.memories),
         _pymem.insert_memory(_pymem.memories, text),
@@ -41,6 +41,19 @@ begin
         pymem.graph_facts(text, timestamptz),
         pymem.graph_neighbors(text, text, integer),
         pymem.cypher(text, jsonb),
+        pymem.analyze_statement(text, text, boolean),
+        _pymem.strip_discourse(text),
+        _pymem.clean_value(text),
+        _pymem.slug(text),
+        _pymem.third_person(text),
+        _pymem.first_person(text, text),
+        _pymem.names_old_value(text),
+        _pymem.attribute_of_type(text),
+        _pymem.clauses(text),
+        _pymem.relation_of(text, text),
+        _pymem.recognize_spans(text),
+        _pymem.regex_escape(text),
+        _pymem.cease(_pymem.tenants, _pymem.memories, jsonb, text),
         _pymem.recognize(text),
         _pymem.entity_key(text, text),
         _pymem.graph_exec(name, text, jsonb),
@@ -83,9 +96,24 @@ begin
         _pymem.capabilities(),
         _pymem.install_id(),
         _pymem.service_role(),
-        pymem.memory_kinds()
+        pymem.memory_kinds(),
+        _pymem.extract(jsonb, text),
+        pymem.analyze_statement(text, text, boolean),
+        _pymem.strip_discourse(text),
+        _pymem.clean_value(text),
+        _pymem.slug(text),
+        _pymem.third_person(text),
+        _pymem.first_person(text, text),
+        _pymem.names_old_value(text),
+        _pymem.attribute_of_type(text),
+        _pymem.clauses(text),
+        _pymem.relation_of(text, text),
+        _pymem.recognize_spans(text),
+        _pymem.regex_escape(text),
+        _pymem.recognize(text)
         to %I$g$, v_service);
-    execute format('grant select on _pymem.gazetteer to %I', v_service);
+    execute format('grant select on _pymem.gazetteer, _pymem.attributes to %I', v_service);
+    execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
     -- Clients check the schema revision and the functions' digest before use (pymem.connect
