@@ -54,11 +54,16 @@ class AlreadyExists(PymemError):
     """The tenant exists already (42710)."""
 
 
+class LimitExceeded(PymemError):
+    """The tenant holds max_memories already (PM429); nothing was written."""
+
+
 class Unavailable(PymemError):
     """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
 
 
-_BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists}
+_BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists,
+                                              "PM429": LimitExceeded}
 _MESSAGES = {
     "57014": "the statement timed out (statement_timeout); nothing was committed",
     "53100": "the database disk is full; nothing was committed",

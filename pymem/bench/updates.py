@@ -29,18 +29,16 @@ Targets apply to the held-out half, which was written before any tuning; tune on
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import importlib
-import json
 import re
-import sys
 import time
 from collections import Counter
-from types import ModuleType
 
 from ..client import NotFound, connect
 from ..embed import default_embedder
+from ..worker.extract import RuleExtractor
+from ..worker.llm import LLMExtractor
+from ..worker.worker import Worker, WorkerConfig
 from .common import BenchDatabase
 from .updates_corpus import SPLITS, corpus, mentions, summary
 
@@ -56,21 +54,11 @@ NEGATION = re.compile(r"\b(?:no longer|not|never|stopped|quit|gave up|given up|a
                       r"cancell?ed|sold|got rid|cut out|done with|used to|formerly|lapsed?)\b|n't\b")
 
 
-def _worker_module(name: str) -> ModuleType:
-    """pymem.worker.<name>, or workers.<name> in checkouts from before the worker moved into the package."""
-    try:
-        return importlib.import_module(f"pymem.worker.{name}")
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("pymem.worker"):
-            raise
-        return importlib.import_module(f"workers.{name}")
-
-
 def _build_worker(client, dsn: str, embedder):
-    worker, extract, llm = (_worker_module(n) for n in ("worker", "extract", "llm"))
-    extractor = llm.LLMExtractor.from_env() or extract.RuleExtractor(extract.Gazetteer(client.gazetteer()))
-    config = worker.WorkerConfig(batch_size=32, poll_interval=0.5)
-    return worker.Worker(dsn, embedder=embedder, extractor=extractor, config=config, name="bench-updates"), extractor
+    """The worker `pymem worker` runs: the LLM extractor when PYMEM_LLM_URL is set, else the offline one."""
+    extractor = LLMExtractor.from_env(kinds=client.memory_kinds(extracted=True)) or RuleExtractor()
+    config = WorkerConfig(batch_size=32, poll_interval=0.5)
+    return Worker(dsn, embedder=embedder, extractor=extractor, config=config, name="bench-updates"), extractor
 
 
 def _drain(client, worker) -> dict:
@@ -208,8 +196,9 @@ def select(scenarios: list[dict], split: str | None = None, limit: int | None = 
 
 
 def run(*, home: str | None = None, dsn: str | None = None, split: str | None = None,
-        limit: int | None = None, progress=None, embedder="local") -> dict:
-    """Run the benchmark; returns one JSON-able dict (see the module docstring)."""
+        limit: int | None = None, progress=None, embedder="local", settings: dict | None = None) -> dict:
+    """Run the benchmark; returns one JSON-able dict (see the module docstring). ``settings``
+    are the tenant's (defaults otherwise), e.g. {"update_cue_similarity": 0.5}."""
     started = time.perf_counter()
     say = progress or (lambda message: None)
     scenarios = select(corpus(), split, limit)
@@ -225,7 +214,7 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
             client.drop_tenant(TENANT)  # a given DSN may hold an earlier run
         except NotFound:
             pass
-        client.create_tenant(TENANT)
+        client.create_tenant(TENANT, settings=settings or {})
         tenant = client.tenant(TENANT)
         worker, extractor = _build_worker(client, db.service_dsn, embedder)
         now = dt.datetime.now(dt.timezone.utc)
@@ -274,19 +263,3 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
         }
     finally:
         client.close()
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m pymem.bench.updates", description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=SPLITS, help="Only this half (default both).")
-    parser.add_argument("--limit", type=int, help="At most this many scenarios of each type.")
-    parser.add_argument("--home", help="The embedded server's home (default $PYMEM_HOME or ./.pymem).")
-    parser.add_argument("--dsn", help="A database to use instead of the embedded server (used as it is).")
-    args = parser.parse_args(argv)
-    result = run(home=args.home, dsn=args.dsn, split=args.split, limit=args.limit,
-                 progress=lambda message: print(f"pymem bench updates: {message}", file=sys.stderr))
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()

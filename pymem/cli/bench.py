@@ -170,3 +170,27 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
     except LoadBenchError as exc:
         fail(str(exc))
     return result
+
+
+@bench.command("updates")
+@click.option("--split", type=click.Choice(["tune", "heldout"]), help="Only this half (default: both, reported apart).")
+@click.option("--limit", type=click.IntRange(1), help="At most this many scenarios of each type (a short run).")
+@click.option("--settings", "settings_json", help="Tenant settings as a JSON object (default: the product's).")
+@report
+@pass_ctx
+def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_json: str | None) -> dict:
+    """Corrections, cessations and distractors in users' own words, through ingest -> worker ->
+    retrieve: current_first_rate, false_supersession_rate, cessation_closed_rate per half."""
+    from ..bench import updates
+
+    settings = None
+    if settings_json:
+        try:
+            settings = json.loads(settings_json)
+        except json.JSONDecodeError as exc:
+            fail(f"--settings is not valid JSON: {exc}", code=2)
+    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    try:
+        return updates.run(home=ctx.home, dsn=ctx.dsn, split=split, limit=limit, settings=settings, progress=progress)
+    except (ServerError, client_mod.PymemError, psycopg.Error, ValueError) as exc:
+        fail(str(exc))

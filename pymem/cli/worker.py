@@ -44,12 +44,12 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
             click.echo(f"pymem: re-queued {count} dead-letter episodes")
             return
         dsn = client.dsn
-        gazetteer = client.gazetteer()
+        kinds = client.memory_kinds(extracted=True)
         has_cron = bool(client.capabilities().get("pg_cron"))
     # pymem bench ingest, 60 s at 50 turns/s on 2 cores, runs alternated: with the local model
     # on both cores ingest calls took p95 12.5-14.9 ms, with one 8.5-8.9 ms; the lag p95
     # stayed 0.1-0.2 s either way.
-    runner, metrics = build_worker(dsn, gazetteer, concurrency=concurrency, poll_interval=poll_interval,
+    runner, metrics = build_worker(dsn, kinds, concurrency=concurrency, poll_interval=poll_interval,
                                    batch_size=batch_size, lease_seconds=lease_seconds,
                                    max_attempts=max_attempts,
                                    embed_threads=embed_threads or max(1, (os.cpu_count() or 1) - 1))

@@ -56,6 +56,9 @@ def from_pymem(exc: PymemError) -> ServiceError:
         return ServiceError(404, "not_found", message)
     if isinstance(exc, client_mod.AlreadyExists):
         return ServiceError(409, "already_exists", message)
+    if isinstance(exc, client_mod.LimitExceeded):
+        # 409, not 429: retrying does not help until memories are freed or the cap raised.
+        return ServiceError(409, "memory_limit_reached", message)
     if state == "42883":  # undefined_function: the module that provides it is not installed
         return ServiceError(501, "not_implemented", f"this database has no such function yet: {message}")
     if state == "57014":  # query_canceled: statement_timeout

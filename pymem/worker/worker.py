@@ -177,7 +177,8 @@ class Worker:
         extracted: dict = {}
         for episode in episodes:
             try:
-                extracted[episode["id"]] = self.extractor.extract(episode["messages"])
+                extracted[episode["id"]] = self.extractor.extract(episode["messages"], conn=conn,
+                                                                   user_id=episode["user_id"])
             except ExtractionError as exc:
                 outcome[self._fail(conn, worker_id, episode, f"extraction: {exc}", exc.retryable)] += 1
         ready = [e for e in episodes if e["id"] in extracted]

@@ -14,7 +14,7 @@ from . import service
 router = APIRouter(prefix="/api/memory", tags=["memory"])
 
 
-@router.post("/ingest", status_code=201, response_model=IngestResponse, responses={**COMMON, **responses(404)})
+@router.post("/ingest", status_code=201, response_model=IngestResponse, responses={**COMMON, **responses(404, 409)})
 async def ingest(body: IngestRequest, request: Request, svc=Depends(service)):
     """Enqueue a conversation episode (`pymem.ingest`), or with `type` store one memory now
     (`pymem.remember`)."""
