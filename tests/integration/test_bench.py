@@ -16,7 +16,7 @@ CLASS_KEYS = {"tenants", "users", "memories_per_user", "path", "p50_ms", "p95_ms
 def _bench(db, *args):
     result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "bench", *args], catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    return json.loads(result.output.strip().splitlines()[-1])
+    return json.loads([line for line in result.output.splitlines() if line.startswith("{")][-1])
 
 
 def test_bench_retrieval_builds_measures_and_reuses_its_corpus(db):
@@ -60,3 +60,18 @@ def test_bench_locomo_on_one_conversation_prints_recall_for_pymem_and_both_basel
         assert {"multi-hop", "temporal", "open-domain", "single-hop"} <= set(figures["per_category"])
         assert (tmp_path / f"locomo_{next(k for k, v in result['systems'].items() if v is system)}.jsonl").is_file()
     assert "pymem_recall@10" in result and "meets_target" in result
+
+
+def test_bench_updates_short_run_prints_both_halves_and_saves_them(db, embedder, tmp_path):
+    """A short `pymem bench updates`: the JSON shape, both halves reported apart, and no
+    distractor closing a true memory on its small set (the target is <= 0.01)."""
+    out = _bench(db, "updates", "--limit", "6", "--save", "--results-dir", str(tmp_path), "--json")
+    assert out["benchmark"] == "updates"
+    assert set(out["splits"]) == {"tune", "heldout"}
+    for half in out["splits"].values():
+        assert {"current_first_rate", "stale_above_current_rate", "false_supersession_rate", "cessation_closed_rate",
+                "updates", "distractors", "cessations"} <= set(half)
+        assert half["false_supersession_rate"] <= 0.01
+    assert out["targets"] == {"current_first_rate": 0.95, "false_supersession_rate": 0.01, "cessation_closed_rate": 0.95}
+    [saved] = tmp_path.glob("updates-*.json")
+    assert json.loads(saved.read_text())["splits"] == out["splits"]

@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from pymem.client import InvalidInput, NotFound
 from pymem.embed import HTTPEmbedder
-from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.extract import RuleExtractor
 from pymem.worker.worker import Worker, WorkerConfig
 
 from ..embedding_server import EmbeddingEndpoint
@@ -30,7 +30,7 @@ def endpoint():
 
 def make_worker(db, client, endpoint, **config):
     embedder = HTTPEmbedder(endpoint.url, "test-model", backoff_base=0.01)
-    return Worker(db.service_dsn, embedder=embedder, extractor=RuleExtractor(Gazetteer(client.gazetteer())),
+    return Worker(db.service_dsn, embedder=embedder, extractor=RuleExtractor(),
                   config=WorkerConfig(poll_interval=0.1, **config), name="test")
 
 

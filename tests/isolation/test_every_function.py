@@ -75,7 +75,7 @@ def _probe_values(world) -> dict[str, str]:
                             "messages": [], "metadata": {}, "status": "processing", "memory_ids": [a_id]})
     vector = "'" + json.dumps([float(x) for x in unit_vector(1)]) + "'::vector"
     return {
-        "p_user_id": "'shared-user'", "p_query": f"'{SECRET}'", "p_content": "'probe'", "p_text": f"'{SECRET}'",
+        "p_user_id": "'shared-user'", "p_query": f"'{SECRET}'", "p_content": "'probe'", "p_text": "'I no longer keep probe text'",
         "p_memory_id": f"'{a_id}'::uuid", "p_id": f"'{world['contradiction']}'::uuid",
         "p_episode_id": f"'{world['episode']}'::uuid", "p_key_id": f"'{a_id}'::uuid",
         "p_tenant_id": "'tenant-a'", "p_worker_id": "'probe'", "p_login": f"'{world['logins']['tenant-a']}'",
@@ -96,7 +96,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_cypher": "'MATCH (n) RETURN n'", "p_params": "'{}'::jsonb", "p_options": "'{}'::jsonb",
         "p_filters": "'{}'::jsonb", "p_settings": "'{}'::jsonb", "p_metadata": "'{}'::jsonb", "p_source": "'{}'::jsonb",
         "p_details": "'{}'::jsonb", "p_as_of": "now()", "p_observed_at": "now()", "p_kinds": "array['fact']",
-        "p_kind": "'fact'", "p_field": "'probe'", "p_value": f"'{SECRET}'", "p_reason": "'probe'",
+        "p_kind": "'fact'", "p_field": "'probe'", "p_value": "'probe value'", "p_reason": "'probe'",
         "p_resolution": "'accept_new'", "p_status": "null::text", "p_entity": "'Vault'", "p_depth": "1",
         "p_top_k": "10", "p_limit": "10", "p_batch": "10", "p_index": "0", "p_max": "256",
         "p_token_budget": "null::int", "p_extracted": "false", "p_options_only": "true",
@@ -107,7 +107,8 @@ def _probe_values(world) -> dict[str, str]:
         "p_role": f"'{world['role_b']}'::name", "p_table": "'_pymem.memories'::regclass",
         "p_concurrently": "false", "p_ids": f"array['{a_id}'::uuid]", "p_scores": "array[1.0::float8]",
         "p_age_days": "1", "p_half_life": "1", "p_floor": "0.1", "p_operation": "'update'", "p_policy": "'manual'",
-        "a": "'x'", "b": "'x'",
+        "a": "'x'", "b": "'x'", "p_entity_type": "'Editor'", "p_family": "'employer'", "p_before": "'from'",
+        "p_spoken": "true", "p_adding": "1", "p_statement": """'{"polarity": "cessation", "subject": "user", "object": "vault"}'::jsonb""",
     }
 
 

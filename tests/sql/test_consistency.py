@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pymem.client import InvalidInput, PymemError
+from pymem.client import InvalidInput
 
 from ..conftest import unit_vector
 
@@ -52,20 +52,20 @@ def test_dark_to_light_mode_supersedes_and_keeps_history(acme, db):
 def test_ingested_correction_wins_through_the_worker(acme, client, db):
     """The extraction path: "I prefer dark mode" then "I switched to light mode"."""
     from pymem.embed import HTTPEmbedder
-    from pymem.worker.extract import Gazetteer, RuleExtractor
+    from pymem.worker.extract import RuleExtractor
     from pymem.worker.worker import Worker, WorkerConfig
 
     from ..embedding_server import EmbeddingEndpoint
 
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"),
-                        extractor=RuleExtractor(Gazetteer(client.gazetteer())), config=WorkerConfig())
+                        extractor=RuleExtractor(), config=WorkerConfig())
         acme.ingest("bob", "I prefer dark mode", session_id="s")
         worker.run(once=True)
         acme.ingest("bob", "I switched to light mode", session_id="s")
         worker.run(once=True)
     facts = [r for r in acme.retrieve("bob", "display mode preference", top_k=20) if r.kind != "episode"]
-    assert [r.content for r in facts] == ["User prefers light mode"]
+    assert [r.content for r in facts] == ["User's display theme is Light mode"]
 
 
 def test_three_restatements_make_one_memory_with_three_mentions(acme, db):
@@ -170,14 +170,26 @@ def test_consolidation_merges_and_summarises_but_keeps_provenance(acme, db):
     assert keeper[0] == 2 and len(keeper[1]["merged"]) == 1
 
 
-def test_tenant_memory_limit_gives_a_clear_error(client):
+def test_tenant_memory_limit_gives_a_clear_error(client, db):
+    """max_memories counts every memory, raw turns included; over it the call is refused
+    with SQLSTATE PM429 (pymem.LimitExceeded) and nothing is written."""
+    from pymem import LimitExceeded
+
     client.create_tenant("small", settings={"max_memories": 3})
     t = client.tenant("small")
-    for i in range(3):
+    for i in range(2):
         t.remember("u", f"fact number {i}")
-    with pytest.raises(PymemError, match="limit is 3") as err:
+    with pytest.raises(LimitExceeded, match="limit is 3") as err:
+        t.ingest("u", [{"role": "user", "content": "one"}, {"role": "user", "content": "two"}])
+    assert err.value.sqlstate == "PM429" and "Nothing was written" in str(err.value)
+    t.ingest("u", "the third")
+    with pytest.raises(LimitExceeded):
         t.remember("u", "one too many")
-    assert err.value.sqlstate == "54000"
+    with pytest.raises(LimitExceeded):  # an import counts too
+        t.import_user(t.export_user("u"), user_id="copy")
+    with db.connect() as conn:
+        assert conn.execute("select count(*) from _pymem.memories where tenant_id = 'small'").fetchone()[0] == 3
+        assert conn.execute("select count(*) from _pymem.episodes where tenant_id = 'small'").fetchone()[0] == 1
 
 
 SLOTS = ["display_theme", "time_zone", "lives_in"]

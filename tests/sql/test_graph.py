@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 
 from pymem.embed import HTTPEmbedder
-from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.extract import RuleExtractor
 from pymem.worker.worker import Worker, WorkerConfig
 
 from ..embedding_server import EmbeddingEndpoint
@@ -22,7 +22,7 @@ def extracted(client, db):
     acme = client.tenant("acme")
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"),
-                        extractor=RuleExtractor(Gazetteer(client.gazetteer())), config=WorkerConfig())
+                        extractor=RuleExtractor(), config=WorkerConfig())
 
         def run(*statements, observed_at=None):
             for user, text in statements:

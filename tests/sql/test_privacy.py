@@ -11,7 +11,7 @@ from pymem.admin import reindex_tenant
 from pymem.cli import main
 from pymem.client import NotFound
 from pymem.embed import HTTPEmbedder
-from pymem.worker.extract import Gazetteer, RuleExtractor
+from pymem.worker.extract import RuleExtractor
 from pymem.worker.worker import Worker, WorkerConfig
 
 from ..conftest import unit_vector
@@ -49,7 +49,7 @@ def populated(client, db):
     acme = client.tenant("acme")
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m", attempts=1),
-                        extractor=RuleExtractor(Gazetteer(client.gazetteer())), config=WorkerConfig(max_attempts=1))
+                        extractor=RuleExtractor(), config=WorkerConfig(max_attempts=1))
         for user in ("zoe", "yan"):
             acme.ingest(user, "I'm allergic to dogs. I mostly use VS Code and Python.")
             acme.ingest(user, "I live in Lisbon")

@@ -1,0 +1,181 @@
+"""Reading statements in plain language (pymem.analyze_statement, _pymem.extract) and what
+the write path does with them: corrections supersede, unrelated statements never do,
+cessations close, many-valued attributes accumulate."""
+
+
+import psycopg
+import pytest
+from psycopg.types.json import Jsonb
+
+
+
+@pytest.fixture(scope="module")
+def analyze(pg_server, template_db):
+    from ..conftest import TEMPLATE
+
+    with psycopg.connect(pg_server.uri(TEMPLATE), autocommit=True) as conn:
+        def run(sentence, user_id="alice", spoken=True):
+            return conn.execute("select pymem.analyze_statement(%s, %s, %s)", (sentence, user_id, spoken)).fetchone()[0]
+
+        def extract(messages, user_id="alice"):
+            return conn.execute("select _pymem.extract(%s, %s)", (Jsonb(messages), user_id)).fetchone()[0]
+
+        run.extract = extract
+        yield run
+
+
+SLOTS = [
+    # sentence, attribute, value, old value
+    ("I prefer dark mode", "display_theme", "Dark mode", None),
+    ("Actually, light mode is better for me now.", "display_theme", "Light mode", None),
+    ("I switched from dark mode to solarized mode", "display_theme", "solarized mode", "Dark mode"),
+    ("I'm on Pacific time these days", "time_zone", "Pacific time", None),
+    ("My time zone is Europe/Berlin", "time_zone", "Europe/Berlin", None),
+    ("We moved from Lisbon to Porto", "home_city", "Porto", "Lisbon"),
+    ("I live in Lisbon", "home_city", "Lisbon", None),
+    ("I no longer work at Initech, I joined Globex", "employer", "Globex", "Initech"),
+    ("I'm a backend developer", "job_title", "backend developer", None),
+    ("Please call me Jo from now on", "name", "Jo", None),
+    ("I go by they/them", "pronouns", "they/them", None),
+    ("I use Neovim instead of Emacs these days", "code_editor", "Vim", "Emacs"),
+    ("My laptop runs Ubuntu now", "operating_system", "Ubuntu", None),
+    ("Send reminders to my email please", "notification_channel", "Email", None),
+    ("I'm vegan", "diet", "Vegan", None),
+    ("I prefer an aisle seat", "seat", "aisle seat", None),
+    ("I'm allergic to dogs", "allergies:dog", "Dog", None),
+    ("I love hot dogs!", "likes:hot_dog", "likes", None),
+    ("I hate cilantro", "likes:cilantro", "dislikes", None),
+    ("I speak Portuguese", "languages:portuguese", "Portuguese", None),
+    ("I have two rabbits", "pets:rabbit", "rabbit", None),
+    # no vocabulary attribute: a slot of its own, never a shared one
+    ("I prefer trains to planes", "prefer:trains_to_planes", "trains to planes", None),
+    ("I drink oat milk every day", "drink:oat_milk", "oat milk", None),
+]
+
+
+@pytest.mark.parametrize("sentence, attribute, value, old", SLOTS)
+def test_slots_come_from_typed_values_and_verbs(analyze, sentence, attribute, value, old):
+    a = analyze(sentence)
+    assert (a.get("attribute"), a.get("value"), a.get("old_value")) == (attribute, value, old), a
+    assert a["subject"] == "user" and a["polarity"] == "positive" and a["memorable"] is True
+
+
+@pytest.mark.parametrize("sentence, modality, subject", [
+    ("Should I switch to light mode?", "question", "user"),
+    ("If I ever moved I'd pick Lisbon", "hypothetical", "user"),
+    ("I might move to Lisbon next year", "plan", "user"),
+    ("My sister lives in Rome", "assertion", "sister"),
+    ("My boss uses Emacs", "assertion", "boss"),
+])
+def test_questions_hypotheticals_plans_and_other_people_hold_no_slot_of_the_users(analyze, sentence, modality, subject):
+    a = analyze(sentence)
+    assert (a["modality"], a["subject"]) == (modality, subject)
+    assert a.get("attribute") is None or a["subject"] != "user"
+
+
+@pytest.mark.parametrize("sentence, ceased", [
+    ("I no longer use Vim", "Vim"), ("I stopped drinking coffee", "coffee"), ("I quit tennis", "tennis"),
+    ("I'm not vegetarian anymore", "Vegetarian"), ("I gave up my gym membership", "gym membership"),
+    ("I don't eat meat any more", "meat"),
+])
+def test_cessations_name_what_stops(analyze, sentence, ceased):
+    a = analyze(sentence)
+    assert a["polarity"] == "cessation"
+    assert ceased in (a.get("old_value"), a.get("object"))
+
+
+def test_an_agents_note_and_the_users_words_read_the_same(analyze):
+    note = analyze("Alice prefers dark mode", spoken=False)
+    said = analyze("I prefer dark mode")
+    assert (note["attribute"], note["value"]) == (said["attribute"], said["value"]) == ("display_theme", "Dark mode")
+    assert analyze("User lives in Lisbon", spoken=False)["attribute"] == "home_city"
+
+
+def test_extraction_reads_user_turns_only_and_keeps_dogs_from_hot_dogs(analyze):
+    allergy, food = analyze.extract([
+        {"role": "user", "content": "I'm allergic to dogs."},
+        {"role": "assistant", "content": "Noted. I'm allergic to cats myself."},
+        {"role": "user", "content": "But I love hot dogs."},
+    ])
+    assert [(e["name"], e["type"]) for e in allergy["entities"]] == [("Dog", "Animal")]
+    assert [(e["name"], e["type"]) for e in food["entities"]] == [("Hot dog", "Food")]
+    assert allergy["relations"][0]["predicate"] == "ALLERGIC_TO" and food["relations"][0]["predicate"] == "LIKES"
+    assert (allergy["source_turns"], food["source_turns"]) == ([0], [2])
+
+
+@pytest.mark.parametrize("sentence", ["The weather is nice today", "ok thanks", "What time is it?",
+                                      "If I were rich I'd live in Monaco"])
+def test_small_talk_questions_and_hypotheticals_extract_nothing(analyze, sentence):
+    assert analyze.extract([{"role": "user", "content": sentence}]) == []
+
+
+def test_instructions_and_events(analyze):
+    [rule] = analyze.extract([{"role": "user", "content": "Please always answer in German."}])
+    [event] = analyze.extract([{"role": "user", "content": "I have a dentist appointment on 3 December."}])
+    assert rule["kind"] == "procedural" and event["kind"] == "event"
+
+
+def test_a_cessation_and_its_replacement_in_one_breath_give_the_replacement(analyze):
+    candidates = analyze.extract([{"role": "user", "content": "Not dark mode anymore - light mode please."}])
+    assert [(c["attribute"], c["value"]) for c in candidates] == [("display_theme", "Light mode")]
+
+
+# -- the write path -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def acme(client, db):
+    client.create_tenant("acme")
+    return client.tenant("acme")
+
+
+def _memories(db, user="u"):
+    with db.connect() as conn:
+        return conn.execute("select content, status, attribute from _pymem.memories where user_id = %s and kind <> 'episode' "
+                            "order by created_at, id", (user,)).fetchall()
+
+
+def test_unrelated_preferences_both_stay(acme, db):
+    acme.remember("u", "I prefer concise responses", kind="preference")
+    acme.remember("u", "I prefer window seats", kind="preference")
+    acme.remember("u", "I prefer trains to planes", kind="preference")
+    assert [status for _, status, _ in _memories(db)] == ["active", "active", "active"]
+
+
+def test_a_correction_in_other_words_supersedes_and_keeps_history(acme, db):
+    first = acme.remember("u", "Alice prefers dark mode", kind="preference")
+    acme.remember("u", "Light mode is better for me now", kind="preference")
+    assert [(c, s) for c, s, _ in _memories(db)] == [("Alice prefers dark mode", "superseded"),
+                                                     ("Light mode is better for me now", "active")]
+    assert [v["operation"] for v in acme.history(first)] == ["create", "supersede"]
+
+
+def test_many_valued_attributes_accumulate(acme, db):
+    for sentence in ("I have a cat", "I also have a dog", "I'm allergic to peanuts", "I'm allergic to shellfish too"):
+        acme.remember("u", sentence)
+    assert {a for _, s, a in _memories(db) if s == "active"} == {"pets:cat", "pets:dog", "allergies:peanut",
+                                                                 "allergies:shellfish"}
+
+
+def test_cessation_closes_the_memory_and_stores_no_positive_fact(acme, db):
+    used = acme.remember("u", "I use Vim")
+    ceased = acme.remember("u", "I no longer use Vim")
+    rows = {c: (s, a) for c, s, a in _memories(db)}
+    assert rows == {"I use Vim": ("superseded", "code_editor"), "I no longer use Vim": ("active", None)}
+    assert acme.history(used)[-1]["reason"].startswith("cessation")
+    with db.connect() as conn:
+        assert conn.execute("select superseded_by from _pymem.memories where id = %s", (used,)).fetchone()[0] == \
+            __import__("uuid").UUID(ceased)
+
+
+def test_an_update_cue_replaces_the_nearest_memory_without_a_vocabulary_slot(acme, db):
+    first = [1.0] + [0.0] * 383
+    unrelated = [0.8, 0.6] + [0.0] * 382   # cosine 0.8 with the first, but no update cue
+    update = [0.7, -0.714] + [0.0] * 382   # cosine 0.7 with the first, 0.13 with the other
+    acme.remember("u", "I walk the dog every evening", embedding=first)
+    acme.remember("u", "I tried knitting once", embedding=unrelated)  # no cue: both stay
+    assert [s for _, s, _ in _memories(db)] == ["active", "active"]
+    acme.remember("u", "These days I walk the dog every morning instead", embedding=update)
+    assert [(c, s) for c, s, _ in _memories(db)] == [
+        ("I walk the dog every evening", "superseded"), ("I tried knitting once", "active"),
+        ("These days I walk the dog every morning instead", "active")]
