@@ -531,7 +531,7 @@ CREATE FUNCTION _pymem.clauses(p_text text) RETURNS TABLE(clause text, n integer
     AS $$
     select btrim(c), (row_number() over ())::int
     from regexp_split_to_table(left(coalesce(p_text, ''), 100000),
-                               '(?:(?<=[.!?])\s+|\n+|;\s*|\s+[-–—]+\s+|:\s+(?=[A-Z]))') c
+                               '(?:(?<=[.!?])\s+|\n+|;\s*|\s+[-–—]+\s+)') c
     where length(btrim(c)) between 2 and 600
 $$;
 
@@ -790,7 +790,7 @@ begin
             -- only repeat the old value.
             continue when v_a->>'polarity' = 'cessation' and v_a ? 'family'
                       and exists (select from jsonb_array_elements(v_all) o
-                                  where (o->>'n')::int > v_clause.n and o->>'family' = v_a->>'family'
+                                  where (o->>'n')::int <> v_clause.n and o->>'family' = v_a->>'family'
                                     and o->>'polarity' = 'positive' and o->>'modality' = 'assertion');
             -- The graph relation: User -[predicate]-> the value, typed by the gazetteer when it knows it.
             v_relations := '[]';
@@ -1081,6 +1081,7 @@ CREATE FUNCTION _pymem.names_old_value(p_before text) RETURNS boolean
        and lower(right(coalesce(p_before, ''), 60)) ~
         ('(?:\mfrom|\minstead of|\mrather than|\mthan|\mnot|\mno more|\mdone with|\mreplaced|\mreplace|\mwiped|'
          '\mditched|\mswapped|\mtraded|\mover|\mleft|\mquit|\mgave up|\mgiven up|\mno longer(?: \w+){0,2}|'
+         '\mdropped|\mabandoned|\msold|\mcancell?ed|\mmoved on from|\mexchanged|\mretired|\mdon''t call me|'
          '\mstopped(?: \w+){0,2}|\mused to(?: \w+){0,2}|\mdon''t(?: \w+){0,2}|\mbye|\mgoodbye)'
          '(?:\s+(?:a|an|the|my|our|using|being|going|on|at|for|in|with|by|of))*\s*$')
 $_$;
@@ -1221,7 +1222,7 @@ $$;
 CREATE FUNCTION _pymem.recognize_spans(p_text text) RETURNS TABLE(entity_name text, entity_type text, word_index integer, words integer, words_before text)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 declare
     v_words text[] := array_remove(regexp_split_to_array(lower(coalesce(p_text, '')), '[^a-z0-9+#/]+'), '');
     v_count integer := coalesce(array_length(v_words, 1), 0);
@@ -1242,8 +1243,9 @@ begin
             from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
                   from generate_series(1, v_count) i, generate_series(1, 4) n
                   where i + n - 1 <= v_count) s
-            join _pymem.gazetteer g on g.term = s.term
-            order by s.i, s.n desc) h;
+            -- a plural the gazetteer lists in the singular ("americanos", "rabbits") counts too
+            join _pymem.gazetteer g on g.term in (s.term, regexp_replace(s.term, '([a-z]{3})s$', '\1'))
+            order by s.i, s.n desc, g.term = s.term desc) h;
     if v_hits is null then
         return;
     end if;
@@ -1262,7 +1264,7 @@ begin
         end if;
     end loop;
 end
-$$;
+$_$;
 
 --
 -- Name: record_contradiction(_pymem.memories, _pymem.memories, text, text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1649,24 +1651,23 @@ CREATE FUNCTION _pymem.strip_discourse(p_text text, OUT statement text, OUT cue 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-    v_match text[];
+    v_marker text;
 begin
     statement := btrim(regexp_replace(coalesce(p_text, ''), '\s+', ' ', 'g'));
     cue := false;
     loop
-        v_match := regexp_match(statement,
-            '^((?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|to be clear|'
-            'i meant|oh|ok|okay|so|well|also|btw|by the way|fyi|just so you know|heads up|hey|hi|hello|and|but|'
-            'anyway|right|yes|yeah|no|hmm|um)\M)[\s,:;.!-]*', 'i');
-        exit when v_match is null or length(v_match[0]) = 0;
-        if lower(v_match[1]) in ('actually', 'correction', 'update', 'quick update', 'small update', 'in fact',
-                                 'no wait', 'wait', 'sorry', 'to be clear', 'i meant') then
+        -- Markers that lead in ("actually", "by the way"), and interjections only when
+        -- punctuation follows ("No, ..." but not "No more X", "No longer X").
+        v_marker := regexp_substr(statement,
+            '^(?:(?:actually|correction|update|quick update|small update|in fact|no wait|sorry|to be clear|i meant|'
+            'also|btw|by the way|fyi|just so you know|heads up|and|but|anyway|oh and|so yeah)\M[\s,:;.!-]*|'
+            '(?:wait|oh|ok|okay|so|well|hey|hi|hello|right|yes|yeah|no|nope|hmm|um|alright)[,:;.!-]+\s*)', 1, 1, 'i');
+        exit when v_marker is null or v_marker = '';
+        if lower(v_marker) ~ '^(?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|'
+                               'to be clear|i meant|no[,:;.!-])' then
             cue := true;
         end if;
-        statement := btrim(substr(statement, length(regexp_substr(statement,
-            '^(?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|to be clear|'
-            'i meant|oh|ok|okay|so|well|also|btw|by the way|fyi|just so you know|heads up|hey|hi|hello|and|but|'
-            'anyway|right|yes|yeah|no|hmm|um)\M[\s,:;.!-]*', 1, 1, 'i')) + 1));
+        statement := btrim(substr(statement, length(v_marker) + 1));
     end loop;
 end
 $$;
@@ -1986,7 +1987,8 @@ declare
         'best friend|friend|boss|manager|mentor|colleague|coworker|co-worker|teammate|mom|mum|mother|dad|father|parents|'
         'parent|son|daughter|kids|kid|children|child|baby|cousin|aunt|uncle|niece|nephew|grandma|grandmother|grandpa|'
         'grandfather|grandparents|neighbou?r|roommate|flatmate|housemate|landlord|landlady|doctor|therapist|dentist|'
-        'family|in-laws|client|customer|student|teacher|coach|team|company|dog|cat)';
+        'family|in-laws|client|customer|student|teacher|coach|team|company|dog|cat|buddy|buddies|mate|mates|pal|'
+        'crew|group|staff|office|department|class|classmates|colleagues|friends|neighbours|neighbors|relatives)';
     c_occupation constant text := '(?:engineer|developer|designer|analyst|writer|manager|scientist|researcher|teacher|'
         'nurse|doctor|lawyer|accountant|architect|consultant|programmer|administrator|director|lead|officer|specialist|'
         'editor|technician|marketer|recruiter|chef|photographer|musician|artist|student|intern|founder|ceo|cto|cfo|'
@@ -1994,7 +1996,11 @@ declare
         'electrician|plumber|mechanic|pilot|tester|operator|associate|executive|scientist|economist|librarian|'
         'paramedic|firefighter|surgeon|dentist|veterinarian|vet|scrum master|product owner)';
     c_cessation constant text := '\m(?:no longer|not any ?more|stopped|quit|quitting|gave up|given up|give up|used to|'
-                                 'no more|done with|cancell?ed|sold|got rid of|dropped|ditched)\M';
+                                 'no more|done with|cancell?ed|sold|got rid of|dropped|ditched|gave away|given away|'
+                                 'let (?:[\w-]+ ){1,4}(?:lapse|expire|go)|ran out|expired|ended|terminated|retired from|'
+                                 'haven''t (?:[\w-]+ ){0,3}since|have not (?:[\w-]+ ){0,3}since|not going back|never again|'
+                                 'moved on from|dropped out of|left (?:the|my|our)|unsubscribed|cut out|kicked|'
+                                 'not (?:\w+ ){0,3}any ?more|don''t have|no longer have)\M';
     v_text      text;
     v_lower     text;
     v_cue       boolean;
@@ -2029,7 +2035,8 @@ begin
 
     -- Who it is about: the user, unless "my sister ...", or (in the user's own words) a
     -- named person or he/she/they.
-    v_match := regexp_match(v_lower, '^(?:my|our)\s+(?:(?:older|younger|little|big|elder|new|old|ex)[- ])?' || c_people || '(?:''s)?\M');
+    v_match := regexp_match(v_lower, '^(?:(?:half|most|some|all|many|one|two|a few|none|several|both)\s+(?:of\s+)?)?'
+                                     '(?:my|our)\s+(?:[\w-]+\s+){0,2}' || c_people || '(?:''s)?\M');
     if v_match is not null then
         v_subject := case v_match[1] when 'parents' then 'parent' when 'kids' then 'child' when 'kid' then 'child'
                                      when 'children' then 'child' when 'grandparents' then 'grandparent'
@@ -2047,9 +2054,25 @@ begin
             elsif p_spoken then
                 v_subject := lower(v_match[1]);
             end if;
-        elsif p_spoken and v_lower ~ '^(?:he|she|they|his|her|their)\M' then
+        elsif p_spoken and v_lower ~ '^(?:he|she|they|his|her|their)\M(?!/)' then
+            v_subject := 'someone';
+        elsif p_spoken and (v_lower ~ ('^(?:everyone|everybody|nobody|people|most people|'
+                                       'the (?:whole )?(?:team|company|office|family|kids|rest)|a (?:friend|colleague|'
+                                       'coworker|neighbou?r) of)\M')
+                            -- A statement in the user's own words whose subject is a third-person noun
+                            -- phrase and that names no one of the first person ("The whole office runs
+                            -- Linux") is about someone else.
+                            or (v_lower ~ '^(?:the|a|an|this|that|these|those|his|her|their|its)\s+\w+'
+                                and v_lower !~ '\m(?:i|i''m|i''ve|i''d|i''ll|me|my|mine|myself|we|we''re|we''ve|us|our|ours|please)\M'
+                                and v_lower ~ ('\m(?:is|are|was|were|has|have|had|runs|uses|prefers|likes|loves|lives|works|'
+                                               'speaks|drinks|eats|plays|owns|drives|goes|keeps|swears|wants|needs)\M'))) then
             v_subject := 'someone';
         end if;
+    end if;
+
+    -- "My doctor put me on a paleo diet": someone else acts, the user is the one it is about.
+    if v_subject <> 'user' and v_lower ~ '\m(?:put|got|switched|moved|signed|enrolled|registered) me (?:on|onto|to|up for|into|in)\M' then
+        v_subject := 'user';
     end if;
 
     -- Questions, hypotheticals and plans assert nothing yet.
@@ -2057,12 +2080,20 @@ begin
                                        'which|who|whom|whose|where|when|why|how|isn''t|aren''t|doesn''t|wouldn''t|'
                                        'shouldn''t)\M') then
         v_modality := 'question';
-    elsif v_lower ~ '\m(?:if|suppose|supposing|imagine|hypothetically|in case|unless|i wish|wish i)\M' then
+    elsif v_lower ~ ('\m(?:if|suppose|supposing|imagine|hypothetically|in case|unless|i wish|wish i|would have|'
+                     '''d have|would be like|wonder|in another life|in a (?:game|story|novel|dream)|role-?playing|'
+                     'for my character|pretend)\M') then
         v_modality := 'hypothetical';
     elsif v_lower ~ ('\m(?:might|maybe|perhaps|possibly|probably|someday|some day|one day|eventually|thinking (?:about|of)|'
                      'considering|planning|plan to|going to|gonna|hope to|hoping to|hopefully|wanna|want to|'
                      'would like to|''d like to|intend to|tempted|not sure|nothing is decided|undecided|debating|'
-                     'wondering|interview|interviewing|may)\M') then
+                     'wondering|interview|interviewing|may|chance|could be|curious about|at some point|someday)\M')
+          -- the future, or for a while only: not what holds now ("I'll be on CET next week",
+          -- "for a week while I travel"), unless it says it holds from now on
+          or (v_lower ~ ('(?:\mwill|''ll|\mshall|\mnext (?:week|month|year|time)|\msoon|\mlater|\mtomorrow|\mtemporarily|'
+                         'for (?:a|one|two|three|a few|the next) (?:day|days|week|weeks|month|months)|while i''m|'
+                         'while i am|until|for now|this week only|on holiday|on vacation|on a trip|travell?ing)\M')
+              and v_lower !~ '\m(?:from now on|going forward|from today|for good|permanently|these days)\M') then
         v_modality := 'plan';
     end if;
 
@@ -2099,7 +2130,8 @@ begin
     -- "<x> answers", "he/him", "UTC+2", "Europe/Berlin". One value word (hyphens allowed).
     if v_family is null or v_value is null then
         for v_match in select m from regexp_matches(v_lower,
-                '(?:^|[^a-z-])([a-z]+(?:-[a-z]+)*)[- ](mode|theme|seats?|answers|responses|replies|summaries|explanations)\M', 'g') m
+                '(?:^|[^a-z-])([a-z]+(?:-[a-z]+)*)[- ](mode|theme|seats?|answers|responses|replies|summaries|explanations|walkthroughs|breakdowns|overviews|'
+                'outlines|bullet points|paragraphs|drafts)\M', 'g') m
         loop
             continue when v_match[1] ~ ('^(?:a|an|the|my|your|to|in|of|for|with|this|that|these|those|same|some|any|all|'
                                         'airplane|flight|focus|sleep|power|saving|silent|game|gaming|safe|incognito|'
@@ -2122,9 +2154,8 @@ begin
     end if;
     if v_family is null or (v_family = 'pronouns' and v_value is null) then
         for v_match in select m from regexp_matches(v_lower,
-                '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:him|her|them|xem|zir|hir|em|faer|its|all)(?:/[a-z]+)?)\M', 'g') m
+                '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:he|she|they|him|her|them|xe|xem|ze|zir|hir|em|faer|its|all|any)(?:/[a-z]+)?)\M', 'g') m
         loop
-            exit when not (v_lower ~ '\m(?:pronouns?|go by|use|refer|call)\M' or v_cue);
             v_family := 'pronouns';
             v_pos := strpos(v_lower, v_match[1]);
             if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
@@ -2157,19 +2188,38 @@ begin
 
     -- 3. Attributes decided by the verb or a naming phrase.
     if v_family is null then
-        -- name: "my name is X", "call me X", "I go by X", "I prefer X to Y as a name"
+        -- name: "my name is X", "call me X", "I go by X", "everyone calls me X", "I'm X, by the way",
+        -- "I prefer X to Y as a name", "Don't call me Y anymore, it's X"
         v_match := regexp_match(v_text, '\mprefer\s+([A-Z][\w''-]*)\s+to\s+([A-Z][\w''-]*)\s+as\s+(?:a|my)\s+name', 'i');
         if v_match is not null then
             v_family := 'name';
             v_value := v_match[1];
             v_old := v_match[2];
         else
-            v_match := regexp_match(v_text, '\m(?:[Mm]y name is(?: now)?|[Mm]y name''s|[Cc]all me|[Ii] go by|[Ii]''m called|'
-                                            '[Ii] am called|known as|[Pp]eople call me|prefer to be called|name (?:changed )?to)\s+'
-                                            '([A-Z][\w''-]*(?:\s+[A-Z][\w''-]*)?)');
-            if v_match is not null and v_subject = 'user' then
+            for v_match in select m from regexp_matches(v_text,
+                    '\m((?:[Mm]y name is(?: now)?|[Mm]y name''s|[Cc]all(?:s)? me|[Ii] go by|[Ii]''m called|[Ii] am called|'
+                    'known as|prefer to be called|be called|name (?:changed )?to|address me as|refer to me as|call me by|'
+                    'name is now|goes by|^[Ii]''m|^[Ii] am))\s+([A-Z][\w''-]*(?:\s+[A-Z][\w''-]*)?)(?=\s*(?:[,.;!?]|$|now\M|'
+                    'from now on|please|instead|anymore|any more|so\M|by the way|here|again))', 'g') m
+            loop
+                continue when v_match[1] ~* '^i(?:''m| am)$'
+                          and (v_match[2] ~* '^(?:sorry|back|fine|good|great|here|done|ready|sure|okay|ok|happy|tired|busy|'
+                                             'not|also|just|still|now|so|very|really|glad|new|home|in|out|afraid|aware)$'
+                               or exists (select from _pymem.recognize(v_match[2]) r));
                 v_family := 'name';
-                v_value := v_match[1];
+                v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
+                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0)) || ' ' || v_match[1])
+                   or left(v_text, greatest(v_pos - 1, 0)) ~* '(?:don''t|do not|never|stop)\s*$' then
+                    v_old := coalesce(v_old, v_match[2]);
+                elsif v_value is null then
+                    v_value := v_match[2];
+                end if;
+            end loop;
+            if v_family = 'name' and v_value is null then
+                v_value := (regexp_match(v_text, '\m(?:it''s|it is|now it''s)\s+([A-Z][\w''-]*)'))[1];
+            end if;
+            if v_family = 'name' then
+                v_subject := 'user';  -- "Everyone calls me Jo": about the user, whoever speaks first
             end if;
         end if;
     end if;
@@ -2182,7 +2232,8 @@ begin
             v_value := v_match[2];
         else
             for v_match in select m from regexp_matches(v_text,
-                    '\m((?:live|living|lives|reside|residing|based|settled|staying|moved|moving|relocated|relocating)'
+                    '\m((?:[Mm]y|[Oo]ur)\s+(?:new\s+)?(?:place|home|flat|apartment|house|address)\s+is(?:\s+now)?\s+in|'
+                    '(?:live|living|lives|reside|residing|based|settled|staying|moved|moving|relocated|relocating)'
                     '(?:\s+(?:back|here|there|now|over|permanently))?\s+(?:in|to)|[Hh]ome(?:\s+for\s+(?:me|us))?\s+is'
                     '(?:\s+now)?|hometown\s+is|city\s+is)\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})', 'g') m
             loop
@@ -2197,10 +2248,19 @@ begin
         end if;
     end if;
     if v_family is null then
+        -- "I call Ljubljana home"
+        v_match := regexp_match(v_text, '\m[Cc]all\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+home\M');
+        if v_match is not null then
+            v_family := 'home_city';
+            v_value := v_match[1];
+        end if;
+    end if;
+    if v_family is null then
         -- employer: "I work at/for X", "employed by X", "joined X", "started at X"
         for v_match in select m from regexp_matches(v_text,
                 '\m((?:work(?:ing|ed)?|job)\s+(?:at|for)|employed\s+(?:by|at)|joined|started\s+(?:at|with)|hired\s+by|'
-                '[Ii]''m\s+(?:now\s+)?at|[Ii]\s+am\s+(?:now\s+)?at|employer\s+is)\s+([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})', 'g') m
+                '(?:been|be|am|[Ii]''m)\s+with|offer\s+from|'
+                '[Ii]''m\s+(?:now\s+|not\s+|no\s+longer\s+)?at|[Ii]\s+am\s+(?:now\s+|not\s+|no\s+longer\s+)?at|employer\s+is)\s+([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})', 'g') m
         loop
             continue when v_match[2] ~ '^(?:I|The|A|Home|Work|Night|Weekends?)$';
             continue when v_match[1] ~* '^i(?:''m|\s+am)' and v_lower !~ '\m(?:job|jobs|work|company|employ\w*|hired|joined)\M';
@@ -2212,14 +2272,22 @@ begin
                 v_value := v_match[2];
             end if;
         end loop;
+        if v_family is null or (v_family = 'employer' and v_value is null) then
+            v_match := regexp_match(v_text, '(?:^|[,;]\s*)([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})\s+(?:hired|recruited|took on|offered)\s+me\M');
+            if v_match is not null then
+                v_family := 'employer';
+                v_value := v_match[1];
+            end if;
+        end if;
     end if;
     if v_family is null and v_lower ~ ('\m' || c_occupation || 's?\M') and (v_lower ~ '\m(?:work|working|worked|title|role|'
-            'position|job|promoted|trade|profession|i''m|i am|became|become)\M') then
+            'position|job|promoted|trade|profession|i''m|i am|became|become|moved|switched|changed|now|as)\M') then
         -- job title: "I work as a X", "I'm a X by trade", "my title is X", "promoted to X"
         for v_match in select m from regexp_matches(v_lower,
                 '(?:^|\s)(?:an?\s+)?((?:[a-z-]+\s+){0,3}' || c_occupation || ')\M', 'g') m
         loop
             v_match[1] := regexp_replace(v_match[1], '^(?:(?:i''m|i|am|work|working|as|is|to|changed|now|not|a|an|the|my|'
+                                                   'moved|from|switched|went|go|promoted|became|become|got|'
                                                    'title|role|position|job|promoted|became|become|got|still|just|and|but)\s+)+', '');
             continue when v_match[1] = '' or v_match[1] ~ '^(?:best|good|great|bad|former|ex)\M';
             v_family := 'job_title';
@@ -2248,7 +2316,8 @@ begin
             end if;
         end loop;
     end if;
-    if v_family is null and v_lower ~ '\m(?:favou?rite|(?:enjoy|love|like)(?: \w+){0,3} (?:most|best))\M' then
+    if v_family is null and v_lower ~ ('\m(?:favou?rite|(?:enjoy|love|like)(?: \w+){0,3} (?:most|best)|'
+                                       'more than anything|above all|best of all|number one)\M') then
         -- favourites: "my favourite <what> is X", "X has replaced Y as my favourite <what>",
         -- "X is the <what> I enjoy most", "I enjoy X most now"
         v_family := 'favorite';
@@ -2280,7 +2349,7 @@ begin
             select r.entity_name into v_value from _pymem.recognize_spans(v_text) r
             where not _pymem.names_old_value(r.words_before) order by r.word_index limit 1;
         end if;
-        if v_what is null or v_what in ('thing', 'one') then
+        if v_what is null or v_what in ('thing', 'one', 'favourite', 'favorite', 'choice', 'pick') then
             select lower(r.entity_type) into v_what from _pymem.recognize(v_value) r limit 1;  -- "Rust": a language
         end if;
         v_what := case when v_what ~ 'language' then 'language' else coalesce(v_what, 'thing') end;
@@ -2342,9 +2411,19 @@ begin
         end if;
         if v_match is null then
             v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:no\s+longer|don''t|do\s+not|stopped|quit|gave\s+up|cancell?ed|sold|'
-                                            'never|gave|got\s+rid\s+of)\s+(?:up\s+)?(?:(using|drinking|playing|being|eating|having|'
+                                            'never|gave|got\s+rid\s+of|haven''t|have\s+not|hasn''t)\s+(?:up\s+)?'
+                                            '(?:(using|drinking|playing|being|eating|having|played|used|drunk|eaten|had|owned|'
+                                            'ridden|driven|worn|been|done|gone|'
                                             'owning|riding|driving|doing|going|paying\s+for|use|drink|play|be|eat|have|own|'
                                             'ride|drive|do|go|pay\s+for)\s+)?([^,;.!?]+)');
+        end if;
+        if v_match is null and v_polarity = 'cessation' then
+            -- "I let my gym membership lapse", "My Netflix subscription ran out": what ended
+            v_match := regexp_match(v_text, '\m(?:[Mm]y|[Oo]ur|[Tt]he)\s+([\w-]+(?:\s+(?!(?:lapse|lapsed|expire|expired|go|'
+                                            'anymore|any|run|ran|ended|out|for|at|in|on|with|last|this|is|was)\M)[\w-]+){0,2})');
+            if v_match is not null then
+                v_match := array['', v_match[1]];
+            end if;
         end if;
         if v_match is not null then
             v_verb := regexp_replace(lower(coalesce(nullif(v_match[1], ''), 'is')), '\s+', '_', 'g');
@@ -2354,7 +2433,8 @@ begin
             v_verb := case v_verb when 'us' then 'use' when 'hav' then 'have' when 'driv' then 'drive' when 'rid' then 'ride'
                                   when 'own' then 'own' else v_verb end;
             v_object := _pymem.clean_value(regexp_replace(v_match[2],
-                '\s+(?:every|each|on|at|in|with|for|since|when|while|because|during|at home|too|as well)\M.*$', '', 'i'));
+                '\s+(?:every|each|on|at|in|with|for|since|when|while|because|during|at home|too|as well|after|'
+                'before|due|so|and|but|until|anymore|any more)\M.*$', '', 'i'));
         end if;
     end if;
 
@@ -4144,7 +4224,7 @@ begin
         ),
         settled as (
             select h.id, least(h.raw_score,
-                       coalesce((select r.raw_score - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       coalesce((select max(r.raw_score) - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
                                    and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score

@@ -37,7 +37,7 @@ SLOTS = [
     ("I'm a backend developer", "job_title", "backend developer", None),
     ("Please call me Jo from now on", "name", "Jo", None),
     ("I go by they/them", "pronouns", "they/them", None),
-    ("I use Neovim instead of Emacs these days", "code_editor", "Vim", "Emacs"),
+    ("I use Neovim instead of Emacs these days", "code_editor", "Neovim", "Emacs"),
     ("My laptop runs Ubuntu now", "operating_system", "Ubuntu", None),
     ("Send reminders to my email please", "notification_channel", "Email", None),
     ("I'm vegan", "diet", "Vegan", None),

@@ -552,7 +552,7 @@ begin
         ),
         settled as (
             select h.id, least(h.raw_score,
-                       coalesce((select r.raw_score - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       coalesce((select max(r.raw_score) - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
                                    and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score

@@ -42,8 +42,9 @@ begin
             from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
                   from generate_series(1, v_count) i, generate_series(1, 4) n
                   where i + n - 1 <= v_count) s
-            join _pymem.gazetteer g on g.term = s.term
-            order by s.i, s.n desc) h;
+            -- a plural the gazetteer lists in the singular ("americanos", "rabbits") counts too
+            join _pymem.gazetteer g on g.term in (s.term, regexp_replace(s.term, '([a-z]{3})s$', '\1'))
+            order by s.i, s.n desc, g.term = s.term desc) h;
     if v_hits is null then
         return;
     end if;
