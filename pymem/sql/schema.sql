@@ -2097,6 +2097,16 @@ begin
         v_modality := 'plan';
     end if;
 
+    -- Any other modal verb says it does not simply hold now ("I could see myself on Eastern
+    -- time", "I should probably try Vim"): not an assertion. A wish stated as what the user
+    -- wants now is one ("I'd rather have X now", "I'd like reminders by Slack these days").
+    if v_modality = 'assertion'
+       and v_lower ~ '(?:\m(?:would|could|might|may|should|must|shall|ought)\M|''d\M|\mcan see myself)'
+       and v_lower !~ ('(?:''d|\mwould) (?:(?:much|really|definitely) )?(?:like|rather|prefer|love|want)\M'
+                       '|\m(?:from now on|going forward|these days|nowadays|instead|now)\M') then
+        v_modality := 'plan';
+    end if;
+
     -- Cessation: it stops being true ("Not X anymore - Y please" is split into two clauses
     -- before this, so each half reads on its own).
     if v_lower ~ c_cessation
