@@ -1216,10 +1216,10 @@ CREATE FUNCTION _pymem.recognize(p_text text) RETURNS TABLE(entity_name text, en
 $$;
 
 --
--- Name: recognize_spans(text); Type: FUNCTION; Schema: _pymem; Owner: -
+-- Name: recognize_spans(text, boolean); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
-CREATE FUNCTION _pymem.recognize_spans(p_text text) RETURNS TABLE(entity_name text, entity_type text, word_index integer, words integer, words_before text)
+CREATE FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean DEFAULT false) RETURNS TABLE(entity_name text, entity_type text, word_index integer, words integer, words_before text)
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
@@ -1243,8 +1243,11 @@ begin
             from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
                   from generate_series(1, v_count) i, generate_series(1, 4) n
                   where i + n - 1 <= v_count) s
-            -- a plural the gazetteer lists in the singular ("americanos", "rabbits") counts too
-            join _pymem.gazetteer g on g.term in (s.term, regexp_replace(s.term, '([a-z]{3})s$', '\1'))
+            -- with p_plurals, a plural the gazetteer lists in the singular ("americanos") counts too
+            -- (statement analysis; retrieval's graph term keeps exact terms: on LoCoMo the plural
+            -- matches moved recall@10 by -0.0008)
+            join _pymem.gazetteer g on g.term = s.term
+                                    or (p_plurals and g.term = regexp_replace(s.term, '([a-z]{3})s$', '\1'))
             order by s.i, s.n desc, g.term = s.term desc) h;
     if v_hits is null then
         return;
@@ -2115,13 +2118,13 @@ begin
     end if;
 
     select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type) order by r.word_index), '[]')
-      into v_entities from _pymem.recognize_spans(v_text) r;
+      into v_entities from _pymem.recognize_spans(v_text, true) r;
 
     -- 1. Attributes decided by the type of the value, whatever the verb: the first value
     -- not marked as the old one ("from X", "instead of X", "not X") is the new one.
     for v_mention in
         select r.entity_name, _pymem.attribute_of_type(r.entity_type) as family, r.words_before
-        from _pymem.recognize_spans(v_text) r
+        from _pymem.recognize_spans(v_text, true) r
         where _pymem.attribute_of_type(r.entity_type) is not null
           and (r.entity_type <> 'Channel'
                or v_lower ~ '\m(?:notif\w*|alerts?|remind\w*|ping|pings|message me|contact me|reach me|updates?)\M')
@@ -2356,7 +2359,7 @@ begin
         v_value := _pymem.clean_value(v_value);
         if v_value is null or v_value ~* '^(?:it|that|this|mine|my favou?rite)$' then
             -- "I've fallen for Rust, it's my favourite now": the thing the sentence names
-            select r.entity_name into v_value from _pymem.recognize_spans(v_text) r
+            select r.entity_name into v_value from _pymem.recognize_spans(v_text, true) r
             where not _pymem.names_old_value(r.words_before) order by r.word_index limit 1;
         end if;
         if v_what is null or v_what in ('thing', 'one', 'favourite', 'favorite', 'choice', 'pick') then
@@ -2385,7 +2388,7 @@ begin
         end if;
     end if;
     if v_family is null and v_lower ~ '\m(?:have|has|had|got|adopted|own|owns|pet|pets|rescued|bought)\M' then
-        select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text) r
+        select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text, true) r
         where r.entity_type = 'Animal' order by r.word_index limit 1;
         if v_value is not null then
             v_family := 'pets';
@@ -2455,7 +2458,7 @@ begin
         v_surface := v_value;  -- as the user said it, for the memory's content
         -- the gazetteer's name when the whole value is a term it knows ("peanuts" -> Peanut)
         v_value := coalesce((select case when v_family = 'pets' then lower(r.entity_name) else r.entity_name end
-                             from _pymem.recognize_spans(v_value) r
+                             from _pymem.recognize_spans(v_value, true) r
                              where r.words = coalesce(array_length(array_remove(regexp_split_to_array(lower(v_value), '[^a-z0-9+#/]+'), ''), 1), 0)
                              limit 1), v_value);
     end if;
@@ -4223,7 +4226,7 @@ begin
         -- that a raw turn never ranks above the memory that replaced what it said, and of two
         -- near-duplicates (cosine >= near_duplicate_similarity) the newer ranks first.
         head as materialized (
-            select c.id, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
+            select c.id, c.kind, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
             from contextual c
             order by c.base + c.context_score desc, c.created_at desc, c.id desc
             limit %11$s + 10
@@ -4235,8 +4238,10 @@ begin
         settled as (
             select h.id, least(h.raw_score,
                        coalesce((select max(r.raw_score) - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       -- statements, not raw turns: a conversation may say the same thing twice
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
+                                   and h.kind <> 'episode' and n.kind <> 'episode'
                                    and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),
@@ -5539,12 +5544,12 @@ GRANT ALL ON FUNCTION _pymem.recognize(p_text text) TO pm_INSTALL_tenant;
 GRANT ALL ON FUNCTION _pymem.recognize(p_text text) TO pm_INSTALL_service;
 
 --
--- Name: FUNCTION recognize_spans(p_text text); Type: ACL; Schema: _pymem; Owner: -
+-- Name: FUNCTION recognize_spans(p_text text, p_plurals boolean); Type: ACL; Schema: _pymem; Owner: -
 --
 
-REVOKE ALL ON FUNCTION _pymem.recognize_spans(p_text text) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text) TO pm_INSTALL_tenant;
-GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text) TO pm_INSTALL_service;
+REVOKE ALL ON FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION record_contradiction(p_existing _pymem.memories, p_candidate _pymem.memories, p_policy text, p_status text); Type: ACL; Schema: _pymem; Owner: -

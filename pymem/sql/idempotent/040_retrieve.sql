@@ -541,7 +541,7 @@ begin
         -- that a raw turn never ranks above the memory that replaced what it said, and of two
         -- near-duplicates (cosine >= near_duplicate_similarity) the newer ranks first.
         head as materialized (
-            select c.id, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
+            select c.id, c.kind, c.base + c.context_score as raw_score, c.created_at, c.replaced_by
             from contextual c
             order by c.base + c.context_score desc, c.created_at desc, c.id desc
             limit %11$s + 10
@@ -553,8 +553,10 @@ begin
         settled as (
             select h.id, least(h.raw_score,
                        coalesce((select max(r.raw_score) - 1e-9 from head r where r.id = h.replaced_by), 'Infinity'::float8),
+                       -- statements, not raw turns: a conversation may say the same thing twice
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
+                                   and h.kind <> 'episode' and n.kind <> 'episode'
                                    and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),

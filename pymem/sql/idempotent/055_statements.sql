@@ -321,13 +321,13 @@ begin
     end if;
 
     select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type) order by r.word_index), '[]')
-      into v_entities from _pymem.recognize_spans(v_text) r;
+      into v_entities from _pymem.recognize_spans(v_text, true) r;
 
     -- 1. Attributes decided by the type of the value, whatever the verb: the first value
     -- not marked as the old one ("from X", "instead of X", "not X") is the new one.
     for v_mention in
         select r.entity_name, _pymem.attribute_of_type(r.entity_type) as family, r.words_before
-        from _pymem.recognize_spans(v_text) r
+        from _pymem.recognize_spans(v_text, true) r
         where _pymem.attribute_of_type(r.entity_type) is not null
           and (r.entity_type <> 'Channel'
                or v_lower ~ '\m(?:notif\w*|alerts?|remind\w*|ping|pings|message me|contact me|reach me|updates?)\M')
@@ -562,7 +562,7 @@ begin
         v_value := _pymem.clean_value(v_value);
         if v_value is null or v_value ~* '^(?:it|that|this|mine|my favou?rite)$' then
             -- "I've fallen for Rust, it's my favourite now": the thing the sentence names
-            select r.entity_name into v_value from _pymem.recognize_spans(v_text) r
+            select r.entity_name into v_value from _pymem.recognize_spans(v_text, true) r
             where not _pymem.names_old_value(r.words_before) order by r.word_index limit 1;
         end if;
         if v_what is null or v_what in ('thing', 'one', 'favourite', 'favorite', 'choice', 'pick') then
@@ -591,7 +591,7 @@ begin
         end if;
     end if;
     if v_family is null and v_lower ~ '\m(?:have|has|had|got|adopted|own|owns|pet|pets|rescued|bought)\M' then
-        select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text) r
+        select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text, true) r
         where r.entity_type = 'Animal' order by r.word_index limit 1;
         if v_value is not null then
             v_family := 'pets';
@@ -661,7 +661,7 @@ begin
         v_surface := v_value;  -- as the user said it, for the memory's content
         -- the gazetteer's name when the whole value is a term it knows ("peanuts" -> Peanut)
         v_value := coalesce((select case when v_family = 'pets' then lower(r.entity_name) else r.entity_name end
-                             from _pymem.recognize_spans(v_value) r
+                             from _pymem.recognize_spans(v_value, true) r
                              where r.words = coalesce(array_length(array_remove(regexp_split_to_array(lower(v_value), '[^a-z0-9+#/]+'), ''), 1), 0)
                              limit 1), v_value);
     end if;

@@ -51,7 +51,7 @@ begin
         _pymem.attribute_of_type(text),
         _pymem.clauses(text),
         _pymem.relation_of(text, text),
-        _pymem.recognize_spans(text),
+        _pymem.recognize_spans(text, boolean),
         _pymem.regex_escape(text),
         _pymem.cease(_pymem.tenants, _pymem.memories, jsonb, text),
         _pymem.recognize(text),
@@ -108,7 +108,7 @@ begin
         _pymem.attribute_of_type(text),
         _pymem.clauses(text),
         _pymem.relation_of(text, text),
-        _pymem.recognize_spans(text),
+        _pymem.recognize_spans(text, boolean),
         _pymem.regex_escape(text),
         _pymem.recognize(text)
         to %I$g$, v_service);
