@@ -209,6 +209,79 @@ $$;
 COMMENT ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) IS 'The tenant (and its role) that the API key with this SHA-256 digest acts for; no row for unknown or revoked keys. Service role only.';
 
 --
+-- Name: bm25_hits(text, text, text[], jsonb, timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+    v_tenant    _pymem.tenants := _pymem.acting_tenant();
+    v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
+    v_filters   jsonb := coalesce(p_filters, '{}');
+    v_depth     integer := least(greatest(coalesce(p_depth, 1), 1), 100000);
+    v_cap       integer := least(greatest(coalesce(p_cap, 1), 1), 100000);
+    v_sql       text;
+    v_scanned   integer;
+    v_tries     integer := 0;
+    v_planner   text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
+                                current_setting('enable_sort')];
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if jsonb_typeof(v_filters) <> 'object' or length(coalesce(p_query, '')) > 10000 then
+        raise exception 'pymem: invalid BM25 arguments' using errcode = '22023';
+    end if;
+    v_sql := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
+                            coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
+                            count(*)::int
+                     from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
+                                  m.observed_at, m.created_at, m.valid_from, m.valid_to,
+                                  -bm25_get_current_score() as lex
+                           from %1$s m
+                           order by m.content <@> to_bm25query($2, %%2$L)
+                           limit %%1$s) m',
+                    v_partition, _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters));
+    -- The score is only the scan's when the plan is the BM25 index scan; on a small table the
+    -- planner would rather sort a sequential scan. Leave it no other way, for this statement
+    -- only (SET LOCAL would last to the end of the caller's transaction: put back below).
+    perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+            set_config('enable_sort', 'off', true);
+    loop
+        begin
+            execute format(v_sql, v_depth, v_index) into ids, scores, v_scanned
+                using p_user_id, p_query, null::vector, p_kinds, v_filters, p_as_of;
+        exception when others then
+            -- While pymem admin reindex swaps this BM25 index the partition has two, and
+            -- pg_textsearch refuses the named one when the planner picks the other (or the
+            -- named one is being dropped): name another valid one. The swap is a few
+            -- transactions long, so a few tries suffice.
+            v_tries := v_tries + 1;
+            if v_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
+                raise;
+            end if;
+            select format('_pymem.%I', c.relname) into v_index
+            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
+            where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
+            order by format('_pymem.%I', c.relname) = v_index, c.relname limit 1;
+            continue;
+        end;
+        exit when cardinality(ids) >= p_pool or v_scanned < v_depth or v_depth >= v_cap;
+        v_depth := v_cap;
+    end loop;
+    perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
+            set_config('enable_sort', v_planner[3], true);
+end
+$_$;
+
+--
+-- Name: FUNCTION bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) IS 'BM25 candidates of pymem.retrieve over the acting tenant''s own index (ids and raw scores, best first). Internal; tenant roles (through retrieve).';
+
+--
 -- Name: capabilities(); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -896,10 +969,11 @@ $_$;
 --
 
 CREATE FUNCTION _pymem.graph_close(p_memory _pymem.memories) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 begin
+    perform _pymem.own_memory(p_memory);
     if not exists (select from _pymem.memory_entities me
                    where me.tenant_id = p_memory.tenant_id and me.memory_id = p_memory.id and me.predicate is not null) then
         return;  -- it never had edges
@@ -934,11 +1008,11 @@ $_$;
 --
 
 CREATE FUNCTION _pymem.graph_link(p_memory _pymem.memories) RETURNS void
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_graph     name := (select t.graph_name from _pymem.tenants t where t.tenant_id = p_memory.tenant_id);
+    v_graph     name := (_pymem.own_memory(p_memory)).graph_name;
     v_entities  jsonb := p_memory.metadata->'entities';
     v_relations jsonb := coalesce(p_memory.metadata->'relations', '[]');
     v_entity    jsonb;
@@ -951,7 +1025,10 @@ begin
         select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type)), '[]')
           into v_entities from _pymem.recognize(p_memory.content) r;
     end if;
-    for v_entity in select value from jsonb_array_elements(v_entities) loop
+    if jsonb_typeof(v_relations) <> 'array' then
+        v_relations := '[]';
+    end if;
+    for v_entity in select value from jsonb_array_elements(v_entities) limit 50 loop
         continue when jsonb_typeof(v_entity->'name') <> 'string' or jsonb_typeof(v_entity->'type') <> 'string';
         insert into _pymem.memory_entities (tenant_id, user_id, memory_id, entity_key, entity_name, entity_type, predicate)
         values (p_memory.tenant_id, p_memory.user_id, p_memory.id,
@@ -967,9 +1044,9 @@ begin
         return;
     end if;
     perform _pymem.graph_exec(v_graph, 'MERGE (u:User {user_id: $uid}) RETURN u', jsonb_build_object('uid', p_memory.user_id));
-    for v_relation in select value from jsonb_array_elements(v_relations) loop
-        -- Labels cannot be parameters: only names from the relation vocabulary's shape pass.
-        continue when coalesce(v_relation->>'predicate', '') !~ '^[A-Z][A-Z_]{0,39}$'
+    for v_relation in select value from jsonb_array_elements(v_relations) limit 20 loop
+        -- Labels cannot be parameters: only the relation vocabulary passes.
+        continue when not coalesce(v_relation->>'predicate', '') = any(_pymem.relation_predicates())
                    or jsonb_typeof(v_relation->'entity') <> 'string';
         perform _pymem.graph_exec(v_graph, format(
             'MATCH (u:User {user_id: $uid}) MERGE (e:Entity {key: $key}) SET e.name = $name, e.type = $type '
@@ -981,7 +1058,8 @@ begin
                                'mid', p_memory.id::text, 'vf', extract(epoch from p_memory.valid_from),
                                'vt', extract(epoch from p_memory.valid_to), 'conf', p_memory.confidence));
     end loop;
-    -- Entities stated together are related (for graph_neighbors).
+    -- Entities stated together are related (for graph_neighbors); at most ten of them.
+    v_keys := v_keys[1:10];
     for i in 1 .. coalesce(array_length(v_keys, 1), 0) loop
         for j in i + 1 .. array_length(v_keys, 1) loop
             perform _pymem.graph_exec(v_graph,
@@ -1101,6 +1179,26 @@ end
 $$;
 
 --
+-- Name: own_memory(_pymem.memories); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.own_memory(p_memory _pymem.memories) RETURNS _pymem.tenants
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
+begin
+    if p_memory.tenant_id is distinct from v_tenant.tenant_id
+       or not exists (select from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.id = p_memory.id
+                      and m.user_id = p_memory.user_id) then
+        raise exception 'pymem: no such memory for this tenant' using errcode = '42501';
+    end if;
+    return v_tenant;
+end
+$$;
+
+--
 -- Name: provision_api(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1153,7 +1251,6 @@ declare
     v_service   name := _pymem.service_role();
     v_partition name := 'memories_' || p_tenant.storage_suffix;
     v_settings  jsonb := _pymem.settings(p_tenant);
-    v_label     record;
 begin
     execute format('create role %I nologin', p_tenant.role_name);
     execute format('grant %I to %I with inherit true, set false', v_group, p_tenant.role_name);
@@ -1180,23 +1277,12 @@ begin
                        v_partition || '_fts', v_partition, v_settings->>'text_config');
     end if;
 
-    -- One graph per tenant. Schema privileges isolate graphs (never RLS inside AGE):
-    -- the tenant role owns the graph's schema and label tables; nobody else has USAGE.
+    -- One graph per tenant, owned by the installing role like everything else: tenants reach
+    -- it only through the graph functions (080_graph.sql), which run as the owner and derive
+    -- the graph from the acting tenant. A tenant owning its label tables could attach a
+    -- policy or trigger that owner-run code (erasure) would then execute.
     perform ag_catalog.create_graph(p_tenant.graph_name);
     execute format('revoke all on schema %I from public', p_tenant.graph_name);
-    execute format('alter schema %I owner to %I', p_tenant.graph_name, p_tenant.role_name);
-    for v_label in
-        select c.relname, c.relkind from pg_class c
-        where c.relnamespace = p_tenant.graph_name::regnamespace and c.relkind in ('r', 'S')
-          -- a sequence linked to a label table changes owner with its table
-          and not exists (select from pg_depend d
-                          where d.classid = 'pg_class'::regclass and d.objid = c.oid
-                            and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i'))
-    loop
-        execute format('alter %s %I.%I owner to %I',
-                       case v_label.relkind when 'S' then 'sequence' else 'table' end,
-                       p_tenant.graph_name, v_label.relname, p_tenant.role_name);
-    end loop;
 end
 $$;
 
@@ -1328,6 +1414,19 @@ CREATE FUNCTION _pymem.relation_of(p_family text, p_value text) RETURNS text
         when 'favorite' then 'PREFERS' when 'code_editor' then 'USES' when 'operating_system' then 'USES'
         when 'phone' then 'USES' when 'commute' then 'COMMUTES' when 'pronouns' then 'HAS_PRONOUNS'
     end
+$$;
+
+--
+-- Name: relation_predicates(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.relation_predicates() RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select array['ALLERGIC_TO', 'LIKES', 'DISLIKES', 'PREFERS', 'WORKS_ON', 'WORKS_AT', 'USES', 'LIVES_IN',
+                 'HAS_TIMEZONE', 'KNOWS', 'HAS_CONDITION', 'FOLLOWS_DIET', 'HAS_NAME', 'HAS_OCCUPATION', 'HAS_PET',
+                 'SPEAKS', 'COMMUTES', 'HAS_PRONOUNS']
 $$;
 
 --
@@ -1811,6 +1910,28 @@ begin
         'graph_vertices', v_vertices,
         'graph_edges', v_edges);
 end
+$_$;
+
+--
+-- Name: visible_predicate(boolean, boolean, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    select case when p_as_of
+                then 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
+                      and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
+                else 'm.user_id = $1 and m.status = ''active''' end
+        || case when p_kinds then ' and m.kind = any($4)' else '' end
+        || case when p_filters ? 'session_id' then ' and m.session_id = $5->>''session_id''' else '' end
+        || case when p_filters ? 'agent_id' then ' and m.agent_id = $5->>''agent_id''' else '' end
+        || case when p_filters ? 'metadata' then ' and m.metadata @> ($5->''metadata'')' else '' end
+        || case when p_filters ? 'observed_after'
+                then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
+        || case when p_filters ? 'observed_before'
+                then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
 $_$;
 
 --
@@ -2842,28 +2963,50 @@ COMMENT ON FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb) IS '
 --
 
 CREATE FUNCTION pymem.cypher(p_query text, p_params jsonb DEFAULT '{}'::jsonb) RETURNS SETOF jsonb
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    c_clauses constant text[] := array['match', 'optional', 'where', 'with', 'return', 'order', 'by', 'skip', 'limit',
+        'unwind', 'as', 'distinct', 'and', 'or', 'not', 'xor', 'in', 'is', 'null', 'true', 'false', 'asc', 'desc',
+        'ascending', 'descending', 'starts', 'ends', 'contains', 'case', 'when', 'then', 'else', 'end'];
+    c_functions constant text[] := array['count', 'collect', 'type', 'labels', 'keys', 'properties', 'id', 'size',
+        'length', 'nodes', 'relationships', 'startnode', 'endnode', 'coalesce', 'tolower', 'toupper', 'tostring',
+        'tointeger', 'tofloat', 'head', 'last', 'tail', 'abs', 'sum', 'min', 'max', 'avg', 'trim', 'ltrim', 'rtrim',
+        'substring', 'replace', 'split', 'reverse', 'left', 'right', 'exists', 'range'];
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
     v_rows   jsonb[];
+    v_code   text;
+    v_call   text;
 begin
     if p_query is null or length(p_query) > 10000 then
         raise exception 'pymem: a Cypher query of at most 10000 characters is required' using errcode = '22023';
     end if;
-    if p_query ~* '\m(create|merge|set|delete|remove|detach|call|load)\M' then
-        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
-            using errcode = '25006';
-    end if;
-    if position('$c$' in p_query) > 0 then
-        raise exception 'pymem: the query must not contain $c$' using errcode = '22023';
-    end if;
     if jsonb_typeof(coalesce(p_params, '{}')) <> 'object' then
         raise exception 'pymem: params must be a JSON object' using errcode = '22023';
     end if;
+    -- The query without its string literals, for the checks (a name inside quotes is data).
+    v_code := regexp_replace(p_query, '''(?:[^''\\]|\\.)*''|"(?:[^"\\]|\\.)*"', '''''', 'g');
+    if v_code ~* '\m(create|merge|set|delete|remove|detach|call|load|drop|foreach|yield)\M' then
+        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
+            using errcode = '25006';
+    end if;
+    if v_code ~ '::|\$c\$|;' or v_code ~ '\.\s*[A-Za-z_]\w*\s*\(' then
+        raise exception 'pymem: pymem.cypher() allows no casts, qualified function calls or statement separators'
+            using errcode = '42501';
+    end if;
+    if v_code ~ '\[[^\]]*\*[^\]]*\]' then
+        raise exception 'pymem: pymem.cypher() allows no variable-length paths; use pymem.graph_neighbors()'
+            using errcode = '42501';
+    end if;
+    for v_call in select lower(m[1]) from regexp_matches(v_code, '([A-Za-z_][\w]*)\s*\(', 'g') m loop
+        continue when v_call = any(c_functions) or v_call = any(c_clauses);
+        raise exception 'pymem: pymem.cypher() does not allow the function %', quote_literal(v_call)
+            using errcode = '42501', hint = 'Allowed: ' || array_to_string(c_functions, ', ') || '.';
+    end loop;
     begin
         perform set_config('transaction_read_only', 'on', true);
+        perform set_config('statement_timeout', '5000', true);
         execute format('select array_agg(regexp_replace(ag_catalog.agtype_out(r)::text, ''::(vertex|edge|path)'', '''', ''g'')::jsonb)
                         from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)',
                        v_tenant.graph_name, p_query)
@@ -2871,7 +3014,7 @@ begin
         raise exception using errcode = 'P0004', message = 'pymem:rollback';
     exception
         when sqlstate 'P0004' then
-            null;  -- the subtransaction (and the read-only setting) is discarded; v_rows survives
+            null;  -- the subtransaction (and its settings) is discarded; v_rows survives
     end;
     return query select unnest(coalesce(v_rows, '{}'));
 end
@@ -2881,7 +3024,7 @@ $_$;
 -- Name: FUNCTION cypher(p_query text, p_params jsonb); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.cypher(p_query text, p_params jsonb) IS 'Read-only Cypher on the calling tenant''s own graph; the query RETURNs one value per row (use a map for several), returned as jsonb. Tenant roles only.';
+COMMENT ON FUNCTION pymem.cypher(p_query text, p_params jsonb) IS 'Read-only Cypher on the calling tenant''s own graph, from an allow-list of clauses (MATCH, OPTIONAL MATCH, WHERE, WITH, RETURN, ORDER BY, SKIP, LIMIT, UNWIND) and functions, without variable-length paths, casts or qualified calls, at most 5 s; the query RETURNs one value per row (a map for several), returned as jsonb. Tenant roles and their logins.';
 
 --
 -- Name: decay_sweep(integer); Type: FUNCTION; Schema: pymem; Owner: -
@@ -3194,11 +3337,11 @@ COMMENT ON FUNCTION pymem.forget(p_memory_id uuid, p_reason text) IS 'Marks one 
 --
 
 CREATE FUNCTION pymem.graph_facts(p_user_id text, p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone) RETURNS TABLE(predicate text, entity text, entity_type text, memory_id uuid, valid_from timestamp with time zone, valid_to timestamp with time zone, confidence double precision)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
 begin
     perform _pymem.check_id('user_id', p_user_id);
     return query execute format(
@@ -3227,11 +3370,11 @@ COMMENT ON FUNCTION pymem.graph_facts(p_user_id text, p_as_of timestamp with tim
 --
 
 CREATE FUNCTION pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer DEFAULT 1) RETURNS TABLE(entity text, entity_type text, hops integer)
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
     v_keys   text[];
 begin
     perform _pymem.check_id('user_id', p_user_id);
@@ -3890,8 +4033,6 @@ declare
     v_lexical   text;
     v_lex_depth integer;
     v_lex_cap   integer;
-    v_bm25_index text;
-    v_bm25_tries integer := 0;
     v_scanned   integer;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
@@ -3948,19 +4089,7 @@ begin
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
-    v_visible := case when p_as_of is null
-        then 'm.user_id = $1 and m.status = ''active'''
-        else 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
-              and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
-    end
-        || case when p_kinds is not null then ' and m.kind = any($4)' else '' end
-        || case when v_filters ? 'session_id' then ' and m.session_id = $5->>''session_id''' else '' end
-        || case when v_filters ? 'agent_id' then ' and m.agent_id = $5->>''agent_id''' else '' end
-        || case when v_filters ? 'metadata' then ' and m.metadata @> ($5->''metadata'')' else '' end
-        || case when v_filters ? 'observed_after'
-                then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
-        || case when v_filters ? 'observed_before'
-                then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end;
+    v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
 
     -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
     -- partition that holds no more rows than that (by its statistics) needs no count; else
@@ -3999,19 +4128,9 @@ begin
     if v_query = '' or v_rows = 0 then
         v_lexical := null;
     elsif v_bm25 then
-        -- The index is named: pg_textsearch resolves an unnamed one through a type
-        -- lookup it caches per backend on the backend's first query, so a session whose
-        -- search_path lacks the extension's schema (a login role's) never resolves it.
-        v_lexical := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
-                                    coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
-                                    count(*)::int
-                             from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
-                                          m.observed_at, m.created_at, m.valid_from, m.valid_to,
-                                          -bm25_get_current_score() as lex
-                                   from %1$s m
-                                   order by m.content <@> to_bm25query($2, %2$s)
-                                   limit %4$s) m',
-                            v_partition, '%2$L', v_visible, '%1$s');
+        -- By a function of the owner's: pg_textsearch's index readers are closed to tenants.
+        select h.ids, h.scores into v_lex_ids, v_lex_raw
+        from _pymem.bm25_hits(p_user_id, v_query, p_kinds, v_filters, p_as_of, v_lex_depth, v_lex_cap, v_pool) h;
     else
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
@@ -4026,42 +4145,9 @@ begin
                             v_settings->>'text_config', v_partition, v_visible, v_lex_cap);
     end if;
     if v_lexical is not null then
-        -- The score is only the scan's when the plan is the BM25 index scan; on a small table
-        -- the planner would rather sort a sequential scan. Leave it no other way, for this
-        -- statement only (restored below).
-        v_planner := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
-                           current_setting('enable_sort')];
-        if v_bm25 then
-            perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-                    set_config('enable_sort', 'off', true);
-        end if;
-        v_bm25_index := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
-        loop
-            begin
-                execute format(v_lexical, v_lex_depth, v_bm25_index)
-                    into v_lex_ids, v_lex_raw, v_scanned
-                    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                          v_context, v_tsquery, v_tenant.tenant_id;
-            exception when others then
-                -- While pymem admin reindex swaps this BM25 index the partition has two, and
-                -- pg_textsearch refuses the named one when the planner picks the other (or the
-                -- named one is being dropped): name another valid one. The swap is a few
-                -- transactions long, so a few tries suffice.
-                v_bm25_tries := v_bm25_tries + 1;
-                if v_bm25_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
-                    raise;
-                end if;
-                select format('_pymem.%I', c.relname) into v_bm25_index
-                from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
-                where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
-                order by format('_pymem.%I', c.relname) = v_bm25_index, c.relname limit 1;
-                continue;
-            end;
-            exit when cardinality(v_lex_ids) >= v_pool or v_scanned < v_lex_depth or v_lex_depth >= v_lex_cap;
-            v_lex_depth := v_lex_cap;
-        end loop;
-        perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
-                set_config('enable_sort', v_planner[3], true);
+        execute v_lexical into v_lex_ids, v_lex_raw, v_scanned
+            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                  v_context, v_tsquery, v_tenant.tenant_id;
     end if;
 
     -- 2. Where candidate rows come from:
@@ -5325,6 +5411,13 @@ REVOKE ALL ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION capabilities(); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -5479,7 +5572,6 @@ GRANT ALL ON FUNCTION _pymem.graph_close(p_memory _pymem.memories) TO pm_INSTALL
 --
 
 REVOKE ALL ON FUNCTION _pymem.graph_exec(p_graph name, p_cypher text, p_params jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.graph_exec(p_graph name, p_cypher text, p_params jsonb) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION graph_link(p_memory _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
@@ -5522,6 +5614,13 @@ GRANT ALL ON FUNCTION _pymem.names_old_value(p_before text) TO pm_INSTALL_servic
 --
 
 REVOKE ALL ON FUNCTION _pymem.notify_episodes() FROM PUBLIC;
+
+--
+-- Name: FUNCTION own_memory(p_memory _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.own_memory(p_memory _pymem.memories) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.own_memory(p_memory _pymem.memories) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION provision_api(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
@@ -5580,6 +5679,13 @@ GRANT ALL ON FUNCTION _pymem.regex_escape(p_text text) TO pm_INSTALL_service;
 REVOKE ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) TO pm_INSTALL_tenant;
 GRANT ALL ON FUNCTION _pymem.relation_of(p_family text, p_value text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION relation_predicates(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.relation_predicates() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.relation_predicates() TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION release_episodes(p_worker_id text); Type: ACL; Schema: _pymem; Owner: -
@@ -5709,6 +5815,13 @@ GRANT ALL ON FUNCTION _pymem.touch_user(p_tenant _pymem.tenants, p_user_id text)
 --
 
 REVOKE ALL ON FUNCTION _pymem.user_footprint(p_tenant _pymem.tenants, p_user_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION write_audit(p_tenant_id text, p_action text, p_subject_hash text, p_details jsonb); Type: ACL; Schema: _pymem; Owner: -

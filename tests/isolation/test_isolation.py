@@ -126,11 +126,18 @@ def test_a_graph_as_b(db, two_tenants):
         assert state == DENIED
         state = sqlstate_of(conn, f"select * from ag_catalog.cypher('{graph}', $$ CREATE (n:Planted) RETURN n $$) as (n ag_catalog.agtype)")
         assert state == DENIED
-    # A's own role can use its graph (AGE creates labels with ag_catalog on the path).
+    # Not even A's own role reaches AGE directly: only pymem's graph functions (run as the
+    # owner, the graph derived from the acting tenant) do. A owns no graph table.
     with as_role(db, two_tenants["role_a"]) as conn:
-        conn.execute("set search_path = ag_catalog, pg_catalog")
-        conn.execute(f"select * from ag_catalog.cypher('{graph}', $$ CREATE (n:Person {{name: 'A'}}) RETURN n $$) as (n ag_catalog.agtype)")
-        assert conn.execute(f"select count(*) from ag_catalog.cypher('{graph}', $$ MATCH (n) RETURN n $$) as (n ag_catalog.agtype)").fetchone()[0] == 1
+        assert sqlstate_of(conn, f"select * from ag_catalog.cypher('{graph}', $$ MATCH (n) RETURN n $$) "
+                                 "as (n ag_catalog.agtype)") == DENIED
+        assert conn.execute("select * from pymem.cypher('MATCH (n:User) RETURN n')").fetchall() == []
+    with db.connect() as conn:
+        owners = {r[0] for r in conn.execute(
+            "select distinct pg_get_userbyid(c.relowner) from pg_class c where c.relnamespace = %s::regnamespace",
+            (graph,))} | {conn.execute("select pg_get_userbyid(nspowner) from pg_namespace where nspname = %s",
+                                       (graph,)).fetchone()[0]}
+    assert owners == {"postgres"}
 
 
 def test_roles_are_not_members_of_each_other_and_the_service_role_holds_no_rights(db, two_tenants):

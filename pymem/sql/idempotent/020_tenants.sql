@@ -31,7 +31,6 @@ declare
     v_service   name := _pymem.service_role();
     v_partition name := 'memories_' || p_tenant.storage_suffix;
     v_settings  jsonb := _pymem.settings(p_tenant);
-    v_label     record;
 begin
     execute format('create role %I nologin', p_tenant.role_name);
     execute format('grant %I to %I with inherit true, set false', v_group, p_tenant.role_name);
@@ -58,23 +57,12 @@ begin
                        v_partition || '_fts', v_partition, v_settings->>'text_config');
     end if;
 
-    -- One graph per tenant. Schema privileges isolate graphs (never RLS inside AGE):
-    -- the tenant role owns the graph's schema and label tables; nobody else has USAGE.
+    -- One graph per tenant, owned by the installing role like everything else: tenants reach
+    -- it only through the graph functions (080_graph.sql), which run as the owner and derive
+    -- the graph from the acting tenant. A tenant owning its label tables could attach a
+    -- policy or trigger that owner-run code (erasure) would then execute.
     perform ag_catalog.create_graph(p_tenant.graph_name);
     execute format('revoke all on schema %I from public', p_tenant.graph_name);
-    execute format('alter schema %I owner to %I', p_tenant.graph_name, p_tenant.role_name);
-    for v_label in
-        select c.relname, c.relkind from pg_class c
-        where c.relnamespace = p_tenant.graph_name::regnamespace and c.relkind in ('r', 'S')
-          -- a sequence linked to a label table changes owner with its table
-          and not exists (select from pg_depend d
-                          where d.classid = 'pg_class'::regclass and d.objid = c.oid
-                            and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i'))
-    loop
-        execute format('alter %s %I.%I owner to %I',
-                       case v_label.relkind when 'S' then 'sequence' else 'table' end,
-                       p_tenant.graph_name, v_label.relname, p_tenant.role_name);
-    end loop;
 end
 $$;
 
@@ -210,3 +198,30 @@ end
 $$;
 comment on function pymem.tenant_role(text) is
     'The role that acts for a tenant (SET ROLE to it before calling data functions). Service role only.';
+
+-- Before 0.2 a tenant role owned its graph's schema and label tables. Give them back to the
+-- installing role (idempotent: nothing to do once done).
+do $$
+declare
+    v_tenant _pymem.tenants;
+    v_object record;
+begin
+    for v_tenant in
+        select t.* from _pymem.tenants t join pg_namespace n on n.nspname = t.graph_name
+        where n.nspowner = (select oid from pg_roles where rolname = t.role_name)
+    loop
+        execute format('alter schema %I owner to %I', v_tenant.graph_name, current_user);
+        for v_object in
+            select c.relname, c.relkind from pg_class c
+            where c.relnamespace = v_tenant.graph_name::regnamespace and c.relkind in ('r', 'S')
+              and c.relowner = (select oid from pg_roles where rolname = v_tenant.role_name)
+              and not exists (select from pg_depend d
+                              where d.classid = 'pg_class'::regclass and d.objid = c.oid
+                                and d.refclassid = 'pg_class'::regclass and d.deptype in ('a', 'i'))
+        loop
+            execute format('alter %s %I.%I owner to %I', case v_object.relkind when 'S' then 'sequence' else 'table' end,
+                           v_tenant.graph_name, v_object.relname, current_user);
+        end loop;
+    end loop;
+end
+$$;

@@ -139,6 +139,103 @@ comment on function _pymem.check_retrieval_settings(jsonb, boolean) is
     'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not '
     'override). Used by pymem.retrieve and pymem.update_tenant_settings.';
 
+-- What a user may see, as SQL over a row m: current memories, or those valid at $6; only
+-- the filters given become conditions (a shorter query plans faster). Built from constants:
+-- the values travel as parameters ($1 user, $4 kinds, $5 filters, $6 as_of).
+create or replace function _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb)
+    returns text
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$
+    select case when p_as_of
+                then 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
+                      and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
+                else 'm.user_id = $1 and m.status = ''active''' end
+        || case when p_kinds then ' and m.kind = any($4)' else '' end
+        || case when p_filters ? 'session_id' then ' and m.session_id = $5->>''session_id''' else '' end
+        || case when p_filters ? 'agent_id' then ' and m.agent_id = $5->>''agent_id''' else '' end
+        || case when p_filters ? 'metadata' then ' and m.metadata @> ($5->''metadata'')' else '' end
+        || case when p_filters ? 'observed_after'
+                then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
+        || case when p_filters ? 'observed_before'
+                then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
+$$;
+
+-- The BM25 candidates of retrieve: the acting tenant's user's visible rows among the best
+-- p_depth matches of the tenant's BM25 index (p_cap when that finds fewer than p_pool of
+-- them), with the scan's raw scores, best first. SECURITY DEFINER because pg_textsearch
+-- reads an index by name without checking privileges (to_bm25query(text, index)): no tenant
+-- may execute those functions, and this one only ever names the acting tenant's own index.
+-- A statement of its own: pg_textsearch hands the scan's score to bm25_get_current_score()
+-- only in a query's own subqueries, not inside a CTE (there it would re-score every row).
+create or replace function _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb,
+                                            p_as_of timestamptz, p_depth integer, p_cap integer, p_pool integer,
+                                            out ids uuid[], out scores double precision[])
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant    _pymem.tenants := _pymem.acting_tenant();
+    v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
+    v_filters   jsonb := coalesce(p_filters, '{}');
+    v_depth     integer := least(greatest(coalesce(p_depth, 1), 1), 100000);
+    v_cap       integer := least(greatest(coalesce(p_cap, 1), 1), 100000);
+    v_sql       text;
+    v_scanned   integer;
+    v_tries     integer := 0;
+    v_planner   text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
+                                current_setting('enable_sort')];
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if jsonb_typeof(v_filters) <> 'object' or length(coalesce(p_query, '')) > 10000 then
+        raise exception 'pymem: invalid BM25 arguments' using errcode = '22023';
+    end if;
+    v_sql := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
+                            coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
+                            count(*)::int
+                     from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
+                                  m.observed_at, m.created_at, m.valid_from, m.valid_to,
+                                  -bm25_get_current_score() as lex
+                           from %1$s m
+                           order by m.content <@> to_bm25query($2, %%2$L)
+                           limit %%1$s) m',
+                    v_partition, _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters));
+    -- The score is only the scan's when the plan is the BM25 index scan; on a small table the
+    -- planner would rather sort a sequential scan. Leave it no other way, for this statement
+    -- only (SET LOCAL would last to the end of the caller's transaction: put back below).
+    perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+            set_config('enable_sort', 'off', true);
+    loop
+        begin
+            execute format(v_sql, v_depth, v_index) into ids, scores, v_scanned
+                using p_user_id, p_query, null::vector, p_kinds, v_filters, p_as_of;
+        exception when others then
+            -- While pymem admin reindex swaps this BM25 index the partition has two, and
+            -- pg_textsearch refuses the named one when the planner picks the other (or the
+            -- named one is being dropped): name another valid one. The swap is a few
+            -- transactions long, so a few tries suffice.
+            v_tries := v_tries + 1;
+            if v_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
+                raise;
+            end if;
+            select format('_pymem.%I', c.relname) into v_index
+            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
+            where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
+            order by format('_pymem.%I', c.relname) = v_index, c.relname limit 1;
+            continue;
+        end;
+        exit when cardinality(ids) >= p_pool or v_scanned < v_depth or v_depth >= v_cap;
+        v_depth := v_cap;
+    end loop;
+    perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
+            set_config('enable_sort', v_planner[3], true);
+end
+$$;
+comment on function _pymem.bm25_hits(text, text, text[], jsonb, timestamptz, integer, integer, integer) is
+    'BM25 candidates of pymem.retrieve over the acting tenant''s own index (ids and raw scores, best first). '
+    'Internal; tenant roles (through retrieve).';
+
 -- Before 0.2 retrieve had eight parameters and fewer result columns; CREATE OR REPLACE can
 -- change neither, so the old signature goes first (a no-op once it is gone).
 drop function if exists pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz);
@@ -205,8 +302,6 @@ declare
     v_lexical   text;
     v_lex_depth integer;
     v_lex_cap   integer;
-    v_bm25_index text;
-    v_bm25_tries integer := 0;
     v_scanned   integer;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
@@ -263,19 +358,7 @@ begin
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
-    v_visible := case when p_as_of is null
-        then 'm.user_id = $1 and m.status = ''active'''
-        else 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
-              and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
-    end
-        || case when p_kinds is not null then ' and m.kind = any($4)' else '' end
-        || case when v_filters ? 'session_id' then ' and m.session_id = $5->>''session_id''' else '' end
-        || case when v_filters ? 'agent_id' then ' and m.agent_id = $5->>''agent_id''' else '' end
-        || case when v_filters ? 'metadata' then ' and m.metadata @> ($5->''metadata'')' else '' end
-        || case when v_filters ? 'observed_after'
-                then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
-        || case when v_filters ? 'observed_before'
-                then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end;
+    v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
 
     -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
     -- partition that holds no more rows than that (by its statistics) needs no count; else
@@ -314,19 +397,9 @@ begin
     if v_query = '' or v_rows = 0 then
         v_lexical := null;
     elsif v_bm25 then
-        -- The index is named: pg_textsearch resolves an unnamed one through a type
-        -- lookup it caches per backend on the backend's first query, so a session whose
-        -- search_path lacks the extension's schema (a login role's) never resolves it.
-        v_lexical := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
-                                    coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %3$s and m.lex > 0), ''{}''),
-                                    count(*)::int
-                             from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
-                                          m.observed_at, m.created_at, m.valid_from, m.valid_to,
-                                          -bm25_get_current_score() as lex
-                                   from %1$s m
-                                   order by m.content <@> to_bm25query($2, %2$s)
-                                   limit %4$s) m',
-                            v_partition, '%2$L', v_visible, '%1$s');
+        -- By a function of the owner's: pg_textsearch's index readers are closed to tenants.
+        select h.ids, h.scores into v_lex_ids, v_lex_raw
+        from _pymem.bm25_hits(p_user_id, v_query, p_kinds, v_filters, p_as_of, v_lex_depth, v_lex_cap, v_pool) h;
     else
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
@@ -341,42 +414,9 @@ begin
                             v_settings->>'text_config', v_partition, v_visible, v_lex_cap);
     end if;
     if v_lexical is not null then
-        -- The score is only the scan's when the plan is the BM25 index scan; on a small table
-        -- the planner would rather sort a sequential scan. Leave it no other way, for this
-        -- statement only (restored below).
-        v_planner := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
-                           current_setting('enable_sort')];
-        if v_bm25 then
-            perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-                    set_config('enable_sort', 'off', true);
-        end if;
-        v_bm25_index := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
-        loop
-            begin
-                execute format(v_lexical, v_lex_depth, v_bm25_index)
-                    into v_lex_ids, v_lex_raw, v_scanned
-                    using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                          v_context, v_tsquery, v_tenant.tenant_id;
-            exception when others then
-                -- While pymem admin reindex swaps this BM25 index the partition has two, and
-                -- pg_textsearch refuses the named one when the planner picks the other (or the
-                -- named one is being dropped): name another valid one. The swap is a few
-                -- transactions long, so a few tries suffice.
-                v_bm25_tries := v_bm25_tries + 1;
-                if v_bm25_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
-                    raise;
-                end if;
-                select format('_pymem.%I', c.relname) into v_bm25_index
-                from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
-                where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
-                order by format('_pymem.%I', c.relname) = v_bm25_index, c.relname limit 1;
-                continue;
-            end;
-            exit when cardinality(v_lex_ids) >= v_pool or v_scanned < v_lex_depth or v_lex_depth >= v_lex_cap;
-            v_lex_depth := v_lex_cap;
-        end loop;
-        perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
-                set_config('enable_sort', v_planner[3], true);
+        execute v_lexical into v_lex_ids, v_lex_raw, v_scanned
+            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                  v_context, v_tsquery, v_tenant.tenant_id;
     end if;
 
     -- 2. Where candidate rows come from:

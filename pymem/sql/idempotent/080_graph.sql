@@ -1,8 +1,14 @@
 -- 080_graph: the knowledge graph.
 --
--- Each tenant has one AGE graph, owned by its role (schema privileges isolate graphs; we
--- never rely on RLS inside AGE). Every function here derives the graph from the calling
--- role (_pymem.require_tenant()); no caller ever names a graph. The graph holds:
+-- Each tenant has one AGE graph. Tenants reach it only through the functions here, which
+-- are SECURITY DEFINER (they run as the install's owner, who owns every graph) and derive the
+-- graph from the acting tenant (_pymem.acting_tenant()); no caller ever names a graph, and no
+-- tenant role has USAGE on ag_catalog, so AGE's own functions (age_vle, age_vertex_stats,
+-- cypher, ...) are out of reach: AGE's RLS support is young (variable-length paths bypass
+-- it), and some of its functions crash the backend on bad input. A tenant owns no graph
+-- table, so it can add no policy or trigger that owner-run code (erasure) would execute.
+-- pymem.cypher() accepts read-only Cypher from an allow-list of clauses and functions.
+-- The graph holds:
 --   (:User {user_id})  -[:ALLERGIC_TO|LIKES|... {memory_id, valid_from, valid_to, confidence}]->
 --   (:Entity {key, name, type})  -[:RELATED {user_id, memory_id}]-  (:Entity)   (same memory)
 -- Supersession closes edges (valid_to); erasure removes the user's vertices and edges.
@@ -88,6 +94,35 @@ create or replace function _pymem.entity_key(p_type text, p_name text) returns t
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$ select lower(btrim(p_type)) || ':' || lower(btrim(p_name)) $$;
 
+-- The relations a memory may put in the graph: each is an edge label, created once by the
+-- owner; anything else in metadata.relations is ignored (no label per request).
+create or replace function _pymem.relation_predicates() returns text[]
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$
+    select array['ALLERGIC_TO', 'LIKES', 'DISLIKES', 'PREFERS', 'WORKS_ON', 'WORKS_AT', 'USES', 'LIVES_IN',
+                 'HAS_TIMEZONE', 'KNOWS', 'HAS_CONDITION', 'FOLLOWS_DIET', 'HAS_NAME', 'HAS_OCCUPATION', 'HAS_PET',
+                 'SPEAKS', 'COMMUTES', 'HAS_PRONOUNS']
+$$;
+
+-- The acting tenant's own memory, or 42501: what a graph function may be asked to link or
+-- close (the row comes from the caller, so it is checked against the table).
+create or replace function _pymem.own_memory(p_memory _pymem.memories) returns _pymem.tenants
+    language plpgsql stable security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
+begin
+    if p_memory.tenant_id is distinct from v_tenant.tenant_id
+       or not exists (select from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.id = p_memory.id
+                      and m.user_id = p_memory.user_id) then
+        raise exception 'pymem: no such memory for this tenant' using errcode = '42501';
+    end if;
+    return v_tenant;
+end
+$$;
+
 -- Runs one Cypher statement on the calling tenant's graph with agtype parameters.
 -- p_cypher is always a constant written in this file, never caller text.
 create or replace function _pymem.graph_exec(p_graph name, p_cypher text, p_params jsonb) returns void
@@ -107,11 +142,11 @@ $$;
 -- Links a new memory into the graph: the entity mapping for retrieval, and (for memories
 -- that state relations) the User -> Entity edges and Entity - Entity co-mentions in AGE.
 create or replace function _pymem.graph_link(p_memory _pymem.memories) returns void
-    language plpgsql volatile security invoker
+    language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_graph     name := (select t.graph_name from _pymem.tenants t where t.tenant_id = p_memory.tenant_id);
+    v_graph     name := (_pymem.own_memory(p_memory)).graph_name;
     v_entities  jsonb := p_memory.metadata->'entities';
     v_relations jsonb := coalesce(p_memory.metadata->'relations', '[]');
     v_entity    jsonb;
@@ -124,7 +159,10 @@ begin
         select coalesce(jsonb_agg(jsonb_build_object('name', r.entity_name, 'type', r.entity_type)), '[]')
           into v_entities from _pymem.recognize(p_memory.content) r;
     end if;
-    for v_entity in select value from jsonb_array_elements(v_entities) loop
+    if jsonb_typeof(v_relations) <> 'array' then
+        v_relations := '[]';
+    end if;
+    for v_entity in select value from jsonb_array_elements(v_entities) limit 50 loop
         continue when jsonb_typeof(v_entity->'name') <> 'string' or jsonb_typeof(v_entity->'type') <> 'string';
         insert into _pymem.memory_entities (tenant_id, user_id, memory_id, entity_key, entity_name, entity_type, predicate)
         values (p_memory.tenant_id, p_memory.user_id, p_memory.id,
@@ -140,9 +178,9 @@ begin
         return;
     end if;
     perform _pymem.graph_exec(v_graph, 'MERGE (u:User {user_id: $uid}) RETURN u', jsonb_build_object('uid', p_memory.user_id));
-    for v_relation in select value from jsonb_array_elements(v_relations) loop
-        -- Labels cannot be parameters: only names from the relation vocabulary's shape pass.
-        continue when coalesce(v_relation->>'predicate', '') !~ '^[A-Z][A-Z_]{0,39}$'
+    for v_relation in select value from jsonb_array_elements(v_relations) limit 20 loop
+        -- Labels cannot be parameters: only the relation vocabulary passes.
+        continue when not coalesce(v_relation->>'predicate', '') = any(_pymem.relation_predicates())
                    or jsonb_typeof(v_relation->'entity') <> 'string';
         perform _pymem.graph_exec(v_graph, format(
             'MATCH (u:User {user_id: $uid}) MERGE (e:Entity {key: $key}) SET e.name = $name, e.type = $type '
@@ -154,7 +192,8 @@ begin
                                'mid', p_memory.id::text, 'vf', extract(epoch from p_memory.valid_from),
                                'vt', extract(epoch from p_memory.valid_to), 'conf', p_memory.confidence));
     end loop;
-    -- Entities stated together are related (for graph_neighbors).
+    -- Entities stated together are related (for graph_neighbors); at most ten of them.
+    v_keys := v_keys[1:10];
     for i in 1 .. coalesce(array_length(v_keys, 1), 0) loop
         for j in i + 1 .. array_length(v_keys, 1) loop
             perform _pymem.graph_exec(v_graph,
@@ -168,10 +207,11 @@ $$;
 
 -- A superseded (or forgotten) memory's edges stay, closed at p_valid_to.
 create or replace function _pymem.graph_close(p_memory _pymem.memories) returns void
-    language plpgsql volatile security invoker
+    language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 begin
+    perform _pymem.own_memory(p_memory);
     if not exists (select from _pymem.memory_entities me
                    where me.tenant_id = p_memory.tenant_id and me.memory_id = p_memory.id and me.predicate is not null) then
         return;  -- it never had edges
@@ -186,11 +226,11 @@ $$;
 create or replace function pymem.graph_facts(p_user_id text, p_as_of timestamptz default null)
     returns table (predicate text, entity text, entity_type text, memory_id uuid,
                    valid_from timestamptz, valid_to timestamptz, confidence double precision)
-    language plpgsql stable security invoker
+    language plpgsql stable security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
 begin
     perform _pymem.check_id('user_id', p_user_id);
     return query execute format(
@@ -213,11 +253,11 @@ comment on function pymem.graph_facts(text, timestamptz) is
 
 create or replace function pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer default 1)
     returns table (entity text, entity_type text, hops integer)
-    language plpgsql stable security invoker
+    language plpgsql stable security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
     v_keys   text[];
 begin
     perform _pymem.check_id('user_id', p_user_id);
@@ -246,33 +286,58 @@ comment on function pymem.graph_neighbors(text, text, integer) is
     'Entities related to p_entity in a user''s memories (stated together), up to p_depth hops, '
     'from the calling tenant''s own graph. Tenant roles only.';
 
--- Read-only Cypher on the caller's own graph. The query must RETURN one value (a map for
--- several). It runs inside a subtransaction that is always rolled back, with the
--- transaction read-only: whatever the text says, nothing can change.
+-- Read-only Cypher on the caller's own graph, for exploring it: it runs as the owner (the only
+-- role with AGE's functions), so what the text may say is an allow-list, checked word by word
+-- before AGE sees it: the reading clauses, the functions below, no variable-length paths (a
+-- pattern like [*] walks the whole graph), no casts (::) or qualified calls (x.f()), no
+-- procedure calls. The query must RETURN one value (a map for several). It runs inside a
+-- subtransaction that is always rolled back, read-only, under a 5 s statement timeout.
 create or replace function pymem.cypher(p_query text, p_params jsonb default '{}')
     returns setof jsonb
-    language plpgsql volatile security invoker
+    language plpgsql volatile security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
 as $fn$
 declare
-    v_tenant _pymem.tenants := _pymem.require_tenant();
+    c_clauses constant text[] := array['match', 'optional', 'where', 'with', 'return', 'order', 'by', 'skip', 'limit',
+        'unwind', 'as', 'distinct', 'and', 'or', 'not', 'xor', 'in', 'is', 'null', 'true', 'false', 'asc', 'desc',
+        'ascending', 'descending', 'starts', 'ends', 'contains', 'case', 'when', 'then', 'else', 'end'];
+    c_functions constant text[] := array['count', 'collect', 'type', 'labels', 'keys', 'properties', 'id', 'size',
+        'length', 'nodes', 'relationships', 'startnode', 'endnode', 'coalesce', 'tolower', 'toupper', 'tostring',
+        'tointeger', 'tofloat', 'head', 'last', 'tail', 'abs', 'sum', 'min', 'max', 'avg', 'trim', 'ltrim', 'rtrim',
+        'substring', 'replace', 'split', 'reverse', 'left', 'right', 'exists', 'range'];
+    v_tenant _pymem.tenants := _pymem.acting_tenant();
     v_rows   jsonb[];
+    v_code   text;
+    v_call   text;
 begin
     if p_query is null or length(p_query) > 10000 then
         raise exception 'pymem: a Cypher query of at most 10000 characters is required' using errcode = '22023';
     end if;
-    if p_query ~* '\m(create|merge|set|delete|remove|detach|call|load)\M' then
-        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
-            using errcode = '25006';
-    end if;
-    if position('$c$' in p_query) > 0 then
-        raise exception 'pymem: the query must not contain $c$' using errcode = '22023';
-    end if;
     if jsonb_typeof(coalesce(p_params, '{}')) <> 'object' then
         raise exception 'pymem: params must be a JSON object' using errcode = '22023';
     end if;
+    -- The query without its string literals, for the checks (a name inside quotes is data).
+    v_code := regexp_replace(p_query, '''(?:[^''\\]|\\.)*''|"(?:[^"\\]|\\.)*"', '''''', 'g');
+    if v_code ~* '\m(create|merge|set|delete|remove|detach|call|load|drop|foreach|yield)\M' then
+        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
+            using errcode = '25006';
+    end if;
+    if v_code ~ '::|\$c\$|;' or v_code ~ '\.\s*[A-Za-z_]\w*\s*\(' then
+        raise exception 'pymem: pymem.cypher() allows no casts, qualified function calls or statement separators'
+            using errcode = '42501';
+    end if;
+    if v_code ~ '\[[^\]]*\*[^\]]*\]' then
+        raise exception 'pymem: pymem.cypher() allows no variable-length paths; use pymem.graph_neighbors()'
+            using errcode = '42501';
+    end if;
+    for v_call in select lower(m[1]) from regexp_matches(v_code, '([A-Za-z_][\w]*)\s*\(', 'g') m loop
+        continue when v_call = any(c_functions) or v_call = any(c_clauses);
+        raise exception 'pymem: pymem.cypher() does not allow the function %', quote_literal(v_call)
+            using errcode = '42501', hint = 'Allowed: ' || array_to_string(c_functions, ', ') || '.';
+    end loop;
     begin
         perform set_config('transaction_read_only', 'on', true);
+        perform set_config('statement_timeout', '5000', true);
         execute format('select array_agg(regexp_replace(ag_catalog.agtype_out(r)::text, ''::(vertex|edge|path)'', '''', ''g'')::jsonb)
                         from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)',
                        v_tenant.graph_name, p_query)
@@ -280,14 +345,17 @@ begin
         raise exception using errcode = 'P0004', message = 'pymem:rollback';
     exception
         when sqlstate 'P0004' then
-            null;  -- the subtransaction (and the read-only setting) is discarded; v_rows survives
+            null;  -- the subtransaction (and its settings) is discarded; v_rows survives
     end;
     return query select unnest(coalesce(v_rows, '{}'));
 end
 $fn$;
+
 comment on function pymem.cypher(text, jsonb) is
-    'Read-only Cypher on the calling tenant''s own graph; the query RETURNs one value per row '
-    '(use a map for several), returned as jsonb. Tenant roles only.';
+    'Read-only Cypher on the calling tenant''s own graph, from an allow-list of clauses (MATCH, OPTIONAL '
+    'MATCH, WHERE, WITH, RETURN, ORDER BY, SKIP, LIMIT, UNWIND) and functions, without variable-length '
+    'paths, casts or qualified calls, at most 5 s; the query RETURNs one value per row (a map for several), '
+    'returned as jsonb. Tenant roles and their logins.';
 
 -- The retrieval signal: memories of a user linked to the entities a query names (1.0), to
 -- entities stated together with those (0.5), or, when the question asks for a type

@@ -15,6 +15,8 @@ begin
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
+        _pymem.visible_predicate(boolean, boolean, jsonb),
+        _pymem.bm25_hits(text, text, text[], jsonb, timestamptz, integer, integer, integer),
         pymem.forget(uuid, text),
         pymem.history(uuid),
         pymem.ingest(text, jsonb, text, jsonb, text, timestamptz),
@@ -56,7 +58,8 @@ begin
         _pymem.cease(_pymem.tenants, _pymem.memories, jsonb, text),
         _pymem.recognize(text),
         _pymem.entity_key(text, text),
-        _pymem.graph_exec(name, text, jsonb),
+        _pymem.relation_predicates(),
+        _pymem.own_memory(_pymem.memories),
         _pymem.graph_link(_pymem.memories),
         _pymem.graph_close(_pymem.memories),
         _pymem.graph_scores(text, text, text, integer),
@@ -116,6 +119,11 @@ begin
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
+    -- Tenants reach AGE only through pymem's graph functions (SECURITY DEFINER, the graph
+    -- derived from the acting tenant): no USAGE on ag_catalog, so none of AGE's own functions
+    -- (age_vle, age_vertex_stats, cypher with another graph's name, ...).
+    execute format('revoke all on schema ag_catalog from %I', v_group);
+
     -- Clients check the schema revision and the functions' digest before use (pymem.connect
     -- refuses an old schema).
     execute format('grant select on public.alembic_version, _pymem.idempotent_sql to %I', v_service);
@@ -131,5 +139,40 @@ begin
     -- the consistency module's pymem.metrics_* views are granted with that module).
     execute format('grant select on _pymem.metrics_index_sizes, _pymem.metrics_user_memory_distribution,
                     _pymem.metrics_extraction to %I', v_service);
+end
+$$;
+
+-- Extension functions that take an index or a lock key are reachable by every role through
+-- PUBLIC: pg_textsearch's index readers (to_bm25query(text, index), bm25_dump_index(index), ...:
+-- any role could read another tenant's BM25 index) and the advisory-lock family (any session
+-- could hold the locks the sweeps and erasure use, or exhaust the shared lock table). Only a
+-- superuser may revoke them; a non-superuser owner gets a notice with the statements to run.
+do $$
+declare
+    v_function regprocedure;
+    v_service  name := _pymem.service_role();
+    v_denied   text[] := '{}';
+begin
+    for v_function in
+        select p.oid::regprocedure from pg_proc p
+        where (p.pronamespace = 'pg_catalog'::regnamespace and p.proname ~ '^pg_(try_)?advisory')
+           or p.oid in (select d.objid from pg_depend d join pg_extension e on e.oid = d.refobjid
+                        where d.classid = 'pg_proc'::regclass and e.extname = 'pg_textsearch'
+                          and d.objid::regprocedure::text ~ '^(to_bm25query\(text, ?text\)|bm25_text_bm25query_score|bm25_text_text_score|bm25_dump_index|bm25_spill_index|bm25_force_merge|bm25_summarize_index)')
+    loop
+        if (select rolsuper from pg_roles where rolname = current_user) then
+            execute format('revoke execute on function %s from public', v_function);
+            execute format('grant execute on function %s to %I', v_function, current_user);
+        else
+            v_denied := v_denied || format('revoke execute on function %s from public;', v_function);
+        end if;
+    end loop;
+    -- The worker's scheduler keeps one runner per job with a session advisory lock.
+    if (select rolsuper from pg_roles where rolname = current_user) then
+        execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I', v_service);
+    elsif cardinality(v_denied) > 0 then
+        raise notice 'pymem: as a superuser, run: % and grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %',
+            array_to_string(v_denied, ' '), v_service;
+    end if;
 end
 $$;
