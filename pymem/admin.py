@@ -12,6 +12,7 @@ import time
 
 import psycopg
 
+from .client import Conflict
 from .queries import query
 
 
@@ -27,6 +28,10 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
         if maintenance_work_mem:
             conn.execute(query("set_maintenance_work_mem"), {"value": maintenance_work_mem})
+        # One rebuild per tenant at a time: two would drop each other's half-built indexes
+        # and deadlock. A session lock, released when this connection closes.
+        if not conn.execute(query("reindex_lock"), {"tenant_id": tenant_id}).fetchone()[0]:
+            raise Conflict(f"a rebuild of tenant {tenant_id!r}'s indexes is already running", "55P03")
         plan = conn.execute(query("reindex_plan"), {"tenant_id": tenant_id}).fetchall()
         for step, index_name, action, statement in plan:
             t0 = time.perf_counter()

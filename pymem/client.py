@@ -58,12 +58,18 @@ class LimitExceeded(PymemError):
     """The tenant holds max_memories already (PM429); nothing was written."""
 
 
+class Conflict(PymemError):
+    """Another call on the same thing got there first (a rebuild already running, a write that
+    raced an erasure, a deadlock); nothing was committed. Retrying later succeeds."""
+
+
 class Unavailable(PymemError):
     """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
 
 
 _BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists,
-                                              "PM429": LimitExceeded}
+                                              "PM429": LimitExceeded, "40001": Conflict, "40P01": Conflict,
+                                              "55P03": Conflict}
 _MESSAGES = {
     "57014": "the statement timed out (statement_timeout); nothing was committed",
     "53100": "the database disk is full; nothing was committed",
@@ -77,10 +83,10 @@ def _translate(exc: psycopg.Error) -> PymemError:
     message = exc.diag.message_primary or str(exc)
     if exc.diag.message_hint:
         message = f"{message} ({exc.diag.message_hint})"
+    if state in _BY_SQLSTATE:  # before OperationalError: psycopg files lock and deadlock errors there
+        return _BY_SQLSTATE[state](message, state)
     if state in _MESSAGES or isinstance(exc, psycopg.OperationalError):
         return Unavailable(f"{_MESSAGES.get(state, 'the database is unavailable')}: {message}", state or None)
-    if state in _BY_SQLSTATE:
-        return _BY_SQLSTATE[state](message, state)
     if state.startswith("22") or state == "54000":
         return InvalidInput(message, state)
     return PymemError(message, state or None)
@@ -231,6 +237,11 @@ class Client:
                                     reconnect_timeout=300)
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
+
+    @property
+    def pool_size(self) -> int:
+        """The most connections this client opens at once."""
+        return self._pool.max_size
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from .base import Context, guard, main, open_client, pass_ctx
 @click.option("--retry-dead", is_flag=True, help="Re-queue dead-letter episodes, then exit.")
 @click.option("--tenant", "tenant_id", help="With --retry-dead: only this tenant.")
 @click.option("--schedule/--no-schedule", default=None,
-              help="Run the decay sweep and consolidation schedules (default: when pg_cron is absent).")
+              help="Run the decay sweep, consolidation and login-limit schedules (default: when pg_cron is absent).")
 @click.option("--embed-threads", type=click.IntRange(1, 256),
               help="CPU threads of the local embedding model (default: one fewer than the CPUs, at least 1, "
                    "so a core stays free for PostgreSQL and the callers of ingest).")

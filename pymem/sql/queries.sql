@@ -121,6 +121,10 @@ select pymem.compact(%(user_id)s) as report;
 -- Store decay weights, flag stale memories, archive decayed ones (service role).
 select pymem.decay_sweep(%(batch)s) as report;
 
+-- name: enforce_login_limits
+-- End login sessions past their tenant's time limits.
+select pymem.enforce_login_limits() as report;
+
 -- name: compact_all
 -- Consolidate every user of every tenant (service role).
 select pymem.compact_all() as report;
@@ -198,6 +202,10 @@ select set_config('statement_timeout', %(ms)s, true);
 -- name: update_tenant_settings
 -- Merge settings into a tenant's own (null removes a key); returns the effective settings.
 select pymem.update_tenant_settings(%(tenant_id)s, %(settings)s) as settings;
+
+-- name: reindex_lock
+-- One rebuild of a tenant's indexes at a time (a session lock; tenants hold no advisory locks).
+select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext(%(tenant_id)s));
 
 -- name: reindex_plan
 -- The statements that rebuild one tenant's search indexes concurrently, in order.

@@ -158,6 +158,26 @@ CREATE FUNCTION _pymem.api_schema(p_tenant _pymem.tenants) RETURNS name
     AS $$ select ('pm_api_' || p_tenant.storage_suffix)::name $$;
 
 --
+-- Name: apply_login_limits(_pymem.tenants, name); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.apply_login_limits(p_tenant _pymem.tenants, p_login name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_settings jsonb := _pymem.settings(p_tenant);
+begin
+    execute format('alter role %I connection limit %s', p_login, (v_settings->>'login_connection_limit')::int);
+    execute format('alter role %I set statement_timeout = %s', p_login, (v_settings->>'login_statement_timeout_ms')::int);
+    execute format('alter role %I set idle_in_transaction_session_timeout = %s', p_login,
+                   (v_settings->>'login_idle_in_transaction_timeout_ms')::int);
+    execute format('alter role %I set transaction_timeout = %s', p_login, (v_settings->>'login_transaction_timeout_ms')::int);
+    execute format('alter role %I set lock_timeout = %s', p_login, (v_settings->>'login_lock_timeout_ms')::int);
+end
+$$;
+
+--
 -- Name: attribute_of_type(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -183,6 +203,15 @@ CREATE FUNCTION _pymem.audit_event(p_action text, p_user_id text, p_details json
 declare
     v_tenant _pymem.tenants := _pymem.acting_tenant();
 begin
+    -- Only the events the tenant-run functions record, about the acting tenant, with a
+    -- small object of details: a tenant cannot write an erasure or an admin action here.
+    if p_action is null or p_action not in ('forget', 'export_user', 'import_user') then
+        raise exception 'pymem: tenants record only forget, export_user and import_user events, not %',
+            quote_literal(left(coalesce(p_action, 'null'), 40)) using errcode = '42501';
+    end if;
+    if jsonb_typeof(coalesce(p_details, '{}')) <> 'object' or octet_length(p_details::text) > 2048 then
+        raise exception 'pymem: audit details must be a JSON object of at most 2048 bytes' using errcode = '22023';
+    end if;
     perform _pymem.write_audit(v_tenant.tenant_id, p_action,
                                case when p_user_id is null then null else _pymem.subject_hash(v_tenant.tenant_id, p_user_id) end,
                                p_details);
@@ -404,9 +433,20 @@ CREATE FUNCTION _pymem.check_embedding(p_embedding public.vector) RETURNS void
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
-    if p_embedding is not null and vector_dims(p_embedding) <> 384 then
+    if p_embedding is null then
+        return;
+    end if;
+    if vector_dims(p_embedding) <> 384 then
         raise exception 'pymem: embedding has % dimensions; this install stores 384', vector_dims(p_embedding)
             using errcode = '22023';
+    end if;
+    -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
+    -- precision, so a huge one overflows: either would compare equal to everything (every
+    -- later write of the user merged into it) and score null. (NaN and infinite components
+    -- are refused by the vector type itself.)
+    if not vector_norm(p_embedding) between 1e-6 and 1e6 then
+        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
+            vector_norm(p_embedding) using errcode = '22023';
     end if;
 end
 $$;
@@ -471,7 +511,10 @@ declare
         "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
-        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
+        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
+        "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
+        "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
+        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
@@ -816,6 +859,13 @@ declare
     v_type     text;
     v_relations jsonb;
     v_all      jsonb;
+    v_text     text;
+    -- Reading costs ~0.1 s per 1,000 characters (a clause at a time). What people say
+    -- about themselves fits well within these; the rest of a long turn (a pasted document)
+    -- is stored and searchable as the turn, not read for memories. A 1 MiB episode would
+    -- otherwise hold a worker and a core for two minutes.
+    v_turn_chars    constant integer := 8000;
+    v_episode_chars integer := 32000;
 begin
     if jsonb_typeof(p_messages) is distinct from 'array' then
         return v_out;
@@ -825,6 +875,12 @@ begin
         from jsonb_array_elements(p_messages) with ordinality m
         where m.value->>'role' = 'user' and jsonb_typeof(m.value->'content') = 'string'
     loop
+        exit when v_episode_chars <= 0;
+        v_text := left(v_message.message->>'content', least(v_turn_chars, v_episode_chars));
+        if length(v_text) < length(v_message.message->>'content') then  -- cut at the last sentence end
+            v_text := coalesce(substring(v_text from '^(.*[.!?\n])'), v_text);
+        end if;
+        v_episode_chars := v_episode_chars - length(v_text);
         -- Each clause is read once; the readings of the whole message are at hand.
         -- A clause that only points back ("it's my favourite now") is read with the one before.
         select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n)
@@ -833,7 +889,7 @@ begin
           from (select k.n, case when k.clause ~* '^(?:it|that|this)(?:''s|\s+is|\s+was)\M' and k.previous is not null
                                  then k.previous || ', ' || k.clause else k.clause end as text
                 from (select c.clause, c.n, lag(c.clause) over (order by c.n) as previous
-                      from _pymem.clauses(v_message.message->>'content') c) k) c;
+                      from _pymem.clauses(v_text) c) k) c;
         for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
             v_a := v_clause.analysis;
             v_kind := null;
@@ -963,6 +1019,26 @@ begin
     return v;
 end
 $_$;
+
+--
+-- Name: grant_row_updates(regclass, name); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.grant_row_updates(p_table regclass, p_role name) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_columns text;
+begin
+    select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into v_columns
+    from pg_attribute a
+    where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+      and a.attname not in ('id', 'tenant_id');
+    execute format('revoke update on %s from %I', p_table, p_role);
+    execute format('grant update (%s) on %s to %I', v_columns, p_table, p_role);
+end
+$$;
 
 --
 -- Name: graph_close(_pymem.memories); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1110,6 +1186,21 @@ CREATE FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query te
 $$;
 
 --
+-- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.hmac_sha256(p_key bytea, p_message bytea) RETURNS bytea
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select sha256(pad.outer_key || sha256(pad.inner_key || p_message))
+    from (select decode(string_agg(lpad(to_hex(get_byte(k.key, i) # 92), 2, '0'), '' order by i), 'hex') as outer_key,
+                 decode(string_agg(lpad(to_hex(get_byte(k.key, i) # 54), 2, '0'), '' order by i), 'hex') as inner_key
+          from (select p_key || decode(repeat('00', 64 - octet_length(p_key)), 'hex') as key) k,
+               generate_series(0, 63) i) pad
+$$;
+
+--
 -- Name: insert_memory(_pymem.memories, text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1211,9 +1302,12 @@ declare
     v_fn     record;
     v_args   text;
 begin
-    -- Owned by the tenant role, like its graph: the wrappers must be owned by it.
-    execute format('create schema if not exists %I authorization %I', v_schema, p_tenant.role_name);
+    -- The schema belongs to the installing role (a tenant role owning it could create
+    -- objects there); the wrappers belong to the tenant role, so that they act as it.
+    -- (Giving a function to a role needs that role's CREATE on the schema, for a moment.)
+    execute format('create schema if not exists %I', v_schema);
     execute format('revoke all on schema %I from public', v_schema);
+    execute format('grant create, usage on schema %I to %I', v_schema, p_tenant.role_name);
     for v_fn in
         select p.oid, p.proname, p.pronargs, p.proretset,
                pg_get_function_arguments(p.oid) as args, pg_get_function_result(p.oid) as result
@@ -1234,6 +1328,7 @@ begin
         execute format('revoke all on function %I.%I(%s) from public', v_schema, v_fn.proname,
                        pg_get_function_identity_arguments(v_fn.oid));
     end loop;
+    execute format('revoke create on schema %I from %I', v_schema, p_tenant.role_name);
     return v_schema;
 end
 $_$;
@@ -1266,6 +1361,7 @@ begin
     -- Queried directly by retrieve(): its own RLS and grants, for this tenant's role only.
     perform _pymem.secure_tenant_table(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name,
                                        array['select', 'insert', 'update']);
+    perform _pymem.grant_row_updates(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name);
 
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,
@@ -1310,47 +1406,55 @@ CREATE FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean DEFAULT fa
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_words text[] := array_remove(regexp_split_to_array(lower(coalesce(p_text, '')), '[^a-z0-9+#/]+'), '');
-    v_count integer := coalesce(array_length(v_words, 1), 0);
-    v_i     integer := 1;
-    v_hits  jsonb;
-    v_hit   jsonb;
+    v_next integer := 1;
+    v_hit  record;
 begin
-    if v_count = 0 then
-        return;
-    end if;
-    -- Every word sequence of up to four words that the gazetteer knows, longest per start
-    -- word, in one statement (a lookup per word and length took ~2 ms for a question, a third
-    -- of retrieve's budget).
-    select jsonb_object_agg(h.i::text, jsonb_build_object('n', h.n, 'canonical', h.canonical,
-                                                          'entity_type', h.entity_type))
-      into v_hits
-      from (select distinct on (s.i) s.i, s.n, g.canonical, g.entity_type
-            from (select i, n, array_to_string(v_words[i:i + n - 1], ' ') as term
-                  from generate_series(1, v_count) i, generate_series(1, 4) n
-                  where i + n - 1 <= v_count) s
-            -- with p_plurals, a plural the gazetteer lists in the singular ("americanos") counts too
-            -- (statement analysis; retrieval's graph term keeps exact terms: on LoCoMo the plural
-            -- matches moved recall@10 by -0.0008)
-            join _pymem.gazetteer g on g.term = s.term
-                                    or (p_plurals and g.term = regexp_replace(s.term, '([a-z]{3})s$', '\1'))
-            order by s.i, s.n desc, g.term = s.term desc) h;
-    if v_hits is null then
-        return;
-    end if;
-    while v_i <= v_count loop
-        v_hit := v_hits->(v_i::text);
-        if v_hit is not null then
-            entity_name := v_hit->>'canonical';
-            entity_type := v_hit->>'entity_type';
-            word_index := v_i;
-            words := (v_hit->>'n')::int;
-            words_before := array_to_string(v_words[greatest(1, v_i - 6):v_i - 1], ' ');
-            return next;
-            v_i := v_i + words;
-        else
-            v_i := v_i + 1;
-        end if;
+    for v_hit in
+        with w as (
+            select u.i::int as i, u.word,
+                   lead(u.word, 1) over o as w2, lead(u.word, 2) over o as w3, lead(u.word, 3) over o as w4,
+                   string_agg(u.word, ' ') over (o rows between 6 preceding and 1 preceding) as before
+            from regexp_split_to_table(lower(left(coalesce(p_text, ''), 400000)), '[^a-z0-9+#/]+')
+                 with ordinality u(word, i)
+            where u.word <> ''
+            window o as (order by u.i)
+        ),
+        numbered as (select row_number() over (order by w.i)::int as i, w.word, w.w2, w.w3, w.w4, w.before
+                     from w order by w.i limit 20000),
+        runs as (
+            select n.i, r.n, r.term, n.before,
+                   case when p_plurals then regexp_replace(r.term, '([a-z]{3})s$', '\1') end as singular
+            from numbered n
+            cross join lateral (values (1, n.word), (2, n.word || ' ' || n.w2),
+                                       (3, n.word || ' ' || n.w2 || ' ' || n.w3),
+                                       (4, n.word || ' ' || n.w2 || ' ' || n.w3 || ' ' || n.w4)) r(n, term)
+            where r.term is not null
+        ),
+        -- equality joins (hashed): an OR of the two terms would test every gazetteer row
+        hits as (
+            select r.i, r.n, g.canonical, g.entity_type, r.before, true as exact
+            from runs r join _pymem.gazetteer g on g.term = r.term
+            -- with p_plurals, a plural the gazetteer lists in the singular ("americanos")
+            -- counts too (statement analysis; retrieval's graph term keeps exact terms: on
+            -- LoCoMo the plural matches moved recall@10 by -0.0008)
+            union all
+            select r.i, r.n, g.canonical, g.entity_type, r.before, false
+            from runs r join _pymem.gazetteer g on g.term = r.singular
+            where r.singular <> r.term
+        )
+        -- the longest known run per start word
+        select distinct on (h.i) h.i, h.n, h.canonical, h.entity_type, h.before
+        from hits h
+        order by h.i, h.n desc, h.exact desc
+    loop
+        continue when v_hit.i < v_next;  -- inside an earlier match
+        entity_name := v_hit.canonical;
+        entity_type := v_hit.entity_type;
+        word_index := v_hit.i;
+        words := v_hit.n;
+        words_before := coalesce(v_hit.before, '');
+        return next;
+        v_next := v_hit.i + v_hit.n;
     end loop;
 end
 $_$;
@@ -1648,7 +1752,15 @@ CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
         'max_message_chars', 32000,
         'max_ingest_bytes', 1048576,
         'index_roles', jsonb_build_array('user'),
-        'episode_importance', 0.3
+        'episode_importance', 0.3,
+        -- login roles (pymem.create_login): at most this many connections, and these
+        -- session defaults; pymem.enforce_login_limits() ends sessions past them (a
+        -- session may change its own settings, so the defaults alone bind only the willing)
+        'login_connection_limit', 10,
+        'login_statement_timeout_ms', 30000,
+        'login_idle_in_transaction_timeout_ms', 60000,
+        'login_transaction_timeout_ms', 300000,
+        'login_lock_timeout_ms', 5000
     ) || p_tenant.settings
 $$;
 
@@ -1781,7 +1893,10 @@ $$;
 CREATE FUNCTION _pymem.subject_hash(p_tenant_id text, p_user_id text) RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$ select encode(sha256(convert_to(_pymem.install_id() || ':' || p_tenant_id || ':' || p_user_id, 'UTF8')), 'hex') $$;
+    AS $$
+    select encode(_pymem.hmac_sha256(s.value, convert_to(p_tenant_id || ':' || p_user_id, 'UTF8')), 'hex')
+    from _pymem.secrets s where s.name = 'subject_hash_key'
+$$;
 
 --
 -- Name: tenant(text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1871,7 +1986,9 @@ begin
         insert into _pymem.users as u (tenant_id, user_id) values (p_tenant.tenant_id, p_user_id)
         on conflict (tenant_id, user_id) do update set last_seen_at = now()
         where u.last_seen_at < now() - interval '1 minute';
-    elsif not exists (select from _pymem.users u where u.tenant_id = p_tenant.tenant_id and u.user_id = p_user_id) then
+    -- (FOR SHARE: the row is the lock an erasure of the user takes; see erase_user.)
+    elsif not exists (select from _pymem.users u where u.tenant_id = p_tenant.tenant_id and u.user_id = p_user_id
+                      for share) then
         raise exception 'pymem: unknown user %', quote_literal(left(p_user_id, 80))
             using errcode = '42704', hint = 'This tenant registers users explicitly: pymem.register_user(user_id).';
     end if;
@@ -2659,6 +2776,13 @@ declare
     v_ids        uuid[] := '{}';
     i            integer;
 begin
+    -- The user's row before the episode, in the order erase_user takes them: an erasure
+    -- that started first finishes first (and the episode is gone); one that starts later
+    -- waits for this transaction.
+    perform from _pymem.users u
+    where u.tenant_id = v_tenant.tenant_id
+      and u.user_id = (select e.user_id from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.id = p_episode_id)
+    for share;
     select * into v_episode from _pymem.episodes e
     where e.tenant_id = v_tenant.tenant_id and e.id = p_episode_id
     for update;
@@ -2897,6 +3021,7 @@ begin
         execute format('grant execute on function %I.%I(%s) to %I', v_schema, v_fn.proname, v_fn.args, v_login);
     end loop;
     execute format('alter role %I set search_path = %I', v_login, v_schema);
+    perform _pymem.apply_login_limits(v_tenant, v_login);
     insert into _pymem.logins (role_name, tenant_id) values (v_login, v_tenant.tenant_id);
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_login', null, jsonb_build_object('login', v_login));
     return query select v_login, v_tenant.tenant_id, v_schema;
@@ -2917,6 +3042,7 @@ CREATE FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb DEFAULT '
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     SET client_min_messages TO 'warning'
+    SET lock_timeout TO '3s'
     AS $$
 declare
     v_tenant _pymem.tenants;
@@ -3134,6 +3260,7 @@ CREATE FUNCTION pymem.drop_tenant(p_tenant_id text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
     SET client_min_messages TO 'warning'
+    SET lock_timeout TO '3s'
     AS $$
 declare
     v_tenant   _pymem.tenants;
@@ -3200,6 +3327,56 @@ $$;
 COMMENT ON FUNCTION pymem.drop_tenant(p_tenant_id text) IS 'Drops a tenant everywhere: partition, history, queue, graph and role. Service role only. Returns a JSON report with the counts removed; an unknown tenant reports dropped = false.';
 
 --
+-- Name: enforce_login_limits(); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.enforce_login_limits() RETURNS jsonb
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_session    record;
+    v_terminated integer := 0;
+    v_denied     integer := 0;
+begin
+    for v_session in
+        select a.pid, a.usename, l.tenant_id,
+               case when a.state = 'active' and a.query_start < now() - make_interval(secs => (s.v->>'login_statement_timeout_ms')::float8 / 1000)
+                        then 'statement'
+                    when a.state like 'idle in transaction%'
+                         and a.state_change < now() - make_interval(secs => (s.v->>'login_idle_in_transaction_timeout_ms')::float8 / 1000)
+                        then 'idle_in_transaction'
+                    when a.xact_start < now() - make_interval(secs => (s.v->>'login_transaction_timeout_ms')::float8 / 1000)
+                        then 'transaction'
+               end as reason
+        from pg_stat_activity a
+        join _pymem.logins l on l.role_name = a.usename
+        join _pymem.tenants t on t.tenant_id = l.tenant_id
+        cross join lateral (select _pymem.settings(t) as v) s
+        where a.datname = current_database() and a.backend_type = 'client backend'
+    loop
+        continue when v_session.reason is null;
+        begin
+            if pg_terminate_backend(v_session.pid) then
+                v_terminated := v_terminated + 1;
+                perform _pymem.write_audit(v_session.tenant_id, 'end_login_session', null,
+                                           jsonb_build_object('login', v_session.usename, 'reason', v_session.reason));
+            end if;
+        exception when insufficient_privilege then
+            v_denied := v_denied + 1;
+        end;
+    end loop;
+    return jsonb_build_object('terminated', v_terminated, 'not_permitted', v_denied);
+end
+$$;
+
+--
+-- Name: FUNCTION enforce_login_limits(); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.enforce_login_limits() IS 'Ends login-role sessions past their tenant''s login_statement_timeout_ms, login_idle_in_transaction_timeout_ms or login_transaction_timeout_ms (audited). Service role; scheduled every minute. Returns {terminated, not_permitted}.';
+
+--
 -- Name: erase_user(text); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -3216,15 +3393,20 @@ declare
     v_report   jsonb;
 begin
     perform _pymem.check_id('user_id', p_user_id);
-    -- One erasure per user at a time; concurrent writes for the user wait for it.
-    perform pg_advisory_xact_lock(hashtext('pymem.erase_user'), hashtext(v_tenant.tenant_id || ':' || p_user_id));
+    -- The user's row is the lock every write for the user takes first (touch_user;
+    -- apply_extraction before its episode): an erasure waits for writes in flight and
+    -- later writes wait for it, so none commits between its deletes and its check.
+    -- (An advisory lock here could be held by any session of any role.)
+    insert into _pymem.users (tenant_id, user_id) values (v_tenant.tenant_id, p_user_id) on conflict do nothing;
+    perform from _pymem.users u where u.tenant_id = v_tenant.tenant_id and u.user_id = p_user_id for update;
     v_before := _pymem.user_footprint(v_tenant, p_user_id);
 
+    -- The queue first: a worker applying an episode holds it until it commits.
+    delete from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.user_id = p_user_id;
     delete from _pymem.memory_entities me where me.tenant_id = v_tenant.tenant_id and me.user_id = p_user_id;
     delete from _pymem.contradictions c where c.tenant_id = v_tenant.tenant_id and c.user_id = p_user_id;
     delete from _pymem.memory_versions v where v.tenant_id = v_tenant.tenant_id and v.user_id = p_user_id;
     delete from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id;
-    delete from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.user_id = p_user_id;
     delete from _pymem.users u where u.tenant_id = v_tenant.tenant_id and u.user_id = p_user_id;
     -- The graph: the user's vertex with its edges, co-mention edges tagged with the user,
     -- then entity vertices nobody links to any more.
@@ -3491,6 +3673,7 @@ begin
                                           (v_item - 'embedding' - 'token_count')
                                           || jsonb_build_object('tenant_id', v_tenant.tenant_id, 'user_id', v_user));
         v_memory.embedding := (v_item->>'embedding')::vector;
+        perform _pymem.check_embedding(v_memory.embedding);
         insert into _pymem.memories (tenant_id, id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                      attribute, value, status, importance, confidence, mention_count, created_at,
                                      updated_at, observed_at, last_seen_at, valid_from, valid_to, superseded_by,
@@ -4368,6 +4551,16 @@ begin
     -- partition only; the row-security plan is tied to the role and re-planned for another.
     -- Trying EXECUTE first costs a subtransaction (microseconds); looking the name up in
     -- pg_prepared_statements would copy every statement's text (0.3 ms a call at 128).
+    -- Only in sessions that act for the tenant through SET ROLE (the service's, the
+    -- client's): they cannot run SQL of their caller's. A login role's session can PREPARE a
+    -- statement of its own under a name it has seen in pg_prepared_statements, which
+    -- EXECUTE would then run as the tenant role; its calls are planned each time instead.
+    if current_setting('role') in ('none', session_user::text) then
+        return query execute v_sql
+            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
+        return;
+    end if;
     v_statement := 'pymem_retrieve_' || md5(v_sql);
     v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
         p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
@@ -4495,6 +4688,7 @@ begin
     if not found then
         perform _pymem.tenant(p_tenant_id);  -- raises the unknown-tenant error every admin function gives
     end if;
+    perform _pymem.apply_login_limits(v_tenant, l.role_name) from _pymem.logins l where l.tenant_id = p_tenant_id;
     return _pymem.settings(v_tenant);
 end
 $$;
@@ -4757,6 +4951,16 @@ CREATE VIEW _pymem.metrics_user_memory_distribution AS
 COMMENT ON VIEW _pymem.metrics_user_memory_distribution IS 'Cumulative histogram of active memories per user (le, users, memories_sum). Service role only.';
 
 --
+-- Name: secrets; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.secrets (
+    name text NOT NULL,
+    value bytea NOT NULL,
+    CONSTRAINT secrets_value_check CHECK ((octet_length(value) >= 16))
+);
+
+--
 -- Name: type_hints; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -4943,6 +5147,13 @@ ALTER TABLE ONLY _pymem.memory_versions
 
 ALTER TABLE ONLY _pymem.memory_versions
     ADD CONSTRAINT memory_versions_tenant_id_memory_id_version_key UNIQUE (tenant_id, memory_id, version);
+
+--
+-- Name: secrets secrets_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.secrets
+    ADD CONSTRAINT secrets_pkey PRIMARY KEY (name);
 
 --
 -- Name: tenants tenants_graph_name_key; Type: CONSTRAINT; Schema: _pymem; Owner: -
@@ -5373,7 +5584,175 @@ GRANT ALL ON FUNCTION _pymem.new_id() TO pm_INSTALL_tenant;
 -- Name: TABLE memories; Type: ACL; Schema: _pymem; Owner: -
 --
 
-GRANT SELECT,INSERT,UPDATE ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+GRANT SELECT,INSERT ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.user_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(user_id) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.agent_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(agent_id) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.session_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(session_id) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.kind; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(kind) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.content; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(content) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.embedding; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(embedding) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.subject; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(subject) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.attribute; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(attribute) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.status; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.importance; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(importance) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.confidence; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(confidence) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.mention_count; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(mention_count) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.created_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(created_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.updated_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(updated_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.observed_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(observed_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.last_seen_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(last_seen_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.valid_from; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(valid_from) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.valid_to; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(valid_to) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.superseded_by; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(superseded_by) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.source; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(source) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.metadata; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(metadata) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.token_count; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(token_count) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.value; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(value) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.decay_weight; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(decay_weight) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.stale; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(stale) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.archived_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(archived_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.decay_checked_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(decay_checked_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.statement; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(statement) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION add_mention(p_existing _pymem.memories, p_new _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
@@ -5387,6 +5766,12 @@ GRANT ALL ON FUNCTION _pymem.add_mention(p_existing _pymem.memories, p_new _pyme
 --
 
 REVOKE ALL ON FUNCTION _pymem.api_schema(p_tenant _pymem.tenants) FROM PUBLIC;
+
+--
+-- Name: FUNCTION apply_login_limits(p_tenant _pymem.tenants, p_login name); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.apply_login_limits(p_tenant _pymem.tenants, p_login name) FROM PUBLIC;
 
 --
 -- Name: FUNCTION attribute_of_type(p_entity_type text); Type: ACL; Schema: _pymem; Owner: -
@@ -5561,6 +5946,12 @@ GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INS
 GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION grant_row_updates(p_table regclass, p_role name); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.grant_row_updates(p_table regclass, p_role name) FROM PUBLIC;
+
+--
 -- Name: FUNCTION graph_close(p_memory _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -5586,6 +5977,12 @@ GRANT ALL ON FUNCTION _pymem.graph_link(p_memory _pymem.memories) TO pm_INSTALL_
 
 REVOKE ALL ON FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.hmac_sha256(p_key bytea, p_message bytea) FROM PUBLIC;
 
 --
 -- Name: FUNCTION insert_memory(p_memory _pymem.memories, p_reason text); Type: ACL; Schema: _pymem; Owner: -
@@ -5760,7 +6157,109 @@ GRANT ALL ON FUNCTION _pymem.snapshot(p_memory _pymem.memories) TO pm_INSTALL_te
 -- Name: TABLE episodes; Type: ACL; Schema: _pymem; Owner: -
 --
 
-GRANT SELECT,INSERT,UPDATE ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+GRANT SELECT,INSERT ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.user_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(user_id) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.agent_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(agent_id) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.session_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(session_id) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.messages; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(messages) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.metadata; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(metadata) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.status; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.attempts; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(attempts) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.lease_until; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(lease_until) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.last_error; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(last_error) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.enqueued_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(enqueued_at) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.processed_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(processed_at) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.observed_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(observed_at) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.worker_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(worker_id) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.claimed_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(claimed_at) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.next_attempt_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(next_attempt_at) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.memory_ids; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(memory_ids) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN episodes.memories_extracted; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(memories_extracted) ON TABLE _pymem.episodes TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION store_candidate(p_tenant _pymem.tenants, p_episode _pymem.episodes, p_candidate jsonb, p_embedding public.vector); Type: ACL; Schema: _pymem; Owner: -
@@ -5927,6 +6426,13 @@ GRANT ALL ON FUNCTION pymem.drop_login(p_login text) TO pm_INSTALL_service;
 
 REVOKE ALL ON FUNCTION pymem.drop_tenant(p_tenant_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.drop_tenant(p_tenant_id text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION enforce_login_limits(); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.enforce_login_limits() FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.enforce_login_limits() TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION erase_user(p_user_id text); Type: ACL; Schema: pymem; Owner: -
@@ -6137,7 +6643,67 @@ GRANT SELECT ON TABLE _pymem.attributes TO pm_INSTALL_tenant;
 -- Name: TABLE contradictions; Type: ACL; Schema: _pymem; Owner: -
 --
 
-GRANT SELECT,INSERT,UPDATE ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+GRANT SELECT,INSERT ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.user_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(user_id) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.subject; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(subject) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.attribute; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(attribute) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.existing_memory_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(existing_memory_id) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.candidate_memory_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(candidate_memory_id) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.policy; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(policy) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.status; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(status) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.resolved_by; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(resolved_by) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.detected_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(detected_at) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN contradictions.resolved_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(resolved_at) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
 
 --
 -- Name: TABLE gazetteer; Type: ACL; Schema: _pymem; Owner: -
@@ -6180,7 +6746,25 @@ GRANT SELECT ON TABLE _pymem.metrics_index_sizes TO pm_INSTALL_service;
 -- Name: TABLE users; Type: ACL; Schema: _pymem; Owner: -
 --
 
-GRANT SELECT,INSERT,UPDATE ON TABLE _pymem.users TO pm_INSTALL_tenant;
+GRANT SELECT,INSERT ON TABLE _pymem.users TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN users.user_id; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(user_id) ON TABLE _pymem.users TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN users.created_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(created_at) ON TABLE _pymem.users TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN users.last_seen_at; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(last_seen_at) ON TABLE _pymem.users TO pm_INSTALL_tenant;
 
 --
 -- Name: TABLE metrics_user_memory_distribution; Type: ACL; Schema: _pymem; Owner: -

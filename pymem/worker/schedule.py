@@ -1,5 +1,6 @@
-"""Scheduled maintenance where pg_cron is missing: the decay sweep and consolidation run
-from `pymem worker` on the same cron expressions pymem/sql/idempotent/095_schedule.sql gives pg_cron.
+"""Scheduled maintenance where pg_cron is missing: the decay sweep, consolidation and the
+login-session limits run from `pymem worker` on the same cron expressions
+pymem/sql/idempotent/095_schedule.sql gives pg_cron.
 
 Several workers may run; a session-level advisory lock held for the whole job lets only
 one of them run it, the others skip that tick.
@@ -19,7 +20,8 @@ log = logging.getLogger("pymem.schedule")
 
 DECAY_CRON = "0 */6 * * *"
 COMPACT_CRON = "30 3 * * *"
-_LOCK_KEYS = {"decay": 0x706D0001, "compact": 0x706D0002}
+LOGIN_LIMITS_CRON = "* * * * *"
+_LOCK_KEYS = {"decay": 0x706D0001, "compact": 0x706D0002, "login_limits": 0x706D0003}
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
 
 
@@ -74,6 +76,8 @@ def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
                     if report["scanned"] < batch:
                         totals["retention"] = conn.execute(query("retention_sweep")).fetchone()[0]
                         return totals
+            if job == "login_limits":
+                return conn.execute(query("enforce_login_limits")).fetchone()[0]
             return conn.execute(query("compact_all")).fetchone()[0]
         finally:
             conn.execute(query("job_unlock"), {"key": _LOCK_KEYS[job]})
@@ -81,8 +85,8 @@ def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
 
 def scheduler(dsn: str, stop: threading.Event, schedules: dict[str, str] | None = None) -> None:
     """Check the schedules once a minute until ``stop``; run what is due."""
-    parsed = {job: parse_cron(expr) for job, expr in (schedules or {"decay": DECAY_CRON,
-                                                                 "compact": COMPACT_CRON}).items()}
+    parsed = {job: parse_cron(expr) for job, expr in (schedules or {"decay": DECAY_CRON, "compact": COMPACT_CRON,
+                                                                 "login_limits": LOGIN_LIMITS_CRON}).items()}
     last_minute = None
     while not stop.is_set():
         now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)
@@ -92,7 +96,8 @@ def scheduler(dsn: str, stop: threading.Event, schedules: dict[str, str] | None 
                 if matches(fields, now):
                     try:
                         report = run_job(dsn, job)
-                        log.info("scheduled %s: %s", job, report if report is not None else "skipped (another runner)")
+                        quiet = job == "login_limits" and report is not None and not report.get("terminated")
+                        (log.debug if quiet else log.info)("scheduled %s: %s", job, report if report is not None else "skipped (another runner)")
                     except psycopg.Error as exc:
                         log.warning("scheduled %s failed: %s", job, exc)
         stop.wait(5)

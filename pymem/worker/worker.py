@@ -44,6 +44,7 @@ class WorkerConfig:
     concurrency: int = 1
     batch_size: int = 16
     poll_interval: float = 1.0
+    min_claim_gap: float = 0.02  # seconds between an empty claim and the next
     lease_seconds: int = 60
     max_attempts: int = 5
     retry_base: float = 1.0
@@ -140,6 +141,9 @@ class Worker:
                         if once:
                             return
                         self._wait_for_work(seen_hint)
+                        # Any session may NOTIFY the channel (no privilege guards it): a flood
+                        # of empty hints costs at most one claim per gap, not a busy loop.
+                        self._stop.wait(self.config.min_claim_gap)
                         continue
                     outcome = self._process(conn, worker_id, episodes)
                     with lock:

@@ -86,6 +86,28 @@ end
 $$;
 
 -- Ids supplied by callers: non-empty, bounded, printable. Raises 22023 with the field name.
+-- Tenants update their rows through column privileges, never a table-level UPDATE: any
+-- table-level UPDATE, DELETE or TRUNCATE lets its holder LOCK TABLE in every mode, and an
+-- ACCESS EXCLUSIVE lock on a shared parent (memories) would stop every tenant's reads.
+-- Column privileges give the same UPDATEs (RLS still picks the rows) and no LOCK beyond
+-- ROW EXCLUSIVE, which plain writes take anyway. The id and tenant columns are not
+-- updatable. Re-run on every migrate (090_grants.sql), so new columns are covered.
+create or replace function _pymem.grant_row_updates(p_table regclass, p_role name) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_columns text;
+begin
+    select string_agg(quote_ident(a.attname), ', ' order by a.attnum) into v_columns
+    from pg_attribute a
+    where a.attrelid = p_table and a.attnum > 0 and not a.attisdropped
+      and a.attname not in ('id', 'tenant_id');
+    execute format('revoke update on %s from %I', p_table, p_role);
+    execute format('grant update (%s) on %s to %I', v_columns, p_table, p_role);
+end
+$$;
+
 create or replace function _pymem.check_id(p_field text, p_value text, p_max integer default 256)
     returns void
     language plpgsql immutable security invoker
@@ -123,9 +145,20 @@ create or replace function _pymem.check_embedding(p_embedding vector) returns vo
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 begin
-    if p_embedding is not null and vector_dims(p_embedding) <> 384 then
+    if p_embedding is null then
+        return;
+    end if;
+    if vector_dims(p_embedding) <> 384 then
         raise exception 'pymem: embedding has % dimensions; this install stores 384', vector_dims(p_embedding)
             using errcode = '22023';
+    end if;
+    -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
+    -- precision, so a huge one overflows: either would compare equal to everything (every
+    -- later write of the user merged into it) and score null. (NaN and infinite components
+    -- are refused by the vector type itself.)
+    if not vector_norm(p_embedding) between 1e-6 and 1e6 then
+        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
+            vector_norm(p_embedding) using errcode = '22023';
     end if;
 end
 $$;
@@ -196,7 +229,15 @@ as $$
         'max_message_chars', 32000,
         'max_ingest_bytes', 1048576,
         'index_roles', jsonb_build_array('user'),
-        'episode_importance', 0.3
+        'episode_importance', 0.3,
+        -- login roles (pymem.create_login): at most this many connections, and these
+        -- session defaults; pymem.enforce_login_limits() ends sessions past them (a
+        -- session may change its own settings, so the defaults alone bind only the willing)
+        'login_connection_limit', 10,
+        'login_statement_timeout_ms', 30000,
+        'login_idle_in_transaction_timeout_ms', 60000,
+        'login_transaction_timeout_ms', 300000,
+        'login_lock_timeout_ms', 5000
     ) || p_tenant.settings
 $$;
 

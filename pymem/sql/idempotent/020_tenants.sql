@@ -46,6 +46,7 @@ begin
     -- Queried directly by retrieve(): its own RLS and grants, for this tenant's role only.
     perform _pymem.secure_tenant_table(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name,
                                        array['select', 'insert', 'update']);
+    perform _pymem.grant_row_updates(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name);
 
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,
@@ -66,11 +67,16 @@ begin
 end
 $$;
 
+-- Creating (and dropping) a partition takes an ACCESS EXCLUSIVE lock on _pymem.memories; a
+-- request for it queues every later reader of every tenant behind it. So it waits at most
+-- lock_timeout for a transaction that holds the table (a login's, say) and fails with
+-- 55P03 (retry) rather than stall everyone.
 create or replace function pymem.create_tenant(p_tenant_id text, p_settings jsonb default '{}')
     returns table (tenant_id text, role_name name, graph_name name, created_at timestamptz)
     language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
     set client_min_messages = warning  -- index builds and AGE announce themselves
+    set lock_timeout = '3s'
 as $$
 declare
     v_tenant _pymem.tenants;
@@ -113,6 +119,7 @@ create or replace function pymem.drop_tenant(p_tenant_id text) returns jsonb
     language plpgsql volatile security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
     set client_min_messages = warning
+    set lock_timeout = '3s'
 as $$
 declare
     v_tenant   _pymem.tenants;

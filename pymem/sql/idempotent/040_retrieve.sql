@@ -79,7 +79,10 @@ declare
         "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
-        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false]}';
+        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
+        "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
+        "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
+        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
@@ -637,6 +640,16 @@ begin
     -- partition only; the row-security plan is tied to the role and re-planned for another.
     -- Trying EXECUTE first costs a subtransaction (microseconds); looking the name up in
     -- pg_prepared_statements would copy every statement's text (0.3 ms a call at 128).
+    -- Only in sessions that act for the tenant through SET ROLE (the service's, the
+    -- client's): they cannot run SQL of their caller's. A login role's session can PREPARE a
+    -- statement of its own under a name it has seen in pg_prepared_statements, which
+    -- EXECUTE would then run as the tenant role; its calls are planned each time instead.
+    if current_setting('role') in ('none', session_user::text) then
+        return query execute v_sql
+            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
+        return;
+    end if;
     v_statement := 'pymem_retrieve_' || md5(v_sql);
     v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
         p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,

@@ -57,6 +57,7 @@ begin
     if not found then
         perform _pymem.tenant(p_tenant_id);  -- raises the unknown-tenant error every admin function gives
     end if;
+    perform _pymem.apply_login_limits(v_tenant, l.role_name) from _pymem.logins l where l.tenant_id = p_tenant_id;
     return _pymem.settings(v_tenant);
 end
 $$;

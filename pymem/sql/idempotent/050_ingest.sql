@@ -22,7 +22,9 @@ begin
         insert into _pymem.users as u (tenant_id, user_id) values (p_tenant.tenant_id, p_user_id)
         on conflict (tenant_id, user_id) do update set last_seen_at = now()
         where u.last_seen_at < now() - interval '1 minute';
-    elsif not exists (select from _pymem.users u where u.tenant_id = p_tenant.tenant_id and u.user_id = p_user_id) then
+    -- (FOR SHARE: the row is the lock an erasure of the user takes; see erase_user.)
+    elsif not exists (select from _pymem.users u where u.tenant_id = p_tenant.tenant_id and u.user_id = p_user_id
+                      for share) then
         raise exception 'pymem: unknown user %', quote_literal(left(p_user_id, 80))
             using errcode = '42704', hint = 'This tenant registers users explicitly: pymem.register_user(user_id).';
     end if;
@@ -301,6 +303,13 @@ declare
     v_ids        uuid[] := '{}';
     i            integer;
 begin
+    -- The user's row before the episode, in the order erase_user takes them: an erasure
+    -- that started first finishes first (and the episode is gone); one that starts later
+    -- waits for this transaction.
+    perform from _pymem.users u
+    where u.tenant_id = v_tenant.tenant_id
+      and u.user_id = (select e.user_id from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.id = p_episode_id)
+    for share;
     select * into v_episode from _pymem.episodes e
     where e.tenant_id = v_tenant.tenant_id and e.id = p_episode_id
     for update;

@@ -774,6 +774,13 @@ declare
     v_type     text;
     v_relations jsonb;
     v_all      jsonb;
+    v_text     text;
+    -- Reading costs ~0.1 s per 1,000 characters (a clause at a time). What people say
+    -- about themselves fits well within these; the rest of a long turn (a pasted document)
+    -- is stored and searchable as the turn, not read for memories. A 1 MiB episode would
+    -- otherwise hold a worker and a core for two minutes.
+    v_turn_chars    constant integer := 8000;
+    v_episode_chars integer := 32000;
 begin
     if jsonb_typeof(p_messages) is distinct from 'array' then
         return v_out;
@@ -783,6 +790,12 @@ begin
         from jsonb_array_elements(p_messages) with ordinality m
         where m.value->>'role' = 'user' and jsonb_typeof(m.value->'content') = 'string'
     loop
+        exit when v_episode_chars <= 0;
+        v_text := left(v_message.message->>'content', least(v_turn_chars, v_episode_chars));
+        if length(v_text) < length(v_message.message->>'content') then  -- cut at the last sentence end
+            v_text := coalesce(substring(v_text from '^(.*[.!?\n])'), v_text);
+        end if;
+        v_episode_chars := v_episode_chars - length(v_text);
         -- Each clause is read once; the readings of the whole message are at hand.
         -- A clause that only points back ("it's my favourite now") is read with the one before.
         select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n)
@@ -791,7 +804,7 @@ begin
           from (select k.n, case when k.clause ~* '^(?:it|that|this)(?:''s|\s+is|\s+was)\M' and k.previous is not null
                                  then k.previous || ', ' || k.clause else k.clause end as text
                 from (select c.clause, c.n, lag(c.clause) over (order by c.n) as previous
-                      from _pymem.clauses(v_message.message->>'content') c) k) c;
+                      from _pymem.clauses(v_text) c) k) c;
         for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
             v_a := v_clause.analysis;
             v_kind := null;

@@ -28,10 +28,27 @@ begin
 end
 $$;
 
+-- HMAC-SHA256 (RFC 2104; no pgcrypto needed): for keys up to 64 bytes.
+create or replace function _pymem.hmac_sha256(p_key bytea, p_message bytea) returns bytea
+    language sql immutable strict parallel safe security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+    select sha256(pad.outer_key || sha256(pad.inner_key || p_message))
+    from (select decode(string_agg(lpad(to_hex(get_byte(k.key, i) # 92), 2, '0'), '' order by i), 'hex') as outer_key,
+                 decode(string_agg(lpad(to_hex(get_byte(k.key, i) # 54), 2, '0'), '' order by i), 'hex') as inner_key
+          from (select p_key || decode(repeat('00', 64 - octet_length(p_key)), 'hex') as key) k,
+               generate_series(0, 63) i) pad
+$$;
+
+-- Subject hashes are keyed with the install's secret (0010_secrets.sql; no role but the
+-- owner reads it): a tombstone cannot be checked against a guessed user id without it.
 create or replace function _pymem.subject_hash(p_tenant_id text, p_user_id text) returns text
     language sql stable security definer
     set search_path = pg_catalog, @extensions@, pg_temp
-as $$ select encode(sha256(convert_to(_pymem.install_id() || ':' || p_tenant_id || ':' || p_user_id, 'UTF8')), 'hex') $$;
+as $$
+    select encode(_pymem.hmac_sha256(s.value, convert_to(p_tenant_id || ':' || p_user_id, 'UTF8')), 'hex')
+    from _pymem.secrets s where s.name = 'subject_hash_key'
+$$;
 
 create or replace function _pymem.write_audit(p_tenant_id text, p_action text, p_subject_hash text, p_details jsonb)
     returns void
@@ -46,7 +63,7 @@ as $$
 $$;
 
 -- Tenants record their own events (forget, export, import) through this; the tenant is
--- the acting one, whatever the caller passes.
+-- the acting one, and the actor column names the role and session behind the call.
 create or replace function _pymem.audit_event(p_action text, p_user_id text, p_details jsonb default '{}')
     returns void
     language plpgsql volatile security definer
@@ -55,6 +72,15 @@ as $$
 declare
     v_tenant _pymem.tenants := _pymem.acting_tenant();
 begin
+    -- Only the events the tenant-run functions record, about the acting tenant, with a
+    -- small object of details: a tenant cannot write an erasure or an admin action here.
+    if p_action is null or p_action not in ('forget', 'export_user', 'import_user') then
+        raise exception 'pymem: tenants record only forget, export_user and import_user events, not %',
+            quote_literal(left(coalesce(p_action, 'null'), 40)) using errcode = '42501';
+    end if;
+    if jsonb_typeof(coalesce(p_details, '{}')) <> 'object' or octet_length(p_details::text) > 2048 then
+        raise exception 'pymem: audit details must be a JSON object of at most 2048 bytes' using errcode = '22023';
+    end if;
     perform _pymem.write_audit(v_tenant.tenant_id, p_action,
                                case when p_user_id is null then null else _pymem.subject_hash(v_tenant.tenant_id, p_user_id) end,
                                p_details);
@@ -105,15 +131,20 @@ declare
     v_report   jsonb;
 begin
     perform _pymem.check_id('user_id', p_user_id);
-    -- One erasure per user at a time; concurrent writes for the user wait for it.
-    perform pg_advisory_xact_lock(hashtext('pymem.erase_user'), hashtext(v_tenant.tenant_id || ':' || p_user_id));
+    -- The user's row is the lock every write for the user takes first (touch_user;
+    -- apply_extraction before its episode): an erasure waits for writes in flight and
+    -- later writes wait for it, so none commits between its deletes and its check.
+    -- (An advisory lock here could be held by any session of any role.)
+    insert into _pymem.users (tenant_id, user_id) values (v_tenant.tenant_id, p_user_id) on conflict do nothing;
+    perform from _pymem.users u where u.tenant_id = v_tenant.tenant_id and u.user_id = p_user_id for update;
     v_before := _pymem.user_footprint(v_tenant, p_user_id);
 
+    -- The queue first: a worker applying an episode holds it until it commits.
+    delete from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.user_id = p_user_id;
     delete from _pymem.memory_entities me where me.tenant_id = v_tenant.tenant_id and me.user_id = p_user_id;
     delete from _pymem.contradictions c where c.tenant_id = v_tenant.tenant_id and c.user_id = p_user_id;
     delete from _pymem.memory_versions v where v.tenant_id = v_tenant.tenant_id and v.user_id = p_user_id;
     delete from _pymem.memories m where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id;
-    delete from _pymem.episodes e where e.tenant_id = v_tenant.tenant_id and e.user_id = p_user_id;
     delete from _pymem.users u where u.tenant_id = v_tenant.tenant_id and u.user_id = p_user_id;
     -- The graph: the user's vertex with its edges, co-mention edges tagged with the user,
     -- then entity vertices nobody links to any more.
@@ -209,6 +240,7 @@ begin
                                           (v_item - 'embedding' - 'token_count')
                                           || jsonb_build_object('tenant_id', v_tenant.tenant_id, 'user_id', v_user));
         v_memory.embedding := (v_item->>'embedding')::vector;
+        perform _pymem.check_embedding(v_memory.embedding);
         insert into _pymem.memories (tenant_id, id, user_id, agent_id, session_id, kind, content, embedding, subject,
                                      attribute, value, status, importance, confidence, mention_count, created_at,
                                      updated_at, observed_at, last_seen_at, valid_from, valid_to, superseded_by,
@@ -333,9 +365,12 @@ declare
     v_fn     record;
     v_args   text;
 begin
-    -- Owned by the tenant role, like its graph: the wrappers must be owned by it.
-    execute format('create schema if not exists %I authorization %I', v_schema, p_tenant.role_name);
+    -- The schema belongs to the installing role (a tenant role owning it could create
+    -- objects there); the wrappers belong to the tenant role, so that they act as it.
+    -- (Giving a function to a role needs that role's CREATE on the schema, for a moment.)
+    execute format('create schema if not exists %I', v_schema);
     execute format('revoke all on schema %I from public', v_schema);
+    execute format('grant create, usage on schema %I to %I', v_schema, p_tenant.role_name);
     for v_fn in
         select p.oid, p.proname, p.pronargs, p.proretset,
                pg_get_function_arguments(p.oid) as args, pg_get_function_result(p.oid) as result
@@ -356,9 +391,79 @@ begin
         execute format('revoke all on function %I.%I(%s) from public', v_schema, v_fn.proname,
                        pg_get_function_identity_arguments(v_fn.oid));
     end loop;
+    execute format('revoke create on schema %I from %I', v_schema, p_tenant.role_name);
     return v_schema;
 end
 $$;
+
+-- A login's limits, from its tenant's login_* settings: CONNECTION LIMIT (enforced by
+-- PostgreSQL at connect) and session defaults for its timeouts (a session may lower or
+-- lift its own; pymem.enforce_login_limits() holds it to them).
+create or replace function _pymem.apply_login_limits(p_tenant _pymem.tenants, p_login name) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_settings jsonb := _pymem.settings(p_tenant);
+begin
+    execute format('alter role %I connection limit %s', p_login, (v_settings->>'login_connection_limit')::int);
+    execute format('alter role %I set statement_timeout = %s', p_login, (v_settings->>'login_statement_timeout_ms')::int);
+    execute format('alter role %I set idle_in_transaction_session_timeout = %s', p_login,
+                   (v_settings->>'login_idle_in_transaction_timeout_ms')::int);
+    execute format('alter role %I set transaction_timeout = %s', p_login, (v_settings->>'login_transaction_timeout_ms')::int);
+    execute format('alter role %I set lock_timeout = %s', p_login, (v_settings->>'login_lock_timeout_ms')::int);
+end
+$$;
+
+-- Ends the sessions of login roles that run a statement, sit idle in a transaction or
+-- keep a transaction open longer than their tenant's login_* settings allow. A login can
+-- set its own timeouts to 0; an open transaction would then hold back vacuum for every
+-- tenant and hold its locks indefinitely. Scheduled every minute (pg_cron, or the worker).
+-- A non-superuser owner needs to be allowed to signal the login roles (pg_signal_backend);
+-- sessions it may not end are counted, not skipped silently.
+create or replace function pymem.enforce_login_limits() returns jsonb
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_session    record;
+    v_terminated integer := 0;
+    v_denied     integer := 0;
+begin
+    for v_session in
+        select a.pid, a.usename, l.tenant_id,
+               case when a.state = 'active' and a.query_start < now() - make_interval(secs => (s.v->>'login_statement_timeout_ms')::float8 / 1000)
+                        then 'statement'
+                    when a.state like 'idle in transaction%'
+                         and a.state_change < now() - make_interval(secs => (s.v->>'login_idle_in_transaction_timeout_ms')::float8 / 1000)
+                        then 'idle_in_transaction'
+                    when a.xact_start < now() - make_interval(secs => (s.v->>'login_transaction_timeout_ms')::float8 / 1000)
+                        then 'transaction'
+               end as reason
+        from pg_stat_activity a
+        join _pymem.logins l on l.role_name = a.usename
+        join _pymem.tenants t on t.tenant_id = l.tenant_id
+        cross join lateral (select _pymem.settings(t) as v) s
+        where a.datname = current_database() and a.backend_type = 'client backend'
+    loop
+        continue when v_session.reason is null;
+        begin
+            if pg_terminate_backend(v_session.pid) then
+                v_terminated := v_terminated + 1;
+                perform _pymem.write_audit(v_session.tenant_id, 'end_login_session', null,
+                                           jsonb_build_object('login', v_session.usename, 'reason', v_session.reason));
+            end if;
+        exception when insufficient_privilege then
+            v_denied := v_denied + 1;
+        end;
+    end loop;
+    return jsonb_build_object('terminated', v_terminated, 'not_permitted', v_denied);
+end
+$$;
+comment on function pymem.enforce_login_limits() is
+    'Ends login-role sessions past their tenant''s login_statement_timeout_ms, '
+    'login_idle_in_transaction_timeout_ms or login_transaction_timeout_ms (audited). Service role; '
+    'scheduled every minute. Returns {terminated, not_permitted}.';
 
 create or replace function pymem.create_login(p_tenant_id text, p_login text default null, p_password text default null)
     returns table (login name, tenant_id text, api_schema name)
@@ -393,6 +498,7 @@ begin
         execute format('grant execute on function %I.%I(%s) to %I', v_schema, v_fn.proname, v_fn.args, v_login);
     end loop;
     execute format('alter role %I set search_path = %I', v_login, v_schema);
+    perform _pymem.apply_login_limits(v_tenant, v_login);
     insert into _pymem.logins (role_name, tenant_id) values (v_login, v_tenant.tenant_id);
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_login', null, jsonb_build_object('login', v_login));
     return query select v_login, v_tenant.tenant_id, v_schema;
@@ -421,3 +527,19 @@ begin
 end
 $$;
 comment on function pymem.drop_login(text) is 'Drops a tenant login role. Service role only.';
+
+-- Before 0.2 the tenant role owned its API schema. Give it to the installing role.
+do $$
+declare
+    v_tenant _pymem.tenants;
+begin
+    for v_tenant in
+        select t.* from _pymem.tenants t join pg_namespace n on n.nspname = _pymem.api_schema(t)
+        where n.nspowner = (select oid from pg_roles where rolname = t.role_name)
+    loop
+        execute format('alter schema %I owner to %I', _pymem.api_schema(v_tenant), current_user);
+        execute format('revoke create on schema %I from %I', _pymem.api_schema(v_tenant), v_tenant.role_name);
+        execute format('grant usage on schema %I to %I', _pymem.api_schema(v_tenant), v_tenant.role_name);
+    end loop;
+end
+$$;

@@ -7,6 +7,8 @@ do $$
 declare
     v_group   name := _pymem.tenant_group();
     v_service name := _pymem.service_role();
+    v_table   regclass;
+    v_grantee name;
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
@@ -96,6 +98,7 @@ begin
         pymem.retention_sweep(),
         pymem.create_login(text, text, text),
         pymem.drop_login(text),
+        pymem.enforce_login_limits(),
         _pymem.capabilities(),
         _pymem.install_id(),
         _pymem.service_role(),
@@ -119,6 +122,24 @@ begin
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
+    -- Row updates through column privileges only (no LOCK TABLE beyond ROW EXCLUSIVE):
+    -- every _pymem table or partition where a tenant role or the group holds UPDATE.
+    for v_table, v_grantee in
+        select distinct g.table_oid::regclass, g.grantee::regrole::name
+        from (select c.oid as table_oid, a.grantee, a.privilege_type
+              from pg_class c, aclexplode(c.relacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')
+              union all  -- already column-level: re-run for columns added since
+              select c.oid, a.grantee, a.privilege_type
+              from pg_class c join pg_attribute att on att.attrelid = c.oid, aclexplode(att.attacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')) g
+        where g.privilege_type = 'UPDATE'
+          and (g.grantee::regrole::name = v_group
+               or g.grantee::regrole::name in (select t.role_name from _pymem.tenants t))
+    loop
+        perform _pymem.grant_row_updates(v_table, v_grantee);
+    end loop;
+
     -- Tenants reach AGE only through pymem's graph functions (SECURITY DEFINER, the graph
     -- derived from the acting tenant): no USAGE on ag_catalog, so none of AGE's own functions
     -- (age_vle, age_vertex_stats, cypher with another graph's name, ...).
@@ -142,11 +163,13 @@ begin
 end
 $$;
 
--- Extension functions that take an index or a lock key are reachable by every role through
--- PUBLIC: pg_textsearch's index readers (to_bm25query(text, index), bm25_dump_index(index), ...:
--- any role could read another tenant's BM25 index) and the advisory-lock family (any session
--- could hold the locks the sweeps and erasure use, or exhaust the shared lock table). Only a
--- superuser may revoke them; a non-superuser owner gets a notice with the statements to run.
+-- Functions every role reaches through PUBLIC that let one tenant reach another or take a
+-- shared resource: pg_textsearch's index readers (to_bm25query(text, index),
+-- bm25_dump_index(index), ...: any role could read another tenant's BM25 index), the
+-- advisory-lock family (any session could hold the locks the sweeps use, or exhaust the
+-- shared lock table) and the large-object functions (rows in pg_largeobject, which no quota
+-- bounds: a login could fill the disk every tenant writes to). Only a superuser may revoke
+-- them; a non-superuser owner gets a notice with the statements to run.
 do $$
 declare
     v_function regprocedure;
@@ -155,7 +178,9 @@ declare
 begin
     for v_function in
         select p.oid::regprocedure from pg_proc p
-        where (p.pronamespace = 'pg_catalog'::regnamespace and p.proname ~ '^pg_(try_)?advisory')
+        where (p.pronamespace = 'pg_catalog'::regnamespace
+               and (p.proname ~ '^pg_(try_)?advisory' or p.proname ~ '^lo_' or p.proname in ('loread', 'lowrite'))
+               and has_function_privilege('public', p.oid, 'execute'))
            or p.oid in (select d.objid from pg_depend d join pg_extension e on e.oid = d.refobjid
                         where d.classid = 'pg_proc'::regclass and e.extname = 'pg_textsearch'
                           and d.objid::regprocedure::text ~ '^(to_bm25query\(text, ?text\)|bm25_text_bm25query_score|bm25_text_text_score|bm25_dump_index|bm25_spill_index|bm25_force_merge|bm25_summarize_index)')
@@ -173,6 +198,21 @@ begin
     elsif cardinality(v_denied) > 0 then
         raise notice 'pymem: as a superuser, run: % and grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %',
             array_to_string(v_denied, ' '), v_service;
+    end if;
+end
+$$;
+
+-- Temporary tables take disk no quota bounds, and every role may create them through the
+-- PUBLIC grant on the database; pymem uses none. Revoked where the installing role owns the
+-- database (pymem's own database; a shared one keeps its grants: see docs/security.md).
+do $$
+begin
+    if (select d.datdba = (select oid from pg_roles where rolname = current_user)
+            or (select rolsuper from pg_roles where rolname = current_user)
+        from pg_database d where d.datname = current_database()) then
+        execute format('revoke temporary on database %I from public', current_database());
+    else
+        raise notice 'pymem: tenants can create temporary tables here; the database owner may run: revoke temporary on database % from public', quote_ident(current_database());
     end if;
 end
 $$;
