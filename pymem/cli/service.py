@@ -17,8 +17,10 @@ from .base import Context, fail, main, pass_ctx
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True)
 @click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
               help="Query embeddings: auto = PYMEM_EMBED_URL if set, else the local model; none = lexical only.")
-@click.option("--max-concurrent-retrievals", type=click.IntRange(1), default=20, show_default=True,
-              help="Per tenant; more at once are refused with 429 + Retry-After.")
+@click.option("--max-concurrent-per-tenant", "--max-concurrent-retrievals", "max_concurrent_per_tenant",
+              type=click.IntRange(1), default=None,
+              help="Database calls of one tenant at once; more are refused with 429 + Retry-After. "
+                   "Default: a quarter of --pool-size (at least 1), so one tenant never holds the pool.")
 @click.option("--max-body-bytes", type=click.IntRange(1024), default=2 * 1024 * 1024, show_default=True)
 @click.option("--request-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds; also the database statement_timeout of the service's connections.")
@@ -32,12 +34,13 @@ from .base import Context, fail, main, pass_ctx
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
 @pass_ctx
-def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_retrievals: int,
+def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
           max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
           auto_provision: bool, key_cache_seconds: float, log_level: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
-    Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...).
+    Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...); /metrics the one
+    in $PYMEM_METRICS_TOKEN (without it, loopback callers only).
     """
     import logging
 
@@ -47,9 +50,10 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_retr
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if auto_provision and not gateway_tenant_header:
         fail("--auto-provision needs --gateway-tenant-header (API keys always name an existing tenant)", code=2)
-    config = ServiceConfig(max_concurrent_retrievals=max_concurrent_retrievals, max_body_bytes=max_body_bytes,
+    config = ServiceConfig(max_concurrent_per_tenant=max_concurrent_per_tenant, max_body_bytes=max_body_bytes,
                            request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
                            auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
+                           metrics_token=os.environ.get("PYMEM_METRICS_TOKEN") or None,
                            key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn())
     try:
         run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import logging
+import threading
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -41,7 +43,8 @@ T = TypeVar("T")
 class ServiceConfig:
     """What an operator may set (`pymem serve --help` names each)."""
 
-    max_concurrent_retrievals: int = 20       # per tenant, per service process; more -> 429
+    max_concurrent_per_tenant: int | None = None  # data calls of one tenant at once, per process; more
+                                                  # -> 429. None: a quarter of the pool (at least 1)
     max_body_bytes: int = 2 * 1024 * 1024     # larger bodies -> 413 (ingest itself caps messages at 1 MiB)
     request_timeout: float = 10.0             # seconds for the blocking part of a request -> 504
     gateway_tenant_header: str | None = None  # trust this header for the tenant (gateway mode)
@@ -50,6 +53,7 @@ class ServiceConfig:
     key_cache_seconds: float = 5.0            # a revoked key still works this long in this process
     metrics_cache_seconds: float = 10.0       # database-side metrics are re-read at most this often
     owner_dsn: str | None = None              # the tables' owner, for index rebuilds (none: route is 501)
+    metrics_token: str | None = None          # bearer token for /metrics; none: loopback callers only
 
 
 # -- the middleware: body size limit and HTTP metrics --------------------------------------
@@ -121,27 +125,32 @@ class ServiceMiddleware:
 # -- per-tenant concurrency --------------------------------------------------------------
 
 class TenantLimiter:
-    """At most ``limit`` retrievals of one tenant at once in this process; the next one is
-    refused (429 + Retry-After) rather than queued, so a noisy tenant cannot take every
-    worker thread and database connection from the others. Runs on the event loop only."""
+    """At most ``limit`` database calls of one tenant at once in this process; the next one
+    is refused (429 + Retry-After) rather than queued. The limit is a share of the pool, so
+    a tenant whose calls are slow (or made slow on purpose) holds that share and the other
+    tenants keep the rest. A slot is given back when the call's thread ends, not when the
+    request gives up on it (504): until then it still holds a connection."""
 
     def __init__(self, limit: int, metrics: ServiceMetrics):
         self.limit = limit
         self.metrics = metrics
         self.active: dict[str, int] = {}
+        self._lock = threading.Lock()
 
-    @asynccontextmanager
-    async def slot(self, tenant_id: str):
-        current = self.active.get(tenant_id, 0)
-        if current >= self.limit:
-            self.metrics.retrieval_rejected.labels("tenant_concurrency").inc()
-            raise ServiceError(429, "too_many_requests",
-                               f"tenant {tenant_id} has {current} retrievals running; the limit is {self.limit}",
-                               headers={"Retry-After": "1"})
-        self.active[tenant_id] = current + 1
-        try:
-            yield
-        finally:
+    def acquire(self, tenant_id: str, operation: str) -> None:
+        with self._lock:
+            current = self.active.get(tenant_id, 0)
+            if current >= self.limit:
+                self.metrics.tenant_rejected.labels(operation).inc()
+                if operation == "retrieve":
+                    self.metrics.retrieval_rejected.labels("tenant_concurrency").inc()
+                raise ServiceError(429, "too_many_requests",
+                                   f"tenant {tenant_id} has {current} calls running; the limit is {self.limit}",
+                                   headers={"Retry-After": "1"})
+            self.active[tenant_id] = current + 1
+
+    def release(self, tenant_id: str) -> None:
+        with self._lock:
             left = self.active[tenant_id] - 1
             if left:
                 self.active[tenant_id] = left
@@ -159,7 +168,8 @@ class Service:
         self.client = client
         self.config = config or ServiceConfig()
         self.metrics = metrics or ServiceMetrics()
-        self.limiter = TenantLimiter(self.config.max_concurrent_retrievals, self.metrics)
+        share = self.config.max_concurrent_per_tenant or max(1, client.pool_size // 4)
+        self.limiter = TenantLimiter(share, self.metrics)
         self._keys: dict[bytes, tuple[float, dict]] = {}
         self.collector = None
         if collect_database:
@@ -176,18 +186,52 @@ class Service:
         except PymemError as exc:
             raise from_pymem(exc) from exc
 
+    async def for_tenant(self, tenant_id: str, operation: str, fn: Callable[[], T]) -> T:
+        """``blocking(fn)`` within the tenant's share of the pool (429 beyond it). The slot
+        goes back when ``fn`` ends, or at once if the request gave up before it started."""
+        self.limiter.acquire(tenant_id, operation)
+        state = {"started": False, "abandoned": False}
+        guard = threading.Lock()
+
+        def run() -> T:
+            with guard:
+                if state["abandoned"]:
+                    raise RuntimeError("abandoned before it started")
+                state["started"] = True
+            try:
+                return fn()
+            finally:
+                self.limiter.release(tenant_id)
+
+        try:
+            return await self.blocking(run)
+        finally:
+            with guard:
+                if not state["started"]:
+                    state["abandoned"] = True
+                    self.limiter.release(tenant_id)
+
     # -- who is calling ----------------------------------------------------------------
 
     @staticmethod
-    def _presented_key(request: Request) -> str | None:
-        header = request.headers.get("authorization")
+    def _single(request: Request, name: str) -> str | None:
+        """A header that decides who is calling, present at most once: with two, proxies
+        and this service could each read a different one (400)."""
+        values = request.headers.getlist(name)
+        if len(values) > 1:
+            raise ServiceError(400, "bad_request", f"the {name} header is given {len(values)} times; send it once")
+        return values[0] if values else None
+
+    @classmethod
+    def _presented_key(cls, request: Request) -> str | None:
+        header = cls._single(request, "authorization")
         if header:
             scheme, _, credentials = header.partition(" ")
             if scheme.lower() != "bearer" or not credentials.strip():
                 raise ServiceError(401, "unauthorized", "use 'Authorization: Bearer <api key>'",
                                    headers={"WWW-Authenticate": "Bearer"})
             return credentials.strip()
-        return request.headers.get("x-api-key") or None
+        return cls._single(request, "x-api-key") or None
 
     async def _authenticate(self, key: str) -> dict | None:
         digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
@@ -202,19 +246,38 @@ class Service:
             self._keys[digest] = (now + self.config.key_cache_seconds, auth)
         return auth
 
-    def is_admin(self, request: Request) -> bool:
-        token = self.config.admin_token
-        header = request.headers.get("authorization", "")
+    def _bearer_is(self, request: Request, token: str | None) -> bool:
+        header = self._single(request, "authorization") or ""
         scheme, _, credentials = header.partition(" ")
         return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(
             credentials.strip().encode(), token.encode())
+
+    def is_admin(self, request: Request) -> bool:
+        return self._bearer_is(request, self.config.admin_token)
+
+    def check_metrics_access(self, request: Request) -> None:
+        """/metrics names every tenant: it needs the metrics (or admin) token; with no
+        metrics token configured, only callers on the loopback interface get it."""
+        if self._bearer_is(request, self.config.metrics_token) or self.is_admin(request):
+            return
+        if self.config.metrics_token is None:
+            host = request.client.host if request.client else ""
+            try:
+                if ipaddress.ip_address(host).is_loopback:
+                    return
+            except ValueError:
+                pass
+            raise ServiceError(403, "forbidden", "/metrics answers loopback callers only; set a metrics token "
+                                                 "(PYMEM_METRICS_TOKEN) to scrape it from elsewhere")
+        raise ServiceError(401, "unauthorized", "/metrics needs 'Authorization: Bearer <metrics token>'",
+                           headers={"WWW-Authenticate": "Bearer"})
 
     async def tenant_for(self, request: Request, claimed: str | None) -> str:
         """The tenant this request acts for. The API key decides; a body tenant_id that
         disagrees is refused (403). In gateway mode, without a key, the trusted header does."""
         key = self._presented_key(request)
         header = self.config.gateway_tenant_header
-        gateway_tenant = request.headers.get(header) if header else None
+        gateway_tenant = self._single(request, header) if header else None
         if key is not None:
             auth = await self._authenticate(key)
             if auth is None:

@@ -24,7 +24,7 @@ def responses(*statuses: int) -> dict[int, dict]:
     return {status: {"model": ErrorBody, "description": STATUS_CODES[status]} for status in statuses}
 
 
-COMMON = responses(401, 403, 413, 422, 500, 503, 504)
+COMMON = responses(400, 401, 403, 413, 422, 429, 500, 503, 504)
 
 
 class ServiceError(Exception):
@@ -56,6 +56,8 @@ def from_pymem(exc: PymemError) -> ServiceError:
         return ServiceError(404, "not_found", message)
     if isinstance(exc, client_mod.AlreadyExists):
         return ServiceError(409, "already_exists", message)
+    if isinstance(exc, client_mod.Conflict):
+        return ServiceError(409, "conflict", message, headers={"Retry-After": "1"})
     if isinstance(exc, client_mod.LimitExceeded):
         # 409, not 429: retrying does not help until memories are freed or the cap raised.
         return ServiceError(409, "memory_limit_reached", message)

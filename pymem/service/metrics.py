@@ -65,6 +65,10 @@ class ServiceMetrics:
         self.retrieval_rejected = Counter(
             "memory_retrieval_rejected_total", "Retrievals refused before running, by reason", ["reason"],
             registry=r)
+        self.tenant_rejected = Counter(
+            "memory_tenant_calls_rejected_total",
+            "Calls refused because their tenant had its share of the pool in use, by operation",
+            ["operation"], registry=r)
         self.deletions = Counter(
             "memory_deletion_requests_total", "Deletion requests (forget, erase) by outcome",
             ["operation", "outcome"], registry=r)

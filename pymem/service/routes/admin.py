@@ -16,7 +16,7 @@ from . import service
 router = APIRouter(prefix="/api/admin", tags=["admin"])
 
 
-@router.post("/index/rebuild", responses={**COMMON, **responses(404, 501)})
+@router.post("/index/rebuild", responses={**COMMON, **responses(404, 409, 501)})
 async def rebuild_indexes(body: RebuildRequest, request: Request, svc=Depends(service)):
     """Rebuild a tenant's retrieval indexes concurrently from its current settings (the
     statements of `pymem.reindex_plan`, as `pymem admin reindex` runs them). `"all"`

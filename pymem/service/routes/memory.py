@@ -21,39 +21,39 @@ async def ingest(body: IngestRequest, request: Request, svc=Depends(service)):
     tenant_id = await svc.tenant_for(request, body.tenant_id)
     tenant = svc.client.tenant(tenant_id)
     if body.type is not None and body.type != "episode":
-        memory_id = await svc.blocking(lambda: tenant.remember(
+        memory_id = await svc.for_tenant(tenant_id, "remember", lambda: tenant.remember(
             body.user_id, body.content, kind=body.type, metadata=body.metadata,
             session_id=body.session_id, agent_id=body.agent_id))
         ids, kind = [memory_id], body.type
     else:
         messages = ([m.model_dump(exclude_none=True) for m in body.messages] if body.messages is not None
                     else body.content)
-        episode_id = await svc.blocking(lambda: tenant.ingest(
+        episode_id = await svc.for_tenant(tenant_id, "ingest", lambda: tenant.ingest(
             body.user_id, messages, session_id=body.session_id, metadata=body.metadata,
             agent_id=body.agent_id))
         ids, kind = [episode_id], "episode"
     return {"ids": ids, "kind": kind, "tenant_id": tenant_id, "user_id": body.user_id}
 
 
-@router.post("/retrieve", response_model=RetrieveResponse, responses={**COMMON, **responses(404, 429)})
+@router.post("/retrieve", response_model=RetrieveResponse, responses={**COMMON, **responses(404)})
 async def retrieve(body: RetrieveRequest, request: Request, svc=Depends(service)):
     """The user's top-k memories for a query (`pymem.retrieve`), best first, with score components."""
     tenant_id = await svc.tenant_for(request, body.tenant_id)
     tenant = svc.client.tenant(tenant_id)
-    async with svc.limiter.slot(tenant_id):
-        started = time.perf_counter()
-        memories = await svc.blocking(lambda: tenant.retrieve(
-            body.user_id, body.query, top_k=body.top_k, token_budget=body.token_budget, kinds=body.kinds))
-        svc.metrics.retrieved(time.perf_counter() - started, [m.score for m in memories])
+    started = time.perf_counter()
+    memories = await svc.for_tenant(tenant_id, "retrieve", lambda: tenant.retrieve(
+        body.user_id, body.query, top_k=body.top_k, token_budget=body.token_budget, kinds=body.kinds))
+    svc.metrics.retrieved(time.perf_counter() - started, [m.score for m in memories])
     return {"results": memories}
 
 
 @router.delete("/{memory_id}", responses={**COMMON, **responses(404)})
 async def forget(memory_id: uuid.UUID, request: Request, svc=Depends(service)):
     """Forget one memory of the caller's tenant (`pymem.forget`); 404 when none is visible."""
-    tenant = svc.client.tenant(await svc.tenant_for(request, None))
+    tenant_id = await svc.tenant_for(request, None)
+    tenant = svc.client.tenant(tenant_id)
     try:
-        forgotten = await svc.blocking(lambda: tenant.forget(str(memory_id), reason="api"))
+        forgotten = await svc.for_tenant(tenant_id, "forget", lambda: tenant.forget(str(memory_id), reason="api"))
     except ServiceError:
         svc.metrics.deletions.labels("forget", "failed").inc()
         raise

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import anyio
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -27,8 +27,12 @@ async def healthz(svc=Depends(service)):
 
 
 @router.get("/metrics", response_class=Response,
-            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
-async def metrics(svc=Depends(service)):
-    """Prometheus metrics: the service's own and database-side figures (cached briefly)."""
+            responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"},
+                       **responses(400, 401, 403)})
+async def metrics(request: Request, svc=Depends(service)):
+    """Prometheus metrics: the service's own and database-side figures (cached briefly).
+    Needs `Authorization: Bearer <metrics token>` (or the admin token); without a metrics
+    token configured, loopback callers only."""
+    svc.check_metrics_access(request)
     payload = await anyio.to_thread.run_sync(generate_latest, svc.metrics.registry)
     return Response(payload, media_type=CONTENT_TYPE_LATEST)

@@ -11,14 +11,14 @@ from . import service
 router = APIRouter(prefix="/api/users", tags=["users"])
 
 
-@router.post("/erase", responses={**COMMON, **responses(404)})
+@router.post("/erase", responses={**COMMON, **responses(404, 409)})
 async def erase_user(body: UserRequest, request: Request, svc=Depends(service)):
     """Erase everything stored about one user (`pymem.erase_user`): every store, verified
     in the same transaction (the report's `residual` is 0)."""
     tenant_id = await svc.tenant_for(request, body.tenant_id)
     tenant = svc.client.tenant(tenant_id)
     try:
-        report = await svc.blocking(lambda: tenant.erase_user(body.user_id))
+        report = await svc.for_tenant(tenant_id, "erase_user", lambda: tenant.erase_user(body.user_id))
     except ServiceError:
         svc.metrics.deletions.labels("erase", "failed").inc()
         raise
@@ -30,5 +30,6 @@ async def erase_user(body: UserRequest, request: Request, svc=Depends(service)):
 async def export_user(body: UserRequest, request: Request, svc=Depends(service)):
     """Everything stored about one user, as one JSON document (`pymem.export_user`)."""
     tenant_id = await svc.tenant_for(request, body.tenant_id)
-    export = await svc.blocking(lambda: svc.client.tenant(tenant_id).export_user(body.user_id))
+    tenant = svc.client.tenant(tenant_id)
+    export = await svc.for_tenant(tenant_id, "export_user", lambda: tenant.export_user(body.user_id))
     return {"tenant_id": tenant_id, "user_id": body.user_id, "export": export}
