@@ -88,6 +88,10 @@ def db(pg_server, template_db):
     name = f"pymem_test_{os.getpid()}_{next(_counter)}"
     janitor = _janitor(pg_server, name, template_dbname=TEMPLATE)
     janitor.init()
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        # What pymem migrate sets on the database (090_grants.sql): a clone gets the
+        # template's catalogs but not its database-level grants.
+        conn.execute(psycopg.sql.SQL("revoke temporary on database {} from public").format(psycopg.sql.Identifier(name)))
     database = Database(pg_server, name, template_db)
     try:
         yield database

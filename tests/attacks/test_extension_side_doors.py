@@ -59,7 +59,7 @@ def test_another_tenants_graph_is_out_of_reach(db, world):
         graph = world["graph_a"]
         for statement in [
             f"select * from ag_catalog.cypher('{graph}', $$ MATCH (n) RETURN n $$) as (n ag_catalog.agtype)",
-            f"select ag_catalog.create_graph('planted')",
+            "select ag_catalog.create_graph('planted')",
             f"select * from ag_catalog.age_vle('\"{graph}\"'::ag_catalog.agtype, null, null, null, null, null, null)",
             f"select * from {graph}._ag_label_vertex",
         ]:

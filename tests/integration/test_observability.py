@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -74,6 +75,9 @@ def test_promtool_checks_and_unit_tests_the_alert_rules():
     assert unit.returncode == 0, unit.stdout + unit.stderr
 
 
+SCRAPE_TOKEN = "scrape-token-for-tests"
+
+
 @pytest.fixture
 def service(db, client, tmp_path):
     """`pymem serve` as its own process, lexical-only, on a free loopback port."""
@@ -84,7 +88,8 @@ def service(db, client, tmp_path):
     log = open(tmp_path / "serve.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "serve", "--port",
                              str(port), "--embedder", "none", "--log-level", "warning"],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYMEM_METRICS_TOKEN": SCRAPE_TOKEN})
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: proc.poll() is None and get(f"{base}/healthz")[0] == 200, 60, "pymem serve")
@@ -106,12 +111,18 @@ def test_prometheus_scrapes_the_service(service, tmp_path):
                           headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
     assert status == 200 and json.loads(payload)["results"][0]["tenant_id"] == "acme"
 
+    # /metrics names every tenant: without the token even a loopback caller is refused.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        get(f"{base}/metrics")
+    assert refused.value.code == 401
+
     target = base.removeprefix("http://")
     (tmp_path / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         f"rule_files: ['{DOCKER / 'prometheus' / 'alerts.yml'}']\n"
         "scrape_configs:\n"
-        f"  - job_name: pymem-api\n    static_configs: [{{targets: ['{target}']}}]\n")
+        f"  - job_name: pymem-api\n    authorization: {{credentials: {SCRAPE_TOKEN}}}\n"
+        f"    static_configs: [{{targets: ['{target}']}}]\n")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api/v1"
     log = open(tmp_path / "prometheus.log", "w")

@@ -16,7 +16,7 @@ def make_api(client):
     opened = []
 
     def make(**config):
-        service = Service(client, ServiceConfig(**{"key_cache_seconds": 0, **config}))
+        service = Service(client, ServiceConfig(**{"key_cache_seconds": 0, "metrics_token": METRICS_TOKEN, **config}))
         http = TestClient(service.app(), raise_server_exceptions=False)
         http.__enter__()
         opened.append(http)
@@ -25,6 +25,15 @@ def make_api(client):
     yield make
     for http in opened:
         http.__exit__(None, None, None)
+
+
+METRICS_TOKEN = "metrics-token-for-tests"
+
+
+def metrics_text(api) -> str:
+    response = api.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    assert response.status_code == 200, response.text
+    return response.text
 
 
 @pytest.fixture
@@ -167,12 +176,17 @@ def test_request_size_limit(make_api, keys):
     assert_error(r, 413, "payload_too_large")
 
 
-def test_per_tenant_retrieval_limit(make_api, keys):
-    api, service = make_api(max_concurrent_retrievals=2)
-    service.limiter.active["acme"] = 2  # two retrievals of acme in flight
+def test_per_tenant_share_of_the_pool(make_api, keys, client):
+    api, service = make_api()
+    assert service.limiter.limit == max(1, client.pool_size // 4)  # the default share
+    api, service = make_api(max_concurrent_per_tenant=2)
+    service.limiter.active["acme"] = 2  # two calls of acme in flight
     r = api.post("/api/memory/retrieve", headers=bearer(keys["acme"]), json={"user_id": "a", "query": "x"})
     assert_error(r, 429, "too_many_requests")
     assert r.headers["Retry-After"] == "1"
+    # Every data call counts, not only retrievals.
+    r = api.post("/api/memory/ingest", headers=bearer(keys["acme"]), json={"user_id": "a", "content": "hi"})
+    assert_error(r, 429, "too_many_requests")
     # Other tenants are not affected.
     r = api.post("/api/memory/retrieve", headers=bearer(keys["globex"]), json={"user_id": "a", "query": "x"})
     assert r.status_code == 200
@@ -180,7 +194,9 @@ def test_per_tenant_retrieval_limit(make_api, keys):
     assert api.post("/api/memory/retrieve", headers=bearer(keys["acme"]),
                     json={"user_id": "a", "query": "x"}).status_code == 200
     assert service.limiter.active == {"acme": 1}  # the slot was given back
-    assert 'memory_retrieval_rejected_total{reason="tenant_concurrency"} 1.0' in api.get("/metrics").text
+    text = metrics_text(api)
+    assert 'memory_retrieval_rejected_total{reason="tenant_concurrency"} 1.0' in text
+    assert 'memory_tenant_calls_rejected_total{operation="ingest"} 1.0' in text
 
 
 def test_admin_rebuild_checks_credentials_and_rebuilds_concurrently(make_api, keys, db, client):
@@ -257,7 +273,7 @@ def test_health_openapi_and_metrics(make_api, keys):
     h = bearer(keys["acme"])
     api.post("/api/memory/ingest", headers=h, json={"user_id": "alice", "content": "likes tea", "type": "fact"})
     api.post("/api/memory/retrieve", headers=h, json={"user_id": "alice", "query": "tea"})
-    text = api.get("/metrics").text
+    text = metrics_text(api)
     assert "memory_retrieval_latency_seconds_count 1.0" in text
     assert "memory_retrieval_result_count_count 1.0" in text
     assert "memory_retrieval_relevance_score_count 1.0" in text

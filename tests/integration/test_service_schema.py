@@ -18,7 +18,8 @@ def service_and_key(client, db):
     client.create_tenant("acme")
     key = client.create_api_key("acme")["api_key"]
     client.tenant("acme").remember("alice", "Alice prefers dark mode", kind="preference")
-    return Service(client, ServiceConfig(admin_token="admin-token", owner_dsn=db.admin_dsn)), key
+    return Service(client, ServiceConfig(admin_token="admin-token", owner_dsn=db.admin_dsn,
+                                         metrics_token=key)), key  # one bearer for every route
 
 
 OPERATIONS = [("POST", "/api/memory/ingest"), ("POST", "/api/memory/retrieve"), ("DELETE", "/api/memory/{memory_id}"),

@@ -73,6 +73,13 @@ def test_fresh_migrate_creates_the_expected_objects(db):
         assert public_exec == set()
 
 
+def test_migrate_closes_temporary_tables_to_public(pg_server, template_db):
+    """Temporary tables take disk no quota bounds; pymem's database gives them to nobody by
+    default (the template here is a database pymem migrate built)."""
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        assert conn.execute("select has_database_privilege('public', 'pymem_template', 'temporary')").fetchone()[0] is False
+
+
 def test_rerunning_migrate_is_a_no_op(db):
     with db.connect() as conn:
         before = _catalog_fingerprint(conn)
