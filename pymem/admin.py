@@ -1,4 +1,7 @@
-"""Administrative operations that must run outside a transaction, as the owning role.
+"""Administrative operations that run as the owning role or as a superuser.
+
+``prepare_owner`` and ``lockdown`` are the superuser's two steps for an install owned by a
+role that is not a superuser (pymem/sql/owner_prelude.sql; ``_pymem.lockdown()``).
 
 ``reindex_tenant`` rebuilds one tenant's HNSW and BM25 (or GIN) indexes from its current
 settings without blocking reads. The statements come from ``pymem.reindex_plan()`` (the
@@ -13,7 +16,21 @@ import time
 import psycopg
 
 from .client import Conflict
-from .queries import query
+from .queries import SQL_DIR, query
+
+
+def prepare_owner(superuser_dsn: str, owner: str) -> None:
+    """As a superuser: let ``owner`` (LOGIN, CREATEROLE) install and own pymem in this database."""
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        conn.execute(query("set_owner"), {"owner": owner})
+        conn.execute((SQL_DIR / "owner_prelude.sql").read_text(encoding="utf-8"))
+
+
+def lockdown(superuser_dsn: str) -> dict:
+    """As a superuser, after each migrate: revoke PUBLIC's EXECUTE on the functions that let
+    one tenant reach another (and TEMP on the database); returns what was revoked."""
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        return conn.execute(query("lockdown")).fetchone()[0]
 
 
 def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str | None = "1GB",

@@ -1,17 +1,18 @@
-"""Maintenance: rebuild a tenant's indexes."""
+"""Maintenance: rebuild a tenant's indexes; the superuser's steps for a non-superuser owner."""
 
 from __future__ import annotations
 
 import click
 import psycopg
 
+from ..client import PymemError
 from ..server import ServerError
 from .base import Context, emit, fail, guard, main, open_client, pass_ctx
 
 
 @main.group()
 def admin() -> None:
-    """Maintenance: rebuild a tenant's indexes."""
+    """Maintenance: rebuild a tenant's indexes; the superuser's steps for a non-superuser owner."""
 
 
 @admin.command("reindex")
@@ -46,9 +47,43 @@ def admin_reindex(ctx: Context, tenant_id: str, hnsw_m: int | None, hnsw_ef_cons
     try:
         report = reindex_tenant(ctx.admin_dsn(), tenant_id, maintenance_work_mem=maintenance_work_mem,
                                 progress=progress)
-    except (ServerError, psycopg.Error) as exc:
+    except (ServerError, psycopg.Error, PymemError) as exc:
         fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
     if settings is not None:
         report["settings"] = {k: settings[k] for k in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
                                                        "bm25_k1", "bm25_b")}
     emit(report, as_json, f"pymem: rebuilt the indexes of {tenant_id} in {report['seconds']:.2f} s")
+
+
+@admin.command("prepare-owner")
+@click.argument("owner")
+@pass_ctx
+def admin_prepare_owner(ctx: Context, owner: str) -> None:
+    """As a superuser (PYMEM_DSN), before the first migrate: let OWNER, a LOGIN role with
+    CREATEROLE that is not a superuser, install and own pymem in this database. Creates the
+    extensions and grants what the migrations need (pymem/sql/owner_prelude.sql). Then run
+    `pymem migrate` as OWNER, and `pymem admin lockdown` as the superuser."""
+    from ..admin import prepare_owner
+
+    try:
+        prepare_owner(ctx.admin_dsn(), owner)
+    except (ServerError, psycopg.Error) as exc:
+        fail(str(exc).strip().splitlines()[0])
+    click.echo(f"pymem: {owner} may now run pymem migrate; afterwards run pymem admin lockdown as a superuser")
+
+
+@admin.command("lockdown")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def admin_lockdown(ctx: Context, as_json: bool) -> None:
+    """As a superuser (PYMEM_DSN), after every migrate of an install a non-superuser owns:
+    revoke PUBLIC's EXECUTE on the extension and core functions that let one tenant reach
+    another or take a shared resource (BM25 index readers, advisory locks, large objects),
+    and TEMP on the database. `pymem migrate` does this itself when it runs as a superuser."""
+    from ..admin import lockdown
+
+    try:
+        report = lockdown(ctx.admin_dsn())
+    except (ServerError, psycopg.Error) as exc:
+        fail(str(exc).strip().splitlines()[0])
+    emit(report, as_json, f"pymem: revoked {report['revoked']} functions from PUBLIC; {report['open']} remain open")

@@ -203,6 +203,14 @@ select set_config('statement_timeout', %(ms)s, true);
 -- Merge settings into a tenant's own (null removes a key); returns the effective settings.
 select pymem.update_tenant_settings(%(tenant_id)s, %(settings)s) as settings;
 
+-- name: set_owner
+-- The role pymem/sql/owner_prelude.sql prepares (read there as a setting).
+select set_config('pymem.owner', %(owner)s, false);
+
+-- name: lockdown
+-- As a superuser: close PUBLIC's EXECUTE on the functions that let one tenant reach another.
+select _pymem.lockdown() as report;
+
 -- name: reindex_lock
 -- One rebuild of a tenant's indexes at a time (a session lock; tenants hold no advisory locks).
 select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext(%(tenant_id)s));

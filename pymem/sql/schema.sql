@@ -1239,6 +1239,41 @@ CREATE FUNCTION _pymem.install_id() RETURNS text
     AS $$ select install_id from _pymem.install $$;
 
 --
+-- Name: lockdown(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.lockdown() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_function regprocedure;
+    v_revoked  integer := 0;
+    v_owner    name := (select owner_role from _pymem.install);
+begin
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        raise exception 'pymem: only a superuser can revoke what PUBLIC holds on extension and core functions'
+            using errcode = '42501', hint = 'Run pymem admin lockdown with a superuser''s DSN.';
+    end if;
+    for v_function in select * from _pymem.public_side_doors() loop
+        execute format('revoke execute on function %s from public', v_function);
+        v_revoked := v_revoked + 1;
+        -- _pymem.bm25_hits (the owner's) scans with pg_textsearch's index readers
+        if exists (select from pg_depend d join pg_extension e on e.oid = d.refobjid
+                   where d.classid = 'pg_proc'::regclass and d.objid = v_function and e.extname = 'pg_textsearch') then
+            execute format('grant execute on function %s to %I', v_function, v_owner);
+        end if;
+    end loop;
+    execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
+                   _pymem.service_role());
+    execute format('grant execute on function pg_advisory_xact_lock(integer, integer), pg_try_advisory_lock(integer, integer),
+                    pg_advisory_unlock(integer, integer) to %I', v_owner);
+    execute format('revoke temporary on database %I from public', current_database());
+    return jsonb_build_object('revoked', v_revoked, 'open', (select count(*) from _pymem.public_side_doors()));
+end
+$$;
+
+--
 -- Name: names_old_value(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1380,6 +1415,26 @@ begin
     perform ag_catalog.create_graph(p_tenant.graph_name);
     execute format('revoke all on schema %I from public', p_tenant.graph_name);
 end
+$$;
+
+--
+-- Name: public_side_doors(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.public_side_doors() RETURNS SETOF regprocedure
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select p.oid::regprocedure from pg_proc p
+    where has_function_privilege('public', p.oid, 'execute')
+      and ((p.pronamespace = 'pg_catalog'::regnamespace
+            and (p.proname ~ '^pg_(try_)?advisory' or p.proname ~ '^lo_' or p.proname in ('loread', 'lowrite')))
+           or (p.oid in (select d.objid from pg_depend d join pg_extension e on e.oid = d.refobjid
+                         where d.classid = 'pg_proc'::regclass and e.extname = 'pg_textsearch')
+               and ((p.proname = 'to_bm25query' and p.pronargs = 2)
+                    or p.proname in ('bm25_text_bm25query_score', 'bm25_text_text_score', 'bm25_dump_index',
+                                     'bm25_spill_index', 'bm25_force_merge', 'bm25_summarize_index'))))
+    order by 1
 $$;
 
 --
@@ -3014,6 +3069,11 @@ begin
         execute format('create role %I login noinherit', v_login);
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
+    end if;
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        -- The installing role ends the login's sessions (enforce_login_limits) and drops
+        -- what was granted to it (drop_login): both need the login's privileges.
+        execute format('grant %I to %I with inherit true, set false', v_login, current_user);
     end if;
     execute format('grant usage on schema %I to %I', v_schema, v_login);
     for v_fn in select p.proname, pg_get_function_identity_arguments(p.oid) as args from pg_proc p
@@ -5999,6 +6059,12 @@ REVOKE ALL ON FUNCTION _pymem.install_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION lockdown(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.lockdown() FROM PUBLIC;
+
+--
 -- Name: FUNCTION names_old_value(p_before text); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6030,6 +6096,12 @@ REVOKE ALL ON FUNCTION _pymem.provision_api(p_tenant _pymem.tenants) FROM PUBLIC
 --
 
 REVOKE ALL ON FUNCTION _pymem.provision_tenant(p_tenant _pymem.tenants) FROM PUBLIC;
+
+--
+-- Name: FUNCTION public_side_doors(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.public_side_doors() FROM PUBLIC;
 
 --
 -- Name: FUNCTION recognize(p_text text); Type: ACL; Schema: _pymem; Owner: -

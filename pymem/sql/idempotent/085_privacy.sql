@@ -492,6 +492,11 @@ begin
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
     end if;
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        -- The installing role ends the login's sessions (enforce_login_limits) and drops
+        -- what was granted to it (drop_login): both need the login's privileges.
+        execute format('grant %I to %I with inherit true, set false', v_login, current_user);
+    end if;
     execute format('grant usage on schema %I to %I', v_schema, v_login);
     for v_fn in select p.proname, pg_get_function_identity_arguments(p.oid) as args from pg_proc p
                 where p.pronamespace = v_schema::regnamespace loop

@@ -3,6 +3,64 @@
 --   tenant group  data functions (they run as the tenant role, under RLS)
 --   service role  administrative functions (SECURITY DEFINER, fixed search_path)
 
+-- Functions every role reaches through PUBLIC that let one tenant reach another or take a
+-- shared resource: pg_textsearch's index readers (to_bm25query(text, index),
+-- bm25_dump_index(index), ...: any role could read another tenant's BM25 index), the
+-- advisory-lock family (any session could hold the locks the sweeps use, or exhaust the
+-- shared lock table) and the large-object functions (rows in pg_largeobject, which no quota
+-- bounds: a login could fill the disk every tenant writes to). Those still open to PUBLIC.
+create or replace function _pymem.public_side_doors() returns setof regprocedure
+    language sql stable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+    select p.oid::regprocedure from pg_proc p
+    where has_function_privilege('public', p.oid, 'execute')
+      and ((p.pronamespace = 'pg_catalog'::regnamespace
+            and (p.proname ~ '^pg_(try_)?advisory' or p.proname ~ '^lo_' or p.proname in ('loread', 'lowrite')))
+           or (p.oid in (select d.objid from pg_depend d join pg_extension e on e.oid = d.refobjid
+                         where d.classid = 'pg_proc'::regclass and e.extname = 'pg_textsearch')
+               and ((p.proname = 'to_bm25query' and p.pronargs = 2)
+                    or p.proname in ('bm25_text_bm25query_score', 'bm25_text_text_score', 'bm25_dump_index',
+                                     'bm25_spill_index', 'bm25_force_merge', 'bm25_summarize_index'))))
+    order by 1
+$$;
+
+-- Closes them, and grants the advisory locks pymem takes to the roles that take them: the
+-- service role (the worker's scheduler: one runner per job) and the installing role
+-- (create_tenant, one index rebuild per tenant). Only a superuser may revoke what PUBLIC
+-- holds on these functions: migrate calls this when it runs as one; otherwise a superuser
+-- runs `pymem admin lockdown` (select _pymem.lockdown()) after each migrate.
+create or replace function _pymem.lockdown() returns jsonb
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_function regprocedure;
+    v_revoked  integer := 0;
+    v_owner    name := (select owner_role from _pymem.install);
+begin
+    if not (select rolsuper from pg_roles where rolname = current_user) then
+        raise exception 'pymem: only a superuser can revoke what PUBLIC holds on extension and core functions'
+            using errcode = '42501', hint = 'Run pymem admin lockdown with a superuser''s DSN.';
+    end if;
+    for v_function in select * from _pymem.public_side_doors() loop
+        execute format('revoke execute on function %s from public', v_function);
+        v_revoked := v_revoked + 1;
+        -- _pymem.bm25_hits (the owner's) scans with pg_textsearch's index readers
+        if exists (select from pg_depend d join pg_extension e on e.oid = d.refobjid
+                   where d.classid = 'pg_proc'::regclass and d.objid = v_function and e.extname = 'pg_textsearch') then
+            execute format('grant execute on function %s to %I', v_function, v_owner);
+        end if;
+    end loop;
+    execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
+                   _pymem.service_role());
+    execute format('grant execute on function pg_advisory_xact_lock(integer, integer), pg_try_advisory_lock(integer, integer),
+                    pg_advisory_unlock(integer, integer) to %I', v_owner);
+    execute format('revoke temporary on database %I from public', current_database());
+    return jsonb_build_object('revoked', v_revoked, 'open', (select count(*) from _pymem.public_side_doors()));
+end
+$$;
+
 do $$
 declare
     v_group   name := _pymem.tenant_group();
@@ -163,41 +221,14 @@ begin
 end
 $$;
 
--- Functions every role reaches through PUBLIC that let one tenant reach another or take a
--- shared resource: pg_textsearch's index readers (to_bm25query(text, index),
--- bm25_dump_index(index), ...: any role could read another tenant's BM25 index), the
--- advisory-lock family (any session could hold the locks the sweeps use, or exhaust the
--- shared lock table) and the large-object functions (rows in pg_largeobject, which no quota
--- bounds: a login could fill the disk every tenant writes to). Only a superuser may revoke
--- them; a non-superuser owner gets a notice with the statements to run.
 do $$
-declare
-    v_function regprocedure;
-    v_service  name := _pymem.service_role();
-    v_denied   text[] := '{}';
 begin
-    for v_function in
-        select p.oid::regprocedure from pg_proc p
-        where (p.pronamespace = 'pg_catalog'::regnamespace
-               and (p.proname ~ '^pg_(try_)?advisory' or p.proname ~ '^lo_' or p.proname in ('loread', 'lowrite'))
-               and has_function_privilege('public', p.oid, 'execute'))
-           or p.oid in (select d.objid from pg_depend d join pg_extension e on e.oid = d.refobjid
-                        where d.classid = 'pg_proc'::regclass and e.extname = 'pg_textsearch'
-                          and d.objid::regprocedure::text ~ '^(to_bm25query\(text, ?text\)|bm25_text_bm25query_score|bm25_text_text_score|bm25_dump_index|bm25_spill_index|bm25_force_merge|bm25_summarize_index)')
-    loop
-        if (select rolsuper from pg_roles where rolname = current_user) then
-            execute format('revoke execute on function %s from public', v_function);
-            execute format('grant execute on function %s to %I', v_function, current_user);
-        else
-            v_denied := v_denied || format('revoke execute on function %s from public;', v_function);
-        end if;
-    end loop;
-    -- The worker's scheduler keeps one runner per job with a session advisory lock.
     if (select rolsuper from pg_roles where rolname = current_user) then
-        execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I', v_service);
-    elsif cardinality(v_denied) > 0 then
-        raise notice 'pymem: as a superuser, run: % and grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %',
-            array_to_string(v_denied, ' '), v_service;
+        perform _pymem.lockdown();
+    elsif exists (select from _pymem.public_side_doors()) then
+        raise warning 'pymem: % functions that let one tenant reach another are still executable by every role',
+            (select count(*) from _pymem.public_side_doors())
+            using hint = 'As a superuser, run: pymem admin lockdown (select _pymem.lockdown()).';
     end if;
 end
 $$;
