@@ -16,6 +16,7 @@ import itertools
 import os
 import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import pytest
 from pytest_postgresql.janitor import DatabaseJanitor
 
 import pymem
-from pymem import migrate
+from pymem import admin, migrate
 from pymem.server import EmbeddedServer
 
 TEMPLATE = "pymem_template"
@@ -65,13 +66,15 @@ def template_db(pg_server):
 
 
 class Database:
-    """One test's database: superuser and service-role DSNs, and helpers."""
+    """One test's database: superuser, owner and service-role DSNs, and helpers."""
 
-    def __init__(self, server: EmbeddedServer, name: str, install: tuple[str, str, str]):
+    def __init__(self, server: EmbeddedServer, name: str, install: tuple[str, str, str], owner: str | None = None):
         self.server = server
         self.name = name
         self.install_id, self.service_role, self.tenant_group = install
         self.admin_dsn = server.uri(name)
+        # The role that owns the install: the superuser, or a role that is not one.
+        self.owner_dsn = server.uri(name, user=owner) if owner else self.admin_dsn
         self.service_dsn = server.uri(name, user=self.service_role)
 
     def connect(self, **kwargs) -> psycopg.Connection:
@@ -83,24 +86,33 @@ class Database:
             return [r[0] for r in conn.execute("select role_name from _pymem.tenants")]
 
 
-@pytest.fixture
-def db(pg_server, template_db):
+@contextmanager
+def cloned_database(server: EmbeddedServer, template: str, install: tuple[str, str, str], owner: str | None = None):
+    """A fresh clone of a migrated template, dropped afterwards with the tenant roles made in it."""
     name = f"pymem_test_{os.getpid()}_{next(_counter)}"
-    janitor = _janitor(pg_server, name, template_dbname=TEMPLATE)
+    janitor = _janitor(server, name, template_dbname=template)
     janitor.init()
-    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+    with psycopg.connect(server.uri(), autocommit=True) as conn:
         # What pymem migrate sets on the database (090_grants.sql): a clone gets the
         # template's catalogs but not its database-level grants.
         conn.execute(psycopg.sql.SQL("revoke temporary on database {} from public").format(psycopg.sql.Identifier(name)))
-    database = Database(pg_server, name, template_db)
+    if owner:
+        admin.prepare_owner(server.uri(name), owner)  # the database-level grants again
+    database = Database(server, name, install, owner)
     try:
         yield database
     finally:
         roles = database.tenant_roles()
         janitor.drop()
-        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        with psycopg.connect(server.uri(), autocommit=True) as conn:
             for role in roles:
                 conn.execute(psycopg.sql.SQL("drop role if exists {}").format(psycopg.sql.Identifier(role)))
+
+
+@pytest.fixture
+def db(pg_server, template_db):
+    with cloned_database(pg_server, TEMPLATE, template_db) as database:
+        yield database
 
 
 @pytest.fixture

@@ -96,3 +96,45 @@ def test_every_executable_function_is_reviewed(db, client):
 if __name__ == "__main__":  # regenerate: python -m tests.attacks.test_executable_functions DSN TENANT_ROLE LOGIN
     with psycopg.connect(sys.argv[1]) as connection:
         write(observed(connection, sys.argv[2], sys.argv[3]))
+
+
+def test_the_superusers_steps_through_the_cli(pg_server):
+    """`pymem admin prepare-owner`, `pymem migrate` as the owner, `pymem admin lockdown`: the
+    documented install for an owner that is not a superuser, from the command line."""
+    from click.testing import CliRunner
+
+    from pymem.cli import main
+
+    name, owner = "pymem_cli_nonsuper", "pm_cli_owner"
+    with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+        conn.execute(f"drop database if exists {name}")
+        conn.execute(f"drop role if exists {owner}")
+        conn.execute(f"create role {owner} login")  # no CREATEROLE yet
+        conn.execute(f"create database {name}")
+    runner = CliRunner()
+    try:
+        refused = runner.invoke(main, ["--dsn", pg_server.uri(name), "admin", "prepare-owner", owner])
+        assert refused.exit_code == 1 and "CREATEROLE" in refused.output
+        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+            conn.execute(f"alter role {owner} createrole")
+        prepared = runner.invoke(main, ["--dsn", pg_server.uri(name), "admin", "prepare-owner", owner])
+        assert prepared.exit_code == 0, prepared.output
+        migrated = runner.invoke(main, ["--dsn", pg_server.uri(name, user=owner), "migrate"])
+        assert migrated.exit_code == 0, migrated.output
+        with psycopg.connect(pg_server.uri(name)) as conn:
+            assert conn.execute("select count(*) from _pymem.public_side_doors()").fetchone()[0] > 0
+        locked = runner.invoke(main, ["--dsn", pg_server.uri(name), "admin", "lockdown", "--json"])
+        assert locked.exit_code == 0, locked.output
+        assert '"open": 0' in locked.output
+        as_owner = runner.invoke(main, ["--dsn", pg_server.uri(name, user=owner), "admin", "lockdown"])
+        assert as_owner.exit_code == 1 and "superuser" in as_owner.output
+    finally:
+        with psycopg.connect(pg_server.uri(), autocommit=True) as conn:
+            roles = []
+            if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone():
+                with psycopg.connect(pg_server.uri(name)) as inner:
+                    if inner.execute("select to_regclass('_pymem.install')").fetchone()[0]:
+                        roles = list(inner.execute("select _pymem.service_role(), _pymem.tenant_group()").fetchone())
+            conn.execute(f"drop database if exists {name}")
+            for role in [*roles, owner]:
+                conn.execute(f'drop role if exists "{role}"')

@@ -156,9 +156,9 @@ def test_concurrent_rebuilds_of_one_tenant_conflict_cleanly(db, world):
         assert running.execute("select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext('tenant-a'))"
                                ).fetchone()[0]
         with pytest.raises(Conflict, match="already running"):
-            reindex_tenant(db.admin_dsn, "tenant-a")
-        assert reindex_tenant(db.admin_dsn, "tenant-b")["steps"]  # another tenant is not held up
-    assert reindex_tenant(db.admin_dsn, "tenant-a")["steps"]
+            reindex_tenant(db.owner_dsn, "tenant-a")
+        assert reindex_tenant(db.owner_dsn, "tenant-b")["steps"]  # another tenant is not held up
+    assert reindex_tenant(db.owner_dsn, "tenant-a")["steps"]
 
 
 def test_a_write_in_flight_is_erased_with_its_user(db, world, client):
@@ -176,7 +176,7 @@ def test_a_write_in_flight_is_erased_with_its_user(db, world, client):
         except Exception as exc:  # noqa: BLE001 - the assertion below names it
             errors.append(exc)
 
-    eraser = threading.Thread(target=erase)
+    eraser = threading.Thread(target=erase, daemon=True)
     eraser.start()
     time.sleep(0.5)
     assert eraser.is_alive()  # waiting for the write
@@ -201,7 +201,7 @@ def test_apply_extraction_and_erasure_take_their_locks_in_one_order(db, world, c
                                  {"kind": "fact", "content": "Bob lives in Oslo"}]}))).fetchone()[0]
     assert applied["applied"] is True
     reports = []
-    eraser = threading.Thread(target=lambda: reports.append(tenant.erase_user("bob")))
+    eraser = threading.Thread(target=lambda: reports.append(tenant.erase_user("bob")), daemon=True)
     eraser.start()
     time.sleep(0.5)
     worker.commit()
@@ -222,24 +222,29 @@ def test_a_tenants_slow_calls_leave_the_others_their_share(db, world):
     keys = {t: small.create_api_key(t)["api_key"] for t in ("tenant-a", "tenant-b")}
     service = Service(small, ServiceConfig(request_timeout=3, key_cache_seconds=0), collect_database=False)
     assert service.limiter.limit == 1  # a quarter of 4
-    statuses = []
-    with TestClient(service.app(), raise_server_exceptions=False) as http, db.connect() as owner:
-        owner.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(world["partition_a"])))
+    statuses, stuck = [], []
+    try:
+        with TestClient(service.app(), raise_server_exceptions=False) as http, db.connect() as owner:
+            owner.execute(sql.SQL("lock table {} in access exclusive mode").format(sql.SQL(world["partition_a"])))
 
-        def ask_as_a():
-            statuses.append(http.post("/api/memory/retrieve", headers={"Authorization": f"Bearer {keys['tenant-a']}"},
-                                      json={"user_id": "alice", "query": "bees"}).status_code)
+            def ask_as_a():
+                statuses.append(http.post("/api/memory/retrieve",
+                                          headers={"Authorization": f"Bearer {keys['tenant-a']}"},
+                                          json={"user_id": "alice", "query": "bees"}).status_code)
 
-        stuck = [threading.Thread(target=ask_as_a) for _ in range(4)]
-        for thread in stuck:
-            thread.start()
-        time.sleep(0.5)
-        answer = http.post("/api/memory/retrieve", headers={"Authorization": f"Bearer {keys['tenant-b']}"},
-                           json={"user_id": "bob", "query": "tea"})
-        assert answer.status_code == 200, answer.text
-        assert [r["content"] for r in answer.json()["results"]] == ["Bob likes tea"]
-        owner.rollback()  # A's calls go through again
-        for thread in stuck:
-            thread.join(30)
-    small.close()
+            stuck = [threading.Thread(target=ask_as_a) for _ in range(4)]
+            for thread in stuck:
+                thread.start()
+            time.sleep(0.5)
+            try:
+                answer = http.post("/api/memory/retrieve", headers={"Authorization": f"Bearer {keys['tenant-b']}"},
+                                   json={"user_id": "bob", "query": "tea"})
+            finally:
+                owner.rollback()  # A's calls go through again
+                for thread in stuck:
+                    thread.join(30)
+            assert answer.status_code == 200, answer.text
+            assert [r["content"] for r in answer.json()["results"]] == ["Bob likes tea"]
+    finally:
+        small.close()
     assert sorted(statuses).count(429) == 3  # beyond A's share: refused at once, not queued
