@@ -12,8 +12,11 @@ service and group roles; tenant roles get random suffixes and are dropped after 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import itertools
 import os
+import threading
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -120,6 +123,44 @@ def client(db):
     c = pymem.connect(db.service_dsn, embedder=None)
     yield c
     c.close()
+
+
+class BlockingAsync:
+    """The async client behind the sync client's interface: its coroutines run on an event
+    loop in another thread, so one set of tests exercises both clients."""
+
+    def __init__(self, target, loop: asyncio.AbstractEventLoop):
+        self._target = target
+        self._loop = loop
+
+    def __getattr__(self, name):
+        attribute = getattr(self._target, name)
+        if name == "tenant":
+            return lambda tenant_id: BlockingAsync(attribute(tenant_id), self._loop)
+        if inspect.iscoroutinefunction(attribute):
+            return lambda *args, **kwargs: asyncio.run_coroutine_threadsafe(
+                attribute(*args, **kwargs), self._loop).result()
+        return attribute
+
+
+@pytest.fixture(params=["sync", "async"])
+def any_client(request, db):
+    """pymem.connect() and pymem.connect_async() in turn, with the same interface."""
+    if request.param == "sync":
+        with pymem.connect(db.service_dsn, embedder=None) as c:
+            yield c
+        return
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    c = asyncio.run_coroutine_threadsafe(pymem.connect_async(db.service_dsn, embedder=None), loop).result()
+    try:
+        yield BlockingAsync(c, loop)
+    finally:
+        asyncio.run_coroutine_threadsafe(c.close(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
 
 
 @pytest.fixture(scope="session")

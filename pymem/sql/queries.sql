@@ -101,6 +101,14 @@ select _pymem.extract(%(messages)s, %(user_id)s) as candidates;
 -- The typed entities extraction recognises.
 select term, canonical, entity_type from _pymem.gazetteer;
 
+-- name: get_memory
+-- One memory as stored, whatever its status.
+select * from pymem.get_memory(%(memory_id)s);
+
+-- name: list_memories
+-- A user's memories, newest first, one page.
+select * from pymem.list_memories(%(user_id)s, %(kinds)s, %(filters)s, %(as_of)s::timestamptz, %(limit)s, %(before)s);
+
 -- name: history_as_of
 -- What the agent knew about a user at a moment.
 select * from pymem.history(%(user_id)s, %(as_of)s::timestamptz);
@@ -214,6 +222,10 @@ select _pymem.lockdown() as report;
 -- name: reindex_lock
 -- One rebuild of a tenant's indexes at a time (a session lock; tenants hold no advisory locks).
 select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext(%(tenant_id)s));
+
+-- name: tenant_settings
+-- A tenant's effective settings.
+select pymem.tenant_settings(%(tenant_id)s) as settings;
 
 -- name: reindex_plan
 -- The statements that rebuild one tenant's search indexes concurrently, in order.

@@ -452,6 +452,38 @@ end
 $$;
 
 --
+-- Name: check_filters(jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_filters(p_filters jsonb) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_unknown text;
+begin
+    if jsonb_typeof(p_filters) is distinct from 'object' then
+        raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
+    end if;
+    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
+    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
+    if v_unknown is not null then
+        raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
+            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before.';
+    end if;
+    if p_filters ? 'metadata' and jsonb_typeof(p_filters->'metadata') <> 'object' then
+        raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
+    end if;
+    if exists (select from jsonb_each(p_filters) f
+               where f.key in ('session_id', 'agent_id', 'observed_after', 'observed_before')
+                 and jsonb_typeof(f.value) <> 'string') then
+        raise exception 'pymem: filters session_id, agent_id, observed_after and observed_before are strings'
+            using errcode = '22023';
+    end if;
+end
+$$;
+
+--
 -- Name: check_id(text, text, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -512,6 +544,7 @@ declare
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
+        "min_score": [0, 1000, false],
         "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
         "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
         "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
@@ -519,7 +552,7 @@ declare
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity'];
+        'outdated_turn_weight', 'near_duplicate_similarity', 'min_score'];
     v_key    text;
     v_value  jsonb;
     v_range  jsonb;
@@ -1349,6 +1382,7 @@ begin
         from pg_proc p
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
+                            'get_memory', 'list_memories',
                             'graph_facts', 'graph_neighbors', 'cypher', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')
     loop
@@ -3575,6 +3609,28 @@ $$;
 COMMENT ON FUNCTION pymem.forget(p_memory_id uuid, p_reason text) IS 'Marks one memory of the calling tenant forgotten: retrieval never returns it again; the history keeps the change. Tenant roles only. Returns false when no such memory is visible.';
 
 --
+-- Name: get_memory(uuid); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.get_memory(p_memory_id uuid) RETURNS TABLE(id uuid, tenant_id text, user_id text, kind text, content text, status text, importance real, confidence real, mention_count integer, created_at timestamp with time zone, updated_at timestamp with time zone, observed_at timestamp with time zone, valid_from timestamp with time zone, valid_to timestamp with time zone, superseded_by uuid, session_id text, agent_id text, subject text, attribute text, value text, stale boolean, metadata jsonb, source jsonb, token_count integer)
+    LANGUAGE sql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
+           m.mention_count, m.created_at, m.updated_at, m.observed_at, m.valid_from, m.valid_to,
+           m.superseded_by, m.session_id, m.agent_id, m.subject, m.attribute, m.value, m.stale,
+           m.metadata, m.source, m.token_count
+    from _pymem.memories m
+    where m.tenant_id = (select _pymem.current_tenant_id()) and m.id = p_memory_id
+$$;
+
+--
+-- Name: FUNCTION get_memory(p_memory_id uuid); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.get_memory(p_memory_id uuid) IS 'One memory of the calling tenant as stored, whatever its status (superseded and forgotten ones too), or no row. Tenant roles only.';
+
+--
 -- Name: graph_facts(text, timestamp with time zone); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -3927,6 +3983,45 @@ $$;
 --
 
 COMMENT ON FUNCTION pymem.list_api_keys(p_tenant_id text) IS 'API keys (of one tenant, or all) without their digests. Service role only.';
+
+--
+-- Name: list_memories(text, text[], jsonb, timestamp with time zone, integer, uuid); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.list_memories(p_user_id text, p_kinds text[] DEFAULT NULL::text[], p_filters jsonb DEFAULT NULL::jsonb, p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT 50, p_before uuid DEFAULT NULL::uuid) RETURNS TABLE(id uuid, tenant_id text, user_id text, kind text, content text, status text, importance real, confidence real, mention_count integer, created_at timestamp with time zone, updated_at timestamp with time zone, observed_at timestamp with time zone, valid_from timestamp with time zone, valid_to timestamp with time zone, superseded_by uuid, session_id text, agent_id text, subject text, attribute text, value text, stale boolean, metadata jsonb, source jsonb, token_count integer)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_kinds is not null then
+        perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
+    end if;
+    perform _pymem.check_filters(coalesce(p_filters, '{}'));
+    if p_limit is null or p_limit not between 1 and 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    -- $1 user  $4 kinds  $5 filters  $6 as_of: the parameters visible_predicate names
+    return query execute format(
+        'select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
+                m.mention_count, m.created_at, m.updated_at, m.observed_at, m.valid_from, m.valid_to,
+                m.superseded_by, m.session_id, m.agent_id, m.subject, m.attribute, m.value, m.stale,
+                m.metadata, m.source, m.token_count
+         from _pymem.memories m
+         where m.tenant_id = $2 and %s and ($3::uuid is null or m.id < $3)
+         order by m.id desc limit $7',
+        _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, coalesce(p_filters, '{}')))
+        using p_user_id, v_tenant.tenant_id, p_before, p_kinds, coalesce(p_filters, '{}'), p_as_of, p_limit;
+end
+$_$;
+
+--
+-- Name: FUNCTION list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid) IS 'A user''s memories of the calling tenant, newest first: the current ones, or those valid at p_as_of, narrowed by kinds and filters as in retrieve. Pages: pass the last id as p_before. Tenant roles only.';
 
 --
 -- Name: list_tenants(); Type: FUNCTION; Schema: pymem; Owner: -
@@ -4288,7 +4383,6 @@ declare
     v_planner   text[];
     v_links     text;
     v_base      text;
-    v_unknown   text;
 begin
     perform _pymem.check_id('user_id', p_user_id);
     perform _pymem.check_embedding(p_query_embedding);
@@ -4305,18 +4399,7 @@ begin
     if p_kinds is not null then
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
-    if jsonb_typeof(v_filters) <> 'object' then
-        raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
-    end if;
-    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(v_filters) k
-    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
-    if v_unknown is not null then
-        raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
-            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before.';
-    end if;
-    if v_filters ? 'metadata' and jsonb_typeof(v_filters->'metadata') <> 'object' then
-        raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
-    end if;
+    perform _pymem.check_filters(v_filters);
     perform _pymem.check_retrieval_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
@@ -4588,7 +4671,7 @@ begin
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
-        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)
+        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%15$s
         order by o.rank
         $q$,
         v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
@@ -4597,7 +4680,10 @@ begin
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
         -- weight_graph 0: the graph adds no candidates either
         case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
-        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity');
+        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
+        -- min_score: weak matches are left out (ranks keep counting them, so the order and
+        -- the token budget are those of the unfiltered answer)
+        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
 
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the
@@ -4724,6 +4810,21 @@ $$;
 --
 
 COMMENT ON FUNCTION pymem.tenant_role(p_tenant_id text) IS 'The role that acts for a tenant (SET ROLE to it before calling data functions). Service role only.';
+
+--
+-- Name: tenant_settings(text); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.tenant_settings(p_tenant_id text) RETURNS jsonb
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$ select _pymem.settings(_pymem.tenant(p_tenant_id)) $$;
+
+--
+-- Name: FUNCTION tenant_settings(p_tenant_id text); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.tenant_settings(p_tenant_id text) IS 'A tenant''s effective settings: the product defaults overlaid with its own. Service role only.';
 
 --
 -- Name: update_tenant_settings(text, jsonb); Type: FUNCTION; Schema: pymem; Owner: -
@@ -5899,6 +6000,13 @@ REVOKE ALL ON FUNCTION _pymem.check_embedding(p_embedding public.vector) FROM PU
 GRANT ALL ON FUNCTION _pymem.check_embedding(p_embedding public.vector) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION check_filters(p_filters jsonb); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_filters(p_filters jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_filters(p_filters jsonb) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION check_id(p_field text, p_value text, p_max integer); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6528,6 +6636,13 @@ REVOKE ALL ON FUNCTION pymem.forget(p_memory_id uuid, p_reason text) FROM PUBLIC
 GRANT ALL ON FUNCTION pymem.forget(p_memory_id uuid, p_reason text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION get_memory(p_memory_id uuid); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.get_memory(p_memory_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.get_memory(p_memory_id uuid) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION graph_facts(p_user_id text, p_as_of timestamp with time zone); Type: ACL; Schema: pymem; Owner: -
 --
 
@@ -6575,6 +6690,13 @@ GRANT ALL ON FUNCTION pymem.ingest(p_user_id text, p_messages jsonb, p_session_i
 
 REVOKE ALL ON FUNCTION pymem.list_api_keys(p_tenant_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.list_api_keys(p_tenant_id text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION list_tenants(); Type: ACL; Schema: pymem; Owner: -
@@ -6660,6 +6782,13 @@ GRANT ALL ON FUNCTION pymem.revoke_api_key(p_key_id uuid) TO pm_INSTALL_service;
 
 REVOKE ALL ON FUNCTION pymem.tenant_role(p_tenant_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.tenant_role(p_tenant_id text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION tenant_settings(p_tenant_id text); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.tenant_settings(p_tenant_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.tenant_settings(p_tenant_id text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION update_tenant_settings(p_tenant_id text, p_settings jsonb); Type: ACL; Schema: pymem; Owner: -

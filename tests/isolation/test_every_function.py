@@ -109,7 +109,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_age_days": "1", "p_half_life": "1", "p_floor": "0.1", "p_operation": "'update'", "p_policy": "'manual'",
         "a": "'x'", "b": "'x'", "p_entity_type": "'Editor'", "p_family": "'employer'", "p_before": "'from'",
         "p_spoken": "true", "p_plurals": "true", "p_adding": "1", "p_cap": "500", "p_pool": "50",
-        "p_as_of:boolean": "true", "p_kinds:boolean": "true", "p_key": "'\\x00'::bytea", "p_message": "'x'::bytea", "p_statement": """'{"polarity": "cessation", "subject": "user", "object": "vault"}'::jsonb""",
+        "p_as_of:boolean": "true", "p_kinds:boolean": "true", "p_key": "'\\x00'::bytea", "p_before:uuid": f"'{a_id}'::uuid", "p_message": "'x'::bytea", "p_statement": """'{"polarity": "cessation", "subject": "user", "object": "vault"}'::jsonb""",
     }
 
 

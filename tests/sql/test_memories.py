@@ -1,4 +1,5 @@
-"""remember / retrieve / forget / history through the Python client, on the real database."""
+"""remember / retrieve / get / list / forget / history through the Python clients (sync and
+async, the same cases), on the real database."""
 
 import datetime as dt
 
@@ -7,6 +8,12 @@ import pytest
 from pymem.client import AlreadyExists, InvalidInput, NotFound
 
 from ..conftest import unit_vector
+
+
+@pytest.fixture
+def client(any_client):
+    """Every test here runs against pymem.connect() and pymem.connect_async()."""
+    return any_client
 
 
 @pytest.fixture
@@ -177,3 +184,43 @@ def test_big_users_take_the_hnsw_path_and_agree_with_the_exact_scan(client):
     assert got_exact[0] == "memory 3"
     assert len(set(got_exact) & set(got_ann)) >= 9
     assert {r.user_id for r in ann.retrieve("big", "memory", query_embedding=query, top_k=50)} == {"big"}
+
+
+def test_get_and_list_show_memories_as_stored(acme):
+    first = acme.remember("alice", "Alice prefers dark mode", kind="preference", embedding=unit_vector(1),
+                          subject="user", attribute="display_theme", value="dark mode",
+                          metadata={"app": "editor"}, session_id="s1")
+    second = acme.remember("alice", "Alice prefers light mode", kind="preference", embedding=unit_vector(2),
+                           subject="user", attribute="display_theme", value="light mode")
+    acme.remember("alice", "Alice keeps bees", embedding=unit_vector(3), session_id="s1")
+    acme.remember("bob", "Bob likes tea", embedding=unit_vector(4))
+    old = acme.get(first)
+    assert (old.status, old.superseded_by, old.value, old.metadata) == ("superseded", second, "dark mode",
+                                                                        {"app": "editor"})
+    assert old.valid_to is not None and acme.get(second).status == "active"
+    assert acme.get("00000000-0000-0000-0000-000000000000") is None
+    # list: current memories, newest first, narrowed like retrieve, a page at a time
+    assert [m.content for m in acme.list("alice")] == ["Alice keeps bees", "Alice prefers light mode"]
+    assert [m.content for m in acme.list("alice", kinds=["preference"])] == ["Alice prefers light mode"]
+    assert [m.content for m in acme.list("alice", filters={"session_id": "s1"})] == ["Alice keeps bees"]
+    page = acme.list("alice", limit=1)
+    assert [m.content for m in acme.list("alice", limit=1, before=page[0].id)] == ["Alice prefers light mode"]
+    # as_of: what was current then
+    then = old.created_at + dt.timedelta(microseconds=1)
+    assert [m.content for m in acme.list("alice", as_of=then)] == ["Alice prefers dark mode"]
+    with pytest.raises(InvalidInput, match="limit"):
+        acme.list("alice", limit=0)
+    with pytest.raises(InvalidInput, match="unknown filter"):
+        acme.list("alice", filters={"colour": "red"})
+
+
+def test_min_score_leaves_out_weak_matches(acme):
+    acme.remember("alice", "Alice prefers dark mode", embedding=unit_vector(1))
+    acme.remember("alice", "Alice has two cats named Miso and Tofu", embedding=unit_vector(2))
+    everything = acme.retrieve("alice", "cats", query_embedding=unit_vector(2))
+    assert len(everything) == 2
+    strong = acme.retrieve("alice", "cats", query_embedding=unit_vector(2), min_score=everything[0].score - 1e-6)
+    assert [m.content for m in strong] == [everything[0].content]
+    assert acme.retrieve("alice", "cats", query_embedding=unit_vector(2), min_score=999) == []
+    with pytest.raises(InvalidInput, match="min_score"):
+        acme.retrieve("alice", "cats", min_score=-1)

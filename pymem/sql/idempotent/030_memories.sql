@@ -114,3 +114,75 @@ as $$
 $$;
 comment on function pymem.history(uuid) is
     'The version chain of one memory of the calling tenant, oldest first. Tenant roles only.';
+
+-- A memory as stored, without scores: the row shape of get_memory and list_memories
+-- (pymem.StoredMemory in Python, the HTTP API's list and get).
+drop function if exists pymem.get_memory(uuid);
+create or replace function pymem.get_memory(p_memory_id uuid)
+    returns table (id uuid, tenant_id text, user_id text, kind text, content text, status text,
+                   importance real, confidence real, mention_count integer, created_at timestamptz,
+                   updated_at timestamptz, observed_at timestamptz, valid_from timestamptz,
+                   valid_to timestamptz, superseded_by uuid, session_id text, agent_id text,
+                   subject text, attribute text, value text, stale boolean, metadata jsonb, source jsonb,
+                   token_count integer)
+    language sql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
+           m.mention_count, m.created_at, m.updated_at, m.observed_at, m.valid_from, m.valid_to,
+           m.superseded_by, m.session_id, m.agent_id, m.subject, m.attribute, m.value, m.stale,
+           m.metadata, m.source, m.token_count
+    from _pymem.memories m
+    where m.tenant_id = (select _pymem.current_tenant_id()) and m.id = p_memory_id
+$$;
+comment on function pymem.get_memory(uuid) is
+    'One memory of the calling tenant as stored, whatever its status (superseded and forgotten '
+    'ones too), or no row. Tenant roles only.';
+
+-- A user's memories, newest first, a page at a time: what retrieve could return (current
+-- ones, or those valid at p_as_of), with the same kinds and filters, without a query.
+drop function if exists pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid);
+create or replace function pymem.list_memories(
+    p_user_id text,
+    p_kinds   text[] default null,
+    p_filters jsonb default null,
+    p_as_of   timestamptz default null,
+    p_limit   integer default 50,
+    p_before  uuid default null)
+    returns table (id uuid, tenant_id text, user_id text, kind text, content text, status text,
+                   importance real, confidence real, mention_count integer, created_at timestamptz,
+                   updated_at timestamptz, observed_at timestamptz, valid_from timestamptz,
+                   valid_to timestamptz, superseded_by uuid, session_id text, agent_id text,
+                   subject text, attribute text, value text, stale boolean, metadata jsonb, source jsonb,
+                   token_count integer)
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant _pymem.tenants := _pymem.require_tenant();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_kinds is not null then
+        perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
+    end if;
+    perform _pymem.check_filters(coalesce(p_filters, '{}'));
+    if p_limit is null or p_limit not between 1 and 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    -- $1 user  $4 kinds  $5 filters  $6 as_of: the parameters visible_predicate names
+    return query execute format(
+        'select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
+                m.mention_count, m.created_at, m.updated_at, m.observed_at, m.valid_from, m.valid_to,
+                m.superseded_by, m.session_id, m.agent_id, m.subject, m.attribute, m.value, m.stale,
+                m.metadata, m.source, m.token_count
+         from _pymem.memories m
+         where m.tenant_id = $2 and %s and ($3::uuid is null or m.id < $3)
+         order by m.id desc limit $7',
+        _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, coalesce(p_filters, '{}')))
+        using p_user_id, v_tenant.tenant_id, p_before, p_kinds, coalesce(p_filters, '{}'), p_as_of, p_limit;
+end
+$$;
+comment on function pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid) is
+    'A user''s memories of the calling tenant, newest first: the current ones, or those valid at '
+    'p_as_of, narrowed by kinds and filters as in retrieve. Pages: pass the last id as p_before. '
+    'Tenant roles only.';

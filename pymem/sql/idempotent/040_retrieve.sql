@@ -80,6 +80,7 @@ declare
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
+        "min_score": [0, 1000, false],
         "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
         "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
         "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
@@ -87,7 +88,7 @@ declare
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity'];
+        'outdated_turn_weight', 'near_duplicate_similarity', 'min_score'];
     v_key    text;
     v_value  jsonb;
     v_range  jsonb;
@@ -141,6 +142,35 @@ $$;
 comment on function _pymem.check_retrieval_settings(jsonb, boolean) is
     'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not '
     'override). Used by pymem.retrieve and pymem.update_tenant_settings.';
+
+-- The filters retrieve and list_memories accept, or 22023 naming what is wrong.
+create or replace function _pymem.check_filters(p_filters jsonb) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_unknown text;
+begin
+    if jsonb_typeof(p_filters) is distinct from 'object' then
+        raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
+    end if;
+    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
+    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
+    if v_unknown is not null then
+        raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
+            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before.';
+    end if;
+    if p_filters ? 'metadata' and jsonb_typeof(p_filters->'metadata') <> 'object' then
+        raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
+    end if;
+    if exists (select from jsonb_each(p_filters) f
+               where f.key in ('session_id', 'agent_id', 'observed_after', 'observed_before')
+                 and jsonb_typeof(f.value) <> 'string') then
+        raise exception 'pymem: filters session_id, agent_id, observed_after and observed_before are strings'
+            using errcode = '22023';
+    end if;
+end
+$$;
 
 -- What a user may see, as SQL over a row m: current memories, or those valid at $6; only
 -- the filters given become conditions (a shorter query plans faster). Built from constants:
@@ -317,7 +347,6 @@ declare
     v_planner   text[];
     v_links     text;
     v_base      text;
-    v_unknown   text;
 begin
     perform _pymem.check_id('user_id', p_user_id);
     perform _pymem.check_embedding(p_query_embedding);
@@ -334,18 +363,7 @@ begin
     if p_kinds is not null then
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
-    if jsonb_typeof(v_filters) <> 'object' then
-        raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
-    end if;
-    select string_agg(k, ', ') into v_unknown from jsonb_object_keys(v_filters) k
-    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
-    if v_unknown is not null then
-        raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
-            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before.';
-    end if;
-    if v_filters ? 'metadata' and jsonb_typeof(v_filters->'metadata') <> 'object' then
-        raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
-    end if;
+    perform _pymem.check_filters(v_filters);
     perform _pymem.check_retrieval_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
@@ -617,7 +635,7 @@ begin
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
-        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)
+        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%15$s
         order by o.rank
         $q$,
         v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
@@ -626,7 +644,10 @@ begin
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
         -- weight_graph 0: the graph adds no candidates either
         case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
-        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity');
+        v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
+        -- min_score: weak matches are left out (ranks keep counting them, so the order and
+        -- the token budget are those of the unfiltered answer)
+        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
 
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the

@@ -66,6 +66,13 @@ comment on function pymem.update_tenant_settings(text, jsonb) is
     'and returns the effective settings. Retrieval keys are validated. Index settings (hnsw_m, '
     'hnsw_ef_construction, bm25_k1, bm25_b, text_config) apply after pymem admin reindex. Service role only.';
 
+create or replace function pymem.tenant_settings(p_tenant_id text) returns jsonb
+    language sql stable security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$ select _pymem.settings(_pymem.tenant(p_tenant_id)) $$;
+comment on function pymem.tenant_settings(text) is
+    'A tenant''s effective settings: the product defaults overlaid with its own. Service role only.';
+
 create or replace function pymem.reindex_plan(p_tenant_id text)
     returns table (step integer, index_name text, action text, statement text)
     language plpgsql stable security definer

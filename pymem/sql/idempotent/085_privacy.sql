@@ -377,6 +377,7 @@ begin
         from pg_proc p
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
+                            'get_memory', 'list_memories',
                             'graph_facts', 'graph_neighbors', 'cypher', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')
     loop
@@ -545,6 +546,26 @@ begin
         execute format('alter schema %I owner to %I', _pymem.api_schema(v_tenant), current_user);
         execute format('revoke create on schema %I from %I', _pymem.api_schema(v_tenant), v_tenant.role_name);
         execute format('grant usage on schema %I to %I', _pymem.api_schema(v_tenant), v_tenant.role_name);
+    end loop;
+end
+$$;
+
+-- Logins created before a function joined the API get its wrapper on the next migrate.
+do $$
+declare
+    v_tenant _pymem.tenants;
+    v_login  name;
+    v_fn     record;
+begin
+    for v_tenant in select t.* from _pymem.tenants t where exists (select from _pymem.logins l where l.tenant_id = t.tenant_id) loop
+        perform _pymem.provision_api(v_tenant);
+        for v_login in select l.role_name from _pymem.logins l where l.tenant_id = v_tenant.tenant_id loop
+            for v_fn in select p.proname, pg_get_function_identity_arguments(p.oid) as args from pg_proc p
+                        where p.pronamespace = _pymem.api_schema(v_tenant)::regnamespace loop
+                execute format('grant execute on function %I.%I(%s) to %I', _pymem.api_schema(v_tenant), v_fn.proname,
+                               v_fn.args, v_login);
+            end loop;
+        end loop;
     end loop;
 end
 $$;
