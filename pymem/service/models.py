@@ -1,14 +1,16 @@
 """Request and response bodies of the HTTP API (pydantic, so FastAPI validates them and the
-OpenAPI spec describes them). A retrieved memory is the client's own ``pymem.Memory``: the
-HTTP shape and the Python shape are one class, so they cannot drift."""
+OpenAPI spec describes them). A memory is the client's own ``pymem.Memory`` (retrieved, with
+scores) or ``pymem.StoredMemory`` (get, list): the HTTP shape and the Python shape are one
+class each, so they cannot drift."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ..client import Memory
+from ..client import Memory, StoredMemory
 
 # The kinds a request may name. The database holds the list (_pymem.memory_kinds) and
 # refuses any other; this literal gives the OpenAPI spec its enum, and a test checks the two agree.
@@ -55,6 +57,20 @@ class IngestResponse(BaseModel):
     user_id: str
 
 
+class Filters(_Body):
+    """What retrieve and list narrow to (all optional; given ones must all hold)."""
+
+    session_id: str | None = Field(None, min_length=1, max_length=256)
+    agent_id: str | None = Field(None, min_length=1, max_length=256)
+    metadata: dict[str, Any] | None = Field(None, description="JSON containment: the memory's metadata holds this.")
+    observed_after: dt.datetime | None = None
+    observed_before: dt.datetime | None = None
+
+    def as_sql(self) -> dict | None:
+        given = self.model_dump(exclude_none=True, mode="json")
+        return given or None
+
+
 class RetrieveRequest(_Body):
     tenant_id: str | None = Field(None, min_length=1, max_length=63)
     user_id: str = Field(min_length=1, max_length=256)
@@ -62,10 +78,32 @@ class RetrieveRequest(_Body):
     top_k: int = Field(10, ge=1, le=1000)
     token_budget: int | None = Field(None, ge=1, le=10_000_000)
     kinds: list[Kind] | None = Field(None, max_length=5)
+    filters: Filters | None = None
+    as_of: dt.datetime | None = Field(None, description="Answer from what was current then.")
+    min_score: float | None = Field(None, ge=0, le=1000, description="Leave out results scoring below this.")
 
 
 class RetrieveResponse(BaseModel):
     results: list[Memory]
+
+
+class ListResponse(BaseModel):
+    results: list[StoredMemory]
+    next_before: str | None = Field(None, description="Pass as `before` for the next page; null on the last.")
+
+
+class Version(BaseModel):
+    version: int
+    operation: str
+    actor: str
+    reason: str | None
+    recorded_at: dt.datetime
+    snapshot: dict[str, Any]
+
+
+class HistoryResponse(BaseModel):
+    memory_id: str
+    versions: list[Version]
 
 
 class UserRequest(_Body):

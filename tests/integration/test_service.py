@@ -146,7 +146,7 @@ def test_keys_are_stored_hashed(db, client):
 def test_error_shape_for_framework_errors(api, keys):
     h = bearer(keys["acme"])
     assert_error(api.get("/nope"), 404, "not_found")
-    assert_error(api.get("/api/memory/retrieve"), 405, "method_not_allowed")
+    assert_error(api.put("/api/memory/retrieve"), 405, "method_not_allowed")
     r = api.post("/api/memory/retrieve", headers=h, json={"user_id": "alice"})
     assert_error(r, 422, "invalid_request")
     assert r.json()["error"]["details"][0]["loc"][-1] == "query"
@@ -260,6 +260,49 @@ def test_gateway_mode(make_api, keys, client):
                   headers={"X-Pymem-Tenant": "initech"})
     assert r.status_code == 201, r.text
     assert "initech" in {t["tenant_id"] for t in client.list_tenants()}
+
+
+def test_list_get_history_and_retrieve_narrowing(api, keys, client):
+    tenant = client.tenant("acme")
+    old = tenant.remember("alice", "Alice prefers dark mode", kind="preference", subject="user",
+                          attribute="display_theme", value="dark mode", session_id="s1")
+    new = tenant.remember("alice", "Alice prefers light mode", kind="preference", subject="user",
+                          attribute="display_theme", value="light mode")
+    tenant.remember("alice", "Alice has two cats", session_id="s1", metadata={"source": "chat"})
+    h = bearer(keys["acme"])
+    listed = api.get("/api/memory", headers=h, params={"user_id": "alice"})
+    assert listed.status_code == 200, listed.text
+    assert [m["content"] for m in listed.json()["results"]] == ["Alice has two cats", "Alice prefers light mode"]
+    assert listed.json()["next_before"] is None
+    page = api.get("/api/memory", headers=h, params={"user_id": "alice", "limit": 1}).json()
+    assert [m["content"] for m in page["results"]] == ["Alice has two cats"]
+    rest = api.get("/api/memory", headers=h, params={"user_id": "alice", "before": page["next_before"]}).json()
+    assert [m["content"] for m in rest["results"]] == ["Alice prefers light mode"]
+    narrowed = api.get("/api/memory", headers=h, params={"user_id": "alice", "kinds": "preference", "session_id": "s1"})
+    assert narrowed.json()["results"] == []  # the preference of session s1 was superseded
+    got = api.get(f"/api/memory/{old}", headers=h).json()
+    assert (got["status"], got["superseded_by"]) == ("superseded", new)
+    versions = api.get(f"/api/memory/{old}/history", headers=h).json()["versions"]
+    assert [v["operation"] for v in versions] == ["create", "supersede"]
+    # another tenant's key sees none of it
+    other = bearer(keys["globex"])
+    assert_error(api.get(f"/api/memory/{old}", headers=other), 404, "memory_not_found")
+    assert_error(api.get(f"/api/memory/{old}/history", headers=other), 404, "memory_not_found")
+    assert api.get("/api/memory", headers=other, params={"user_id": "alice"}).json()["results"] == []
+    # retrieve: filters, as_of, min_score
+    body = {"user_id": "alice", "query": "cats"}
+    scoped = api.post("/api/memory/retrieve", headers=h, json={**body, "filters": {"metadata": {"source": "chat"}}})
+    assert [m["content"] for m in scoped.json()["results"]] == ["Alice has two cats"]
+    then = api.post("/api/memory/retrieve", headers=h, json={"user_id": "alice", "query": "mode", "kinds": ["preference"],
+                                                             "as_of": got["created_at"]})
+    assert [m["content"] for m in then.json()["results"]] == ["Alice prefers dark mode"]
+    assert api.post("/api/memory/retrieve", headers=h, json={**body, "min_score": 999}).json()["results"] == []
+    assert_error(api.post("/api/memory/retrieve", headers=h, json={**body, "filters": {"colour": "red"}}), 422)
+
+
+def test_interactive_docs_are_served(api):
+    docs = api.get("/docs")
+    assert docs.status_code == 200 and "swagger" in docs.text.lower()
 
 
 def test_health_openapi_and_metrics(make_api, keys):

@@ -1,14 +1,18 @@
-"""/api/memory: ingest (or remember), retrieve, forget."""
+"""/api/memory: ingest (or remember), retrieve, list, get, history, forget."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
-from fastapi import APIRouter, Depends, Request
+import datetime as dt
 
+from fastapi import APIRouter, Depends, Query, Request
+
+from ...client import StoredMemory
 from ..errors import COMMON, ServiceError, responses
-from ..models import IngestRequest, IngestResponse, RetrieveRequest, RetrieveResponse
+from ..models import (Filters, HistoryResponse, IngestRequest, IngestResponse, Kind, ListResponse, RetrieveRequest,
+                      RetrieveResponse)
 from . import service
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
@@ -42,9 +46,55 @@ async def retrieve(body: RetrieveRequest, request: Request, svc=Depends(service)
     tenant = svc.client.tenant(tenant_id)
     started = time.perf_counter()
     memories = await svc.for_tenant(tenant_id, "retrieve", lambda: tenant.retrieve(
-        body.user_id, body.query, top_k=body.top_k, token_budget=body.token_budget, kinds=body.kinds))
+        body.user_id, body.query, top_k=body.top_k, token_budget=body.token_budget, kinds=body.kinds,
+        filters=body.filters.as_sql() if body.filters else None, as_of=body.as_of, min_score=body.min_score))
     svc.metrics.retrieved(time.perf_counter() - started, [m.score for m in memories])
     return {"results": memories}
+
+
+@router.get("", response_model=ListResponse, responses=COMMON)
+async def list_memories(request: Request, svc=Depends(service),
+                        user_id: str = Query(min_length=1, max_length=256),
+                        kinds: list[Kind] | None = Query(None, max_length=5),
+                        session_id: str | None = Query(None, min_length=1, max_length=256),
+                        agent_id: str | None = Query(None, min_length=1, max_length=256),
+                        observed_after: dt.datetime | None = None, observed_before: dt.datetime | None = None,
+                        as_of: dt.datetime | None = None, limit: int = Query(50, ge=1, le=1000),
+                        before: uuid.UUID | None = None):
+    """A user's memories, newest first (`pymem.list_memories`): the current ones, or those
+    valid at `as_of`, narrowed like retrieve. Page with `before` = the previous answer's
+    `next_before`."""
+    tenant_id = await svc.tenant_for(request, None)
+    tenant = svc.client.tenant(tenant_id)
+    filters = Filters(session_id=session_id, agent_id=agent_id, observed_after=observed_after,
+                      observed_before=observed_before).as_sql()
+    page = await svc.for_tenant(tenant_id, "list", lambda: tenant.list(
+        user_id, kinds=kinds, filters=filters, as_of=as_of, limit=limit,
+        before=str(before) if before else None))
+    return {"results": page, "next_before": page[-1].id if len(page) == limit else None}
+
+
+@router.get("/{memory_id}", response_model=StoredMemory, responses={**COMMON, **responses(404)})
+async def get_memory(memory_id: uuid.UUID, request: Request, svc=Depends(service)):
+    """One memory as stored, whatever its status (`pymem.get_memory`); 404 when the caller's
+    tenant has none with this id."""
+    tenant_id = await svc.tenant_for(request, None)
+    tenant = svc.client.tenant(tenant_id)
+    memory = await svc.for_tenant(tenant_id, "get", lambda: tenant.get(str(memory_id)))
+    if memory is None:
+        raise ServiceError(404, "memory_not_found", f"no memory {memory_id} for this tenant")
+    return memory
+
+
+@router.get("/{memory_id}/history", response_model=HistoryResponse, responses={**COMMON, **responses(404)})
+async def memory_history(memory_id: uuid.UUID, request: Request, svc=Depends(service)):
+    """Every version of one memory, oldest first (`pymem.history`): what changed it, when, why."""
+    tenant_id = await svc.tenant_for(request, None)
+    tenant = svc.client.tenant(tenant_id)
+    versions = await svc.for_tenant(tenant_id, "history", lambda: tenant.history(str(memory_id)))
+    if not versions:
+        raise ServiceError(404, "memory_not_found", f"no memory {memory_id} for this tenant")
+    return {"memory_id": str(memory_id), "versions": versions}
 
 
 @router.delete("/{memory_id}", responses={**COMMON, **responses(404)})
