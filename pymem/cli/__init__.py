@@ -1,11 +1,12 @@
 """The ``pymem`` command line: one module per command group.
 
   server.py    up, down, status, doctor, migrate
-  tenants.py   tenant create|list|drop, tenant login ..., tenant key ...
-  memories.py  remember, search, ingest, erase-user, export-user, import-user, audit, contradictions
+  tenants.py   tenant create|list|drop, tenant settings get|set, tenant login ..., tenant key ...
+  memories.py  remember, search, list, get, history, forget, ingest, erase-user, export-user,
+               import-user, audit, contradictions
   worker.py    worker, sweep
   service.py   serve
-  admin.py     admin reindex
+  admin.py     admin reindex, admin prepare-owner, admin lockdown
   bench.py     bench retrieval|locomo|ingest|load
 
 Exit codes: 0 success, 1 a check failed or the database said no, 2 bad usage.

@@ -1,12 +1,24 @@
-"""A tenant's data: remember, search, ingest, erase, export, import, audit, contradictions."""
+"""A tenant's data: remember, search, list, get, history, forget, ingest, erase, export, import,
+audit, contradictions."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import click
 
 from .base import Context, emit, fail, guard, json_object, main, open_client, pass_ctx
+
+
+_INSTANTS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
+
+
+def _aware(moment: dt.datetime | None) -> dt.datetime | None:
+    """A time given without a zone is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=dt.timezone.utc)
 
 
 @main.command()
@@ -37,16 +49,21 @@ def remember(ctx: Context, tenant_id: str, user_id: str, kind: str, importance: 
 @click.option("--top-k", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--token-budget", type=click.IntRange(1))
 @click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeat the option).")
+@click.option("--min-score", type=click.FloatRange(0), help="Leave out results scoring below this.")
+@click.option("--as-of", type=click.DateTime(_INSTANTS), help="Answer from what was current then.")
+@click.option("--session", "session_id", help="Only memories of this session.")
 @click.option("--no-embed", is_flag=True, help="Lexical and recency only.")
 @click.option("--json", "as_json", is_flag=True)
 @click.argument("query_text")
 @pass_ctx
 def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget: int | None,
-           kinds: tuple[str, ...], no_embed: bool, as_json: bool, query_text: str) -> None:
+           kinds: tuple[str, ...], min_score: float | None, as_of: dt.datetime | None, session_id: str | None,
+           no_embed: bool, as_json: bool, query_text: str) -> None:
     """Retrieve a user's memories for QUERY_TEXT, best first, with score components."""
     with open_client(ctx, embed=not no_embed) as client:
         results = guard(lambda: client.tenant(tenant_id).retrieve(
-            user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None))
+            user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None,
+            min_score=min_score, as_of=_aware(as_of), filters={"session_id": session_id} if session_id else None))
     if as_json:
         emit({"results": [m.as_dict() for m in results]}, True)
         return
@@ -55,6 +72,86 @@ def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget:
                    f"rec {m.recency_score:.2f})  [{m.kind}] {m.content}")
     if not results:
         click.echo("no memories match")
+
+
+@main.command("list")
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", required=True)
+@click.option("--kind", "kinds", multiple=True, help="Only these kinds (repeat the option).")
+@click.option("--session", "session_id", help="Only memories of this session.")
+@click.option("--as-of", type=click.DateTime(_INSTANTS), help="What was current then.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--before", help="The last id of the previous page.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def list_memories(ctx: Context, tenant_id: str, user_id: str, kinds: tuple[str, ...], session_id: str | None,
+                  as_of: dt.datetime | None, limit: int, before: str | None, as_json: bool) -> None:
+    """A user's memories, newest first (current ones, or those valid at --as-of)."""
+    with open_client(ctx, embed=False) as client:
+        page = guard(lambda: client.tenant(tenant_id).list(
+            user_id, kinds=kinds or None, filters={"session_id": session_id} if session_id else None,
+            as_of=_aware(as_of), limit=limit, before=before))
+    if as_json:
+        emit({"results": [m.__dict__ for m in page]}, True)
+        return
+    for m in page:
+        click.echo(f"{m.id}  {m.created_at:%Y-%m-%d %H:%M}  [{m.kind}] {m.content}")
+    if not page:
+        click.echo("no memories")
+
+
+@main.command("get")
+@click.option("--tenant", "tenant_id", required=True)
+@click.argument("memory_id")
+@pass_ctx
+def get_memory(ctx: Context, tenant_id: str, memory_id: str) -> None:
+    """One memory as stored (JSON), whatever its status; exit 1 when there is none."""
+    with open_client(ctx, embed=False) as client:
+        memory = guard(lambda: client.tenant(tenant_id).get(memory_id))
+    if memory is None:
+        fail(f"no memory {memory_id} in tenant {tenant_id}")
+    emit(memory.__dict__, True)
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--reason", help="Kept in the memory's history.")
+@click.argument("memory_id")
+@pass_ctx
+def forget(ctx: Context, tenant_id: str, reason: str | None, memory_id: str) -> None:
+    """Forget one memory: retrieval never returns it again; its history keeps the change."""
+    with open_client(ctx, embed=False) as client:
+        forgotten = guard(lambda: client.tenant(tenant_id).forget(memory_id, reason=reason))
+    if not forgotten:
+        fail(f"no memory {memory_id} to forget in tenant {tenant_id}")
+    click.echo(f"forgot {memory_id}")
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--user", "user_id", help="With --as-of: what was known about this user then.")
+@click.option("--as-of", type=click.DateTime(_INSTANTS))
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("memory_id", required=False)
+@pass_ctx
+def history(ctx: Context, tenant_id: str, user_id: str | None, as_of: dt.datetime | None, as_json: bool,
+            memory_id: str | None) -> None:
+    """The versions of MEMORY_ID, oldest first; or, with --user and --as-of, what was known then."""
+    if (memory_id is None) == (user_id is None or as_of is None):
+        fail("give MEMORY_ID, or --user and --as-of", code=2)
+    with open_client(ctx, embed=False) as client:
+        rows = guard(lambda: client.tenant(tenant_id).history(memory_id, user_id=user_id, as_of=_aware(as_of)))
+    if as_json:
+        emit({"results": rows}, True)
+        return
+    for row in rows:
+        if memory_id is not None:
+            click.echo(f"v{row['version']}  {row['recorded_at']:%Y-%m-%d %H:%M:%S}  {row['operation']}"
+                       f"{'  (' + row['reason'] + ')' if row['reason'] else ''}")
+        else:
+            click.echo(f"{row.get('memory_id') or row.get('id')}  {row.get('content')}")
+    if not rows:
+        fail("no history")
 
 
 @main.command()

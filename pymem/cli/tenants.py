@@ -53,6 +53,49 @@ def tenant_drop(ctx: Context, tenant_id: str, yes: bool, as_json: bool) -> None:
     emit(report, as_json, json.dumps(report))
 
 
+@tenant.group("settings")
+def tenant_settings() -> None:
+    """A tenant's settings: retrieval weights, limits, login limits, ... (product defaults
+    overlaid with the tenant's own)."""
+
+
+@tenant_settings.command("get")
+@click.argument("tenant_id")
+@click.argument("key", required=False)
+@pass_ctx
+def tenant_settings_get(ctx: Context, tenant_id: str, key: str | None) -> None:
+    """Print the effective settings as JSON, or one KEY's value."""
+    with open_client(ctx, embed=False) as client:
+        settings = guard(lambda: client.tenant_settings(tenant_id))
+    if key is None:
+        emit(settings, True)
+    elif key not in settings:
+        fail(f"no setting {key!r}; settings: {', '.join(sorted(settings))}")
+    else:
+        emit(settings[key], True)
+
+
+@tenant_settings.command("set")
+@click.argument("tenant_id")
+@click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
+@pass_ctx
+def tenant_settings_set(ctx: Context, tenant_id: str, assignments: tuple[str, ...]) -> None:
+    """Set KEY=VALUE (VALUE is JSON: 0.3, true, "rrf", [0.35, 0.2]; null restores the
+    default). Validated by the database; prints the effective settings."""
+    changes = {}
+    for assignment in assignments:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key:
+            fail(f"{assignment!r} is not KEY=VALUE", code=2)
+        try:
+            changes[key] = json.loads(text)
+        except json.JSONDecodeError:
+            changes[key] = text  # a bare word is a string
+    with open_client(ctx, embed=False) as client:
+        settings = guard(lambda: client.update_tenant_settings(tenant_id, changes))
+    emit(settings, True)
+
+
 @tenant.group("login")
 def tenant_login() -> None:
     """LOGIN roles for psql and other languages (one tenant, public functions only)."""

@@ -109,3 +109,34 @@ def test_worker_limits_the_local_models_threads(run, monkeypatch):
         assert run("worker", "--once", "--embed-threads", "0").exit_code == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_list_get_history_forget_and_settings(run):
+    assert run("tenant", "create", "cli-l").exit_code == 0
+    first = run("remember", "--tenant", "cli-l", "--user", "u", "--no-embed", "--session", "s1",
+                "Alice prefers tea").output.strip()
+    run("remember", "--tenant", "cli-l", "--user", "u", "--no-embed", "Alice keeps bees")
+    listed = run("list", "--tenant", "cli-l", "--user", "u", "--json")
+    assert [m["content"] for m in json.loads(listed.output)["results"]] == ["Alice keeps bees", "Alice prefers tea"]
+    in_session = run("list", "--tenant", "cli-l", "--user", "u", "--session", "s1")
+    assert "Alice prefers tea" in in_session.output and "bees" not in in_session.output
+    assert json.loads(run("get", "--tenant", "cli-l", first).output)["status"] == "active"
+    forgot = run("forget", "--tenant", "cli-l", "--reason", "asked to", first)
+    assert forgot.exit_code == 0 and first in forgot.output
+    again = run("forget", "--tenant", "cli-l", first)
+    assert again.exit_code == 1 and "no memory" in again.output
+    versions = run("history", "--tenant", "cli-l", first)
+    assert "v1" in versions.output and "forget  (asked to)" in versions.output
+    assert json.loads(run("get", "--tenant", "cli-l", first).output)["status"] == "forgotten"
+    weak = run("search", "--tenant", "cli-l", "--user", "u", "--no-embed", "--min-score", "100", "bees")
+    assert "no memories match" in weak.output
+    # settings: read, set (validated by the database), read back
+    assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 10
+    changed = run("tenant", "settings", "set", "cli-l", "top_k=5", "fusion=rrf")
+    assert changed.exit_code == 0 and json.loads(changed.output)["fusion"] == "rrf"
+    assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
+    refused = run("tenant", "settings", "set", "cli-l", "weight_vector=-1")
+    assert refused.exit_code == 1 and "weight_vector" in refused.output
+    unknown = run("tenant", "settings", "get", "cli-l", "colour")
+    assert unknown.exit_code == 1 and "no setting" in unknown.output
+    assert run("--version").output.strip() == "pymem, version 0.1.0"
