@@ -6,13 +6,14 @@
                import-user, audit, contradictions
   worker.py    worker, sweep
   service.py   serve
+  agents.py    mcp (the MCP server)
   admin.py     admin reindex, admin prepare-owner, admin lockdown
   bench.py     bench retrieval|locomo|ingest|load
 
 Exit codes: 0 success, 1 a check failed or the database said no, 2 bad usage.
 """
 
-from . import admin, bench, memories, server, service, tenants, worker  # noqa: F401  (they register their commands)
+from . import admin, agents, bench, memories, server, service, tenants, worker  # noqa: F401  (they register their commands)
 from .base import main
 
 __all__ = ["main"]

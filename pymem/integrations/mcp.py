@@ -1,0 +1,141 @@
+"""The MCP server: remember, ingest, retrieve, forget, history and export as tools for any
+agent that speaks the Model Context Protocol (`pymem mcp`, stdio or streamable HTTP).
+
+One server acts for one tenant, the one its API key belongs to (``PYMEM_API_KEY``); no tool
+takes a tenant. The user is either fixed by the server's configuration (``--user``: the
+tools act for that user only and refuse any other, the safe choice for a single-user
+agent), or a ``user_id`` argument of each tool (a multi-user agent; the model then picks
+among the tenant's users, never beyond the tenant). Over HTTP every request must carry the
+same key as ``Authorization: Bearer``; the server listens on 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any, Literal
+
+from ..client import Client, PymemError, format_context
+
+try:
+    from mcp.server.mcpserver import MCPServer
+    from mcp.server.mcpserver.exceptions import ToolError
+except ImportError as exc:  # pragma: no cover - the message is the point
+    raise ImportError("pymem's MCP server needs the mcp extra: pip install 'pymem-pg[mcp]'") from exc
+
+Kind = Literal["fact", "preference", "event", "procedural"]
+
+INSTRUCTIONS = (
+    "Long-term memory about the user. Call retrieve before answering anything that may depend on "
+    "what the user said before (preferences, facts, plans); call ingest with each user turn worth "
+    "keeping, or remember for one explicit fact. Memories belong to this server's tenant only.")
+
+
+def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) -> MCPServer:
+    """The MCP server for one tenant; ``user_id`` fixes the user every tool acts for."""
+    tenant = client.tenant(tenant_id)
+    server = MCPServer("pymem", instructions=INSTRUCTIONS)
+
+    def user(given: str | None) -> str:
+        if user_id is not None:
+            if given not in (None, user_id):
+                raise ToolError(f"this memory server acts for user {user_id!r} only")
+            return user_id
+        if not given:
+            raise ToolError("user_id is required: this memory server serves several users")
+        return given
+
+    def call(fn):
+        try:
+            return fn()
+        except PymemError as exc:
+            raise ToolError(str(exc).removeprefix("pymem: ")) from None
+
+    @server.tool()
+    def remember(content: str, kind: Kind = "fact", importance: float = 0.5,
+                 user_id: str | None = None) -> dict[str, Any]:
+        """Store one memory about the user now (a fact, preference, event or instruction).
+        A newer statement of the same thing replaces the older one; history is kept."""
+        memory_id = call(lambda: tenant.remember(user(user_id), content, kind=kind, importance=importance))
+        return {"id": memory_id}
+
+    @server.tool()
+    def ingest(content: str | None = None, messages: list[dict[str, str]] | None = None,
+               session_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """Hand conversation turns to memory: `content` (one user message) or `messages`
+        ([{role, content}]). Returns at once; memories are extracted in the background."""
+        if (content is None) == (messages is None):
+            raise ToolError("give exactly one of content and messages")
+        episode = call(lambda: tenant.ingest(user(user_id), content if messages is None else messages,
+                                             session_id=session_id))
+        return {"episode_id": episode}
+
+    @server.tool()
+    def retrieve(query: str, top_k: int = 10, token_budget: int | None = None, kinds: list[str] | None = None,
+                 min_score: float | None = None, user_id: str | None = None) -> dict[str, Any]:
+        """What memory holds about the user for `query`, best first, as a context block and as
+        results with scores. `min_score` drops weak matches; `token_budget` caps the size."""
+        memories = call(lambda: tenant.retrieve(user(user_id), query, top_k=top_k, token_budget=token_budget,
+                                                kinds=kinds, min_score=min_score))
+        return {"context": format_context(memories),
+                "results": [{"id": m.id, "kind": m.kind, "content": m.content, "score": round(m.score, 4),
+                             "observed_at": m.observed_at.isoformat()} for m in memories]}
+
+    @server.tool()
+    def forget(memory_id: str) -> dict[str, Any]:
+        """Forget one memory (by id from retrieve): it is never returned again."""
+        if not call(lambda: tenant.forget(memory_id, reason="mcp")):
+            raise ToolError(f"no memory {memory_id}")
+        return {"id": memory_id, "forgotten": True}
+
+    @server.tool()
+    def history(memory_id: str) -> dict[str, Any]:
+        """Every version of one memory: when it was stored, replaced or forgotten, and why."""
+        versions = call(lambda: tenant.history(memory_id))
+        if not versions:
+            raise ToolError(f"no memory {memory_id}")
+        return {"id": memory_id, "versions": [{**v, "recorded_at": v["recorded_at"].isoformat()} for v in versions]}
+
+    @server.tool()
+    def export_user(user_id: str | None = None) -> dict[str, Any]:
+        """Everything memory holds about the user, as one JSON document."""
+        return call(lambda: tenant.export_user(user(user_id)))
+
+    return server
+
+
+def tenant_of_key(client: Client, api_key: str) -> str:
+    """The tenant an API key acts for, or PermissionError."""
+    auth = client.authenticate_key(api_key)
+    if auth is None:
+        raise PermissionError("unknown or revoked API key")
+    return auth["tenant_id"]
+
+
+class RequireKey:
+    """ASGI middleware for the HTTP transport: every request carries the server's key."""
+
+    def __init__(self, app, api_key: str):
+        self.app = app
+        self.expected = f"Bearer {api_key}".encode()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            given = [v for k, v in scope.get("headers") or [] if k == b"authorization"]
+            if len(given) != 1 or not hmac.compare_digest(given[0], self.expected):
+                await send({"type": "http.response.start", "status": 401,
+                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
+                await send({"type": "http.response.body",
+                            "body": b'{"error": {"code": "unauthorized", "message": "send the API key as a Bearer token"}}'})
+                return
+        await self.app(scope, receive, send)
+
+
+def serve(client: Client, api_key: str, *, user_id: str | None, transport: str, host: str, port: int) -> None:
+    server = build_server(client, tenant_of_key(client, api_key), user_id=user_id)
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    import uvicorn
+
+    app = RequireKey(server.streamable_http_app(host=host), api_key)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -1,0 +1,135 @@
+"""`pymem mcp` as a real process, driven by the mcp package's own client: over stdio (the
+client launches the server) and over streamable HTTP, against the test database."""
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import httpx2
+import pytest
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tenants(client):
+    keys = {}
+    for tenant in ("acme", "globex"):
+        client.create_tenant(tenant)
+        keys[tenant] = client.create_api_key(tenant)["api_key"]
+    globex_memory = client.tenant("globex").remember("alice", "Globex's Alice keeps the vault code 7731")
+    return keys, globex_memory
+
+
+def stdio(db, key, *args):
+    return StdioServerParameters(command=sys.executable,
+                                 args=["-m", "pymem.cli", "--dsn", db.service_dsn, "mcp", "--embedder", "none", *args],
+                                 env={"PYMEM_API_KEY": key, "PATH": os.environ["PATH"]})
+
+
+def text(result) -> str:
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+def test_the_tools_act_for_the_keys_tenant_only(db, tenants):
+    keys, globex_memory = tenants
+
+    async def session():
+        async with Client(stdio(db, keys["acme"]), read_timeout_seconds=60) as mcp:
+            names = {tool.name for tool in (await mcp.list_tools()).tools}
+            assert names == {"remember", "ingest", "retrieve", "forget", "history", "export_user"}
+            stored = await mcp.call_tool("remember", {"content": "Alice prefers green tea", "kind": "preference",
+                                                      "user_id": "alice"})
+            assert not stored.is_error, text(stored)
+            memory_id = stored.structured_content["id"]
+            found = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice"})
+            assert [r["content"] for r in found.structured_content["results"]] == ["Alice prefers green tea"]
+            assert "Alice prefers green tea" in found.structured_content["context"]
+            weak = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice", "min_score": 999})
+            assert weak.structured_content["results"] == []
+            queued = await mcp.call_tool("ingest", {"content": "I moved to Oslo", "user_id": "alice"})
+            assert not queued.is_error and queued.structured_content["episode_id"]
+            versions = await mcp.call_tool("history", {"memory_id": memory_id})
+            assert [v["operation"] for v in versions.structured_content["versions"]] == ["create"]
+            exported = await mcp.call_tool("export_user", {"user_id": "alice"})
+            assert "Alice prefers green tea" in str(exported.structured_content)
+            # Another tenant's data is out of reach: same user id, its memory id, a tenant argument.
+            theirs = await mcp.call_tool("retrieve", {"query": "vault code", "user_id": "alice"})
+            assert "7731" not in str(theirs.structured_content)
+            refused = await mcp.call_tool("forget", {"memory_id": globex_memory})
+            assert refused.is_error and "no memory" in text(refused)
+            assert (await mcp.call_tool("history", {"memory_id": globex_memory})).is_error
+            smuggled = await mcp.call_tool("retrieve", {"query": "vault", "user_id": "alice", "tenant_id": "globex"})
+            assert smuggled.is_error or "7731" not in str(smuggled.structured_content)
+            forgotten = await mcp.call_tool("forget", {"memory_id": memory_id})
+            assert forgotten.structured_content == {"id": memory_id, "forgotten": True}
+
+    asyncio.run(session())
+    # what the tools wrote is the tenant's, seen through the Python client too
+    with db.connect() as conn:
+        rows = conn.execute("select tenant_id, status from _pymem.memories where content = 'Alice prefers green tea'"
+                            ).fetchall()
+    assert rows == [("acme", "forgotten")]
+
+
+def test_a_server_fixed_to_one_user_refuses_others(db, tenants):
+    keys, _ = tenants
+
+    async def session():
+        async with Client(stdio(db, keys["acme"], "--user", "alice"), read_timeout_seconds=60) as mcp:
+            assert not (await mcp.call_tool("remember", {"content": "Alice keeps bees"})).is_error
+            other = await mcp.call_tool("retrieve", {"query": "bees", "user_id": "bob"})
+            assert other.is_error and "acts for user 'alice' only" in text(other)
+            mine = await mcp.call_tool("retrieve", {"query": "bees"})
+            assert [r["content"] for r in mine.structured_content["results"]] == ["Alice keeps bees"]
+
+    asyncio.run(session())
+
+
+def test_an_unknown_key_does_not_start(db):
+    result = subprocess.run([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "mcp", "--embedder", "none"],
+                            env={**os.environ, "PYMEM_API_KEY": "pm_not_a_key"}, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1 and "unknown or revoked API key" in result.stderr
+
+
+def test_streamable_http_needs_the_key(db, tenants, tmp_path):
+    keys, _ = tenants
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    log = open(tmp_path / "mcp.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "mcp", "--embedder", "none",
+                             "--transport", "http", "--port", str(port)],
+                            env={**os.environ, "PYMEM_API_KEY": keys["acme"]}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.25)
+        assert httpx2.post(url, json={}).status_code == 401
+        assert httpx2.post(url, json={}, headers={"Authorization": f"Bearer {keys['globex']}"}).status_code == 401
+
+        async def session():
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {keys['acme']}"}, timeout=30)
+            async with Client(streamable_http_client(url, http_client=http)) as mcp:
+                stored = await mcp.call_tool("remember", {"content": "Alice rides a red bike", "user_id": "alice"})
+                assert not stored.is_error, text(stored)
+                found = await mcp.call_tool("retrieve", {"query": "bike", "user_id": "alice"})
+                assert [r["content"] for r in found.structured_content["results"]] == ["Alice rides a red bike"]
+
+        asyncio.run(session())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
