@@ -14,6 +14,7 @@ import functools
 import hashlib
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -201,47 +202,62 @@ def format_context(memories: Sequence[Memory], *, title: str = "What you know ab
 
 
 class QueryEmbeddingCache:
-    """A thread-safe LRU of (tenant, user, query text) -> embedding, so a repeated query
-    skips the model.
+    """A thread-safe LRU of (tenant, query text) -> embedding with a time to live, so a
+    repeated query skips the model.
 
-    Embedding one query locally takes ~12 ms on 2 cores, more than retrieval itself; agents
-    repeat queries often (the same question each turn, retries). Entries are per user: a
-    query text is the user's data (erase_user drops that user's entries), and a hit must not
-    tell one tenant what another asked. Vectors are stored read-only.
+    Embedding one query locally costs more than retrieval itself, and real traffic repeats:
+    an agent asks the same questions of every user ("what does the user prefer?"), so
+    entries are shared by the users of one tenant, never across tenants (a hit must not tell
+    one tenant what another asked). A query text is still the user's data: each entry
+    remembers which users asked it, and erasing a user drops every entry that user asked.
+    Bounded by ``max_size`` entries (least recently used go first) and ``ttl`` seconds.
+    Vectors are stored read-only.
     """
 
-    def __init__(self, max_size: int = 1024):
+    def __init__(self, max_size: int = 50_000, ttl: float = 24 * 3600, clock=time.monotonic):
         self.max_size = max_size
+        self.ttl = ttl
         self.hits = 0
         self.misses = 0
-        self._items: OrderedDict[tuple[str | None, str | None, str], np.ndarray] = OrderedDict()
+        self._clock = clock
+        self._items: OrderedDict[tuple[str | None, str], tuple[np.ndarray, float, set]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str | None, str | None, str]) -> np.ndarray | None:
+    def get(self, tenant_id: str | None, user_id: str | None, text: str) -> np.ndarray | None:
+        key = (tenant_id, text)
         with self._lock:
-            vector = self._items.get(key)
-            if vector is None:
+            entry = self._items.get(key)
+            if entry is not None and entry[1] <= self._clock():
+                del self._items[key]
+                entry = None
+            if entry is None:
                 self.misses += 1
-            else:
-                self.hits += 1
-                self._items.move_to_end(key)
-            return vector
+                return None
+            self.hits += 1
+            entry[2].add(user_id)
+            self._items.move_to_end(key)
+            return entry[0]
 
-    def put(self, key: tuple[str | None, str | None, str], vector: np.ndarray) -> np.ndarray:
+    def put(self, tenant_id: str | None, user_id: str | None, text: str, vector: np.ndarray) -> np.ndarray:
         vector = np.array(vector, dtype=np.float32)
         vector.setflags(write=False)
-        if self.max_size > 0:
+        if self.max_size > 0 and self.ttl > 0:
             with self._lock:
-                self._items[key] = vector
+                key = (tenant_id, text)
+                previous = self._items.get(key)
+                askers = previous[2] if previous else set()
+                askers.add(user_id)
+                self._items[key] = (vector, self._clock() + self.ttl, askers)
                 self._items.move_to_end(key)
                 while len(self._items) > self.max_size:
                     self._items.popitem(last=False)
         return vector
 
     def forget(self, tenant_id: str, user_id: str | None = None) -> int:
-        """Drop the entries of one user (or of every user of the tenant); returns how many."""
+        """Drop the entries one user asked (or every entry of the tenant); returns how many."""
         with self._lock:
-            doomed = [k for k in self._items if k[0] == tenant_id and (user_id is None or k[1] == user_id)]
+            doomed = [k for k, (_, _, askers) in self._items.items()
+                      if k[0] == tenant_id and (user_id is None or user_id in askers)]
             for key in doomed:
                 del self._items[key]
         return len(doomed)
@@ -678,12 +694,12 @@ async def _adrive_steps(gen, perform):
 
 class _ClientBase:
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None,
-                 statement_timeout_ms: int | None, query_cache_size: int):
+                 statement_timeout_ms: int | None, query_cache_size: int, query_cache_ttl: float):
         self.dsn = dsn
         self.embedder = embedder
         self.server = server
         self.statement_timeout_ms = statement_timeout_ms
-        self.query_cache = QueryEmbeddingCache(query_cache_size)
+        self.query_cache = QueryEmbeddingCache(query_cache_size, query_cache_ttl)
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
 
@@ -697,7 +713,7 @@ class _ClientBase:
         if self.embedder is None or not step.text.strip():
             return (), None, True
         key = (step.tenant_id, step.user_id, step.text)
-        vector = self.query_cache.get(key)
+        vector = self.query_cache.get(*key)
         return key, vector, vector is not None
 
     def _begin(self, role: str | None) -> list[tuple[Any, dict | None]]:
@@ -714,9 +730,9 @@ class Client(_ClientBase, _ClientOperations):
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
                  min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 1024):
+                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
-                         query_cache_size=query_cache_size)
+                         query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
         # check_connection on checkout: after a server restart the pool hands out a fresh
         # connection instead of a dead one (one empty round trip per call).
         self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
@@ -757,7 +773,7 @@ class Client(_ClientBase, _ClientOperations):
         if isinstance(step, _Embed):
             return self._embed_now(step.texts)
         key, vector, found = self._cached_query_vector(step)
-        return vector if found else self.query_cache.put(key, self.embedder.embed([step.text])[0])
+        return vector if found else self.query_cache.put(*key, self.embedder.embed([step.text])[0])
 
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
@@ -797,9 +813,9 @@ class AsyncClient(_ClientBase, _ClientOperations):
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
                  min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 1024):
+                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
-                         query_cache_size=query_cache_size)
+                         query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
         self._pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
                                          check=AsyncConnectionPool.check_connection, open=False, name="pymem-async",
                                          reconnect_timeout=300)
@@ -838,7 +854,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
         if found:
             return vector
         embedded = await asyncio.to_thread(self.embedder.embed, [step.text])
-        return self.query_cache.put(key, embedded[0])
+        return self.query_cache.put(*key, embedded[0])
 
     async def _acall(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
@@ -908,7 +924,7 @@ def _embedder(embedder: Embedder | str | None) -> Embedder | None:
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "local", dbname: str = "postgres",
             max_size: int = 10, statement_timeout_ms: int | None = None,
-            query_cache_size: int = 1024) -> Client:
+            query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
@@ -918,17 +934,17 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
     embedder = _embedder(embedder)
     dsn, server = _resolve(dsn, home, dbname)
     return Client(dsn, embedder=embedder, server=server, max_size=max_size,
-                  statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size).open()
+                  statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl).open()
 
 
 async def connect_async(dsn: str | None = None, *, home: str | os.PathLike | None = None,
                         embedder: Embedder | str | None = "local", dbname: str = "postgres",
                         max_size: int = 10, statement_timeout_ms: int | None = None,
-                        query_cache_size: int = 1024) -> AsyncClient:
+                        query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> AsyncClient:
     """Open an :class:`AsyncClient`; the same arguments as :func:`connect`. Starting the
     embedded server, migrating and loading the model run in a worker thread."""
     embedder = await asyncio.to_thread(_embedder, embedder)
     dsn, server = await asyncio.to_thread(_resolve, dsn, home, dbname)
     client = AsyncClient(dsn, embedder=embedder, server=server, max_size=max_size,
-                         statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size)
+                         statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
     return await client.open()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 
 import click
@@ -28,7 +29,13 @@ from .base import Context, fail, main, pass_ctx
 @click.option("--gateway-tenant-header", metavar="HEADER",
               help="Gateway mode: trust this header (e.g. X-Pymem-Tenant) to name the tenant when no API key "
                    "is sent. Enable only behind a gateway that authenticates callers and sets the header.")
+@click.option("--gateway-trusted-network", is_flag=True,
+              help="Allow gateway mode on a non-loopback --host: only when nothing but the gateway can reach "
+                   "this address (a private network, a sidecar), since the header or the body then names the tenant.")
 @click.option("--auto-provision", is_flag=True, help="Gateway mode: create unknown tenants on first use.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes on one socket, each with its own pool and model; "
+                   "workers x (pool size + 2) + 10 must fit the server's max_connections.")
 @click.option("--key-cache-seconds", type=click.FloatRange(0), default=5.0, show_default=True,
               help="How long a verified API key is trusted without asking the database (revocation delay).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
@@ -36,7 +43,8 @@ from .base import Context, fail, main, pass_ctx
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
           max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
-          auto_provision: bool, key_cache_seconds: float, log_level: str) -> None:
+          gateway_trusted_network: bool, auto_provision: bool, workers: int, key_cache_seconds: float,
+          log_level: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
     Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...); /metrics the one
@@ -50,6 +58,10 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if auto_provision and not gateway_tenant_header:
         fail("--auto-provision needs --gateway-tenant-header (API keys always name an existing tenant)", code=2)
+    if gateway_tenant_header and not gateway_trusted_network and not _loopback(host):
+        fail(f"gateway mode on {host}: without an API key the tenant header, or the body's tenant_id, names the "
+             "tenant, so anyone who can reach this address can act as any tenant. Bind to 127.0.0.1 behind the "
+             "gateway, or add --gateway-trusted-network if only the gateway can reach it", code=2)
     config = ServiceConfig(max_concurrent_per_tenant=max_concurrent_per_tenant, max_body_bytes=max_body_bytes,
                            request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
                            auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
@@ -57,6 +69,16 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
                            key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn())
     try:
         run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
-                    pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level)
+                    pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,
+                    workers=workers)
     except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
         fail(str(exc))
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import anyio
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -158,14 +159,68 @@ class TenantLimiter:
                 del self.active[tenant_id]
 
 
+# -- forgetting cached query texts everywhere ------------------------------------------------
+
+class CacheForgetter:
+    """Clears this process's query-embedding cache whenever any process erases a user or
+    drops a tenant (the SQL functions NOTIFY pymem_forget on commit), so service workers and
+    replicas forget together. The notification carries nothing: every entry goes, and the
+    cache refills from the model. A lost connection clears the cache too (a notification
+    may have been missed) and is retried with backoff."""
+
+    CHANNEL = "pymem_forget"
+
+    def __init__(self, dsn: str, cache):
+        self.dsn = dsn
+        self.cache = cache
+        self.cleared = 0
+        self.listening = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="pymem-forget", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def _clear(self) -> None:
+        self.cache.clear()
+        self.cleared += 1
+
+    def _run(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    conn.execute(f"listen {self.CHANNEL}")
+                    self._clear()  # whatever happened while not listening
+                    self.listening.set()
+                    delay = 0.5
+                    while not self._stop.is_set():
+                        if any(True for _ in conn.notifies(timeout=0.5)):
+                            self._clear()
+            except psycopg.Error as exc:
+                self.listening.clear()
+                log.warning("cache listener: %s; reconnecting in %.1fs", exc, delay)
+                self._stop.wait(delay)
+                delay = min(delay * 2, 30)
+
+
 # -- the application -----------------------------------------------------------------------
 
 class Service:
     """Holds the client, configuration, metrics and caches; builds the FastAPI app."""
 
     def __init__(self, client: Client, config: ServiceConfig | None = None,
-                 metrics: ServiceMetrics | None = None, collect_database: bool = True):
+                 metrics: ServiceMetrics | None = None, collect_database: bool = True,
+                 close_client: bool = False):
         self.client = client
+        self.close_client = close_client
+        self.forgetter = CacheForgetter(client.dsn, client.query_cache)
         self.config = config or ServiceConfig()
         self.metrics = metrics or ServiceMetrics()
         share = self.config.max_concurrent_per_tenant or max(1, client.pool_size // 4)
@@ -274,7 +329,10 @@ class Service:
 
     async def tenant_for(self, request: Request, claimed: str | None) -> str:
         """The tenant this request acts for. The API key decides; a body tenant_id that
-        disagrees is refused (403). In gateway mode, without a key, the trusted header does."""
+        disagrees is refused (403). In gateway mode, without a key, the trusted header does,
+        and without the header the body's tenant_id (the seed's clients send it there): the
+        gateway vouches for the whole request. Outside gateway mode a body tenant_id never
+        chooses the tenant."""
         key = self._presented_key(request)
         header = self.config.gateway_tenant_header
         gateway_tenant = self._single(request, header) if header else None
@@ -288,6 +346,9 @@ class Service:
                 raise ServiceError(403, "tenant_mismatch", "the gateway's tenant header and the API key disagree")
         elif gateway_tenant:
             tenant_id = gateway_tenant
+            await self._ensure_tenant(tenant_id)
+        elif header and claimed:
+            tenant_id = claimed
             await self._ensure_tenant(tenant_id)
         else:
             raise ServiceError(401, "unauthorized", "an API key is required ('Authorization: Bearer <key>')",
@@ -314,9 +375,13 @@ class Service:
     def app(self) -> FastAPI:
         @asynccontextmanager
         async def lifespan(app: FastAPI):
+            self.forgetter.start()
             yield
+            self.forgetter.stop()
             if self.collector is not None:
                 self.collector.close()
+            if self.close_client:
+                self.client.close()
 
         app = FastAPI(title="pymem", version=__version__, lifespan=lifespan,
                       description="Memory layer for AI agents: every route calls one SQL function. "

@@ -15,12 +15,14 @@ worker, queue depth and dead letters (pymem/worker/metrics.py); this module has 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Callable, Iterable
 
 import psycopg
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.utils import floatToGoString
 from psycopg.rows import dict_row
@@ -53,6 +55,11 @@ class ServiceMetrics:
     def __init__(self, registry: CollectorRegistry | None = None):
         self.registry = registry or CollectorRegistry()
         r = self.registry
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            # `pymem serve --workers N`: each process writes its values to files in that folder
+            # and a scrape of any process reads all of them (summed; in-flight: live processes).
+            r = CollectorRegistry()
+            MultiProcessCollector(self.registry)
         self.retrieval_latency = Histogram(
             "memory_retrieval_latency_seconds", "Retrieval time in the service: query embedding + SQL",
             buckets=LATENCY_BUCKETS, registry=r)
@@ -80,7 +87,8 @@ class ServiceMetrics:
         self.http_duration = Histogram(
             "memory_http_request_duration_seconds", "HTTP request time by route template", ["route"],
             buckets=LATENCY_BUCKETS, registry=r)
-        self.in_flight = Gauge("memory_http_requests_in_flight", "HTTP requests being served", registry=r)
+        self.in_flight = Gauge("memory_http_requests_in_flight", "HTTP requests being served", registry=r,
+                               multiprocess_mode="livesum")
 
     def retrieved(self, seconds: float, scores: list[float]) -> None:
         self.retrieval_latency.observe(seconds)

@@ -15,6 +15,9 @@ from ..client import Memory, StoredMemory
 # The kinds a request may name. The database holds the list (_pymem.memory_kinds) and
 # refuses any other; this literal gives the OpenAPI spec its enum, and a test checks the two agree.
 Kind = Literal["fact", "preference", "event", "procedural", "episode"]
+# What an ingest's `type` may say: a kind (stored now), or "observation", the seed's word for
+# something the user said that extraction should read (enqueued as an episode, like no type).
+IngestType = Literal["fact", "preference", "event", "procedural", "episode", "observation"]
 
 
 class _Body(BaseModel):
@@ -29,14 +32,16 @@ class Message(_Body):
 
 
 class IngestRequest(_Body):
-    tenant_id: str | None = Field(None, description="Must match the API key's tenant when given.",
+    tenant_id: str | None = Field(None, description="Must match the API key's tenant when given; in gateway "
+                                                 "mode without the tenant header it names the tenant.",
                                   min_length=1, max_length=63)
     user_id: str = Field(min_length=1, max_length=256)
     content: str | None = Field(None, min_length=1, max_length=100000,
                                 description="One user message (or, with `type`, one memory stored now).")
     messages: list[Message] | None = Field(None, min_length=1, max_length=200)
-    type: Kind | None = Field(None, description="With `content`: store one memory of this kind synchronously "
-                                                "(remember) instead of enqueueing an episode.")
+    type: IngestType | None = Field(None, description="With `content`: store one memory of this kind "
+                                                      "synchronously (remember) instead of enqueueing an episode; "
+                                                      "`episode` and `observation` enqueue it, as no type does.")
     session_id: str | None = Field(None, min_length=1, max_length=256)
     agent_id: str | None = Field(None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = None

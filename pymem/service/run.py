@@ -1,24 +1,43 @@
-"""Starting the service: the client (pool), the embedder, the app, uvicorn."""
+"""Starting the service: the client (pool), the embedder, the app, uvicorn.
+
+One process by default. ``workers > 1`` starts that many uvicorn worker processes on one
+listening socket, each with its own pool and model (the GIL lets one process use about one
+core). They share what must be shared through the database: the query-embedding caches
+are cleared on every erasure or tenant drop (LISTEN pymem_forget), and Prometheus
+counters are summed across processes (prometheus_client's multiprocess mode).
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import os
+import shutil
+import tempfile
 
-from ..client import connect
-from ..embed import embedder_from_env
+import psycopg
+
+from ..client import PymemError, _resolve, connect
+from ..embed import embedder_from_env, set_cpu_threads
 from .app import ServiceConfig, create_app
 from .batching import BatchingEmbedder
 
 log = logging.getLogger("pymem.service")
 
+# Connections left for everything else (the worker, psql, migrations, the metrics readers).
+RESERVED_CONNECTIONS = 10
+_SPEC = "PYMEM_SERVE_SPEC"  # how the parent hands its settings to worker processes
 
-def load_embedder(name: str):
+
+def load_embedder(name: str, threads: int | None = None):
     """"auto": PYMEM_EMBED_URL's endpoint if set, else the local model; "local"; "none"
     (lexical and recency ranking only). The model is loaded here, once, not on the first
-    request (~10 s on 2 cores)."""
+    request."""
     if name == "none":
         return None
+    if threads:
+        set_cpu_threads(threads)
     if name == "local":
         from ..embed import default_embedder
 
@@ -29,23 +48,58 @@ def load_embedder(name: str):
     return BatchingEmbedder(embedder)
 
 
+def check_connection_budget(dsn: str, workers: int, pool_size: int) -> None:
+    """Refuse a configuration whose pools could exhaust the server's max_connections."""
+    with psycopg.connect(dsn) as conn:
+        limit = int(conn.execute("show max_connections").fetchone()[0])
+    # Each process: its pool, the metrics reader and the cache listener.
+    needed = workers * (pool_size + 2) + RESERVED_CONNECTIONS
+    if needed > limit:
+        raise PymemError(f"{workers} workers x (pool {pool_size} + 2) + {RESERVED_CONNECTIONS} reserved = {needed} "
+                         f"connections, over the server's max_connections of {limit}: lower --pool-size or --workers")
+
+
 def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: str = "auto",
           config: ServiceConfig | None = None, pool_size: int = 20, statement_timeout_ms: int | None = None,
-          log_level: str = "info") -> None:
+          log_level: str = "info", workers: int = 1) -> None:
+    import uvicorn
+
     config = config or ServiceConfig()
     if statement_timeout_ms:
-        # Every connection this process opens (the pool, the metrics reader) gets the limit.
+        # Every connection this process (and its workers) opens gets the limit.
         options = os.environ.get("PGOPTIONS", "")
         os.environ["PGOPTIONS"] = f"{options} -c statement_timeout={int(statement_timeout_ms)}".strip()
-    model = load_embedder(embedder)
-    client = connect(dsn, home=home, embedder=model, max_size=pool_size)
-    try:
-        import uvicorn
+    options = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30,
+                   server_header=False)
+    if workers == 1:
+        client = connect(dsn, home=home, embedder=load_embedder(embedder), max_size=pool_size)
+        try:
+            log.info("pymem serve: http://%s:%d (embedder %s, gateway header %s)", host, port, embedder,
+                     config.gateway_tenant_header or "off")
+            uvicorn.run(create_app(client, config), **options)
+        finally:
+            client.close()
+        return
 
-        app = create_app(client, config)
-        log.info("pymem serve: http://%s:%d (embedder %s, gateway header %s)", host, port, embedder,
-                 config.gateway_tenant_header or "off")
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False,
-                    timeout_keep_alive=30, server_header=False)
+    resolved, _server = _resolve(dsn, home, "postgres")  # starts and migrates the embedded server once
+    check_connection_budget(resolved, workers, pool_size)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    os.environ[_SPEC] = json.dumps({"dsn": resolved, "embedder": embedder, "pool_size": pool_size,
+                                    "threads": threads, "config": dataclasses.asdict(config)})
+    metrics_dir = tempfile.mkdtemp(prefix="pymem-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    log.info("pymem serve: http://%s:%d, %d worker processes x pool %d, %d model thread(s) each",
+             host, port, workers, pool_size, threads)
+    try:
+        uvicorn.run("pymem.service.run:worker_app", factory=True, workers=workers, **options)
     finally:
-        client.close()
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def worker_app():
+    """The app of one worker process (uvicorn calls this in each, with the parent's settings)."""
+    spec = json.loads(os.environ[_SPEC])
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    client = connect(spec["dsn"], embedder=load_embedder(spec["embedder"], spec["threads"]),
+                     max_size=spec["pool_size"])
+    return create_app(client, ServiceConfig(**spec["config"]), close_client=True)

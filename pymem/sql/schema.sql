@@ -3410,6 +3410,8 @@ begin
     end if;
     v_report := v_report || jsonb_build_object('residual', v_residual);
     perform _pymem.write_audit(p_tenant_id, 'drop_tenant', null, v_report);
+    -- Services drop their cached query embeddings on commit (the payload names nobody).
+    perform pg_notify('pymem_forget', '');
     return v_report;
 end
 $$;
@@ -3524,6 +3526,8 @@ begin
             using errcode = 'P0003';
     end if;
     perform _pymem.write_audit(v_tenant.tenant_id, 'erase_user', v_report->>'subject_hash', v_before);
+    -- Services drop their cached query embeddings on commit (the payload names nobody).
+    perform pg_notify('pymem_forget', '');
     return v_report;
 end
 $_$;

@@ -356,22 +356,24 @@ def test_query_embeddings_are_cached_lru(db):
         assert fake.calls == ["alpha", "beta", "gamma", "beta"]
 
 
-def test_the_query_cache_is_per_user_and_forgets_an_erased_user(db):
+def test_the_query_cache_is_shared_within_a_tenant_and_forgets_an_erased_user(db):
     fake = CountingEmbedder()
     with pymem.connect(db.service_dsn, embedder=fake) as client:
         for name in ("c1", "c2"):
             client.create_tenant(name)
         one, two = client.tenant("c1"), client.tenant("c2")
-        for tenant, user in [(one, "u"), (one, "u"), (one, "v"), (two, "u")]:
-            tenant.retrieve(user, "my card number is 1234")
-        # One hit only: the same text from another user or tenant is embedded again.
-        assert (client.query_cache.hits, client.query_cache.misses) == (1, 3)
-        one.erase_user("u")
+        for tenant, user in [(one, "u"), (one, "u"), (one, "v"), (two, "u"), (one, "w")]:
+            tenant.retrieve(user, "what does the user prefer?")
+        tenant_only = "a question only w asked"
+        one.retrieve("w", tenant_only)
+        # Users of one tenant share the entry; the other tenant embeds the text again.
+        assert (client.query_cache.hits, client.query_cache.misses) == (3, 3)
+        one.erase_user("u")  # u asked the shared question: that entry goes, w's own stays
         assert len(client.query_cache) == 2
-        one.retrieve("u", "my card number is 1234")
+        one.retrieve("v", "what does the user prefer?")
         assert client.query_cache.misses == 4  # embedded again, not served from before the erasure
         client.drop_tenant("c2")
-        assert len(client.query_cache) == 2  # c1's u and v remain
+        assert len(client.query_cache) == 2  # c1's entries remain
 
 
 def test_format_context_renders_one_line_per_memory():

@@ -24,14 +24,35 @@ def test_format_context_one_line_per_memory():
     assert format_context([]) == "What you know about this user:\nNothing is known about this user yet."
 
 
-def test_query_cache_is_an_lru_per_tenant_and_user():
+def test_query_cache_is_an_lru_shared_by_the_users_of_a_tenant():
     cache = QueryEmbeddingCache(max_size=2)
-    a = cache.put(("t", "u", "q1"), np.ones(3))
-    cache.put(("t", "v", "q1"), np.zeros(3))
-    assert cache.get(("t", "u", "q1")) is a and not a.flags.writeable
-    cache.put(("t", "u", "q2"), np.ones(3))  # evicts the least recently used: (t, v, q1)
-    assert cache.get(("t", "v", "q1")) is None and len(cache) == 2
-    assert cache.forget("t", "u") == 2 and len(cache) == 0
+    a = cache.put("t", "u", "q1", np.ones(3))
+    assert cache.get("t", "v", "q1") is a and not a.flags.writeable  # another user of t: a hit
+    assert cache.get("other", "u", "q1") is None  # another tenant: never
+    cache.put("t", "u", "q2", np.zeros(3))
+    cache.put("t", "w", "q3", np.zeros(3))  # evicts the least recently used: q1
+    assert cache.get("t", "u", "q1") is None and len(cache) == 2
+    assert (cache.hits, cache.misses) == (1, 2)
+
+
+def test_query_cache_forgets_what_an_erased_user_asked_and_a_dropped_tenant():
+    cache = QueryEmbeddingCache()
+    cache.put("t", "u", "q1", np.ones(3))
+    cache.put("t", "v", "q2", np.ones(3))
+    cache.get("t", "v", "q1")  # v asked q1 too
+    cache.put("s", "u", "q1", np.ones(3))
+    assert cache.forget("t", "v") == 2 and len(cache) == 1  # both of v's, whoever asked first
+    assert cache.forget("s") == 1 and len(cache) == 0
+
+
+def test_query_cache_entries_expire():
+    now = [0.0]
+    cache = QueryEmbeddingCache(ttl=60, clock=lambda: now[0])
+    cache.put("t", "u", "q", np.ones(3))
+    now[0] = 59.9
+    assert cache.get("t", "u", "q") is not None
+    now[0] = 60.0
+    assert cache.get("t", "u", "q") is None and len(cache) == 0
 
 
 @pytest.mark.parametrize("value, message", [(1, "must be a string"), ("a\x00b", "NUL byte"),

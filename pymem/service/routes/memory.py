@@ -24,7 +24,7 @@ async def ingest(body: IngestRequest, request: Request, svc=Depends(service)):
     (`pymem.remember`)."""
     tenant_id = await svc.tenant_for(request, body.tenant_id)
     tenant = svc.client.tenant(tenant_id)
-    if body.type is not None and body.type != "episode":
+    if body.type not in (None, "episode", "observation"):
         memory_id = await svc.for_tenant(tenant_id, "remember", lambda: tenant.remember(
             body.user_id, body.content, kind=body.type, metadata=body.metadata,
             session_id=body.session_id, agent_id=body.agent_id))

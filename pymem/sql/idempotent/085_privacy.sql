@@ -168,6 +168,8 @@ begin
             using errcode = 'P0003';
     end if;
     perform _pymem.write_audit(v_tenant.tenant_id, 'erase_user', v_report->>'subject_hash', v_before);
+    -- Services drop their cached query embeddings on commit (the payload names nobody).
+    perform pg_notify('pymem_forget', '');
     return v_report;
 end
 $$;
