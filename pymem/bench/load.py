@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,16 @@ SENTENCES = [
 ]
 
 
+# The seed's five repeating questions (its load script asks one of them per retrieval).
+SEED_QUERIES = [
+    "What are the user's display preferences?",
+    "What timezone does the user work in?",
+    "What programming languages does the user prefer?",
+    "What is the user's communication style preference?",
+    "What does the user work on?",
+]
+
+
 class LoadBenchError(RuntimeError):
     pass
 
@@ -91,15 +102,18 @@ def _stage_seconds(stages: str) -> float:
 
 
 def _seed(service_dsn: str, *, tenants: int, users: int, memories_per_user: int,
-          vectors: list[np.ndarray | None], run_id: str) -> list[dict]:
+          vectors: list[np.ndarray | None], run_id: str, tenant_ids: list[str] | None = None,
+          user_format: str = "user-{u}") -> list[dict]:
     client = connect(service_dsn, embedder=None, max_size=2)
     fixture_tenants = []
     try:
         for t in range(tenants):
-            tenant_id = f"load-{run_id}-{t:03d}"
+            tenant_id = tenant_ids[t] if tenant_ids else f"load-{run_id}-{t:03d}"
             role = client.create_tenant(tenant_id)["role_name"]
             key = client.create_api_key(tenant_id, name="bench load")["api_key"]
             fixture_tenants.append({"tenant_id": tenant_id, "api_key": key})
+            if users == 0:
+                continue
             with psycopg.connect(service_dsn) as conn:
                 register_vector(conn)
                 with conn.pipeline(), conn.transaction():
@@ -108,7 +122,8 @@ def _seed(service_dsn: str, *, tenants: int, users: int, memories_per_user: int,
                         for j in range(memories_per_user):
                             index = (u + j) % len(SENTENCES)
                             conn.execute(query("remember"), {
-                                "user_id": f"user-{u}", "content": SENTENCES[index][0], "kind": "fact",
+                                "user_id": user_format.format(tenant=tenant_id, u=u),
+                                "content": SENTENCES[index][0], "kind": "fact",
                                 "embedding": vectors[index], "importance": 0.5, "metadata": Jsonb({}),
                                 "session_id": None, "agent_id": None, "observed_at": None,
                                 "source": Jsonb({"seed": "bench load"}), "subject": None, "attribute": None,
@@ -172,16 +187,13 @@ def _trend(summary: dict, metric: str) -> dict:
             for key, src in (("p50_ms", "med"), ("p95_ms", "p(95)"), ("p99_ms", "p(99)"), ("max_ms", "max"))}
 
 
-def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
-        stages: str = "30s:200,60s:200,30s:500,60s:500,10s:0", think_time: float = 0.1,
-        ingest_ratio: float = 0.1, embedder: str = "auto", worker: bool = True, port: int = 0,
-        out: str | None = None, home: str | None = None, dsn: str | None = None) -> dict:
-    seconds = _stage_seconds(stages)
-    k6 = _k6_binary()
-    workdir = Path(out) if out else Path(tempfile.mkdtemp(prefix="pymem-bench-load-"))
-    workdir.mkdir(parents=True, exist_ok=True)
+@contextmanager
+def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str, worker: bool, port: int,
+             workdir: Path, home: str | None, dsn: str | None, workers: int = 1, serve_args: tuple = (),
+             tenant_ids: list[str] | None = None, user_format: str = "user-{u}"):
+    """A fresh seeded database, `pymem serve` and (optionally) `pymem worker` as processes.
+    Yields (base url, fixture tenants, service dsn, seed seconds)."""
     run_id = f"{int(time.time()) % 100000:05d}"
-
     started = time.perf_counter()
     service_dsn = BenchDatabase(DBNAME, home=home, dsn=dsn).open(fresh=True).service_dsn
     from ..service.run import load_embedder
@@ -190,50 +202,89 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
     vectors = list(model.embed([s[0] for s in SENTENCES])) if model is not None else [None] * len(SENTENCES)
     del model
     fixture_tenants = _seed(service_dsn, tenants=tenants, users=users, memories_per_user=memories_per_user,
-                            vectors=vectors, run_id=run_id)
+                            vectors=vectors, run_id=run_id, tenant_ids=tenant_ids, user_format=user_format)
     seed_seconds = time.perf_counter() - started
 
     port = port or _free_port()
     base = f"http://127.0.0.1:{port}"
-    env = dict(os.environ)
     serve_log = open(workdir / "serve.log", "w")
     worker_log = open(workdir / "worker.log", "w")
     serve_proc = worker_proc = None
     try:
         serve_proc = subprocess.Popen(
             [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "serve", "--port", str(port),
-             "--embedder", embedder, "--log-level", "warning"],
-            stdout=serve_log, stderr=subprocess.STDOUT, env=env)
+             "--embedder", embedder, "--log-level", "warning", "--workers", str(workers), *serve_args],
+            stdout=serve_log, stderr=subprocess.STDOUT)
         if worker:
             worker_proc = subprocess.Popen(
                 [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "worker", "--poll-interval", "0.5"],
-                stdout=worker_log, stderr=subprocess.STDOUT, env=env)
+                stdout=worker_log, stderr=subprocess.STDOUT)
         _wait_healthy(base, serve_proc)
-
-        fixture = {"base_url": base, "tenants": fixture_tenants, "users_per_tenant": users,
-                   "memories_per_user": min(memories_per_user, len(SENTENCES)),
-                   "sentences": [{"text": t, "query": q} for t, q in SENTENCES]}
-        (workdir / "fixture.json").write_text(json.dumps(fixture))
-        summary_path = workdir / "k6-summary.json"
-        k6_env = {**env, "PYMEM_FIXTURE": str(workdir / "fixture.json"), "STAGES": stages,
-                  "THINK_TIME": str(think_time), "INGEST_RATIO": str(ingest_ratio),
-                  "SUMMARY_PATH": str(summary_path), "K6_NO_USAGE_REPORT": "true"}
-        with open(workdir / "k6.log", "w") as k6_log:
-            k6_proc = subprocess.run([k6, "run", "--no-usage-report", "--quiet", str(SCRIPT)], env=k6_env,
-                                     stdout=k6_log, stderr=subprocess.STDOUT, timeout=seconds + 180)
-        if not summary_path.exists():
-            raise LoadBenchError(f"k6 wrote no summary (exit {k6_proc.returncode}); see {workdir / 'k6.log'}")
-        summary = json.loads(summary_path.read_text())
-        server_side = _server_histogram(base, "memory_retrieval_latency_seconds")
+        yield base, fixture_tenants, service_dsn, seed_seconds
     finally:
         _stop(serve_proc)
         _stop(worker_proc)
         serve_log.close()
         worker_log.close()
 
+
+def _k6(script: Path, workdir: Path, name: str, env: dict, timeout: float, args: tuple = (),
+        export: bool = False) -> tuple[dict, int]:
+    """Runs k6 once; returns its summary (as JSON) and exit code (99: thresholds missed).
+    Our script writes its summary itself (SUMMARY_PATH); ``export`` asks k6 for its
+    --summary-export instead, for scripts that do not (the seed's)."""
+    summary_path = workdir / f"{name}-summary.json"
+    summary_path.unlink(missing_ok=True)
+    k6_env = {**os.environ, **env, "K6_NO_USAGE_REPORT": "true"}
+    if export:
+        args = (*args, "--summary-export", str(summary_path))
+    else:
+        k6_env["SUMMARY_PATH"] = str(summary_path)
+    with open(workdir / f"{name}.log", "w") as log:
+        done = subprocess.run([_k6_binary(), "run", "--no-usage-report", "--quiet", *args, str(script)],
+                              env=k6_env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout)
+    if not summary_path.exists():
+        raise LoadBenchError(f"k6 wrote no summary (exit {done.returncode}); see {workdir / (name + '.log')}")
+    return json.loads(summary_path.read_text()), done.returncode
+
+
+def _queue(service_dsn: str) -> dict:
     with connect(service_dsn, embedder=None, max_size=1) as client:
         queue = client.queue_stats()
-    episodes = {state: sum(row[state] for row in queue) for state in ("pending", "processing", "dead")}
+    return {state: sum(row[state] for row in queue) for state in ("pending", "processing", "dead")}
+
+
+def _fixture(workdir: Path, base: str, fixture_tenants: list[dict], users: int, memories_per_user: int) -> Path:
+    fixture = {"base_url": base, "tenants": fixture_tenants, "users_per_tenant": users,
+               "memories_per_user": min(memories_per_user, len(SENTENCES)),
+               "sentences": [{"text": t, "query": q} for t, q in SENTENCES], "seed_queries": SEED_QUERIES}
+    path = workdir / "fixture.json"
+    path.write_text(json.dumps(fixture))
+    return path
+
+
+def _workdir(out: str | None) -> Path:
+    workdir = Path(out) if out else Path(tempfile.mkdtemp(prefix="pymem-bench-load-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    return workdir
+
+
+def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
+        stages: str = "30s:200,60s:200,30s:500,60s:500,10s:0", think_time: float = 0.1,
+        ingest_ratio: float = 0.1, embedder: str = "auto", worker: bool = True, port: int = 0,
+        out: str | None = None, home: str | None = None, dsn: str | None = None, workers: int = 1) -> dict:
+    seconds = _stage_seconds(stages)
+    _k6_binary()
+    workdir = _workdir(out)
+    with _service(tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder,
+                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn,
+                  workers=workers) as (base, fixture_tenants, service_dsn, seed_seconds):
+        fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
+        summary, k6_exit = _k6(SCRIPT, workdir, "k6", {
+            "PYMEM_FIXTURE": str(fixture), "STAGES": stages, "THINK_TIME": str(think_time),
+            "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 180)
+        server_side = _server_histogram(base, "memory_retrieval_latency_seconds")
+    episodes = _queue(service_dsn)
 
     metrics = summary["metrics"]
     thresholds = {f"{name} {expr}": result["ok"] for name, metric in metrics.items()
@@ -249,6 +300,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
         "think_time_s": think_time,
         "ingest_ratio": ingest_ratio,
         "embedder": embedder,
+        "service_workers": workers,
         "worker": worker,
         "requests": int(metrics["http_reqs"]["values"]["count"]),
         "request_rate_per_s": round(metrics["http_reqs"]["values"]["rate"], 1),
@@ -263,9 +315,142 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
         "checks_pass_rate": round(checks.get("rate", 0.0), 5),
         "thresholds": thresholds,
         "thresholds_ok": all(thresholds.values()),
-        "k6_exit": k6_proc.returncode,
+        "k6_exit": k6_exit,
         "episodes_open_at_end": episodes,
         "seed_seconds": round(seed_seconds, 1),
         "cpu_count": os.cpu_count(),
         "out": str(workdir),
     }
+
+
+# -- capacity: the highest constant arrival rate that meets the objective -----------------
+
+P95_OBJECTIVE_MS = 150.0
+MAX_ERROR_RATE = 0.01
+
+
+def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: int, ingest_ratio: float) -> dict:
+    summary, _ = _k6(SCRIPT, workdir, f"capacity-{queries}-{rate}", {
+        "PYMEM_FIXTURE": str(fixture), "MODE": "rate", "RATE": str(rate), "DURATION": f"{seconds}s",
+        "QUERIES": queries, "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 120)
+    metrics = summary["metrics"]
+    achieved = metrics["http_reqs"]["values"]["rate"]
+    step = {"rate_per_s": rate, "achieved_per_s": round(achieved, 1),
+            "dropped_iterations": int(metrics.get("dropped_iterations", {}).get("values", {}).get("count", 0)),
+            "error_rate": round(metrics["http_req_failed"]["values"]["rate"], 5),
+            "http": _trend(summary, "http_req_duration"),
+            "retrieve": _trend(summary, "http_req_duration{op:retrieve}"),
+            "ingest": _trend(summary, "http_req_duration{op:ingest}"),
+            "leaks": int(metrics.get("cross_tenant_results", {}).get("values", {}).get("count", 0))}
+    p95 = step["http"]["p95_ms"]
+    step["ok"] = (p95 is not None and p95 < P95_OBJECTIVE_MS and step["error_rate"] < MAX_ERROR_RATE
+                  and achieved >= 0.95 * rate and step["leaks"] == 0)
+    return step
+
+
+def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: float, max_rate: int,
+            seconds: int, ingest_ratio: float) -> dict:
+    """Raise the rate by ``factor`` until a step misses the objective, then try once halfway."""
+    steps, best, failed, rate = [], None, None, start
+    while rate <= max_rate:
+        step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio)
+        steps.append(step)
+        if not step["ok"]:
+            failed = step
+            break
+        best, rate = step, int(rate * factor)
+    if best is not None and failed is not None and failed["rate_per_s"] - best["rate_per_s"] >= 0.1 * best["rate_per_s"]:
+        step = _rate_step(workdir, fixture, (best["rate_per_s"] + failed["rate_per_s"]) // 2, queries, seconds,
+                          ingest_ratio)
+        steps.append(step)
+        best = step if step["ok"] else best
+    return {"max_rate_per_s": best["rate_per_s"] if best else None, "at_max": best,
+            "first_miss": next((s for s in steps if not s["ok"]), None),
+            "steps": [{k: s[k] for k in ("rate_per_s", "achieved_per_s", "error_rate", "ok")} |
+                      {"p95_ms": s["http"]["p95_ms"]} for s in steps]}
+
+
+def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3, embedder: str = "auto",
+             worker: bool = True, workers: int = 1, start_rate: int = 50, factor: float = 1.5,
+             max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
+             query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
+             home: str | None = None, dsn: str | None = None) -> dict:
+    """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each query mode
+    the highest rate whose p95 stays under 150 ms with under 1% errors (and the rate reached).
+    ``unique``: every query text new (no cache help); ``seed``: the seed's five questions."""
+    _k6_binary()
+    workdir = _workdir(out)
+    with _service(tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder,
+                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn,
+                  workers=workers) as (base, fixture_tenants, service_dsn, seed_seconds):
+        fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
+        found = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor, max_rate=max_rate,
+                               seconds=step_seconds, ingest_ratio=ingest_ratio) for mode in query_modes}
+        server_side = _server_histogram(base, "memory_retrieval_latency_seconds")
+    return {
+        "benchmark": "load-capacity",
+        "objective": {"p95_ms_below": P95_OBJECTIVE_MS, "error_rate_below": MAX_ERROR_RATE,
+                      "achieved_rate_at_least": "95% of the target"},
+        "model": "open (constant arrival rate), no think time",
+        "tenants": tenants, "users_per_tenant": users, "memories_seeded": tenants * users * memories_per_user,
+        "ingest_ratio": ingest_ratio, "embedder": embedder, "service_workers": workers, "worker": worker,
+        "step_seconds": step_seconds,
+        "capacity": {mode: result["max_rate_per_s"] for mode, result in found.items()},
+        "queries": found,
+        "service_retrieval_latency": server_side,
+        "episodes_open_at_end": _queue(service_dsn),
+        "seed_seconds": round(seed_seconds, 1),
+        "cpu_count": os.cpu_count(),
+        "k6_on_same_machine": True,
+        "out": str(workdir),
+    }
+
+
+# -- the seed's own script, unchanged ------------------------------------------------------
+
+SEED_TENANTS = 100  # the script's TENANT_COUNT and USERS_PER_TENANT
+SEED_USERS = 100
+
+
+def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ramp: str = "10s", hold: str = "30s",
+                embedder: str = "auto", worker: bool = True, workers: int = 1, memories_per_user: int = 3,
+                port: int = 0, out: str | None = None, home: str | None = None, dsn: str | None = None) -> dict:
+    """The seed's k6 script as it is (closed model, 100 ms think time), its stages replaced by
+    ramp-hold-down at each count in ``vus``, against the service in gateway mode (the script
+    names the tenant in the body and sends no key). Its 100 tenants exist beforehand, each user
+    seeded with ``memories_per_user`` memories, so every retrieval ranks real rows."""
+    if not script.is_file():
+        raise LoadBenchError(f"the seed's script is not at {script}: pass --shared or set PYMEM_SHARED_BENCH")
+    _k6_binary()
+    workdir = _workdir(out)
+    tenant_ids = [f"tenant-{t}" for t in range(SEED_TENANTS)]
+    runs = []
+    with _service(tenants=SEED_TENANTS, users=SEED_USERS, memories_per_user=memories_per_user, embedder=embedder,
+                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn, workers=workers,
+                  serve_args=("--gateway-tenant-header", "X-Pymem-Tenant"), tenant_ids=tenant_ids,
+                  user_format="{tenant}-user-{u}") as (base, _, service_dsn, seed_seconds):
+        for count in vus:
+            summary, code = _k6(script, workdir, f"seed-{count}", {"API_BASE": base}, timeout=600, export=True,
+                                args=("--stage", f"{ramp}:{count}", "--stage", f"{hold}:{count}", "--stage", "5s:0"))
+            metrics = summary.get("metrics", {})
+            checks = {c["name"]: round(c["passes"] / max(1, c["passes"] + c["fails"]), 4)
+                      for c in summary.get("root_group", {}).get("checks", {}).values()}
+            runs.append({"vus": count, "thresholds_passed": code == 0, "k6_exit": code,
+                         "requests_per_s": _round(metrics.get("http_reqs", {}).get("rate"), 1),
+                         "http_p95_ms": _round(metrics.get("http_req_duration", {}).get("p(95)")),
+                         "retrieval_p95_ms": _round(metrics.get("memory_retrieval_latency", {}).get("p(95)")),
+                         "error_rate": _round(metrics.get("http_req_failed", {}).get("value"), 5),
+                         "check_pass_rates": checks})
+            if code != 0:
+                break
+    passing = [r["vus"] for r in runs if r["thresholds_passed"]]
+    return {"benchmark": "load-seed-script", "script": str(script), "stages": f"{ramp}:N,{hold}:N,5s:0",
+            "largest_passing_vus": max(passing) if passing else None, "runs": runs, "embedder": embedder,
+            "service_workers": workers, "worker": worker, "gateway_mode": True,
+            "memories_seeded": SEED_TENANTS * SEED_USERS * memories_per_user,
+            "episodes_open_at_end": _queue(service_dsn), "seed_seconds": round(seed_seconds, 1),
+            "cpu_count": os.cpu_count(), "k6_on_same_machine": True, "out": str(workdir)}
+
+
+def _round(value, digits: int = 2):
+    return round(value, digits) if isinstance(value, (int, float)) else None

@@ -166,20 +166,60 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
 @click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="`pymem serve --workers`: service processes.")
+@click.option("--capacity", is_flag=True, help="Search the highest arrival rate meeting the objective.")
+@click.option("--start-rate", type=click.IntRange(1), default=50, show_default=True, help="--capacity: first rate.")
+@click.option("--max-rate", type=click.IntRange(1), default=3000, show_default=True, help="--capacity: stop here.")
+@click.option("--step-seconds", type=click.IntRange(3), default=20, show_default=True,
+              help="--capacity: seconds per rate.")
+@click.option("--queries", default="unique,seed", show_default=True,
+              help="--capacity: query texts, each searched separately: unique, seed, fixture.")
+@click.option("--seed-script", is_flag=True, help="Run ../shared/bench/k6/seed-load-test.js unchanged but its stages.")
+@click.option("--seed-vus", default="50,100,150,200", show_default=True,
+              help="--seed-script: virtual users to try, in order (stops at the first that misses).")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (holds k6/).")
 @report
 @pass_ctx
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
-               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None) -> dict:
-    """HTTP load test: service + worker on the embedded database, seeded, driven by k6."""
-    from ..bench.load import LoadBenchError, run
+               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None, workers: int,
+               capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
+               seed_script: bool, seed_vus: str, shared: str | None) -> dict:
+    """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
+
+    Default: our production profile (closed model, --stages). --capacity: the highest constant
+    arrival rate meeting p95 < 150 ms and < 1% errors, with unique and with the seed's repeating
+    queries. --seed-script: the seed's own script from the shared folder, unchanged but for its
+    stages, at each --seed-vus count.
+    """
+    from ..bench import load
+    from ..bench.common import shared_dir
 
     try:
-        result = run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
-                     think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
-                     port=port, out=out, home=ctx.home, dsn=ctx.dsn)
-    except LoadBenchError as exc:
+        if capacity and seed_script:
+            fail("--capacity and --seed-script are separate runs", code=2)
+        if capacity:
+            modes = tuple(m.strip() for m in queries.split(",") if m.strip())
+            if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
+                fail("--queries: a comma list of unique, seed, fixture", code=2)
+            return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
+                                 embedder=embedder, worker=worker, workers=workers, start_rate=start_rate,
+                                 max_rate=max_rate, step_seconds=step_seconds, ingest_ratio=ingest_ratio,
+                                 query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn)
+        if seed_script:
+            try:
+                counts = tuple(int(v) for v in seed_vus.split(","))
+            except ValueError:
+                fail("--seed-vus: a comma list of virtual-user counts, like 50,100,150", code=2)
+            return load.seed_script(script=shared_dir(shared) / "k6" / "seed-load-test.js", vus=counts,
+                                    embedder=embedder, worker=worker, workers=workers,
+                                    memories_per_user=memories_per_user, port=port, out=out, home=ctx.home,
+                                    dsn=ctx.dsn)
+        return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
+                        think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
+                        port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=workers)
+    except load.LoadBenchError as exc:
         fail(str(exc))
-    return result
 
 
 @bench.command("updates")

@@ -30,3 +30,25 @@ def test_bench_load_short(db, tmp_path):
     assert report["service_retrieval_latency"]["count"] > 0
     summary = json.loads((tmp_path / "k6-summary.json").read_text())
     assert "cross_tenant_results" in summary["metrics"]
+
+
+def test_bench_load_capacity_short_with_two_service_workers(db, tmp_path):
+    """The --capacity search, tiny: its shape, and that two `pymem serve` worker processes
+    serve every request without errors or leaks and report one set of metrics."""
+    result = CliRunner().invoke(main, [
+        "--dsn", db.service_dsn, "bench", "load", "--capacity", "--tenants", "2", "--users", "4",
+        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--workers", "2", "--start-rate", "10",
+        "--max-rate", "15", "--step-seconds", "3", "--out", str(tmp_path)], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    assert report["service_workers"] == 2 and set(report["capacity"]) == {"unique", "seed"}
+    for mode in ("unique", "seed"):
+        steps = report["queries"][mode]["steps"]
+        assert [s["rate_per_s"] for s in steps][:2] == [10, 15] or steps[0]["ok"] is False
+        assert all(s["error_rate"] == 0 for s in steps)
+        assert all(set(s) == {"rate_per_s", "achieved_per_s", "error_rate", "ok", "p95_ms"} for s in steps)
+        if report["queries"][mode]["at_max"]:
+            assert report["queries"][mode]["at_max"]["leaks"] == 0
+    # Both processes' retrievals are in one histogram (prometheus multiprocess mode): about
+    # 90% of 2 modes x (10 + 15 requests/s x 3 s).
+    assert report["service_retrieval_latency"]["count"] >= 100

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from pymem.cli import main
 from pymem.service import Service, ServiceConfig
-from tests.integration.test_service import assert_error, keys, make_api  # noqa: F401 (fixtures)
+from tests.integration.test_service import assert_error
 
 JSON = {"Content-Type": "application/json"}
 

@@ -5,29 +5,9 @@ import json
 
 import pytest
 from click.testing import CliRunner
-from fastapi.testclient import TestClient
 
 from pymem.cli import main
-from pymem.service import Service, ServiceConfig
-
-
-@pytest.fixture
-def make_api(client):
-    opened = []
-
-    def make(**config):
-        service = Service(client, ServiceConfig(**{"key_cache_seconds": 0, "metrics_token": METRICS_TOKEN, **config}))
-        http = TestClient(service.app(), raise_server_exceptions=False)
-        http.__enter__()
-        opened.append(http)
-        return http, service
-
-    yield make
-    for http in opened:
-        http.__exit__(None, None, None)
-
-
-METRICS_TOKEN = "metrics-token-for-tests"
+from tests.integration.conftest import METRICS_TOKEN
 
 
 def metrics_text(api) -> str:
@@ -39,15 +19,6 @@ def metrics_text(api) -> str:
 @pytest.fixture
 def api(make_api):
     return make_api()[0]
-
-
-@pytest.fixture
-def keys(client):
-    out = {}
-    for tenant in ("acme", "globex"):
-        client.create_tenant(tenant)
-        out[tenant] = client.create_api_key(tenant, name="test")["api_key"]
-    return out
 
 
 def bearer(key):

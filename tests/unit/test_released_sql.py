@@ -32,3 +32,10 @@ def test_revisions_run_the_incremental_files_in_number_order():
         down = "None" if number == 1 else f'"{number - 1:04d}"'
         assert f'revision, down_revision = "{number:04d}", {down}' in text, path.name
         assert f'incremental("{path.stem}.sql")' in text, path.name
+
+
+def test_the_head_revision_is_alembics():
+    """head_revision() reads file names (no alembic import on connect); alembic agrees."""
+    from alembic.script import ScriptDirectory
+
+    assert migrate.head_revision() == ScriptDirectory.from_config(migrate.alembic_config()).get_current_head()

@@ -9,6 +9,11 @@
 // users_per_tenant, memories_per_user, sentences [{text, query}]), STAGES
 // ("30s:200,60s:200,..."), THINK_TIME seconds, INGEST_RATIO, SUMMARY_PATH (k6's summary
 // as JSON), PYMEM_URL (overrides the fixture's base_url). Targets must be loopback here.
+//
+// MODE=rate (`pymem bench load --capacity`) is the open model instead: RATE iterations per
+// second for DURATION whatever the latency (k6's constant-arrival-rate), no think time.
+// QUERIES: "fixture" (a query about one of the user's memories, the default), "unique"
+// (the same, made unique per request so no cache helps) or "seed" (the seed's five questions).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -25,10 +30,16 @@ const STAGES = (__ENV.STAGES || '30s:200,60s:200,30s:500,60s:500,10s:0').split('
 const leaks = new Counter('cross_tenant_results');      // results of another tenant or user
 const emptyForSeeded = new Counter('empty_results_seeded'); // a seeded user got nothing back
 
+const MODE = __ENV.MODE || 'vus';
+const QUERIES = __ENV.QUERIES || 'fixture';
+const RATE = parseInt(__ENV.RATE || '100', 10);
+const scenario = MODE === 'rate'
+  ? { executor: 'constant-arrival-rate', rate: RATE, timeUnit: '1s', duration: __ENV.DURATION || '20s',
+      preAllocatedVUs: Math.min(RATE, 50) + 10, maxVUs: Math.max(100, RATE), gracefulStop: '10s' }
+  : { executor: 'ramping-vus', startVUs: 0, stages: STAGES, gracefulRampDown: '10s', gracefulStop: '10s' };
+
 export const options = {
-  scenarios: {
-    production: { executor: 'ramping-vus', startVUs: 0, stages: STAGES, gracefulRampDown: '10s', gracefulStop: '10s' },
-  },
+  scenarios: { production: scenario },
   thresholds: {
     http_req_duration: ['p(95)<200'],
     'http_req_duration{op:retrieve}': ['p(95)<150'],
@@ -65,7 +76,10 @@ export default function () {
     // user i holds sentences (i + j) mod N for j < memories_per_user).
     const j = pick(fixture.memories_per_user);
     const sentence = fixture.sentences[(userIndex + j) % fixture.sentences.length];
-    const body = JSON.stringify({ tenant_id: tenant.tenant_id, user_id: user, query: sentence.query, top_k: 10 });
+    let text = sentence.query;
+    if (QUERIES === 'unique') text = `${sentence.query} (request ${__VU}-${__ITER})`;
+    if (QUERIES === 'seed') text = fixture.seed_queries[pick(fixture.seed_queries.length)];
+    const body = JSON.stringify({ tenant_id: tenant.tenant_id, user_id: user, query: text, top_k: 10 });
     const res = http.post(`${BASE}/api/memory/retrieve`, body, { ...params, tags: { op: 'retrieve' } });
     let results = null;
     if (res.status === 200) {
@@ -84,7 +98,7 @@ export default function () {
       'no result of another tenant': () => foreign === 0,
     });
   }
-  sleep(THINK);
+  if (MODE !== 'rate') sleep(THINK);
 }
 
 export function handleSummary(data) {

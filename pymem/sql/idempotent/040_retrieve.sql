@@ -313,7 +313,9 @@ as $$
 declare
     v_tenant    _pymem.tenants := _pymem.require_tenant();
     v_settings  jsonb;
-    v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch';
+    -- pg_textsearch does not WAL-log its index pages: on a streaming replica the BM25 index
+    -- is empty, so a standby ranks lexically with ts_rank_cd over the user's rows instead.
+    v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch' and not pg_is_in_recovery();
     v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
     v_filters   jsonb := coalesce(p_filters, '{}');
     v_query     text := coalesce(btrim(p_query), '');
