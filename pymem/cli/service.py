@@ -33,6 +33,9 @@ from .base import Context, fail, main, pass_ctx
               help="Allow gateway mode on a non-loopback --host: only when nothing but the gateway can reach "
                    "this address (a private network, a sidecar), since the header or the body then names the tenant.")
 @click.option("--auto-provision", is_flag=True, help="Gateway mode: create unknown tenants on first use.")
+@click.option("--primary-dsn", envvar="PYMEM_PRIMARY_DSN", metavar="DSN",
+              help="When --dsn is a read replica: the primary's service DSN, where this service LISTENs for "
+                   "erasures (a standby receives no notifications). Route only reads to such a service.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes on one socket, each with its own pool and model; "
                    "workers x (pool size + 2) + 10 must fit the server's max_connections.")
@@ -43,8 +46,8 @@ from .base import Context, fail, main, pass_ctx
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
           max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
-          gateway_trusted_network: bool, auto_provision: bool, workers: int, key_cache_seconds: float,
-          log_level: str) -> None:
+          gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, workers: int,
+          key_cache_seconds: float, log_level: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
     Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...); /metrics the one
@@ -66,7 +69,7 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
                            request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
                            auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
                            metrics_token=os.environ.get("PYMEM_METRICS_TOKEN") or None,
-                           key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn())
+                           key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn(), primary_dsn=primary_dsn)
     try:
         run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
                     pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,

@@ -55,6 +55,7 @@ class ServiceConfig:
     metrics_cache_seconds: float = 10.0       # database-side metrics are re-read at most this often
     owner_dsn: str | None = None              # the tables' owner, for index rebuilds (none: route is 501)
     metrics_token: str | None = None          # bearer token for /metrics; none: loopback callers only
+    primary_dsn: str | None = None            # a service reading from a standby: the primary, to LISTEN on
 
 
 # -- the middleware: body size limit and HTTP metrics --------------------------------------
@@ -166,7 +167,9 @@ class CacheForgetter:
     drops a tenant (the SQL functions NOTIFY pymem_forget on commit), so service workers and
     replicas forget together. The notification carries nothing: every entry goes, and the
     cache refills from the model. A lost connection clears the cache too (a notification
-    may have been missed) and is retried with backoff."""
+    may have been missed) and is retried with backoff. A standby cannot LISTEN and receives
+    no notifications: a service reading from one listens on its primary (``primary_dsn``),
+    and without it turns the cache off rather than keep what an erasure should remove."""
 
     CHANNEL = "pymem_forget"
 
@@ -196,6 +199,12 @@ class CacheForgetter:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
+                    if conn.execute("select pg_is_in_recovery()").fetchone()[0]:
+                        self.cache.max_size = 0
+                        self._clear()
+                        log.error("the service reads from a standby and has no primary to LISTEN on "
+                                  "(--primary-dsn): the query-embedding cache is off")
+                        return
                     conn.execute(f"listen {self.CHANNEL}")
                     self._clear()  # whatever happened while not listening
                     self.listening.set()
@@ -220,8 +229,8 @@ class Service:
                  close_client: bool = False):
         self.client = client
         self.close_client = close_client
-        self.forgetter = CacheForgetter(client.dsn, client.query_cache)
         self.config = config or ServiceConfig()
+        self.forgetter = CacheForgetter(self.config.primary_dsn or client.dsn, client.query_cache)
         self.metrics = metrics or ServiceMetrics()
         share = self.config.max_concurrent_per_tenant or max(1, client.pool_size // 4)
         self.limiter = TenantLimiter(share, self.metrics)

@@ -110,3 +110,36 @@ def test_a_streaming_replica_serves_retrieve(primary_and_replica, record_propert
     finally:
         writer.close()
         reader.close()
+
+
+def test_a_service_on_a_replica_forgets_with_the_primary_or_caches_nothing(primary_and_replica):
+    """A standby cannot LISTEN: a service reading from one listens on its primary, or runs
+    without a query cache (an erasure elsewhere could not clear it)."""
+    from pymem.service import Service, ServiceConfig
+
+    primary, replica = primary_and_replica
+    primary_dsn = migrations.service_dsn(primary.uri())
+    writer = pymem.connect(primary_dsn, embedder=VectorOf())
+    writer.create_tenant("acme")
+    blind = pymem.connect(migrations.service_dsn(replica.uri()), embedder=VectorOf())
+    told = pymem.connect(migrations.service_dsn(replica.uri()), embedder=VectorOf())
+    services = [Service(blind, ServiceConfig(), collect_database=False),
+                Service(told, ServiceConfig(primary_dsn=primary_dsn), collect_database=False)]
+    try:
+        for service in services:
+            service.forgetter.start()
+        assert services[1].forgetter.listening.wait(10)
+        services[0].forgetter._thread.join(10)
+        assert blind.query_cache.max_size == 0 and not services[0].forgetter.listening.is_set()
+        told.query_cache.put("acme", "alice", "what does alice like?", VectorOf().embed(["x"])[0])
+        cleared = services[1].forgetter.cleared
+        writer.tenant("acme").erase_user("alice")
+        deadline = time.monotonic() + 10
+        while services[1].forgetter.cleared == cleared and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(told.query_cache) == 0
+    finally:
+        for service in services:
+            service.forgetter.stop()
+        for c in (writer, blind, told):
+            c.close()
