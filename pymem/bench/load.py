@@ -187,12 +187,10 @@ def _trend(summary: dict, metric: str) -> dict:
             for key, src in (("p50_ms", "med"), ("p95_ms", "p(95)"), ("p99_ms", "p(99)"), ("max_ms", "max"))}
 
 
-@contextmanager
-def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str, worker: bool, port: int,
-             workdir: Path, home: str | None, dsn: str | None, workers: int = 1, serve_args: tuple = (),
-             tenant_ids: list[str] | None = None, user_format: str = "user-{u}"):
-    """A fresh seeded database, `pymem serve` and (optionally) `pymem worker` as processes.
-    Yields (base url, fixture tenants, service dsn, seed seconds)."""
+def _seeded(*, tenants: int, users: int, memories_per_user: int, embedder: str, home: str | None,
+            dsn: str | None, tenant_ids: list[str] | None = None,
+            user_format: str = "user-{u}") -> tuple[str, list[dict], float]:
+    """A fresh database, seeded: (service dsn, fixture tenants, seconds it took)."""
     run_id = f"{int(time.time()) % 100000:05d}"
     started = time.perf_counter()
     service_dsn = BenchDatabase(DBNAME, home=home, dsn=dsn).open(fresh=True).service_dsn
@@ -203,12 +201,17 @@ def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str,
     del model
     fixture_tenants = _seed(service_dsn, tenants=tenants, users=users, memories_per_user=memories_per_user,
                             vectors=vectors, run_id=run_id, tenant_ids=tenant_ids, user_format=user_format)
-    seed_seconds = time.perf_counter() - started
+    return service_dsn, fixture_tenants, time.perf_counter() - started
 
+
+@contextmanager
+def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, workdir: Path, workers: int = 1,
+               serve_args: tuple = ()):
+    """`pymem serve` and (optionally) `pymem worker` as processes; yields the base url."""
     port = port or _free_port()
     base = f"http://127.0.0.1:{port}"
-    serve_log = open(workdir / "serve.log", "w")
-    worker_log = open(workdir / "worker.log", "w")
+    serve_log = open(workdir / f"serve-{workers}.log", "w")
+    worker_log = open(workdir / f"worker-{workers}.log", "w")
     serve_proc = worker_proc = None
     try:
         serve_proc = subprocess.Popen(
@@ -220,12 +223,26 @@ def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str,
                 [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "worker", "--poll-interval", "0.5"],
                 stdout=worker_log, stderr=subprocess.STDOUT)
         _wait_healthy(base, serve_proc)
-        yield base, fixture_tenants, service_dsn, seed_seconds
+        yield base
     finally:
         _stop(serve_proc)
         _stop(worker_proc)
         serve_log.close()
         worker_log.close()
+
+
+@contextmanager
+def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str, worker: bool, port: int,
+             workdir: Path, home: str | None, dsn: str | None, workers: int = 1, serve_args: tuple = (),
+             tenant_ids: list[str] | None = None, user_format: str = "user-{u}"):
+    """A fresh seeded database with the service (and worker) running.
+    Yields (base url, fixture tenants, service dsn, seed seconds)."""
+    service_dsn, fixture_tenants, seed_seconds = _seeded(
+        tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn,
+        tenant_ids=tenant_ids, user_format=user_format)
+    with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir, workers=workers,
+                    serve_args=serve_args) as base:
+        yield base, fixture_tenants, service_dsn, seed_seconds
 
 
 def _k6(script: Path, workdir: Path, name: str, env: dict, timeout: float, args: tuple = (),
@@ -350,7 +367,10 @@ def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: i
 
 def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: float, max_rate: int,
             seconds: int, ingest_ratio: float) -> dict:
-    """Raise the rate by ``factor`` until a step misses the objective, then try once halfway."""
+    """A warm-up step at half the first rate (not judged: every pooled session prepares its
+    statements for each tenant once), then the rate raised by ``factor`` until a step misses
+    the objective, then one try halfway."""
+    warmup = _rate_step(workdir, fixture, max(1, start // 2), queries, seconds, ingest_ratio)
     steps, best, failed, rate = [], None, None, start
     while rate <= max_rate:
         step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio)
@@ -364,38 +384,47 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
                           ingest_ratio)
         steps.append(step)
         best = step if step["ok"] else best
+
+    def brief(s: dict) -> dict:
+        return {k: s[k] for k in ("rate_per_s", "achieved_per_s", "error_rate", "ok")} | {"p95_ms": s["http"]["p95_ms"]}
+
     return {"max_rate_per_s": best["rate_per_s"] if best else None, "at_max": best,
             "first_miss": next((s for s in steps if not s["ok"]), None),
-            "steps": [{k: s[k] for k in ("rate_per_s", "achieved_per_s", "error_rate", "ok")} |
-                      {"p95_ms": s["http"]["p95_ms"]} for s in steps]}
+            "warmup": brief(warmup), "steps": [brief(s) for s in steps]}
 
 
 def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3, embedder: str = "auto",
-             worker: bool = True, workers: int = 1, start_rate: int = 50, factor: float = 1.5,
+             worker: bool = True, workers: tuple[int, ...] = (1,), start_rate: int = 50, factor: float = 1.5,
              max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
              query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
              home: str | None = None, dsn: str | None = None) -> dict:
-    """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each query mode
-    the highest rate whose p95 stays under 150 ms with under 1% errors (and the rate reached).
-    ``unique``: every query text new (no cache help); ``seed``: the seed's five questions."""
+    """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each number of
+    service processes in ``workers`` (one seeded database, the service restarted between) and
+    each query mode, the highest rate whose p95 stays under 150 ms with under 1% errors while
+    k6 keeps the rate. ``unique``: every query text new (no cache help); ``seed``: the seed's
+    five questions."""
     _k6_binary()
     workdir = _workdir(out)
-    with _service(tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder,
-                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn,
-                  workers=workers) as (base, fixture_tenants, service_dsn, seed_seconds):
-        fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
-        found = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor, max_rate=max_rate,
-                               seconds=step_seconds, ingest_ratio=ingest_ratio) for mode in query_modes}
-        server_side = _server_histogram(base, "memory_retrieval_latency_seconds")
+    service_dsn, fixture_tenants, seed_seconds = _seeded(
+        tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn)
+    found, server_side = {}, {}
+    for count in workers:
+        with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir,
+                        workers=count) as base:
+            fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
+            found[str(count)] = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor,
+                                               max_rate=max_rate, seconds=step_seconds, ingest_ratio=ingest_ratio)
+                                 for mode in query_modes}
+            server_side[str(count)] = _server_histogram(base, "memory_retrieval_latency_seconds")
     return {
         "benchmark": "load-capacity",
         "objective": {"p95_ms_below": P95_OBJECTIVE_MS, "error_rate_below": MAX_ERROR_RATE,
                       "achieved_rate_at_least": "95% of the target"},
         "model": "open (constant arrival rate), no think time",
         "tenants": tenants, "users_per_tenant": users, "memories_seeded": tenants * users * memories_per_user,
-        "ingest_ratio": ingest_ratio, "embedder": embedder, "service_workers": workers, "worker": worker,
+        "ingest_ratio": ingest_ratio, "embedder": embedder, "service_workers": list(workers), "worker": worker,
         "step_seconds": step_seconds,
-        "capacity": {mode: result["max_rate_per_s"] for mode, result in found.items()},
+        "capacity": {count: {mode: r["max_rate_per_s"] for mode, r in modes.items()} for count, modes in found.items()},
         "queries": found,
         "service_retrieval_latency": server_side,
         "episodes_open_at_end": _queue(service_dsn),
@@ -416,7 +445,8 @@ def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ram
                 embedder: str = "auto", worker: bool = True, workers: int = 1, memories_per_user: int = 3,
                 port: int = 0, out: str | None = None, home: str | None = None, dsn: str | None = None) -> dict:
     """The seed's k6 script as it is (closed model, 100 ms think time), its stages replaced by
-    ramp-hold-down at each count in ``vus``, against the service in gateway mode (the script
+    ramp-hold-down at each count in ``vus`` (after an unjudged warm-up run at the first count,
+    two ramp lengths long), against the service in gateway mode (the script
     names the tenant in the body and sends no key). Its 100 tenants exist beforehand, each user
     seeded with ``memories_per_user`` memories, so every retrieval ranks real rows."""
     if not script.is_file():
@@ -429,6 +459,9 @@ def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ram
                   worker=worker, port=port, workdir=workdir, home=home, dsn=dsn, workers=workers,
                   serve_args=("--gateway-tenant-header", "X-Pymem-Tenant"), tenant_ids=tenant_ids,
                   user_format="{tenant}-user-{u}") as (base, _, service_dsn, seed_seconds):
+        # Not judged: every pooled session prepares its statements for each tenant once.
+        _k6(script, workdir, "seed-warmup", {"API_BASE": base}, timeout=300, export=True,
+            args=("--stage", f"{ramp}:{vus[0]}", "--stage", f"{ramp}:{vus[0]}"))
         for count in vus:
             summary, code = _k6(script, workdir, f"seed-{count}", {"API_BASE": base}, timeout=600, export=True,
                                 args=("--stage", f"{ramp}:{count}", "--stage", f"{hold}:{count}", "--stage", "5s:0"))

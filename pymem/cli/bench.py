@@ -166,8 +166,9 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
 @click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
-@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="`pymem serve --workers`: service processes.")
+@click.option("--workers", default="1", show_default=True,
+              help="`pymem serve --workers`: service processes. With --capacity a comma list (1,2) is searched "
+                   "in turn on one seeded database.")
 @click.option("--capacity", is_flag=True, help="Search the highest arrival rate meeting the objective.")
 @click.option("--start-rate", type=click.IntRange(1), default=50, show_default=True, help="--capacity: first rate.")
 @click.option("--max-rate", type=click.IntRange(1), default=3000, show_default=True, help="--capacity: stop here.")
@@ -182,7 +183,7 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @report
 @pass_ctx
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
-               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None, workers: int,
+               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None, workers: str,
                capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
                seed_script: bool, seed_vus: str, shared: str | None) -> dict:
     """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
@@ -196,6 +197,12 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
     from ..bench.common import shared_dir
 
     try:
+        counts = tuple(int(w) for w in workers.split(","))
+    except ValueError:
+        counts = ()
+    if not counts or not all(1 <= c <= 64 for c in counts) or (len(counts) > 1 and not capacity):
+        fail("--workers: a number from 1 to 64 (a comma list only with --capacity)", code=2)
+    try:
         if capacity and seed_script:
             fail("--capacity and --seed-script are separate runs", code=2)
         if capacity:
@@ -203,21 +210,21 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
             if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
                 fail("--queries: a comma list of unique, seed, fixture", code=2)
             return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
-                                 embedder=embedder, worker=worker, workers=workers, start_rate=start_rate,
+                                 embedder=embedder, worker=worker, workers=counts, start_rate=start_rate,
                                  max_rate=max_rate, step_seconds=step_seconds, ingest_ratio=ingest_ratio,
                                  query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn)
         if seed_script:
             try:
-                counts = tuple(int(v) for v in seed_vus.split(","))
+                vus = tuple(int(v) for v in seed_vus.split(","))
             except ValueError:
                 fail("--seed-vus: a comma list of virtual-user counts, like 50,100,150", code=2)
-            return load.seed_script(script=shared_dir(shared) / "k6" / "seed-load-test.js", vus=counts,
-                                    embedder=embedder, worker=worker, workers=workers,
+            return load.seed_script(script=shared_dir(shared) / "k6" / "seed-load-test.js", vus=vus,
+                                    embedder=embedder, worker=worker, workers=counts[0],
                                     memories_per_user=memories_per_user, port=port, out=out, home=ctx.home,
                                     dsn=ctx.dsn)
         return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
                         think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
-                        port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=workers)
+                        port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
     except load.LoadBenchError as exc:
         fail(str(exc))
 

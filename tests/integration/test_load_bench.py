@@ -32,23 +32,31 @@ def test_bench_load_short(db, tmp_path):
     assert "cross_tenant_results" in summary["metrics"]
 
 
-def test_bench_load_capacity_short_with_two_service_workers(db, tmp_path):
-    """The --capacity search, tiny: its shape, and that two `pymem serve` worker processes
-    serve every request without errors or leaks and report one set of metrics."""
+def test_bench_load_capacity_short_with_one_and_two_service_workers(db, tmp_path):
+    """The --capacity search, tiny: its shape, and that one and then two `pymem serve` worker
+    processes serve every request without errors or leaks and report one set of metrics."""
     result = CliRunner().invoke(main, [
         "--dsn", db.service_dsn, "bench", "load", "--capacity", "--tenants", "2", "--users", "4",
-        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--workers", "2", "--start-rate", "10",
+        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--workers", "1,2", "--start-rate", "10",
         "--max-rate", "15", "--step-seconds", "3", "--out", str(tmp_path)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
-    assert report["service_workers"] == 2 and set(report["capacity"]) == {"unique", "seed"}
-    for mode in ("unique", "seed"):
-        steps = report["queries"][mode]["steps"]
-        assert [s["rate_per_s"] for s in steps][:2] == [10, 15] or steps[0]["ok"] is False
-        assert all(s["error_rate"] == 0 for s in steps)
-        assert all(set(s) == {"rate_per_s", "achieved_per_s", "error_rate", "ok", "p95_ms"} for s in steps)
-        if report["queries"][mode]["at_max"]:
-            assert report["queries"][mode]["at_max"]["leaks"] == 0
-    # Both processes' retrievals are in one histogram (prometheus multiprocess mode): about
-    # 90% of 2 modes x (10 + 15 requests/s x 3 s).
-    assert report["service_retrieval_latency"]["count"] >= 100
+    assert report["service_workers"] == [1, 2] and set(report["capacity"]) == {"1", "2"}
+    for count in ("1", "2"):
+        assert set(report["capacity"][count]) == {"unique", "seed"}
+        for mode in ("unique", "seed"):
+            found = report["queries"][count][mode]
+            assert found["warmup"]["rate_per_s"] == 5
+            assert all(s["error_rate"] == 0 for s in found["steps"])
+            assert all(set(s) == {"rate_per_s", "achieved_per_s", "error_rate", "ok", "p95_ms"} for s in found["steps"])
+            assert found["steps"][0]["rate_per_s"] == 10
+            if found["at_max"]:
+                assert found["at_max"]["leaks"] == 0
+        # With two processes their retrievals are in one histogram (prometheus multiprocess
+        # mode): 90% of 2 modes x (5 + 10 [+ 15] requests/s x 3 s) is 81 or more.
+        assert report["service_retrieval_latency"][count]["count"] >= 60
+
+
+def test_bench_load_refuses_a_workers_list_without_capacity(db):
+    result = CliRunner().invoke(main, ["--dsn", db.service_dsn, "bench", "load", "--workers", "1,2"])
+    assert result.exit_code == 2 and "--workers" in result.output
