@@ -88,7 +88,8 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
     resolved, _server = _resolve(dsn, home, "postgres")  # starts and migrates the embedded server once
     check_connection_budget(resolved, workers, pool_size)
     os.environ[_SPEC] = json.dumps({"dsn": resolved, "embedder": embedder, "pool_size": pool_size,
-                                    "threads": EMBED_THREADS, "config": dataclasses.asdict(config)})
+                                    "threads": EMBED_THREADS, "log_level": log_level,
+                                    "config": dataclasses.asdict(config)})
     metrics_dir = tempfile.mkdtemp(prefix="pymem-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     log.info("pymem serve: http://%s:%d, %d worker processes x pool %d", host, port, workers, pool_size)
@@ -101,7 +102,8 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
 def worker_app():
     """The app of one worker process (uvicorn calls this in each, with the parent's settings)."""
     spec = json.loads(os.environ[_SPEC])
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    logging.basicConfig(level=spec["log_level"].upper(),
+                        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
     client = connect(spec["dsn"], embedder=load_embedder(spec["embedder"], spec["threads"]),
                      max_size=spec["pool_size"])
     return create_app(client, ServiceConfig(**spec["config"]), close_client=True)
