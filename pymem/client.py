@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from . import migrate as migrations
-from .embed import Embedder, default_embedder
+from .embed import Embedder, default_embedder, embedder_from_env
 from .queries import query
 from .server import EmbeddedServer
 
@@ -914,22 +914,26 @@ def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str) -> tu
 
 
 def _embedder(embedder: Embedder | str | None) -> Embedder | None:
+    if embedder == "auto":
+        return embedder_from_env()
     if embedder == "local":
         return default_embedder()
     if isinstance(embedder, str):
-        raise InvalidInput(f"unknown embedder {embedder!r}; use 'local', None or an Embedder object")
+        raise InvalidInput(f"unknown embedder {embedder!r}; use 'auto', 'local', None or an Embedder object")
     return embedder
 
 
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
-            embedder: Embedder | str | None = "local", dbname: str = "postgres",
+            embedder: Embedder | str | None = "auto", dbname: str = "postgres",
             max_size: int = 10, statement_timeout_ms: int | None = None,
             query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
     (``$PYMEM_HOME`` or ``./.pymem``), started and migrated on demand.
-    ``embedder`` "local" uses all-MiniLM-L6-v2 from its wheel; None stores no vectors.
+    ``embedder`` "auto" is what the worker and the service use: the endpoint in
+    ``$PYMEM_EMBED_URL`` when set, else the local model; "local" is all-MiniLM-L6-v2 from its
+    wheel; None stores no vectors.
     """
     embedder = _embedder(embedder)
     dsn, server = _resolve(dsn, home, dbname)
@@ -938,7 +942,7 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
 
 
 async def connect_async(dsn: str | None = None, *, home: str | os.PathLike | None = None,
-                        embedder: Embedder | str | None = "local", dbname: str = "postgres",
+                        embedder: Embedder | str | None = "auto", dbname: str = "postgres",
                         max_size: int = 10, statement_timeout_ms: int | None = None,
                         query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> AsyncClient:
     """Open an :class:`AsyncClient`; the same arguments as :func:`connect`. Starting the

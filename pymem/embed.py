@@ -261,7 +261,7 @@ class HTTPEmbedder:
 
     def __init__(self, base_url: str, model: str, *, api_key: str | None = None, batch_size: int = 128,
                  attempts: int = 5, timeout: float = 30.0, backoff_base: float = 0.5,
-                 dimensions: int = DIMENSIONS, on_error=None):
+                 dimensions: int = DIMENSIONS, send_dimensions: bool | None = None, on_error=None):
         self.url = base_url.rstrip("/") + "/embeddings"
         self.model = model
         self.api_key = api_key
@@ -270,11 +270,17 @@ class HTTPEmbedder:
         self.timeout = timeout
         self.backoff_base = backoff_base
         self.dimensions = dimensions
+        # OpenAI's text-embedding-3 models shorten their vectors to the `dimensions` asked for
+        # (1536 by default for -small, the column holds 384); other servers may refuse the field.
+        self.send_dimensions = model.startswith("text-embedding-3") if send_dimensions is None else send_dimensions
         self.on_error = on_error
 
     def _request(self, texts: list[str]) -> np.ndarray:
+        body = {"model": self.model, "input": texts}
+        if self.send_dimensions:
+            body["dimensions"] = self.dimensions
         try:
-            payload = post_json(self.url, {"model": self.model, "input": texts}, api_key=self.api_key,
+            payload = post_json(self.url, body, api_key=self.api_key,
                                 timeout=self.timeout, on_error=self.on_error)
         except PermanentHTTPError as exc:
             raise EmbeddingError(f"embedding endpoint {exc}", retryable=False) from exc

@@ -34,6 +34,7 @@ class EmbeddingEndpoint:
         self.delay = 0.0
         self.requests = 0
         self.statuses: list[int] = []
+        self.bodies: list[dict] = []
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -50,7 +51,10 @@ class EmbeddingEndpoint:
                 if endpoint.rate_limit_next > 0:
                     endpoint.rate_limit_next -= 1
                     return self._reply(429, {"error": {"message": "rate limited"}}, {"Retry-After": "0"})
-                data = [{"index": i, "embedding": hashed_vector(t)} for i, t in enumerate(body["input"])]
+                endpoint.bodies.append(body)
+                # As OpenAI's text-embedding-3 models: 1536 dimensions unless `dimensions` asks fewer.
+                dims = body.get("dimensions") or (1536 if body["model"].startswith("text-embedding-3") else 384)
+                data = [{"index": i, "embedding": hashed_vector(t, dims)} for i, t in enumerate(body["input"])]
                 self._reply(200, {"data": data, "model": body["model"]})
 
             def _reply(self, status, payload, headers=None):

@@ -51,7 +51,7 @@ class Context:
         return server.uri()
 
     def client(self, embed: bool = True) -> client_mod.Client:
-        return client_mod.connect(self.dsn, home=self.home, embedder="local" if embed else None)
+        return client_mod.connect(self.dsn, home=self.home, embedder="auto" if embed else None)
 
 
 pass_ctx = click.make_pass_decorator(Context)
