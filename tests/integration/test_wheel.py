@@ -21,7 +21,7 @@ def test_the_wheel_installs_in_a_clean_venv_and_migrates(tmp_path, pg_server):
     for required in ("pymem/sql/queries.sql", "pymem/sql/schema.sql", "pymem/sql/released.json",
                      "pymem/sql/incremental/0001_schema.sql", "pymem/sql/idempotent/090_grants.sql",
                      "pymem/migrations/env.py", "pymem/migrations/versions/0001_schema.py",
-                     "pymem/bench/k6/load.js", "pymem/bench/queries.sql"):
+                     "pymem/bench/k6/load.js", "pymem/bench/queries.sql", "pymem/py.typed"):
         assert required in names, required
     assert not any(n.startswith(("workers/", "sql/", "migrations/", "tests/")) for n in names)
 
