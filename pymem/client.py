@@ -703,6 +703,11 @@ class _ClientBase:
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
 
+    @property
+    def pool_size(self) -> int:
+        """The most connections this client opens at once."""
+        return self._pool.max_size
+
     def _embed_now(self, texts: Sequence[str]) -> list[np.ndarray | None]:
         if self.embedder is None:
             return [None] * len(texts)
@@ -738,11 +743,6 @@ class Client(_ClientBase, _ClientOperations):
         self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
                                     check=ConnectionPool.check_connection, open=False, name="pymem",
                                     reconnect_timeout=300)
-
-    @property
-    def pool_size(self) -> int:
-        """The most connections this client opens at once."""
-        return self._pool.max_size
 
     def open(self) -> "Client":
         self._pool.open(wait=True, timeout=30)
@@ -819,10 +819,6 @@ class AsyncClient(_ClientBase, _ClientOperations):
         self._pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
                                          check=AsyncConnectionPool.check_connection, open=False, name="pymem-async",
                                          reconnect_timeout=300)
-
-    @property
-    def pool_size(self) -> int:
-        return self._pool.max_size
 
     async def open(self) -> "AsyncClient":
         await self._pool.open(wait=True, timeout=30)

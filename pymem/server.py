@@ -195,11 +195,9 @@ class EmbeddedServer:
 
     def _cluster_state(self) -> str:
         """pg_controldata's "Database cluster state" (e.g. "shut down", "in production")."""
-        kwargs = {}
-        if self._as_root():
-            kwargs = {"user": OS_USER, "group": pwd.getpwnam(OS_USER).pw_gid, "extra_groups": []}
         proc = subprocess.run([str(BIN_DIR / "pg_controldata"), "-D", str(self.data_dir)], capture_output=True,
-                              text=True, check=False, cwd=self.home, env={**os.environ, "LC_ALL": "C"}, **kwargs)
+                              text=True, check=False, cwd=self.home, env={**os.environ, "LC_ALL": "C"},
+                              **self.as_server_user())
         for line in proc.stdout.splitlines():
             if line.startswith("Database cluster state:"):
                 return line.split(":", 1)[1].strip()
@@ -267,12 +265,14 @@ class EmbeddedServer:
             for key, value in settings.items():
                 conf.write(f"{key} = {value}\n")
 
+    def as_server_user(self) -> dict:
+        """subprocess.run() arguments that run a command as the server's OS user (when root)."""
+        if not self._as_root():
+            return {}
+        return {"user": OS_USER, "group": pwd.getpwnam(OS_USER).pw_gid, "extra_groups": []}
+
     def _run(self, argv: list[str], *, what: str) -> None:
-        kwargs = {}
-        if self._as_root():
-            kwargs["user"] = OS_USER
-            kwargs["group"] = pwd.getpwnam(OS_USER).pw_gid
-            kwargs["extra_groups"] = []
+        kwargs = self.as_server_user()
         # pg_ctl start leaves the postmaster holding inherited pipes; use files instead.
         with open(os.devnull, "rb") as devnull:
             proc = subprocess.run(

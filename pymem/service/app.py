@@ -353,11 +353,8 @@ class Service:
             tenant_id = auth["tenant_id"]
             if gateway_tenant is not None and gateway_tenant != tenant_id:
                 raise ServiceError(403, "tenant_mismatch", "the gateway's tenant header and the API key disagree")
-        elif gateway_tenant:
-            tenant_id = gateway_tenant
-            await self._ensure_tenant(tenant_id)
-        elif header and claimed:
-            tenant_id = claimed
+        elif header and (gateway_tenant or claimed):
+            tenant_id = gateway_tenant or claimed
             await self._ensure_tenant(tenant_id)
         else:
             raise ServiceError(401, "unauthorized", "an API key is required ('Authorization: Bearer <key>')",

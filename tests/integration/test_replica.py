@@ -44,15 +44,13 @@ def primary_and_replica():
         migrations.migrate(primary.uri())
         (root / "replica").mkdir()
         os.chmod(root / "replica", 0o755)
-        as_server = {}
         if os.geteuid() == 0:
             entry = pwd.getpwnam(OS_USER)
             os.chown(root / "replica", entry.pw_uid, entry.pw_gid)
-            as_server = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
         # A base backup that configures itself as a standby (-R: standby.signal + primary_conninfo).
         subprocess.run([str(BIN_DIR / "pg_basebackup"), "-h", str(primary.socket_dir), "-U", "postgres",
                         "-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast"],
-                       check=True, capture_output=True, **as_server)
+                       check=True, capture_output=True, **replica.as_server_user())
         with open(replica.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.write(f"unix_socket_directories = '{replica.socket_dir}'\nhot_standby = on\n")
         replica.start()
