@@ -5,6 +5,7 @@ acting as tenant B (its role, its login, its API key) against tenant A and the i
 import hashlib
 import hmac
 import json
+import time
 
 import numpy as np
 import psycopg
@@ -119,6 +120,36 @@ def test_the_ingest_notification_carries_nothing(db, world, client):
         client.tenant("tenant-a").ingest("alice", [{"role": "user", "content": "I keep bees"}])
         heard = list(listener.notifies(timeout=5, stop_after=1))
     assert [n.payload for n in heard] == [""]
+
+
+def test_the_forget_notification_names_nobody_and_a_forged_one_only_empties_caches(db, world, client):
+    """erase_user NOTIFYs pymem_forget so services drop cached query texts. Another tenant's
+    login hears that some erasure happened, not whose; a NOTIFY it sends itself makes a
+    service clear its cache (more embedding), never serve or keep anything of another tenant."""
+    with psycopg.connect(db.server.uri(db.name, user=world["login_b"]), autocommit=True) as listener:
+        listener.execute("listen pymem_forget")
+        client.tenant("tenant-a").erase_user("alice")
+        heard = list(listener.notifies(timeout=5, stop_after=1))
+    assert [n.payload for n in heard] == [""]
+
+    service = Service(client, ServiceConfig(), collect_database=False)
+    service.forgetter.start()
+    try:
+        assert service.forgetter.listening.wait(10)
+        client.query_cache.put("tenant-a", "carol", "what does carol like?", unit_vector(4))
+        before = service.forgetter.cleared
+        with psycopg.connect(db.server.uri(db.name, user=world["login_b"]), autocommit=True) as forger:
+            forger.execute("notify pymem_forget, 'tenant-a'")
+        for _ in range(200):
+            if service.forgetter.cleared > before:
+                break
+            time.sleep(0.05)
+        assert service.forgetter.cleared > before and len(client.query_cache) == 0
+        # Still answers correctly afterwards: the cache refills from the model.
+        assert [m.content for m in client.tenant("tenant-b").retrieve(
+            "bob", "tea", query_embedding=unit_vector(2))] == ["Bob likes tea"]
+    finally:
+        service.forgetter.stop()
 
 
 # -- the service: /metrics, headers, conflicts ---------------------------------------------
