@@ -7,6 +7,9 @@ role that is not a superuser (pymem/sql/owner_prelude.sql; ``_pymem.lockdown()``
 settings without blocking reads. The statements come from ``pymem.reindex_plan()`` (the
 database decides what to build and how); this module only runs them in order, each in its
 own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY refuse to run inside one.
+
+``reembed`` changes the database's embedding model (pymem/sql/idempotent/048_embedding_model.sql
+says how): reads and writes go on throughout, and the switch is one transaction.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import time
 
 import psycopg
+from pgvector.psycopg import register_vector
 
 from .client import Conflict
 from .queries import SQL_DIR, query
@@ -63,3 +67,70 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
             if progress:
                 progress(f"{index_name}: {action} ({elapsed:.2f} s)")
     return {"tenant_id": tenant_id, "steps": steps, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work_mem: str | None = "1GB",
+            progress=None) -> dict:
+    """Re-embed every memory with ``embedder`` (its ``model`` and ``dimensions`` become the
+    database's), then switch over atomically. Resumable: run it again after an interruption.
+
+    ``progress(phase, done, total)`` is called after every batch ("embed") and index ("index").
+    Until the switch, retrieval keeps using the old vectors and clients keep the old model;
+    after it, clients with the old model are refused and must be restarted with the new one.
+    """
+    started = time.perf_counter()
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        register_vector(conn)
+        if not conn.execute(query("reembed_lock")).fetchone()[0]:
+            raise Conflict("another `pymem embeddings reembed` is running on this database", "55P03")
+        state = conn.execute(query("begin_reembed"),
+                             {"model": embedder.model, "dimensions": embedder.dimensions}).fetchone()[0]
+        total, done = state["total"], state["done"]
+        # Passes over the key space until one finds nothing: rows written meanwhile (with the
+        # old model) are taken by the next pass.
+        while True:
+            seen = _reembed_pass(conn, embedder, batch_size,
+                                 lambda n, before=done: progress and progress("embed", before + n, max(total, before + n)))
+            done += seen
+            if not seen:
+                break
+        if maintenance_work_mem:
+            conn.execute(query("set_maintenance_work_mem"), {"value": maintenance_work_mem})
+        statements = [row[0] for row in conn.execute(query("reembed_index_ddl"))]
+        for i, statement in enumerate(statements, 1):
+            conn.execute(statement)
+            if progress:
+                progress("index", i, len(statements))
+        with conn.transaction():
+            conn.execute(query("reembed_hold_writes"))
+            # What was written since the last pass, with writers held: a few rows.
+            _reembed_pass(conn, embedder, batch_size, None)
+            report = conn.execute(query("finish_reembed")).fetchone()[0]
+    return {**report, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _reembed_pass(conn: psycopg.Connection, embedder, batch_size: int, on_batch) -> int:
+    after_tenant, after_id, seen = None, None, 0
+    while True:
+        rows = conn.execute(query("reembed_batch"),
+                            {"after_tenant": after_tenant, "after_id": after_id, "limit": batch_size}).fetchall()
+        if not rows:
+            return seen
+        vectors = embedder.embed([content for _, _, content in rows])
+        conn.execute(query("reembed_store"), {"tenant_ids": [r[0] for r in rows], "ids": [r[1] for r in rows],
+                                              "vectors": list(vectors)})
+        seen += len(rows)
+        after_tenant, after_id = rows[-1][0], rows[-1][1]
+        if on_batch:
+            on_batch(seen)
+
+
+def reembed_state(dsn: str) -> dict:
+    """The database's model, and the change in progress if any (owner)."""
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(query("reembed_progress")).fetchone()[0]
+
+
+def abort_reembed(owner_dsn: str) -> dict:
+    with psycopg.connect(owner_dsn, autocommit=True) as conn:
+        return conn.execute(query("abort_reembed")).fetchone()[0]

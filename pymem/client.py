@@ -29,7 +29,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from . import migrate as migrations
-from .embed import Embedder, default_embedder, embedder_from_env
+from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
 from .queries import query
 from .server import EmbeddedServer
 
@@ -64,6 +64,10 @@ class LimitExceeded(PymemError):
 class Conflict(PymemError):
     """Another call on the same thing got there first (a rebuild already running, a write that
     raced an erasure, a deadlock); nothing was committed. Retrying later succeeds."""
+
+
+class EmbedderMismatch(PymemError, ValueError):
+    """The client's embedder is not the model the database holds (the message names both)."""
 
 
 class Unavailable(PymemError):
@@ -746,6 +750,14 @@ class Client(_ClientBase, _ClientOperations):
 
     def open(self) -> "Client":
         self._pool.open(wait=True, timeout=30)
+        # Vectors from two models never meet in one column: an embedder that is not the
+        # database's model is refused here, before it writes or searches anything.
+        if self.embedder is not None:
+            with self._pool.connection() as conn:
+                problem = embedder_mismatch(migrations.embedding_model(conn), self.embedder)
+            if problem:
+                self._pool.close()
+                raise EmbedderMismatch(problem)
         return self
 
     def close(self) -> None:
@@ -822,6 +834,14 @@ class AsyncClient(_ClientBase, _ClientOperations):
 
     async def open(self) -> "AsyncClient":
         await self._pool.open(wait=True, timeout=30)
+        if self.embedder is not None:
+            async with self._pool.connection() as conn:
+                cursor = await conn.execute("select model, dimensions from _pymem.current_embedding_model()")
+                recorded = tuple(await cursor.fetchone())
+            problem = embedder_mismatch(recorded, self.embedder)
+            if problem:
+                await self._pool.close()
+                raise EmbedderMismatch(problem)
         return self
 
     async def close(self) -> None:
@@ -889,8 +909,10 @@ def _as_uuid(value: str) -> uuid.UUID:
         raise InvalidInput(f"not a memory id: {str(value)[:80]!r}") from None
 
 
-def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str) -> tuple[str, EmbeddedServer | None]:
-    """The service DSN to use, and the embedded server when pymem runs it."""
+def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str,
+             embedding: tuple[str, int] | None = None) -> tuple[str, EmbeddedServer | None]:
+    """The service DSN to use, and the embedded server when pymem runs it (a database it
+    creates is created for the ``embedding`` model: name, dimensions)."""
     dsn = dsn or os.environ.get("PYMEM_DSN")
     server = None
     if dsn is None:
@@ -899,8 +921,9 @@ def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str) -> tu
         admin_dsn = server.uri(dbname)
         with psycopg.connect(admin_dsn) as conn:
             outdated = migrations.needs_migration(conn)
+            new = migrations.current_revision(conn) is None
         if outdated:
-            migrations.migrate(admin_dsn)
+            migrations.migrate(admin_dsn, embedding=embedding if new else None)
         dsn = migrations.service_dsn(admin_dsn)
     else:
         with psycopg.connect(dsn) as conn:
@@ -919,6 +942,11 @@ def _embedder(embedder: Embedder | str | None) -> Embedder | None:
     return embedder
 
 
+def _spec(embedder: Embedder | None) -> tuple[str, int] | None:
+    model = getattr(embedder, "model", None)
+    return (model, embedder.dimensions) if model else None
+
+
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "auto", dbname: str = "postgres",
             max_size: int = 10, statement_timeout_ms: int | None = None,
@@ -932,7 +960,7 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
     wheel; None stores no vectors.
     """
     embedder = _embedder(embedder)
-    dsn, server = _resolve(dsn, home, dbname)
+    dsn, server = _resolve(dsn, home, dbname, _spec(embedder))
     return Client(dsn, embedder=embedder, server=server, max_size=max_size,
                   statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl).open()
 
@@ -944,7 +972,7 @@ async def connect_async(dsn: str | None = None, *, home: str | os.PathLike | Non
     """Open an :class:`AsyncClient`; the same arguments as :func:`connect`. Starting the
     embedded server, migrating and loading the model run in a worker thread."""
     embedder = await asyncio.to_thread(_embedder, embedder)
-    dsn, server = await asyncio.to_thread(_resolve, dsn, home, dbname)
+    dsn, server = await asyncio.to_thread(_resolve, dsn, home, dbname, _spec(embedder))
     client = AsyncClient(dsn, embedder=embedder, server=server, max_size=max_size,
                          statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
     return await client.open()

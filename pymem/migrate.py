@@ -182,9 +182,13 @@ def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
     return _one_value(conn, "_pymem.idempotent_sql", "sha256")
 
 
-def migrate(dsn: str, target: str = "head") -> dict:
+def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None = None) -> dict:
     """Bring the database at ``dsn`` to ``target`` (alembic runs the incremental revisions,
-    then re-applies the idempotent SQL), under an advisory lock."""
+    then re-applies the idempotent SQL), under an advisory lock.
+
+    ``embedding`` (model, dimensions) chooses the database's embedding model; that works
+    while it holds no vector yet (a new database), and is a no-op when it already is that
+    model. Any other change is a re-embedding (``pymem embeddings reembed``)."""
     with psycopg.connect(dsn, autocommit=True) as lock_conn:
         lock_conn.execute("select pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
@@ -204,9 +208,27 @@ def migrate(dsn: str, target: str = "head") -> dict:
             finally:
                 engine.dispose()
             after = current_revision(lock_conn)
+            has_model = _table_exists(lock_conn, "_pymem.embedding_model")
+            if embedding is not None and has_model:
+                model, dimensions = embedding
+                try:
+                    lock_conn.execute("select _pymem.set_embedding_model(%s, %s)", (model, dimensions))
+                except psycopg.Error as exc:
+                    raise MigrationError(str(exc.diag.message_primary or exc)
+                                         + (f" ({exc.diag.message_hint})" if exc.diag.message_hint else "")) from exc
+            recorded = (lock_conn.execute("select model, dimensions from _pymem.embedding_model").fetchone()
+                        if has_model else (None, None))
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return {"from": before, "to": after, "idempotent_files": idempotent}
+    return {"from": before, "to": after, "idempotent_files": idempotent,
+            "embedding_model": {"model": recorded[0], "dimensions": recorded[1]}}
+
+
+def embedding_model(conn: psycopg.Connection) -> tuple[str, int]:
+    """The database's embedding model: (name, dimensions). Any pymem role may ask."""
+    from .queries import query
+
+    return tuple(conn.execute(query("embedding_model")).fetchone())
 
 
 def needs_migration(conn: psycopg.Connection) -> bool:

@@ -84,6 +84,12 @@ class Database:
         """A superuser connection (for setting up and for looking everywhere)."""
         return psycopg.connect(self.admin_dsn, **kwargs)
 
+    def declare_embedding_model(self, model: str, dimensions: int = 384) -> None:
+        """Record the model this (still vector-free) database is for, as `pymem up --embed-model`
+        does: test embedders are stand-ins with names of their own."""
+        with psycopg.connect(self.owner_dsn, autocommit=True) as conn:
+            conn.execute("select _pymem.set_embedding_model(%s, %s)", (model, dimensions))
+
     def tenant_roles(self) -> list[str]:
         with self.connect() as conn:
             return [r[0] for r in conn.execute("select role_name from _pymem.tenants")]

@@ -79,3 +79,16 @@ class EmbeddingEndpoint:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+if __name__ == "__main__":
+    # `python -m tests.embedding_server`: serve in this process and print the base URL, for
+    # tests that want the endpoint in a process of its own (stopped with SIGTERM).
+    import signal
+    import sys
+
+    endpoint = EmbeddingEndpoint()
+    with endpoint:
+        print(endpoint.url, flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+        signal.pause()

@@ -8,12 +8,23 @@
   service.py   serve
   agents.py    mcp (the MCP server)
   admin.py     admin reindex, admin prepare-owner, admin lockdown
+  embeddings.py  embeddings show|reembed|abort (the database's embedding model)
   bench.py     bench retrieval|locomo|ingest|load
 
 Exit codes: 0 success, 1 a check failed or the database said no, 2 bad usage.
 """
 
-from . import admin, agents, bench, memories, server, service, tenants, worker  # noqa: F401  (they register their commands)
+from . import (  # noqa: F401  (they register their commands)
+    admin,
+    agents,
+    bench,
+    embeddings,
+    memories,
+    server,
+    service,
+    tenants,
+    worker,
+)
 from .base import main
 
 __all__ = ["main"]

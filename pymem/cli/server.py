@@ -8,6 +8,7 @@ import click
 import psycopg
 
 from .. import migrate as migrations
+from ..embed import MAX_DIMENSIONS, spec_from_env
 from ..queries import query
 from ..server import ServerError
 from .base import Context, emit, fail, main, pass_ctx
@@ -15,16 +16,36 @@ from .base import Context, emit, fail, main, pass_ctx
 REQUIRED_SERVER_VERSION = 160000
 
 
+def embedding_options(fn):
+    fn = click.option("--embed-dim", type=click.IntRange(1, MAX_DIMENSIONS),
+                      help="Its dimension count (with --embed-model).")(fn)
+    return click.option("--embed-model", help="The embedding model the database holds: chosen when it is "
+                        "created (default: what PYMEM_EMBED_URL/PYMEM_EMBED_MODEL/PYMEM_EMBED_DIMENSIONS "
+                        "or the local model give); naming the current one is a no-op.")(fn)
+
+
+def _embedding_choice(dsn: str, model: str | None, dimensions: int | None) -> tuple[str, int] | None:
+    """The model to record: the one named, or for a database never migrated the environment's."""
+    if (model is None) != (dimensions is None):
+        fail("--embed-model and --embed-dim go together", code=2)
+    if model is not None:
+        return model, dimensions
+    with psycopg.connect(dsn) as conn:
+        new = migrations.current_revision(conn) is None
+    return spec_from_env() if new else None
+
+
 @main.command()
+@embedding_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def up(ctx: Context, as_json: bool) -> None:
+def up(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bool) -> None:
     """Start the embedded PostgreSQL (initialising it on first use) and migrate it."""
     if ctx.dsn:
         fail("PYMEM_DSN is set: pymem manages only the embedded server")
     try:
         status = ctx.server().start()
-        result = migrations.migrate(status.uri)
+        result = migrations.migrate(status.uri, embedding=_embedding_choice(status.uri, embed_model, embed_dim))
     except (ServerError, migrations.MigrationError) as exc:
         fail(str(exc))
     emit({**status.as_dict(), "migration": result}, as_json, f"pymem: running, {status.uri}")
@@ -63,6 +84,8 @@ def _doctor_report(dsn: str) -> dict:
         version, version_num, preload, extensions = row
         revision = migrations.current_revision(conn)
         functions = migrations.applied_idempotent_sha256(conn)
+        model = (migrations.embedding_model(conn)
+                 if conn.execute("select to_regclass('_pymem.embedding_model')").fetchone()[0] else None)
     extensions = extensions or {}
     preloaded = {lib.strip() for lib in preload.split(",") if lib.strip()}
 
@@ -82,6 +105,7 @@ def _doctor_report(dsn: str) -> dict:
         "head_revision": migrations.head_revision(),
         # The functions in the database are the installed package's (else: pymem migrate).
         "functions_current": functions == migrations.idempotent_sha256(),
+        "embedding_model": {"model": model[0], "dimensions": model[1]} if model else None,
     }
     report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
     return report
@@ -105,12 +129,14 @@ def doctor(ctx: Context, as_json: bool) -> None:
 
 
 @main.command()
+@embedding_options
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def migrate(ctx: Context, as_json: bool) -> None:
+def migrate(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bool) -> None:
     """Bring the database to the current schema (a no-op when it is current)."""
     try:
-        result = migrations.migrate(ctx.admin_dsn())
+        dsn = ctx.admin_dsn()
+        result = migrations.migrate(dsn, embedding=_embedding_choice(dsn, embed_model, embed_dim))
     except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
         fail(str(exc))
     emit(result, as_json, f"pymem: migrated {result['from'] or 'empty database'} -> {result['to']}")

@@ -53,6 +53,7 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
                                    batch_size=batch_size, lease_seconds=lease_seconds,
                                    max_attempts=max_attempts,
                                    embed_threads=embed_threads or max(1, (os.cpu_count() or 1) - 1))
+    guard(runner.check_embedder)  # another model than the database's: exit 1, naming both
     stop_metrics = threading.Event()
     if metrics_port is not None:
         from prometheus_client import start_http_server

@@ -31,6 +31,7 @@ class BatchingEmbedder:
 
     def __init__(self, inner, max_batch: int = 128):
         self.inner = inner
+        self.model = getattr(inner, "model", None)
         self.dimensions = inner.dimensions
         self.max_batch = max_batch
         self._cond = threading.Condition()

@@ -19,7 +19,7 @@ import tempfile
 import psycopg
 
 from ..client import PymemError, _resolve, connect
-from ..embed import embedder_from_env, set_cpu_threads
+from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
 from .app import ServiceConfig, create_app
 from .batching import BatchingEmbedder
 
@@ -85,7 +85,9 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
             client.close()
         return
 
-    resolved, _server = _resolve(dsn, home, "postgres")  # starts and migrates the embedded server once
+    # Starts and migrates the embedded server once (a new database is made for the model).
+    resolved, _server = _resolve(dsn, home, "postgres", None if embedder == "none" else
+                                 spec_from_env(local=embedder == "local"))
     check_connection_budget(resolved, workers, pool_size)
     os.environ[_SPEC] = json.dumps({"dsn": resolved, "embedder": embedder, "pool_size": pool_size,
                                     "threads": EMBED_THREADS, "log_level": log_level,

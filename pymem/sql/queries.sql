@@ -278,3 +278,43 @@ select tenant_id, ratio as value from pymem.metrics_stale_fact_ratio;
 -- name: metrics_contradictions
 -- Contradictions detected per tenant, for the exporter (service role).
 select tenant_id, detected as value from pymem.metrics_contradictions;
+
+-- name: embedding_model
+-- The database's embedding model (any pymem role may ask).
+select model, dimensions from _pymem.current_embedding_model();
+
+-- name: reembed_lock
+-- One change of embedding model at a time (a session lock, held by the owner's connection).
+select pg_try_advisory_lock(hashtext('pymem.reembed'), 0);
+
+-- name: begin_reembed
+-- Start (or resume) changing the embedding model; returns the progress report.
+select _pymem.begin_reembed(%(model)s, %(dimensions)s) as state;
+
+-- name: reembed_progress
+-- Model, next model, memories done and in all.
+select _pymem.reembed_progress() as state;
+
+-- name: reembed_batch
+-- The next memories without a vector from the new model, after a (tenant_id, id) key.
+select tenant_id, id, content from _pymem.reembed_batch(%(after_tenant)s, %(after_id)s, %(limit)s);
+
+-- name: reembed_store
+-- Store new-model vectors; returns how many rows took one.
+select _pymem.reembed_store(%(tenant_ids)s::text[], %(ids)s::uuid[], %(vectors)s::vector[]) as stored;
+
+-- name: reembed_index_ddl
+-- The CREATE INDEX CONCURRENTLY statements the new column still needs.
+select ddl from _pymem.reembed_index_ddl() as ddl;
+
+-- name: reembed_hold_writes
+-- Writers wait until the switch commits; readers go on (inside the switch's transaction).
+lock table _pymem.memories in share row exclusive mode;
+
+-- name: finish_reembed
+-- Swap the new column in and record the new model (inside the switch's transaction).
+select _pymem.finish_reembed() as report;
+
+-- name: abort_reembed
+-- Drop the new column and forget the change.
+select _pymem.abort_reembed() as report;

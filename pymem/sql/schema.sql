@@ -19,6 +19,27 @@ CREATE SCHEMA _pymem;
 CREATE SCHEMA pymem;
 
 --
+-- Name: abort_reembed(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.abort_reembed() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_model _pymem.embedding_model;
+begin
+    select * into v_model from _pymem.embedding_model for update;
+    if v_model.next_model is null then
+        return jsonb_build_object('aborted', null);
+    end if;
+    alter table _pymem.memories drop column if exists embedding_next;
+    update _pymem.embedding_model set next_model = null, next_dimensions = null, next_started_at = null;
+    return jsonb_build_object('aborted', v_model.next_model);
+end
+$$;
+
+--
 -- Name: tenants; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -238,6 +259,38 @@ $$;
 COMMENT ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) IS 'The tenant (and its role) that the API key with this SHA-256 digest acts for; no row for unknown or revoked keys. Service role only.';
 
 --
+-- Name: begin_reembed(text, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.begin_reembed(p_model text, p_dimensions integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_current _pymem.embedding_model;
+begin
+    perform _pymem.check_model_name(p_model, p_dimensions);
+    select * into v_current from _pymem.embedding_model for update;
+    if v_current.next_model is not null then
+        if (v_current.next_model, v_current.next_dimensions) = (p_model, p_dimensions) then
+            return _pymem.reembed_progress();  -- resuming
+        end if;
+        raise exception 'pymem: a change of embedding model to % (% dimensions) is in progress',
+            v_current.next_model, v_current.next_dimensions
+            using errcode = '55000', hint = 'Resume it with the same model, or abort it first.';
+    end if;
+    if (v_current.model, v_current.dimensions) = (p_model, p_dimensions) then
+        raise exception 'pymem: the database already holds % (% dimensions)', p_model, p_dimensions
+            using errcode = '22023';
+    end if;
+    execute format('alter table _pymem.memories add column embedding_next vector(%s)', p_dimensions);
+    update _pymem.embedding_model
+       set next_model = p_model, next_dimensions = p_dimensions, next_started_at = now();
+    return _pymem.reembed_progress();
+end
+$$;
+
+--
 -- Name: bm25_hits(text, text, text[], jsonb, timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -429,15 +482,19 @@ $$;
 --
 
 CREATE FUNCTION _pymem.check_embedding(p_embedding public.vector) RETURNS void
-    LANGUAGE plpgsql IMMUTABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
+declare
+    v_model _pymem.embedding_model;
 begin
     if p_embedding is null then
         return;
     end if;
-    if vector_dims(p_embedding) <> 384 then
-        raise exception 'pymem: embedding has % dimensions; this install stores 384', vector_dims(p_embedding)
+    v_model := _pymem.current_embedding_model();
+    if vector_dims(p_embedding) <> v_model.dimensions then
+        raise exception 'pymem: embedding has % dimensions; this database stores % dimensions (%)',
+            vector_dims(p_embedding), v_model.dimensions, v_model.model
             using errcode = '22023';
     end if;
     -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
@@ -519,6 +576,25 @@ begin
     if p_kind is null or not p_kind = any(v_kinds) then
         raise exception 'pymem: % must be one of % (got %)', p_field, array_to_string(v_kinds, ', '),
             coalesce(quote_literal(left(p_kind, 40)), 'NULL') using errcode = '22023';
+    end if;
+end
+$$;
+
+--
+-- Name: check_model_name(text, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_model_name(p_model text, p_dimensions integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if p_model is null or length(p_model) not between 1 and 200 or p_model ~ '[[:cntrl:]]' then
+        raise exception 'pymem: an embedding model name is 1-200 printable characters' using errcode = '22023';
+    end if;
+    if p_dimensions is null or p_dimensions not between 1 and 2000 then
+        raise exception 'pymem: % dimensions: pymem indexes 1-2000 (HNSW on pgvector''s vector type)',
+            coalesce(p_dimensions::text, 'NULL') using errcode = '22023';
     end if;
 end
 $$;
@@ -841,6 +917,35 @@ end
 $$;
 
 --
+-- Name: embedding_model; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.embedding_model (
+    singleton boolean DEFAULT true NOT NULL,
+    model text NOT NULL,
+    dimensions integer NOT NULL,
+    recorded_at timestamp with time zone DEFAULT now() NOT NULL,
+    next_model text,
+    next_dimensions integer,
+    next_started_at timestamp with time zone,
+    CONSTRAINT embedding_model_check CHECK ((((next_model IS NULL) = (next_dimensions IS NULL)) AND ((next_model IS NULL) = (next_started_at IS NULL)))),
+    CONSTRAINT embedding_model_dimensions_check CHECK (((dimensions >= 1) AND (dimensions <= 2000))),
+    CONSTRAINT embedding_model_model_check CHECK (((length(model) >= 1) AND (length(model) <= 200))),
+    CONSTRAINT embedding_model_next_dimensions_check CHECK (((next_dimensions >= 1) AND (next_dimensions <= 2000))),
+    CONSTRAINT embedding_model_next_model_check CHECK (((length(next_model) >= 1) AND (length(next_model) <= 200))),
+    CONSTRAINT embedding_model_singleton_check CHECK (singleton)
+);
+
+--
+-- Name: current_embedding_model(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.current_embedding_model() RETURNS _pymem.embedding_model
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select * from _pymem.embedding_model $$;
+
+--
 -- Name: current_tenant_id(); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1025,6 +1130,54 @@ $$;
 --
 
 COMMENT ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) IS 'Records a failed attempt: pending again after p_retry_in_seconds, or dead (retry_in null, or attempts exhausted) with the error kept. Service role only. Returns the new status.';
+
+--
+-- Name: finish_reembed(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.finish_reembed() RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_model   _pymem.embedding_model;
+    v_left    bigint;
+    v_tenant  _pymem.tenants;
+    v_ddl     text;
+    v_total   bigint;
+begin
+    select * into v_model from _pymem.embedding_model for update;
+    if v_model.next_model is null then
+        raise exception 'pymem: no change of embedding model is in progress' using errcode = '55000';
+    end if;
+    -- Writers wait from here to commit; readers go on until the column swap below.
+    lock table _pymem.memories in share row exclusive mode;
+    execute 'select count(*) from _pymem.memories where embedding is not null and embedding_next is null' into v_left;
+    if v_left > 0 then
+        raise exception 'pymem: % memories still lack a % vector', v_left, v_model.next_model
+            using errcode = '55000', hint = 'Run another pass of `pymem embeddings reembed` first.';
+    end if;
+    -- A partition made since the index pass (a new tenant) gets its index here; it is small.
+    for v_ddl in select * from _pymem.reembed_index_ddl() loop
+        execute replace(replace(v_ddl, 'create index concurrently', 'create index'), 'drop index concurrently', 'drop index');
+    end loop;
+    alter table _pymem.memories drop column embedding;
+    alter table _pymem.memories rename column embedding_next to embedding;
+    for v_tenant in select * from _pymem.tenants loop
+        execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
+                       'memories_' || v_tenant.storage_suffix || '_hnsw');
+    end loop;
+    update _pymem.embedding_model
+       set model = next_model, dimensions = next_dimensions, recorded_at = now(),
+           next_model = null, next_dimensions = null, next_started_at = null;
+    select count(*) into v_total from _pymem.memories where embedding is not null;
+    -- Services drop cached query vectors: they came from the old model.
+    perform pg_notify('pymem_forget', '');
+    return jsonb_build_object('model', v_model.next_model, 'dimensions', v_model.next_dimensions,
+                              'previous_model', v_model.model, 'previous_dimensions', v_model.dimensions,
+                              'memories', v_total);
+end
+$$;
 
 --
 -- Name: first_person(text, text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1581,6 +1734,111 @@ CREATE FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text
 $$;
 
 --
+-- Name: reembed_batch(text, uuid, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer) RETURNS TABLE(tenant_id text, id uuid, content text)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+begin
+    if (select next_model from _pymem.embedding_model) is null then
+        raise exception 'pymem: no change of embedding model is in progress' using errcode = '55000';
+    end if;
+    return query execute
+        'select m.tenant_id, m.id, m.content from _pymem.memories m
+          where m.embedding is not null and m.embedding_next is null
+            and (m.tenant_id, m.id) > (coalesce($1, ''''), coalesce($2, ''00000000-0000-0000-0000-000000000000''::uuid))
+          order by m.tenant_id, m.id limit $3'
+        using p_after_tenant, p_after_id, least(greatest(p_limit, 1), 10000);
+end
+$_$;
+
+--
+-- Name: reembed_index_ddl(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.reembed_index_ddl() RETURNS SETOF text
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant _pymem.tenants;
+    v_name   text;
+begin
+    for v_tenant in select * from _pymem.tenants order by tenant_id loop
+        v_name := 'memories_' || v_tenant.storage_suffix || '_hnsw_next';
+        -- A concurrent build that failed leaves an invalid index behind: drop it, build again.
+        if exists (select from pg_index where indexrelid = to_regclass(format('_pymem.%I', v_name)) and not indisvalid) then
+            return next format('drop index concurrently _pymem.%I', v_name);
+        end if;
+        if not exists (select from pg_index where indexrelid = to_regclass(format('_pymem.%I', v_name)) and indisvalid) then
+            return next replace(_pymem.search_index_ddl(v_tenant, 'hnsw', v_name, true),
+                                'using hnsw (embedding vector_cosine_ops)', 'using hnsw (embedding_next vector_cosine_ops)');
+        end if;
+    end loop;
+end
+$$;
+
+--
+-- Name: reembed_progress(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.reembed_progress() RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_model _pymem.embedding_model;
+    v_total bigint;
+    v_done  bigint := 0;
+begin
+    select * into v_model from _pymem.embedding_model;
+    select count(*) into v_total from _pymem.memories where embedding is not null;
+    if v_model.next_model is not null then
+        execute 'select count(*) from _pymem.memories where embedding is not null and embedding_next is not null'
+            into v_done;
+    end if;
+    return jsonb_build_object('model', v_model.model, 'dimensions', v_model.dimensions,
+                              'next_model', v_model.next_model, 'next_dimensions', v_model.next_dimensions,
+                              'started_at', v_model.next_started_at, 'done', v_done, 'total', v_total);
+end
+$$;
+
+--
+-- Name: reembed_store(text[], uuid[], public.vector[]); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+    v_dimensions integer := (select next_dimensions from _pymem.embedding_model);
+    v_count      integer;
+begin
+    if v_dimensions is null then
+        raise exception 'pymem: no change of embedding model is in progress' using errcode = '55000';
+    end if;
+    if cardinality(p_tenant_ids) <> cardinality(p_ids) or cardinality(p_ids) <> cardinality(p_vectors) then
+        raise exception 'pymem: % tenant ids, % ids and % vectors', cardinality(p_tenant_ids), cardinality(p_ids),
+            cardinality(p_vectors) using errcode = '22023';
+    end if;
+    if exists (select from unnest(p_vectors) v where v is null or vector_dims(v) <> v_dimensions
+                                                 or not vector_norm(v) between 1e-6 and 1e6) then
+        raise exception 'pymem: every new vector must have % dimensions and a usable norm', v_dimensions
+            using errcode = '22023';
+    end if;
+    execute 'update _pymem.memories m set embedding_next = u.v
+               from unnest($1, $2, $3) as u(t, i, v)
+              where m.tenant_id = u.t and m.id = u.i and m.embedding is not null'
+        using p_tenant_ids, p_ids, p_vectors;
+    get diagnostics v_count = row_count;
+    return v_count;
+end
+$_$;
+
+--
 -- Name: regex_escape(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1773,6 +2031,40 @@ CREATE FUNCTION _pymem.service_role() RETURNS name
 COMMENT ON FUNCTION _pymem.service_role() IS 'The LOGIN role the client, worker and service connect as (SET ROLE to tenants, no rights of its own).';
 
 --
+-- Name: set_embedding_model(text, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.set_embedding_model(p_model text, p_dimensions integer) RETURNS jsonb
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_current _pymem.embedding_model;
+begin
+    perform _pymem.check_model_name(p_model, p_dimensions);
+    select * into v_current from _pymem.embedding_model for update;
+    if (v_current.model, v_current.dimensions) = (p_model, p_dimensions) then
+        return jsonb_build_object('model', p_model, 'dimensions', p_dimensions, 'changed', false);
+    end if;
+    if v_current.next_model is not null then
+        raise exception 'pymem: a change of embedding model to % is in progress', v_current.next_model
+            using errcode = '55000', hint = 'Finish it with `pymem embeddings reembed`, or abort it.';
+    end if;
+    if exists (select from _pymem.memories where embedding is not null) then
+        raise exception 'pymem: this database holds embeddings from % (% dimensions); it cannot be declared % (% dimensions)',
+            v_current.model, v_current.dimensions, p_model, p_dimensions
+            using errcode = '55000', hint = 'Re-embed it instead: `pymem embeddings reembed --model M --dimensions D`.';
+    end if;
+    if p_dimensions <> v_current.dimensions then
+        -- Empty column: the type change rewrites nothing but the (empty) HNSW indexes.
+        execute format('alter table _pymem.memories alter column embedding type vector(%s)', p_dimensions);
+    end if;
+    update _pymem.embedding_model set model = p_model, dimensions = p_dimensions, recorded_at = now();
+    return jsonb_build_object('model', p_model, 'dimensions', p_dimensions, 'changed', true);
+end
+$$;
+
+--
 -- Name: settings(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1869,7 +2161,7 @@ CREATE FUNCTION _pymem.slug(p_text text) RETURNS text
 CREATE FUNCTION _pymem.snapshot(p_memory _pymem.memories) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$ select to_jsonb(p_memory) - 'embedding' $$;
+    AS $$ select to_jsonb(p_memory) - 'embedding' - 'embedding_next' $$;
 
 --
 -- Name: episodes; Type: TABLE; Schema: _pymem; Owner: -
@@ -3297,7 +3589,7 @@ begin
         select u.tenant_id, u.id, u.user_id,
                coalesce((select max(v.version) from _pymem.memory_versions v
                          where v.tenant_id = u.tenant_id and v.memory_id = u.id), 0) + 1,
-               'archive', 'decayed below the archive threshold', to_jsonb(u) - 'embedding'
+               'archive', 'decayed below the archive threshold', to_jsonb(u) - 'embedding' - 'embedding_next'
         from updated u where u.status = 'archived'
         returning 1
     )
@@ -5239,6 +5531,13 @@ ALTER TABLE ONLY _pymem.contradictions
     ADD CONSTRAINT contradictions_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: embedding_model embedding_model_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.embedding_model
+    ADD CONSTRAINT embedding_model_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: episodes episodes_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
@@ -5729,6 +6028,12 @@ GRANT USAGE ON SCHEMA pymem TO pm_INSTALL_service;
 GRANT USAGE ON SCHEMA pymem TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION abort_reembed(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.abort_reembed() FROM PUBLIC;
+
+--
 -- Name: TABLE tenants; Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -5963,6 +6268,12 @@ REVOKE ALL ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION begin_reembed(p_model text, p_dimensions integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.begin_reembed(p_model text, p_dimensions integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6027,6 +6338,12 @@ REVOKE ALL ON FUNCTION _pymem.check_kind(p_field text, p_kind text, p_extracted 
 GRANT ALL ON FUNCTION _pymem.check_kind(p_field text, p_kind text, p_extracted boolean) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION check_model_name(p_model text, p_dimensions integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_model_name(p_model text, p_dimensions integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_retrieval_settings(p_settings jsonb, p_options_only boolean); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6077,6 +6394,14 @@ REVOKE ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id te
 GRANT ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION current_embedding_model(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.current_embedding_model() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.current_embedding_model() TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.current_embedding_model() TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION current_tenant_id(); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6110,6 +6435,12 @@ GRANT ALL ON FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) TO pm_I
 
 REVOKE ALL ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_worker_id text, p_error text, p_retry_in_seconds double precision, p_max_attempts integer) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION finish_reembed(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.finish_reembed() FROM PUBLIC;
 
 --
 -- Name: FUNCTION first_person(p_text text, p_user_id text); Type: ACL; Schema: _pymem; Owner: -
@@ -6248,6 +6579,30 @@ REVOKE ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operati
 GRANT ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text, p_reason text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION reembed_index_ddl(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.reembed_index_ddl() FROM PUBLIC;
+
+--
+-- Name: FUNCTION reembed_progress(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.reembed_progress() FROM PUBLIC;
+
+--
+-- Name: FUNCTION reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) FROM PUBLIC;
+
+--
 -- Name: FUNCTION regex_escape(p_text text); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6316,6 +6671,12 @@ REVOKE ALL ON FUNCTION _pymem.secure_tenant_table(p_table regclass, p_role name,
 
 REVOKE ALL ON FUNCTION _pymem.service_role() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.service_role() TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION set_embedding_model(p_model text, p_dimensions integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.set_embedding_model(p_model text, p_dimensions integer) FROM PUBLIC;
 
 --
 -- Name: FUNCTION settings(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -

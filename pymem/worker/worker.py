@@ -28,7 +28,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from pymem.embed import Embedder, EmbeddingError
+from pymem.client import EmbedderMismatch
+from pymem.embed import Embedder, EmbeddingError, embedder_mismatch
+from pymem.migrate import embedding_model
 from pymem.queries import query
 from pymem.retry import backoff_delay
 
@@ -76,8 +78,17 @@ class Worker:
         with self._wake:
             self._wake.notify_all()
 
+    def check_embedder(self) -> None:
+        """Raise EmbedderMismatch unless the embedder is the database's model: a worker with
+        another model would fill the column with vectors no query can be compared to."""
+        with psycopg.connect(self.dsn) as conn:
+            problem = embedder_mismatch(embedding_model(conn), self.embedder)
+        if problem:
+            raise EmbedderMismatch(problem)
+
     def run(self, once: bool = False) -> dict:
         """Run until stop() (or, with once=True, until the queue has nothing due)."""
+        self.check_embedder()
         self._stop.clear()
         totals = {"applied": 0, "failed": 0, "dead": 0, "skipped": 0}
         lock = threading.Lock()

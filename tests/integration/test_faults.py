@@ -26,6 +26,7 @@ def test_restart_while_a_worker_processes_a_stream(client, db, pg_server):
     with EmbeddingEndpoint() as endpoint:
         endpoint.delay = 0.1
         env = dict(os.environ, PYMEM_EMBED_URL=endpoint.url)
+        db.declare_embedding_model("text-embedding-3-small")
         worker = subprocess.Popen([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "worker",
                                    "--poll-interval", "0.2", "--batch-size", "3", "--lease-seconds", "5"],
                                   env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -30,6 +30,7 @@ def endpoint():
 
 def make_worker(db, client, endpoint, **config):
     embedder = HTTPEmbedder(endpoint.url, "test-model", backoff_base=0.01)
+    db.declare_embedding_model("test-model")
     return Worker(db.service_dsn, embedder=embedder, extractor=RuleExtractor(),
                   config=WorkerConfig(poll_interval=0.1, **config), name="test")
 

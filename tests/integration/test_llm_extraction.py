@@ -45,6 +45,7 @@ def test_a_models_extraction_reaches_supersession_through_the_worker(client, db,
     acme = client.tenant("acme")
     env = {**os.environ, "PYMEM_LLM_URL": model_server, "PYMEM_LLM_MODEL": "fixture-model",
            "PYMEM_EMBED_URL": model_server}
+    db.declare_embedding_model("text-embedding-3-small")
 
     def worker_once():
         done = subprocess.run([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "worker", "--once"],

@@ -39,6 +39,7 @@ def test_every_writer_gives_the_same_statement_the_same_slot(client, db, http):
     assert http.post("/api/memory/ingest", json={"user_id": "http", "content": sentence, "type": "fact"}).status_code == 201
     assert http.post("/api/memory/ingest", json={"user_id": "turn", "content": sentence}).status_code == 201
     acme.ingest("worker", sentence)
+    db.declare_embedding_model("m")
     with EmbeddingEndpoint() as endpoint:
         Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"), extractor=RuleExtractor(),
                config=WorkerConfig()).run(once=True)

@@ -24,6 +24,7 @@ pytestmark = pytest.mark.slow
 class VectorOf:
     """A deterministic embedder: the same text always gives the same unit vector."""
 
+    model = "test/sum-of-ords"
     dimensions = 384
 
     def embed(self, texts):
@@ -41,7 +42,7 @@ def primary_and_replica():
     replica = EmbeddedServer(root / "replica", fast=True)
     try:
         primary.start()
-        migrations.migrate(primary.uri())
+        migrations.migrate(primary.uri(), embedding=(VectorOf.model, VectorOf.dimensions))
         (root / "replica").mkdir()
         os.chmod(root / "replica", 0o755)
         if os.geteuid() == 0:

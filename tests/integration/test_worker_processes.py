@@ -30,6 +30,7 @@ def spawn(db, endpoint):
         env = dict(os.environ)
         if embed_url:
             env["PYMEM_EMBED_URL"] = endpoint.url
+            db.declare_embedding_model("text-embedding-3-small")  # PYMEM_EMBED_URL's default model
         proc = subprocess.Popen([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "worker",
                                  "--poll-interval", "0.2", *args],
                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -57,6 +57,7 @@ def test_ingested_correction_wins_through_the_worker(acme, client, db):
 
     from ..embedding_server import EmbeddingEndpoint
 
+    db.declare_embedding_model("m")
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"),
                         extractor=RuleExtractor(), config=WorkerConfig())

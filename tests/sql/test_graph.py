@@ -20,6 +20,7 @@ def extracted(client, db):
     """Runs the real extraction path (ingest -> worker) for a list of (user, text)."""
     client.create_tenant("acme", exist_ok=True)
     acme = client.tenant("acme")
+    db.declare_embedding_model("m")
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m"),
                         extractor=RuleExtractor(), config=WorkerConfig())

@@ -47,6 +47,7 @@ def populated(client, db):
     contradiction; plus a second user of the same tenant who must be untouched."""
     client.create_tenant("acme", settings={"supersession_policy": "manual"})
     acme = client.tenant("acme")
+    db.declare_embedding_model("m")
     with EmbeddingEndpoint() as endpoint:
         worker = Worker(db.service_dsn, embedder=HTTPEmbedder(endpoint.url, "m", attempts=1),
                         extractor=RuleExtractor(), config=WorkerConfig(max_attempts=1))

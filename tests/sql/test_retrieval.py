@@ -329,6 +329,7 @@ def test_admin_reindex_of_an_unknown_tenant_fails_cleanly(db):
 
 
 class CountingEmbedder:
+    model = "test/sum-of-ords"
     dimensions = 384
 
     def __init__(self):
@@ -341,6 +342,7 @@ class CountingEmbedder:
 
 def test_query_embeddings_are_cached_lru(db):
     fake = CountingEmbedder()
+    db.declare_embedding_model(fake.model)
     with pymem.connect(db.service_dsn, embedder=fake, query_cache_size=2) as client:
         client.create_tenant("cache")
         tenant = client.tenant("cache")
@@ -358,6 +360,7 @@ def test_query_embeddings_are_cached_lru(db):
 
 def test_the_query_cache_is_shared_within_a_tenant_and_forgets_an_erased_user(db):
     fake = CountingEmbedder()
+    db.declare_embedding_model(fake.model)
     with pymem.connect(db.service_dsn, embedder=fake) as client:
         for name in ("c1", "c2"):
             client.create_tenant(name)

@@ -140,16 +140,27 @@ begin
 end
 $$;
 
+-- The database's embedding model (0011_embedding_model.sql): name and dimension count.
+-- SECURITY DEFINER so tenant roles need no grant on the table; it names nothing of a tenant's.
+create or replace function _pymem.current_embedding_model() returns _pymem.embedding_model
+    language sql stable security definer
+    set search_path = pg_catalog, pg_temp
+as $$ select * from _pymem.embedding_model $$;
+
 create or replace function _pymem.check_embedding(p_embedding vector) returns void
-    language plpgsql immutable security invoker
+    language plpgsql stable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
+declare
+    v_model _pymem.embedding_model;
 begin
     if p_embedding is null then
         return;
     end if;
-    if vector_dims(p_embedding) <> 384 then
-        raise exception 'pymem: embedding has % dimensions; this install stores 384', vector_dims(p_embedding)
+    v_model := _pymem.current_embedding_model();
+    if vector_dims(p_embedding) <> v_model.dimensions then
+        raise exception 'pymem: embedding has % dimensions; this database stores % dimensions (%)',
+            vector_dims(p_embedding), v_model.dimensions, v_model.model
             using errcode = '22023';
     end if;
     -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
@@ -245,7 +256,7 @@ $$;
 create or replace function _pymem.snapshot(p_memory _pymem.memories) returns jsonb
     language sql immutable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
-as $$ select to_jsonb(p_memory) - 'embedding' $$;
+as $$ select to_jsonb(p_memory) - 'embedding' - 'embedding_next' $$;
 
 create or replace function _pymem.record_version(
     p_memory _pymem.memories, p_operation text, p_reason text default null) returns void

@@ -59,7 +59,7 @@ begin
         select u.tenant_id, u.id, u.user_id,
                coalesce((select max(v.version) from _pymem.memory_versions v
                          where v.tenant_id = u.tenant_id and v.memory_id = u.id), 0) + 1,
-               'archive', 'decayed below the archive threshold', to_jsonb(u) - 'embedding'
+               'archive', 'decayed below the archive threshold', to_jsonb(u) - 'embedding' - 'embedding_next'
         from updated u where u.status = 'archived'
         returning 1
     )

@@ -136,6 +136,7 @@ begin
         _pymem.new_id(),
         _pymem.check_id(text, text, integer),
         _pymem.check_embedding(vector),
+        _pymem.current_embedding_model(),
         _pymem.settings(_pymem.tenants),
         _pymem.snapshot(_pymem.memories),
         _pymem.record_version(_pymem.memories, text, text)
@@ -143,6 +144,7 @@ begin
 
     execute format($g$grant execute on function
         pymem.create_tenant(text, jsonb),
+        _pymem.current_embedding_model(),
         pymem.drop_tenant(text),
         pymem.list_tenants(),
         pymem.tenant_role(text),

@@ -1,0 +1,108 @@
+"""The database's embedding model: show it, change it (re-embed), abort a change."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import psycopg
+
+from ..client import PymemError
+from ..embed import BACKENDS, LOCAL_MODEL, MAX_DIMENSIONS, HTTPEmbedder, LocalEmbedder
+from ..server import ServerError
+from .base import Context, emit, fail, main, pass_ctx
+
+
+@main.group()
+def embeddings() -> None:
+    """The embedding model the database holds: show it, or change it by re-embedding."""
+
+
+@embeddings.command("show")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def embeddings_show(ctx: Context, as_json: bool) -> None:
+    """The database's model, and a change in progress (memories done / in all)."""
+    from ..admin import reembed_state
+
+    try:
+        state = reembed_state(ctx.admin_dsn())
+    except (ServerError, psycopg.Error) as exc:
+        fail(str(exc))
+    human = f"{state['model']} ({state['dimensions']} dimensions)"
+    if state["next_model"]:
+        human += (f"\nchanging to {state['next_model']} ({state['next_dimensions']} dimensions) since "
+                  f"{state['started_at']}: {state['done']} of {state['total']} memories re-embedded")
+    emit(state, as_json, human)
+
+
+def _new_embedder(model: str, dimensions: int, url: str | None, api_key: str | None):
+    if url:
+        return HTTPEmbedder(url, model, api_key=api_key, dimensions=dimensions)
+    for backend in BACKENDS:
+        local = LocalEmbedder(backend=backend)
+        if (local.model, local.dimensions) == (model, dimensions):
+            return local
+    fail(f"{model} is not the local model ({LOCAL_MODEL}, 384 dimensions): give its endpoint with --url "
+         "(or PYMEM_EMBED_URL)", code=2)
+
+
+@embeddings.command("reembed")
+@click.option("--model", required=True, help="The new model's name, as its endpoint knows it.")
+@click.option("--dimensions", type=click.IntRange(1, MAX_DIMENSIONS), required=True)
+@click.option("--url", default=lambda: os.environ.get("PYMEM_EMBED_URL"),
+              help="OpenAI-compatible endpoint serving the new model (default $PYMEM_EMBED_URL; none: the local model).")
+@click.option("--batch-size", type=click.IntRange(1, 10000), default=256, show_default=True)
+@click.option("--maintenance-work-mem", default="1GB", show_default=True, help="For the new HNSW indexes.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def embeddings_reembed(ctx: Context, model: str, dimensions: int, url: str | None, batch_size: int,
+                       maintenance_work_mem: str, as_json: bool) -> None:
+    """Re-embed every memory with another model, then switch to it in one transaction.
+
+    Retrieval keeps using the old vectors until the switch; writes go on and are re-embedded
+    too. Interrupted, it resumes where it stopped when run again (or `pymem embeddings abort`).
+    After the switch, restart workers and services with the new model: clients with the old
+    one are refused. Runs as the owning role (the one `pymem migrate` uses).
+    """
+    from ..admin import reembed
+
+    embedder = _new_embedder(model, dimensions, url, os.environ.get("PYMEM_EMBED_API_KEY"))
+    bars: dict[str, click.progressbar] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if as_json:
+            return
+        label = {"embed": "re-embedding memories", "index": "building HNSW indexes"}[phase]
+        bar = bars.get(phase)
+        if bar is None:
+            bar = bars[phase] = click.progressbar(length=max(total, 1), label=label, show_pos=True, file=None)
+            bar.__enter__()
+        bar.length = max(total, 1)
+        bar.update(done - bar.pos)
+
+    try:
+        report = reembed(ctx.admin_dsn(), embedder, batch_size=batch_size,
+                         maintenance_work_mem=maintenance_work_mem, progress=progress)
+    except (ServerError, psycopg.Error, PymemError) as exc:
+        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+    finally:
+        for bar in bars.values():
+            bar.__exit__(None, None, None)
+    emit(report, as_json, f"pymem: the database now holds {report['model']} ({report['dimensions']} dimensions): "
+                          f"{report['memories']} memories in {report['seconds']:.1f} s; restart workers and "
+                          "services with this model")
+
+
+@embeddings.command("abort")
+@pass_ctx
+def embeddings_abort(ctx: Context) -> None:
+    """Abandon a change of model in progress: drop the new vectors, keep the current model."""
+    from ..admin import abort_reembed
+
+    try:
+        report = abort_reembed(ctx.admin_dsn())
+    except (ServerError, psycopg.Error) as exc:
+        fail(str(exc))
+    click.echo(f"pymem: aborted the change to {report['aborted']}" if report["aborted"]
+               else "pymem: no change of model was in progress")
