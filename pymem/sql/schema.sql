@@ -1167,6 +1167,8 @@ begin
         execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
                        'memories_' || v_tenant.storage_suffix || '_hnsw');
     end loop;
+    -- Column privileges belong to the column: the one swapped in has none of the old one's.
+    perform _pymem.refresh_row_update_grants();
     update _pymem.embedding_model
        set model = next_model, dimensions = next_dimensions, recorded_at = now(),
            next_model = null, next_dimensions = null, next_started_at = null;
@@ -1837,6 +1839,36 @@ begin
     return v_count;
 end
 $_$;
+
+--
+-- Name: refresh_row_update_grants(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.refresh_row_update_grants() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_table   regclass;
+    v_grantee name;
+begin
+    for v_table, v_grantee in
+        select distinct g.table_oid::regclass, g.grantee::regrole::name
+        from (select c.oid as table_oid, a.grantee, a.privilege_type
+              from pg_class c, aclexplode(c.relacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')
+              union all  -- already column-level
+              select c.oid, a.grantee, a.privilege_type
+              from pg_class c join pg_attribute att on att.attrelid = c.oid, aclexplode(att.attacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')) g
+        where g.privilege_type = 'UPDATE'
+          and (g.grantee::regrole::name = _pymem.tenant_group()
+               or g.grantee::regrole::name in (select t.role_name from _pymem.tenants t))
+    loop
+        perform _pymem.grant_row_updates(v_table, v_grantee);
+    end loop;
+end
+$$;
 
 --
 -- Name: regex_escape(text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -6601,6 +6633,12 @@ REVOKE ALL ON FUNCTION _pymem.reembed_progress() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) FROM PUBLIC;
+
+--
+-- Name: FUNCTION refresh_row_update_grants(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.refresh_row_update_grants() FROM PUBLIC;
 
 --
 -- Name: FUNCTION regex_escape(p_text text); Type: ACL; Schema: _pymem; Owner: -

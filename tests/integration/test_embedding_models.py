@@ -21,6 +21,8 @@ import pytest
 import pymem
 from pymem import migrate
 from pymem.embed import LOCAL_MODEL, HTTPEmbedder, LocalEmbedder
+from pymem.worker.extract import RuleExtractor
+from pymem.worker.worker import Worker
 
 from ..conftest import Database
 
@@ -196,6 +198,11 @@ def test_reembed_switches_models_while_reads_go_on(db_1536, endpoint_url, pg_ser
         assert client.tenant("acme").retrieve("alice", "where does alice live", top_k=1)[0].content == "I live in Lisbon"
         assert client.tenant("acme").retrieve("alice", "work at Acme", top_k=1)[0].content == "I work at Acme"
         assert client.tenant("beta").retrieve("bob", "where does bob live", top_k=1)[0].content == "I live in Porto"
+        # The swapped-in column takes the tenants' writes as the old one did (its column grants).
+        client.tenant("acme").ingest("alice", "I'm allergic to peanuts")
+        totals = Worker(db.service_dsn, embedder=new, extractor=RuleExtractor()).run(once=True)
+        assert totals["applied"] == 1 and totals["failed"] == 0
+        assert "peanuts" in client.tenant("acme").retrieve("alice", "peanut allergy", top_k=1)[0].content
     with db.connect() as conn:
         assert conn.execute("select count(*) from _pymem.memories where vector_dims(embedding) <> 256"
                             " or embedding is null").fetchone()[0] == 0

@@ -108,6 +108,35 @@ begin
 end
 $$;
 
+-- Re-grant column-level UPDATE on every _pymem table or partition where a tenant role or the
+-- group holds UPDATE, so that columns added since (or swapped in by a re-embedding) are
+-- covered. Owner only: migrate (090_grants.sql) and _pymem.finish_reembed run it.
+create or replace function _pymem.refresh_row_update_grants() returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_table   regclass;
+    v_grantee name;
+begin
+    for v_table, v_grantee in
+        select distinct g.table_oid::regclass, g.grantee::regrole::name
+        from (select c.oid as table_oid, a.grantee, a.privilege_type
+              from pg_class c, aclexplode(c.relacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')
+              union all  -- already column-level
+              select c.oid, a.grantee, a.privilege_type
+              from pg_class c join pg_attribute att on att.attrelid = c.oid, aclexplode(att.attacl) a
+              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')) g
+        where g.privilege_type = 'UPDATE'
+          and (g.grantee::regrole::name = _pymem.tenant_group()
+               or g.grantee::regrole::name in (select t.role_name from _pymem.tenants t))
+    loop
+        perform _pymem.grant_row_updates(v_table, v_grantee);
+    end loop;
+end
+$$;
+
 create or replace function _pymem.check_id(p_field text, p_value text, p_max integer default 256)
     returns void
     language plpgsql immutable security invoker

@@ -218,6 +218,8 @@ begin
         execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
                        'memories_' || v_tenant.storage_suffix || '_hnsw');
     end loop;
+    -- Column privileges belong to the column: the one swapped in has none of the old one's.
+    perform _pymem.refresh_row_update_grants();
     update _pymem.embedding_model
        set model = next_model, dimensions = next_dimensions, recorded_at = now(),
            next_model = null, next_dimensions = null, next_started_at = null;

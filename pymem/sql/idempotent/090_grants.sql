@@ -65,8 +65,6 @@ do $$
 declare
     v_group   name := _pymem.tenant_group();
     v_service name := _pymem.service_role();
-    v_table   regclass;
-    v_grantee name;
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
@@ -186,23 +184,8 @@ begin
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
-    -- Row updates through column privileges only (no LOCK TABLE beyond ROW EXCLUSIVE):
-    -- every _pymem table or partition where a tenant role or the group holds UPDATE.
-    for v_table, v_grantee in
-        select distinct g.table_oid::regclass, g.grantee::regrole::name
-        from (select c.oid as table_oid, a.grantee, a.privilege_type
-              from pg_class c, aclexplode(c.relacl) a
-              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')
-              union all  -- already column-level: re-run for columns added since
-              select c.oid, a.grantee, a.privilege_type
-              from pg_class c join pg_attribute att on att.attrelid = c.oid, aclexplode(att.attacl) a
-              where c.relnamespace = '_pymem'::regnamespace and c.relkind in ('r', 'p')) g
-        where g.privilege_type = 'UPDATE'
-          and (g.grantee::regrole::name = v_group
-               or g.grantee::regrole::name in (select t.role_name from _pymem.tenants t))
-    loop
-        perform _pymem.grant_row_updates(v_table, v_grantee);
-    end loop;
+    -- Row updates through column privileges only (no LOCK TABLE beyond ROW EXCLUSIVE).
+    perform _pymem.refresh_row_update_grants();
 
     -- Tenants reach AGE only through pymem's graph functions (SECURITY DEFINER, the graph
     -- derived from the acting tenant): no USAGE on ag_catalog, so none of AGE's own functions
