@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --constraint constraints.txt torch==2.13.0
-	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[embed,integrations,test]'
+	$(BIN)/pip install --quiet --constraint constraints.txt --editable '.[all,test]'
 	@touch $(STAMP)
 
 demo: $(STAMP)

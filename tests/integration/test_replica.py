@@ -15,7 +15,7 @@ import pytest
 
 import pymem
 from pymem import migrate as migrations
-from pymem.server import BIN_DIR, OS_USER, EmbeddedServer
+from pymem.server import OS_USER, EmbeddedServer, bin_dir
 from tests.conftest import unit_vector
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def primary_and_replica():
             entry = pwd.getpwnam(OS_USER)
             os.chown(root / "replica", entry.pw_uid, entry.pw_gid)
         # A base backup that configures itself as a standby (-R: standby.signal + primary_conninfo).
-        subprocess.run([str(BIN_DIR / "pg_basebackup"), "-h", str(primary.socket_dir), "-U", "postgres",
+        subprocess.run([str(bin_dir() / "pg_basebackup"), "-h", str(primary.socket_dir), "-U", "postgres",
                         "-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast"],
                        check=True, capture_output=True, **replica.as_server_user())
         with open(replica.data_dir / "postgresql.auto.conf", "a") as conf:
