@@ -57,7 +57,10 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
-@click.group()
+# Every option of every command also reads PYMEM_<COMMAND>_<OPTION> (PYMEM_SERVE_PORT,
+# PYMEM_WORKER_CONCURRENCY, ...; subgroups add their name: PYMEM_ADMIN_REINDEX_TENANT), so a
+# container or a unit file configures pymem by environment. The command line wins.
+@click.group(context_settings={"auto_envvar_prefix": "PYMEM", "show_default": True})
 @click.version_option(__version__, prog_name="pymem")
 @click.option("--home", envvar="PYMEM_HOME", help="Embedded server home (default ./.pymem).")
 @click.option("--dsn", help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")

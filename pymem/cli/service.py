@@ -36,6 +36,9 @@ from .base import Context, fail, main, pass_ctx
 @click.option("--primary-dsn", envvar="PYMEM_PRIMARY_DSN", metavar="DSN",
               help="When --dsn is a read replica: the primary's service DSN, where this service LISTENs for "
                    "erasures (a standby receives no notifications). Route only reads to such a service.")
+@click.option("--owner-dsn", envvar="PYMEM_OWNER_DSN", metavar="DSN",
+              help="The role that owns the tables, for index rebuilds (POST /admin/reindex). "
+                   "Default: --dsn (PYMEM_DSN), or the embedded server's superuser.")
 @click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes on one socket, each with its own pool and model; "
                    "workers x (pool size + 2) + 10 must fit the server's max_connections.")
@@ -46,7 +49,8 @@ from .base import Context, fail, main, pass_ctx
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
           max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
-          gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, workers: int,
+          gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, owner_dsn: str | None,
+          workers: int,
           key_cache_seconds: float, log_level: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
@@ -55,8 +59,11 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
     """
     import logging
 
-    from ..service import ServiceConfig
-    from ..service.run import serve as run_service
+    try:
+        from ..service import ServiceConfig
+        from ..service.run import serve as run_service
+    except ImportError as exc:
+        fail(str(exc))
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
     if auto_provision and not gateway_tenant_header:
@@ -69,7 +76,8 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
                            request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
                            auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
                            metrics_token=os.environ.get("PYMEM_METRICS_TOKEN") or None,
-                           key_cache_seconds=key_cache_seconds, owner_dsn=ctx.admin_dsn(), primary_dsn=primary_dsn)
+                           key_cache_seconds=key_cache_seconds, owner_dsn=owner_dsn or ctx.admin_dsn(),
+                           primary_dsn=primary_dsn)
     try:
         run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
                     pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,

@@ -48,6 +48,25 @@ def test_doctor_fails_when_age_is_not_preloaded(run, db, monkeypatch):
     assert "required capability missing: age" in result.output
 
 
+def test_every_option_reads_the_environment(run, db):
+    """PYMEM_<COMMAND>_<OPTION>: the environment configures any option; the command line wins."""
+    runner = CliRunner(env={"PYMEM_SERVE_HOST": "0.0.0.0", "PYMEM_SERVE_GATEWAY_TENANT_HEADER": "X-Tenant"})
+    refused = runner.invoke(main, ["--dsn", db.service_dsn, "serve"])
+    assert refused.exit_code == 2 and "gateway mode on 0.0.0.0" in refused.output
+    runner = CliRunner(env={"PYMEM_SEARCH_TOP_K": "1"})
+    assert runner.invoke(main, ["--dsn", db.service_dsn, "tenant", "create", "env-t"]).exit_code == 0
+    for text in ("The quarterly report is due on Friday", "The annual report is due in March"):
+        assert runner.invoke(main, ["--dsn", db.service_dsn, "remember", "--tenant", "env-t", "--user", "u",
+                                    "--no-embed", text]).exit_code == 0
+    found = runner.invoke(main, ["--dsn", db.service_dsn, "search", "--tenant", "env-t", "--user", "u", "--no-embed",
+                                 "--json", "report"])
+    assert found.exit_code == 0, found.output
+    assert len(json.loads(found.output)["results"]) == 1
+    both = runner.invoke(main, ["--dsn", db.service_dsn, "search", "--tenant", "env-t", "--user", "u", "--no-embed",
+                                "--json", "--top-k", "5", "report"])
+    assert len(json.loads(both.output)["results"]) == 2
+
+
 def test_migrate_is_a_no_op_on_a_current_database(run, db):
     result = run("migrate", "--json", dsn=db.admin_dsn)
     assert result.exit_code == 0, result.output
