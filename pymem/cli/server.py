@@ -11,6 +11,7 @@ from .. import migrate as migrations
 from ..embed import MAX_DIMENSIONS, spec_from_env
 from ..queries import query
 from ..server import ServerError
+from ..worker.schedule import plan as schedule_plan
 from .base import Context, emit, fail, main, pass_ctx
 
 REQUIRED_SERVER_VERSION = 160000
@@ -86,6 +87,7 @@ def _doctor_report(dsn: str) -> dict:
         functions = migrations.applied_idempotent_sha256(conn)
         model = (migrations.embedding_model(conn)
                  if conn.execute("select to_regclass('_pymem.embedding_model')").fetchone()[0] else None)
+        planned = conn.execute("select to_regprocedure('_pymem.schedule_plan()')").fetchone()[0]
     extensions = extensions or {}
     preloaded = {lib.strip() for lib in preload.split(",") if lib.strip()}
 
@@ -106,6 +108,9 @@ def _doctor_report(dsn: str) -> dict:
         # The functions in the database are the installed package's (else: pymem migrate).
         "functions_current": functions == migrations.idempotent_sha256(),
         "embedding_model": {"model": model[0], "dimensions": model[1]} if model else None,
+        # Who runs each maintenance job: pg_cron where migrate could register it, else `pymem worker`.
+        "schedules": {row["job"]: f"{row['runner']} ({row['schedule']})" for row in schedule_plan(dsn)}
+                     if planned else None,
     }
     report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
     return report

@@ -22,7 +22,8 @@ from .base import Context, guard, main, open_client, pass_ctx
 @click.option("--retry-dead", is_flag=True, help="Re-queue dead-letter episodes, then exit.")
 @click.option("--tenant", "tenant_id", help="With --retry-dead: only this tenant.")
 @click.option("--schedule/--no-schedule", default=None,
-              help="Run the decay sweep, consolidation and login-limit schedules (default: when pg_cron is absent).")
+              help="Run the maintenance jobs pg_cron does not (decay, retention, consolidation, login limits; "
+                   "`pymem doctor` lists who runs each). Default: on, except with --once.")
 @click.option("--embed-threads", type=click.IntRange(1, 256),
               help="CPU threads of the local embedding model (default: one fewer than the CPUs, at least 1, "
                    "so a core stays free for PostgreSQL and the callers of ingest).")
@@ -45,7 +46,6 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
             return
         dsn = client.dsn
         kinds = client.memory_kinds(extracted=True)
-        has_cron = bool(client.capabilities().get("pg_cron"))
     # pymem bench ingest, 60 s at 50 turns/s on 2 cores, runs alternated: with the local model
     # on both cores ingest calls took p95 12.5-14.9 ms, with one 8.5-8.9 ms; the lag p95
     # stayed 0.1-0.2 s either way.
@@ -67,7 +67,7 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
         click.echo(f"pymem: signal {signum}: finishing the current batch, then stopping", err=True)
         runner.stop()
 
-    if schedule or (schedule is None and not has_cron and not once):
+    if schedule or (schedule is None and not once):
         from ..worker.schedule import scheduler
 
         threading.Thread(target=scheduler, args=(dsn, stop_metrics), daemon=True, name="pymem-schedule").start()
@@ -85,7 +85,7 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
 @click.option("--batch", type=click.IntRange(1), default=10000, show_default=True)
 @pass_ctx
 def sweep(ctx: Context, decay: bool, compact: bool, batch: int) -> None:
-    """Run the decay sweep (and consolidation) now, for every tenant; prints JSON reports."""
+    """Run the decay and retention sweeps (and consolidation) now, for every tenant; prints JSON reports."""
     from ..worker.schedule import run_job
 
     with open_client(ctx, embed=False) as client:
@@ -93,6 +93,7 @@ def sweep(ctx: Context, decay: bool, compact: bool, batch: int) -> None:
     out = {}
     if decay:
         out["decay"] = run_job(dsn, "decay", batch)
+        out["retention"] = run_job(dsn, "retention")
     if compact:
         out["compact"] = run_job(dsn, "compact", batch)
     click.echo(json.dumps(out))

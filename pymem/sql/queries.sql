@@ -318,3 +318,11 @@ select _pymem.finish_reembed() as report;
 -- name: abort_reembed
 -- Drop the new column and forget the change.
 select _pymem.abort_reembed() as report;
+
+-- name: schedule_plan
+-- The maintenance jobs: worker and pg_cron schedules, pg_cron's statement.
+select job, worker_schedule, cron_schedule, command from _pymem.schedule_plan();
+
+-- name: cron_jobs
+-- The jobs pg_cron runs for this database (the worker runs the others).
+select job from _pymem.cron_jobs() as job;

@@ -917,6 +917,25 @@ end
 $$;
 
 --
+-- Name: cron_jobs(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.cron_jobs() RETURNS SETOF text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if to_regclass('cron.job') is null then
+        return;
+    end if;
+    return query execute
+        'select substr(j.jobname, 7) from cron.job j
+          where j.jobname like ''pymem-%'' and j.active and j.database = current_database()
+            and substr(j.jobname, 7) in (select p.job from _pymem.schedule_plan() p)';
+end
+$$;
+
+--
 -- Name: embedding_model; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -1970,6 +1989,20 @@ CREATE FUNCTION _pymem.same_value(a text, b text) RETURNS boolean
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$ select lower(btrim(coalesce(a, ''))) = lower(btrim(coalesce(b, ''))) $$;
+
+--
+-- Name: schedule_plan(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.schedule_plan() RETURNS TABLE(job text, worker_schedule text, cron_schedule text, command text)
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    values ('decay', '0 */6 * * *', '*/10 * * * *', 'select pymem.decay_sweep(10000)'),
+           ('retention', '20 */6 * * *', '20 */6 * * *', 'select pymem.retention_sweep()'),
+           ('compact', '30 3 * * *', '30 3 * * *', 'select pymem.compact_all()'),
+           ('login_limits', '* * * * *', '* * * * *', 'select pymem.enforce_login_limits()')
+$$;
 
 --
 -- Name: scored_ids(uuid[], double precision[]); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -6426,6 +6459,13 @@ REVOKE ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id te
 GRANT ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION cron_jobs(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.cron_jobs() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.cron_jobs() TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION current_embedding_model(); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6683,6 +6723,13 @@ GRANT ALL ON FUNCTION _pymem.require_tenant() TO pm_INSTALL_tenant;
 
 REVOKE ALL ON FUNCTION _pymem.same_value(a text, b text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.same_value(a text, b text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION schedule_plan(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.schedule_plan() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.schedule_plan() TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION scored_ids(p_ids uuid[], p_scores double precision[]); Type: ACL; Schema: _pymem; Owner: -

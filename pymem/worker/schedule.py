@@ -1,6 +1,6 @@
-"""Scheduled maintenance where pg_cron is missing: the decay sweep, consolidation and the
-login-session limits run from `pymem worker` on the same cron expressions
-pymem/sql/idempotent/095_schedule.sql gives pg_cron.
+"""Scheduled maintenance: `pymem worker` runs each job of ``_pymem.schedule_plan()`` that
+pg_cron does not (``_pymem.cron_jobs()``; pymem/sql/idempotent/095_schedule.sql registers
+them there where it can), on the worker schedule the plan gives.
 
 Several workers may run; a session-level advisory lock held for the whole job lets only
 one of them run it, the others skip that tick.
@@ -18,10 +18,8 @@ from pymem.queries import query
 
 log = logging.getLogger("pymem.schedule")
 
-DECAY_CRON = "0 */6 * * *"
-COMPACT_CRON = "30 3 * * *"
-LOGIN_LIMITS_CRON = "* * * * *"
-_LOCK_KEYS = {"decay": 0x706D0001, "compact": 0x706D0002, "login_limits": 0x706D0003}
+JOBS = ("decay", "retention", "compact", "login_limits")
+_LOCK_KEYS = {"decay": 0x706D0001, "compact": 0x706D0002, "login_limits": 0x706D0003, "retention": 0x706D0004}
 _FIELDS = (("minute", 0, 59), ("hour", 0, 23), ("day", 1, 31), ("month", 1, 12), ("weekday", 0, 6))
 
 
@@ -63,19 +61,23 @@ def matches(fields: list[set[int]], moment: dt.datetime) -> bool:
 
 def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
     """Run one job now unless another runner holds its lock; returns its report."""
+    if job not in _LOCK_KEYS:
+        raise ValueError(f"unknown job {job!r}; jobs: {', '.join(JOBS)}")
     with psycopg.connect(dsn, autocommit=True) as conn:
         if not conn.execute(query("try_job_lock"), {"key": _LOCK_KEYS[job]}).fetchone()[0]:
             return None
         try:
             if job == "decay":
+                # A whole pass, one committed batch at a time.
                 totals = {"scanned": 0, "updated": 0, "stale": 0, "archived": 0}
                 while True:
                     report = conn.execute(query("decay_sweep"), {"batch": batch}).fetchone()[0]
                     for key in totals:
                         totals[key] += report[key]
                     if report["scanned"] < batch:
-                        totals["retention"] = conn.execute(query("retention_sweep")).fetchone()[0]
                         return totals
+            if job == "retention":
+                return conn.execute(query("retention_sweep")).fetchone()[0]
             if job == "login_limits":
                 return conn.execute(query("enforce_login_limits")).fetchone()[0]
             return conn.execute(query("compact_all")).fetchone()[0]
@@ -83,10 +85,23 @@ def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
             conn.execute(query("job_unlock"), {"key": _LOCK_KEYS[job]})
 
 
+def plan(dsn: str) -> list[dict]:
+    """Every job with its schedules and who runs it here: "pg_cron" or "worker"."""
+    with psycopg.connect(dsn) as conn:
+        in_cron = {row[0] for row in conn.execute(query("cron_jobs"))}
+        rows = conn.execute(query("schedule_plan")).fetchall()
+    return [{"job": job, "runner": "pg_cron" if job in in_cron else "worker",
+             "schedule": cron if job in in_cron else worker, "command": command}
+            for job, worker, cron, command in rows]
+
+
 def scheduler(dsn: str, stop: threading.Event, schedules: dict[str, str] | None = None) -> None:
-    """Check the schedules once a minute until ``stop``; run what is due."""
-    parsed = {job: parse_cron(expr) for job, expr in (schedules or {"decay": DECAY_CRON, "compact": COMPACT_CRON,
-                                                                 "login_limits": LOGIN_LIMITS_CRON}).items()}
+    """Check the schedules once a minute until ``stop``; run what is due. Without
+    ``schedules``, the jobs pg_cron does not run, on the plan's worker schedule."""
+    if schedules is None:
+        schedules = {row["job"]: row["schedule"] for row in plan(dsn) if row["runner"] == "worker"}
+        log.info("scheduling %s here (pg_cron runs the rest)", ", ".join(sorted(schedules)) or "nothing")
+    parsed = {job: parse_cron(expr) for job, expr in schedules.items()}
     last_minute = None
     while not stop.is_set():
         now = dt.datetime.now(dt.timezone.utc).replace(second=0, microsecond=0)

@@ -268,3 +268,33 @@ create or replace view pymem.metrics_user_memory_counts as
     group by p.tenant_id, b.le;
 comment on view pymem.metrics_user_memory_counts is
     'Cumulative histogram of active memories per user, per tenant (Prometheus-style buckets).';
+
+-- The maintenance jobs and who runs them: pg_cron (registered by 095_schedule.sql) or
+-- `pymem worker` (pymem/worker/schedule.py), for whatever pg_cron does not hold.
+create or replace function _pymem.schedule_plan()
+    returns table (job text, worker_schedule text, cron_schedule text, command text)
+    language sql immutable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+    values ('decay', '0 */6 * * *', '*/10 * * * *', 'select pymem.decay_sweep(10000)'),
+           ('retention', '20 */6 * * *', '20 */6 * * *', 'select pymem.retention_sweep()'),
+           ('compact', '30 3 * * *', '30 3 * * *', 'select pymem.compact_all()'),
+           ('login_limits', '* * * * *', '* * * * *', 'select pymem.enforce_login_limits()')
+$$;
+
+-- The jobs pg_cron holds for this database (none without pg_cron). SECURITY DEFINER: cron.job
+-- shows a role only its own jobs, and the worker (service role) must see the owner's.
+create or replace function _pymem.cron_jobs() returns setof text
+    language plpgsql stable security definer
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if to_regclass('cron.job') is null then
+        return;
+    end if;
+    return query execute
+        'select substr(j.jobname, 7) from cron.job j
+          where j.jobname like ''pymem-%'' and j.active and j.database = current_database()
+            and substr(j.jobname, 7) in (select p.job from _pymem.schedule_plan() p)';
+end
+$$;

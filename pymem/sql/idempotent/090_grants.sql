@@ -143,6 +143,8 @@ begin
     execute format($g$grant execute on function
         pymem.create_tenant(text, jsonb),
         _pymem.current_embedding_model(),
+        _pymem.schedule_plan(),
+        _pymem.cron_jobs(),
         pymem.drop_tenant(text),
         pymem.list_tenants(),
         pymem.tenant_role(text),
