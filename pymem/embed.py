@@ -24,7 +24,13 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from .retry import PermanentHTTPError, RetryableError, call_with_retries, post_json
+from .retry import (
+    PermanentHTTPError,
+    RetryableError,
+    call_with_retries,
+    http_client,
+    post_json,
+)
 
 DIMENSIONS = 384
 LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -323,13 +329,27 @@ class HTTPEmbedder:
         # (1536 by default for -small, the column holds 384); other servers may refuse the field.
         self.send_dimensions = model.startswith("text-embedding-3") if send_dimensions is None else send_dimensions
         self.on_error = on_error
+        self._http = None
+        self._http_lock = threading.Lock()
+
+    @property
+    def http(self):
+        """The pooled connection to the endpoint, opened on first use."""
+        with self._http_lock:
+            if self._http is None:
+                self._http = http_client(self.timeout)
+            return self._http
+
+    def close(self) -> None:
+        if self._http is not None:
+            self._http.close()
 
     def _request(self, texts: list[str]) -> np.ndarray:
         body = {"model": self.model, "input": texts}
         if self.send_dimensions:
             body["dimensions"] = self.dimensions
         try:
-            payload = post_json(self.url, body, api_key=self.api_key,
+            payload = post_json(self.http, self.url, body, api_key=self.api_key,
                                 timeout=self.timeout, on_error=self.on_error)
         except PermanentHTTPError as exc:
             raise EmbeddingError(f"embedding endpoint {exc}", retryable=False) from exc

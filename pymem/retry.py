@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Callable, TypeVar
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    import httpx
 
 T = TypeVar("T")
 
@@ -54,34 +57,47 @@ class PermanentHTTPError(Exception):
         self.status = status
 
 
-def post_json(url: str, payload: dict, *, api_key: str | None = None, timeout: float = 30.0,
-              on_error: Callable[[Exception], None] | None = None) -> dict:
-    """POST JSON to an OpenAI-compatible endpoint and return the decoded reply.
+def http_client(timeout: float) -> httpx.Client:
+    """A pooled HTTP client (keep-alive connections, reused across requests and threads) for
+    one endpoint's embedder or extractor."""
+    import httpx
+
+    return httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=16, max_keepalive_connections=8))
+
+
+def post_json(client: httpx.Client, url: str, payload: dict, *, api_key: str | None = None,
+              timeout: float = 30.0, on_error: Callable[[Exception], None] | None = None) -> dict:
+    """POST JSON to an OpenAI-compatible endpoint through ``client`` and return the decoded reply.
 
     429 (honouring Retry-After), 5xx and network errors raise RetryableError; other HTTP
-    errors raise PermanentHTTPError. ``on_error`` sees every failed request.
+    errors, and a reply that is not JSON, raise PermanentHTTPError. ``on_error`` sees every
+    failed request.
     """
-    import json
-    import urllib.error
-    import urllib.request
+    import httpx
 
-    headers = {"Content-Type": "application/json"}
-    if api_key:
-        headers["Authorization"] = f"Bearer {api_key}"
-    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
+        response = client.post(url, json=payload, headers=headers, timeout=timeout)
+    except httpx.TransportError as exc:  # connect, read, write, pool and protocol errors, timeouts
         if on_error:
             on_error(exc)
-        detail = exc.read()[:300].decode(errors="replace")
-        if exc.code == 429 or exc.code >= 500:
-            retry_after = exc.headers.get("Retry-After")
-            raise RetryableError(f"answered {exc.code}: {detail}",
-                                 retry_after=float(retry_after) if retry_after and retry_after.isdigit() else None)
-        raise PermanentHTTPError(exc.code, detail) from exc
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        raise RetryableError(f"unreachable: {exc!r}") from exc
+    if response.status_code >= 400:
+        detail = response.text[:300]
+        if response.status_code == 429 or response.status_code >= 500:
+            retry_after = response.headers.get("Retry-After")
+            error: Exception = RetryableError(f"answered {response.status_code}: {detail}",
+                                              retry_after=float(retry_after) if retry_after and retry_after.isdigit()
+                                              else None)
+        else:
+            error = PermanentHTTPError(response.status_code, detail)
         if on_error:
-            on_error(exc)
-        raise RetryableError(f"unreachable: {exc}") from exc
+            on_error(error)
+        raise error
+    try:
+        return response.json()
+    except ValueError as exc:
+        error = PermanentHTTPError(response.status_code, f"a reply that is not JSON: {response.text[:120]!r}")
+        if on_error:
+            on_error(error)
+        raise error from exc

@@ -31,21 +31,33 @@ class EmbeddingEndpoint:
     def __init__(self):
         self.rate_limit_next = 0
         self.permanent_failure = False
+        self.garbage = False  # answer 200 with a body that is not JSON
         self.delay = 0.0
         self.requests = 0
+        self.connections: set[tuple] = set()  # distinct client (host, port) pairs seen
         self.statuses: list[int] = []
         self.bodies: list[dict] = []
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real endpoints: clients may reuse connections
+
             def log_message(self, *args):
                 pass
 
             def do_POST(self):
                 endpoint.requests += 1
+                endpoint.connections.add(self.client_address)
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 if endpoint.delay:
                     time.sleep(endpoint.delay)
+                if endpoint.garbage:
+                    raw = b"<html>gateway error</html>"
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(raw)))
+                    self.end_headers()
+                    self.wfile.write(raw)
+                    return
                 if endpoint.permanent_failure:
                     return self._reply(400, {"error": {"message": "model not found"}})
                 if endpoint.rate_limit_next > 0:

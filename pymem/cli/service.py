@@ -46,18 +46,20 @@ from .base import Context, fail, main, pass_ctx
               help="How long a verified API key is trusted without asking the database (revocation delay).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one object per line (time, level, logger, pid, message) for log collectors.")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
           max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
           gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, owner_dsn: str | None,
           workers: int,
-          key_cache_seconds: float, log_level: str) -> None:
+          key_cache_seconds: float, log_level: str, log_format: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
     Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...); /metrics the one
     in $PYMEM_METRICS_TOKEN (without it, loopback callers only).
     """
-    import logging
+    from ..logs import configure as configure_logging
 
     try:
         from ..service import ServiceConfig
@@ -65,7 +67,7 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
     except ImportError as exc:
         fail(str(exc))
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging(log_level, log_format)
     if auto_provision and not gateway_tenant_header:
         fail("--auto-provision needs --gateway-tenant-header (API keys always name an existing tenant)", code=2)
     if gateway_tenant_header and not gateway_trusted_network and not _loopback(host):

@@ -27,18 +27,21 @@ from .base import Context, guard, main, open_client, pass_ctx
 @click.option("--embed-threads", type=click.IntRange(1, 256),
               help="CPU threads of the local embedding model (default: one fewer than the CPUs, at least 1, "
                    "so a core stays free for PostgreSQL and the callers of ingest).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="json: one object per line (time, level, logger, pid, message) for log collectors.")
 @pass_ctx
 def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, batch_size: int,
            lease_seconds: int, max_attempts: int, metrics_port: int | None, retry_dead: bool,
-           tenant_id: str | None, schedule: bool | None, embed_threads: int | None) -> None:
+           tenant_id: str | None, schedule: bool | None, embed_threads: int | None,
+           log_format: str) -> None:
     """Run extraction workers: LISTEN for new episodes, extract, embed, apply."""
-    import logging
     import signal
     import threading
 
+    from ..logs import configure as configure_logging
     from ..worker.build import build_worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    configure_logging("info", log_format)
     with open_client(ctx, embed=False) as client:
         if retry_dead:
             count = guard(lambda: client.retry_dead(tenant_id))

@@ -20,6 +20,7 @@ import psycopg
 
 from ..client import PymemError, _resolve, connect
 from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
+from ..logs import configure as configure_logging
 from .app import ServiceConfig, create_app
 from .batching import BatchingEmbedder
 
@@ -73,8 +74,9 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
         # Every connection this process (and its workers) opens gets the limit.
         options = os.environ.get("PGOPTIONS", "")
         os.environ["PGOPTIONS"] = f"{options} -c statement_timeout={int(statement_timeout_ms)}".strip()
+    # log_config None: uvicorn's loggers go through the root handler (pymem.logs: text or JSON).
     options = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30,
-                   server_header=False)
+                   server_header=False, log_config=None)
     if workers == 1:
         client = connect(dsn, home=home, embedder=load_embedder(embedder, EMBED_THREADS), max_size=pool_size)
         try:
@@ -104,8 +106,7 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
 def worker_app():
     """The app of one worker process (uvicorn calls this in each, with the parent's settings)."""
     spec = json.loads(os.environ[_SPEC])
-    logging.basicConfig(level=spec["log_level"].upper(),
-                        format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    configure_logging(spec["log_level"], os.environ.get("PYMEM_LOG_FORMAT", "text"))
     client = connect(spec["dsn"], embedder=load_embedder(spec["embedder"], spec["threads"]),
                      max_size=spec["pool_size"])
     return create_app(client, ServiceConfig(**spec["config"]), close_client=True)

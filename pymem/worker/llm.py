@@ -1,18 +1,35 @@
 """Extraction by any OpenAI-compatible chat endpoint, when one is configured.
 
 The model is asked for JSON matching ``schema()`` (strict structured output); what comes back
-is validated field by field before it can reach the database, and a reply that does not
+is validated by a pydantic model (``_Reply``: types, ranges, the offered kinds, known
+relations, existing turn indexes) before it can reach the database, and a reply that does not
 validate is an ExtractionError (retryable: models are not deterministic).
 Configuration: PYMEM_LLM_URL (base URL including /v1), PYMEM_LLM_MODEL, PYMEM_LLM_API_KEY.
 """
 
 from __future__ import annotations
 
-import json
 import os
-from typing import Sequence
+from typing import Annotated, Sequence
 
-from pymem.retry import PermanentHTTPError, RetryableError, call_with_retries, post_json
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+
+from pymem.retry import (
+    PermanentHTTPError,
+    RetryableError,
+    call_with_retries,
+    http_client,
+    post_json,
+)
 
 from .extract import RELATIONS, Candidate, Entity, ExtractionError
 
@@ -70,49 +87,81 @@ PROMPT = (
 )
 
 
-def _require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ExtractionError(f"LLM reply rejected: {message}", retryable=True)
+Score = Annotated[float, Field(ge=0, le=1, strict=False)]
+
+
+class _Entity(BaseModel):
+    name: StrictStr
+    type: StrictStr
+
+
+class _Relation(BaseModel):
+    predicate: StrictStr
+    entity: StrictStr
+    type: StrictStr = "Thing"
+
+    @field_validator("predicate")
+    @classmethod
+    def _known(cls, predicate: str) -> str:
+        if predicate not in RELATIONS:
+            raise ValueError(f"unknown predicate {predicate!r}")
+        return predicate
+
+
+class _Memory(BaseModel):
+    """One memory as the model must return it (schema() is the same shape, for the request)."""
+
+    kind: StrictStr
+    content: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    subject: StrictStr | None = None
+    attribute: StrictStr | None = None
+    value: StrictStr | None = None
+    entities: list[_Entity] | None = None
+    relations: list[_Relation] | None = None
+    importance: Score = 0.5
+    confidence: Score = 0.5
+    source_turns: list[StrictInt] | None = None
+
+    @field_validator("importance", "confidence", mode="before")
+    @classmethod
+    def _number(cls, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("must be a number")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _offered_kind(cls, kind: str, info: ValidationInfo) -> str:
+        if kind not in info.context["kinds"]:
+            raise ValueError(f"kind {kind!r} is not one of {', '.join(info.context['kinds'])}")
+        return kind
+
+    @field_validator("source_turns")
+    @classmethod
+    def _existing_turns(cls, turns: list[int] | None, info: ValidationInfo) -> list[int] | None:
+        if turns and not all(0 <= t < info.context["turns"] for t in turns):
+            raise ValueError(f"turn indexes {turns} outside the {info.context['turns']} messages")
+        return turns
+
+
+class _Reply(BaseModel):
+    memories: list[_Memory]
 
 
 def parse_reply(text: str, turns: int, kinds=KINDS) -> list[Candidate]:
-    """Validate a model's JSON reply against schema(); return candidates or raise."""
+    """Validate a model's JSON reply (the _Reply model); return candidates or raise a
+    retryable ExtractionError naming the first problems."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ExtractionError(f"LLM reply is not JSON: {exc}", retryable=True) from exc
-    _require(isinstance(data, dict) and isinstance(data.get("memories"), list), "no memories array")
-    out = []
-    for i, item in enumerate(data["memories"]):
-        _require(isinstance(item, dict), f"memory {i} is not an object")
-        _require(item.get("kind") in kinds, f"memory {i} has kind {item.get('kind')!r}")
-        content = item.get("content")
-        _require(isinstance(content, str) and content.strip() and len(content) <= 2000, f"memory {i} content")
-        for key in ("subject", "attribute", "value"):
-            _require(item.get(key) is None or isinstance(item[key], str), f"memory {i} {key}")
-        for key in ("importance", "confidence"):
-            value = item.get(key, 0.5)
-            _require(isinstance(value, (int, float)) and 0 <= value <= 1, f"memory {i} {key} outside 0..1")
-        entities = item.get("entities") or []
-        _require(isinstance(entities, list) and all(
-            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("type"), str)
-            for e in entities), f"memory {i} entities")
-        relations = item.get("relations") or []
-        _require(isinstance(relations, list) and all(
-            isinstance(r, dict) and r.get("predicate") in RELATIONS and isinstance(r.get("entity"), str)
-            for r in relations), f"memory {i} relations")
-        source_turns = item.get("source_turns") or []
-        _require(isinstance(source_turns, list) and all(
-            isinstance(t, int) and 0 <= t < turns for t in source_turns), f"memory {i} source_turns")
-        out.append(Candidate(
-            kind=item["kind"], content=content.strip(), subject=item.get("subject"),
-            attribute=item.get("attribute"), value=item.get("value"),
-            entities=[Entity(e["name"], e["type"]) for e in entities],
-            relations=[{"predicate": r["predicate"], "entity": r["entity"], "type": r.get("type", "Thing")}
-                       for r in relations],
-            importance=float(item.get("importance", 0.5)), confidence=float(item.get("confidence", 0.5)),
-            source_turns=source_turns, extractor="llm"))
-    return out
+        reply = _Reply.model_validate_json(text, context={"kinds": tuple(kinds), "turns": turns})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'reply'}: {e['msg']}" for e in exc.errors()[:3])
+        raise ExtractionError(f"LLM reply rejected: {problems}", retryable=True) from exc
+    return [Candidate(
+        kind=m.kind, content=m.content, subject=m.subject, attribute=m.attribute, value=m.value,
+        entities=[Entity(e.name, e.type) for e in m.entities or []],
+        relations=[{"predicate": r.predicate, "entity": r.entity, "type": r.type} for r in m.relations or []],
+        importance=float(m.importance), confidence=float(m.confidence),
+        source_turns=list(m.source_turns or []), extractor="llm") for m in reply.memories]
 
 
 class LLMExtractor:
@@ -126,9 +175,10 @@ class LLMExtractor:
         self.api_key = api_key
         self.timeout = timeout
         self.attempts = attempts
+        self.http = http_client(timeout)  # pooled: one keep-alive connection serves many episodes
 
     @classmethod
-    def from_env(cls, env=None, kinds=KINDS) -> "LLMExtractor | None":
+    def from_env(cls, env=None, kinds=KINDS) -> LLMExtractor | None:
         env = os.environ if env is None else env
         if not env.get("PYMEM_LLM_URL"):
             return None
@@ -137,7 +187,7 @@ class LLMExtractor:
 
     def _post(self, payload: dict) -> dict:
         try:
-            return post_json(self.url, payload, api_key=self.api_key, timeout=self.timeout)
+            return post_json(self.http, self.url, payload, api_key=self.api_key, timeout=self.timeout)
         except PermanentHTTPError as exc:
             raise ExtractionError(f"LLM endpoint {exc}", retryable=False) from exc
 

@@ -159,3 +159,32 @@ def test_list_get_history_forget_and_settings(run):
     unknown = run("tenant", "settings", "get", "cli-l", "colour")
     assert unknown.exit_code == 1 and "no setting" in unknown.output
     assert run("--version").output.strip() == "pymem, version 0.1.0"
+
+
+def test_serve_logs_json_lines(db):
+    """--log-format json: every line on stderr, uvicorn's included, is one JSON object."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-m", "pymem.cli", "--dsn", db.service_dsn, "serve", "--port", "0",
+                             "--embedder", "none", "--log-format", "json"],
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PYMEM_ADMIN_TOKEN": ""})
+    lines = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if not line:
+                break
+            lines.append(line)
+            if "Application startup complete" in line:
+                break
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    entries = [json.loads(line) for line in lines]
+    assert any(e["logger"] == "pymem.service" and "pymem serve" in e["message"] for e in entries), lines
+    assert any(e["logger"].startswith("uvicorn") and "startup complete" in e["message"] for e in entries), lines
+    assert all({"time", "level", "logger", "pid", "message"} <= e.keys() for e in entries)

@@ -57,7 +57,7 @@ def test_dockerfiles_pass_hadolint(dockerfile):
 def test_only_the_model_stage_installs_torch():
     text = "\n".join(line for line in (DOCKER / "pymem" / "Dockerfile").read_text().splitlines()
                      if not line.startswith("#"))
-    stages = dict(re.findall(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.S | re.M))
+    stages = dict(re.findall(r"^FROM \S+ AS (\w+)\n(.*?)(?=^FROM |\Z)", text, re.DOTALL | re.MULTILINE))
     assert set(stages) == {"base", "model", "migrate", "worker", "api"}
     for name, body in stages.items():
         heavy = "torch" in body or "[embed]" in body

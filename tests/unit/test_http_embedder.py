@@ -19,6 +19,26 @@ def test_text_embedding_3_is_asked_for_the_columns_dimensions():
         assert caught.value.retryable is False
 
 
+def test_requests_reuse_one_pooled_connection():
+    with EmbeddingEndpoint() as endpoint:
+        embedder = HTTPEmbedder(endpoint.url, "nomic-embed-text", batch_size=2)
+        for _ in range(3):
+            embedder.embed(["a", "b", "c", "d", "e"])  # 3 requests each
+        assert endpoint.requests == 9 and len(endpoint.connections) == 1
+        endpoint.rate_limit_next = 1  # a 429 answer keeps the connection too
+        embedder.embed(["f"])
+        assert len(endpoint.connections) == 1
+        embedder.close()
+
+
+def test_a_reply_that_is_not_json_is_a_permanent_error():
+    with EmbeddingEndpoint() as endpoint:
+        endpoint.garbage = True
+        with pytest.raises(EmbeddingError, match="not JSON") as caught:
+            HTTPEmbedder(endpoint.url, "nomic-embed-text", attempts=1).embed(["x"])
+        assert caught.value.retryable is False
+
+
 def test_other_models_get_no_dimensions_field():
     with EmbeddingEndpoint() as endpoint:
         assert HTTPEmbedder(endpoint.url, "nomic-embed-text").embed(["x"]).shape == (1, 384)
