@@ -70,30 +70,37 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
 
 
 def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work_mem: str | None = "1GB",
-            progress=None) -> dict:
+            progress=None, poll: float = 0.5) -> dict:
     """Re-embed every memory with ``embedder`` (its ``model`` and ``dimensions`` become the
     database's), then switch over atomically. Resumable: run it again after an interruption.
 
-    ``progress(phase, done, total)`` is called after every batch ("embed") and index ("index").
-    Until the switch, retrieval keeps using the old vectors and clients keep the old model;
-    after it, clients with the old model are refused and must be restarted with the new one.
+    This process embeds batches, and so does every running `pymem worker` that can reach the
+    new model (they claim batches with SKIP LOCKED). ``progress(phase, done, total)`` is
+    called as batches land ("embed") and indexes are built ("index"). Until the switch,
+    retrieval keeps using the old vectors and clients keep the old model; after it, clients
+    with the old model are refused and must be restarted with the new one.
     """
     started = time.perf_counter()
+    here = 0
     with psycopg.connect(owner_dsn, autocommit=True) as conn:
         register_vector(conn)
         if not conn.execute(query("reembed_lock")).fetchone()[0]:
             raise Conflict("another `pymem embeddings reembed` is running on this database", "55P03")
-        state = conn.execute(query("begin_reembed"),
-                             {"model": embedder.model, "dimensions": embedder.dimensions}).fetchone()[0]
-        total, done = state["total"], state["done"]
-        # Passes over the key space until one finds nothing: rows written meanwhile (with the
-        # old model) are taken by the next pass.
+        conn.execute(query("begin_reembed"), {"model": embedder.model, "dimensions": embedder.dimensions})
+        counted = 0.0
         while True:
-            seen = _reembed_pass(conn, embedder, batch_size,
-                                 lambda n, before=done: progress and progress("embed", before + n, max(total, before + n)))
-            done += seen
-            if not seen:
+            embedded = reembed_step(conn, embedder, batch_size)
+            here += embedded
+            if embedded and time.monotonic() - counted < 1.0:
+                continue  # counting scans every row: at most once a second
+            counted = time.monotonic()
+            state = conn.execute(query("reembed_progress")).fetchone()[0]
+            if progress:
+                progress("embed", state["done"], state["total"])
+            if state["done"] >= state["total"]:
                 break
+            if not embedded:
+                time.sleep(poll)  # the rest is claimed by workers right now
         if maintenance_work_mem:
             conn.execute(query("set_maintenance_work_mem"), {"value": maintenance_work_mem})
         statements = [row[0] for row in conn.execute(query("reembed_index_ddl"))]
@@ -101,28 +108,37 @@ def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work
             conn.execute(statement)
             if progress:
                 progress("index", i, len(statements))
-        with conn.transaction():
-            conn.execute(query("reembed_hold_writes"))
-            # What was written since the last pass, with writers held: a few rows.
-            _reembed_pass(conn, embedder, batch_size, None)
-            report = conn.execute(query("finish_reembed")).fetchone()[0]
-    return {**report, "seconds": round(time.perf_counter() - started, 3)}
+        for attempt in range(1, 121):
+            try:
+                with conn.transaction():
+                    conn.execute(query("reembed_hold_writes"))
+                    # What was written since, with writers held: a few rows.
+                    while reembed_step(conn, embedder, batch_size, commit=False):
+                        pass
+                    report = conn.execute(query("finish_reembed")).fetchone()[0]
+                break
+            except psycopg.errors.ObjectNotInPrerequisiteState:
+                if attempt == 120:
+                    raise
+                time.sleep(poll)  # a worker still holds a batch: let it land, then try again
+    return {**report, "embedded_here": here, "seconds": round(time.perf_counter() - started, 3)}
 
 
-def _reembed_pass(conn: psycopg.Connection, embedder, batch_size: int, on_batch) -> int:
-    after_tenant, after_id, seen = None, None, 0
-    while True:
-        rows = conn.execute(query("reembed_batch"),
-                            {"after_tenant": after_tenant, "after_id": after_id, "limit": batch_size}).fetchall()
+def reembed_step(conn: psycopg.Connection, embedder, batch_size: int, *, commit: bool = True) -> int:
+    """Claim a batch still without a new vector, embed it, store it; how many were stored.
+    ``commit`` False: inside the caller's transaction."""
+    def step() -> int:
+        rows = conn.execute(query("reembed_claim"), {"limit": batch_size}).fetchall()
         if not rows:
-            return seen
+            return 0
         vectors = embedder.embed([content for _, _, content in rows])
-        conn.execute(query("reembed_store"), {"tenant_ids": [r[0] for r in rows], "ids": [r[1] for r in rows],
-                                              "vectors": list(vectors)})
-        seen += len(rows)
-        after_tenant, after_id = rows[-1][0], rows[-1][1]
-        if on_batch:
-            on_batch(seen)
+        return conn.execute(query("reembed_store"), {"tenant_ids": [r[0] for r in rows], "ids": [r[1] for r in rows],
+                                                     "vectors": list(vectors)}).fetchone()[0]
+
+    if not commit:
+        return step()
+    with conn.transaction():
+        return step()
 
 
 def reembed_state(dsn: str) -> dict:

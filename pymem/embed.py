@@ -404,6 +404,27 @@ def spec_from_env(env=None, *, local: bool = False) -> tuple[str, int]:
     return LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else ""), DIMENSIONS
 
 
+def embedder_for(model: str, dimensions: int, *, url: str | None = None, api_key: str | None = None):
+    """An embedder that is ``model`` at ``dimensions``: the local model when it is that, else
+    the endpoint at ``url``; None when neither can be."""
+    for backend in BACKENDS:
+        local = LocalEmbedder(backend=backend)
+        if (local.model, local.dimensions) == (model, dimensions):
+            return local
+    if url:
+        return HTTPEmbedder(url, model, api_key=api_key, dimensions=dimensions)
+    return None
+
+
+def reembedder_from_env(model: str, dimensions: int, env=None):
+    """What a worker uses to help re-embed into ``model``: the local model, or the endpoint in
+    PYMEM_REEMBED_URL (+ PYMEM_REEMBED_API_KEY), else PYMEM_EMBED_URL's (+ its key)."""
+    env = os.environ if env is None else env
+    url = env.get("PYMEM_REEMBED_URL") or env.get("PYMEM_EMBED_URL")
+    key = env.get("PYMEM_REEMBED_API_KEY") or env.get("PYMEM_EMBED_API_KEY")
+    return embedder_for(model, dimensions, url=url, api_key=key)
+
+
 def embedder_from_env(env=None) -> Embedder:
     """PYMEM_EMBED_URL (+ PYMEM_EMBED_MODEL, PYMEM_EMBED_API_KEY) selects an HTTP endpoint;
     otherwise the local model."""

@@ -8,7 +8,7 @@ import click
 import psycopg
 
 from ..client import PymemError
-from ..embed import BACKENDS, LOCAL_MODEL, MAX_DIMENSIONS, HTTPEmbedder, LocalEmbedder
+from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, embedder_for
 from ..server import ServerError
 from .base import Context, emit, fail, main, pass_ctx
 
@@ -37,14 +37,11 @@ def embeddings_show(ctx: Context, as_json: bool) -> None:
 
 
 def _new_embedder(model: str, dimensions: int, url: str | None, api_key: str | None):
-    if url:
-        return HTTPEmbedder(url, model, api_key=api_key, dimensions=dimensions)
-    for backend in BACKENDS:
-        local = LocalEmbedder(backend=backend)
-        if (local.model, local.dimensions) == (model, dimensions):
-            return local
-    fail(f"{model} is not the local model ({LOCAL_MODEL}, 384 dimensions): give its endpoint with --url "
-         "(or PYMEM_EMBED_URL)", code=2)
+    embedder = embedder_for(model, dimensions, url=url, api_key=api_key)
+    if embedder is None:
+        fail(f"{model} is not the local model ({LOCAL_MODEL}, 384 dimensions): give its endpoint with --url "
+             "(or PYMEM_EMBED_URL)", code=2)
+    return embedder
 
 
 @embeddings.command("reembed")

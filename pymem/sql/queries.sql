@@ -295,9 +295,13 @@ select _pymem.begin_reembed(%(model)s, %(dimensions)s) as state;
 -- Model, next model, memories done and in all.
 select _pymem.reembed_progress() as state;
 
--- name: reembed_batch
--- The next memories without a vector from the new model, after a (tenant_id, id) key.
-select tenant_id, id, content from _pymem.reembed_batch(%(after_tenant)s, %(after_id)s, %(limit)s);
+-- name: reembed_claim
+-- Memories still without a vector from the new model, locked until the transaction ends.
+select tenant_id, id, content from _pymem.reembed_claim(%(limit)s);
+
+-- name: embedding_model_change
+-- The model being switched to, if any: (next_model, next_dimensions).
+select next_model, next_dimensions from _pymem.current_embedding_model();
 
 -- name: reembed_store
 -- Store new-model vectors; returns how many rows took one.

@@ -1755,23 +1755,22 @@ CREATE FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text
 $$;
 
 --
--- Name: reembed_batch(text, uuid, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+-- Name: reembed_claim(integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
-CREATE FUNCTION _pymem.reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer) RETURNS TABLE(tenant_id text, id uuid, content text)
-    LANGUAGE plpgsql STABLE
+CREATE FUNCTION _pymem.reembed_claim(p_limit integer) RETURNS TABLE(tenant_id text, id uuid, content text)
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 begin
     if (select next_model from _pymem.embedding_model) is null then
-        raise exception 'pymem: no change of embedding model is in progress' using errcode = '55000';
+        return;
     end if;
     return query execute
         'select m.tenant_id, m.id, m.content from _pymem.memories m
           where m.embedding is not null and m.embedding_next is null
-            and (m.tenant_id, m.id) > (coalesce($1, ''''), coalesce($2, ''00000000-0000-0000-0000-000000000000''::uuid))
-          order by m.tenant_id, m.id limit $3'
-        using p_after_tenant, p_after_id, least(greatest(p_limit, 1), 10000);
+          limit $1 for update of m skip locked'
+        using least(greatest(p_limit, 1), 10000);
 end
 $_$;
 
@@ -1831,7 +1830,7 @@ $$;
 --
 
 CREATE FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) RETURNS integer
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
@@ -6651,10 +6650,11 @@ REVOKE ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operati
 GRANT ALL ON FUNCTION _pymem.record_version(p_memory _pymem.memories, p_operation text, p_reason text) TO pm_INSTALL_tenant;
 
 --
--- Name: FUNCTION reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer); Type: ACL; Schema: _pymem; Owner: -
+-- Name: FUNCTION reembed_claim(p_limit integer); Type: ACL; Schema: _pymem; Owner: -
 --
 
-REVOKE ALL ON FUNCTION _pymem.reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION _pymem.reembed_claim(p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.reembed_claim(p_limit integer) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION reembed_index_ddl(); Type: ACL; Schema: _pymem; Owner: -
@@ -6673,6 +6673,7 @@ REVOKE ALL ON FUNCTION _pymem.reembed_progress() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors public.vector[]) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION refresh_row_update_grants(); Type: ACL; Schema: _pymem; Owner: -

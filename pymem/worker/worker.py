@@ -29,7 +29,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from pymem.client import EmbedderMismatch
-from pymem.embed import Embedder, EmbeddingError, embedder_mismatch
+from pymem.admin import reembed_step
+from pymem.embed import Embedder, EmbeddingError, embedder_mismatch, reembedder_from_env
 from pymem.migrate import embedding_model
 from pymem.queries import query
 from pymem.retry import backoff_delay
@@ -67,6 +68,7 @@ class Worker:
         self._stop = threading.Event()
         self._wake = threading.Condition()
         self._hint = 0
+        self._reembedders: dict[tuple[str, int], Embedder | None] = {}
         if getattr(embedder, "on_error", False) is None:
             # HTTP embedders report every failed request (retries included).
             embedder.on_error = lambda exc: self.metrics.embedding_batch_errors.inc()
@@ -90,7 +92,7 @@ class Worker:
         """Run until stop() (or, with once=True, until the queue has nothing due)."""
         self.check_embedder()
         self._stop.clear()
-        totals = {"applied": 0, "failed": 0, "dead": 0, "skipped": 0}
+        totals = {"applied": 0, "failed": 0, "dead": 0, "skipped": 0, "reembedded": 0}
         lock = threading.Lock()
         listener = None
         if not once:
@@ -149,6 +151,11 @@ class Worker:
                     episodes = self._claim(conn, worker_id)
                     attempt = 0
                     if not episodes:
+                        helped = self._help_reembed(conn)
+                        if helped:
+                            with lock:
+                                totals["reembedded"] += helped
+                            continue
                         if once:
                             return
                         self._wait_for_work(seen_hint)
@@ -179,6 +186,27 @@ class Worker:
                 except psycopg.Error:
                     pass
                 conn.close()
+
+    def _help_reembed(self, conn: psycopg.Connection) -> int:
+        """While the database changes its embedding model (`pymem embeddings reembed`), idle
+        workers embed batches with the new one, if they can reach it; returns how many."""
+        model, dimensions = conn.execute(query("embedding_model_change")).fetchone()
+        if model is None:
+            return 0
+        key = (model, dimensions)
+        if key not in self._reembedders:
+            self._reembedders[key] = reembedder_from_env(model, dimensions)
+            if self._reembedders[key] is None:
+                log.warning("the database is changing to %s; this worker cannot reach it (set PYMEM_REEMBED_URL) "
+                            "and leaves the re-embedding to others", model)
+        embedder = self._reembedders[key]
+        if embedder is None:
+            return 0
+        try:
+            return reembed_step(conn, embedder, self.config.embed_batch)
+        except EmbeddingError as exc:
+            log.warning("re-embedding a batch with %s failed: %s", model, exc)
+            return 0
 
     def _claim(self, conn: psycopg.Connection, worker_id: str) -> list[dict]:
         with conn.cursor(row_factory=dict_row) as cur:

@@ -242,3 +242,32 @@ def test_reembed_cli_resumes_and_abort_forgets(db_1536, endpoint_url):
     show = subprocess.run([sys.executable, "-m", "pymem.cli", "--dsn", db.admin_dsn, "embeddings", "show"],
                           capture_output=True, text=True, timeout=60)
     assert show.stdout.strip() == "text-embedding-3-large (256 dimensions)"
+
+
+def test_workers_share_the_reembedding(db_1536, endpoint_url, monkeypatch):
+    """Running workers that can reach the new model claim batches too; the command then only
+    builds the indexes and switches."""
+    db = db_1536
+    from pymem.admin import reembed
+
+    old = HTTPEmbedder(endpoint_url, MODEL, dimensions=DIMENSIONS)
+    with pymem.connect(db.service_dsn, embedder=old) as client:
+        client.create_tenant("acme")
+        for i in range(30):
+            client.tenant("acme").remember("alice", f"note {i} about topic{i}")
+    with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
+        conn.execute("select _pymem.begin_reembed('text-embedding-3-large', 256)")
+
+    monkeypatch.setenv("PYMEM_REEMBED_URL", endpoint_url)
+    totals = Worker(db.service_dsn, embedder=old, extractor=RuleExtractor()).run(once=True)
+    assert totals["reembedded"] == 30
+    # A worker that cannot reach the new model leaves it to others.
+    monkeypatch.delenv("PYMEM_REEMBED_URL")
+    monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    assert Worker(db.service_dsn, embedder=old, extractor=RuleExtractor()).run(once=True)["reembedded"] == 0
+
+    report = reembed(db.admin_dsn, HTTPEmbedder(endpoint_url, "text-embedding-3-large", dimensions=256))
+    assert (report["memories"], report["embedded_here"]) == (30, 0)
+    with pymem.connect(db.service_dsn, embedder=HTTPEmbedder(endpoint_url, "text-embedding-3-large",
+                                                             dimensions=256)) as client:
+        assert client.tenant("acme").retrieve("alice", "topic7", top_k=1)[0].content == "note 7 about topic7"

@@ -1,16 +1,19 @@
 -- The database's embedding model (0011_embedding_model.sql): choosing it, and changing it.
 --
--- Everything here is for the installing role only (no grants): tenants and the service role
--- read the model through _pymem.current_embedding_model() and cannot change it.
+-- Choosing and switching are for the installing role only (no grants); the service role may
+-- claim and store re-embedding batches (workers help); tenants read the model through
+-- _pymem.current_embedding_model() and can do nothing else here.
 --
 -- Choosing: _pymem.set_embedding_model(model, dimensions) while the database holds no
 -- vector yet (`pymem up --embed-model M --embed-dim D`, or `pymem migrate` with the same).
 --
 -- Changing (`pymem embeddings reembed`), with reads and writes going on meanwhile:
 --   1. begin_reembed(model, dimensions) adds the column embedding_next vector(D).
---   2. The command walks the memories in key order (reembed_batch), embeds them with the new
---      model and stores the vectors (reembed_store). Writes keep filling `embedding` with the
---      old model; their rows are picked up by the next pass. Retrieval reads `embedding` only.
+--   2. Batches of memories without a new vector are claimed (reembed_claim, SKIP LOCKED),
+--      embedded with the new model and stored (reembed_store) by the command and by every
+--      `pymem worker` that can reach the new model (PYMEM_REEMBED_URL or PYMEM_EMBED_URL, or
+--      the local model). Writes keep filling `embedding` with the old model; their rows are
+--      claimed like the others. Retrieval reads `embedding` only.
 --   3. reembed_index_ddl() names the HNSW index each tenant's partition needs on the new column
 --      (built CONCURRENTLY by the command: no lock on writers).
 --   4. finish_reembed() in one transaction: blocks writes (SHARE ROW EXCLUSIVE), refuses if a
@@ -113,28 +116,31 @@ begin
 end
 $$;
 
--- The next rows without a new vector after (tenant_id, id), in key order.
-create or replace function _pymem.reembed_batch(p_after_tenant text, p_after_id uuid, p_limit integer)
+-- Up to p_limit memories still without a vector from the new model, locked for this
+-- transaction (SKIP LOCKED: the command and any number of workers share the work). SECURITY
+-- DEFINER for the service role (`pymem worker`): cross-tenant by design, like the episode
+-- queue; tenants cannot execute it.
+drop function if exists _pymem.reembed_batch(text, uuid, integer);
+create or replace function _pymem.reembed_claim(p_limit integer)
     returns table (tenant_id text, id uuid, content text)
-    language plpgsql stable security invoker
+    language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 begin
     if (select next_model from _pymem.embedding_model) is null then
-        raise exception 'pymem: no change of embedding model is in progress' using errcode = '55000';
+        return;
     end if;
     return query execute
         'select m.tenant_id, m.id, m.content from _pymem.memories m
           where m.embedding is not null and m.embedding_next is null
-            and (m.tenant_id, m.id) > (coalesce($1, ''''), coalesce($2, ''00000000-0000-0000-0000-000000000000''::uuid))
-          order by m.tenant_id, m.id limit $3'
-        using p_after_tenant, p_after_id, least(greatest(p_limit, 1), 10000);
+          limit $1 for update of m skip locked'
+        using least(greatest(p_limit, 1), 10000);
 end
 $$;
 
 create or replace function _pymem.reembed_store(p_tenant_ids text[], p_ids uuid[], p_vectors vector[])
     returns integer
-    language plpgsql volatile security invoker
+    language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare

@@ -145,6 +145,8 @@ begin
         _pymem.current_embedding_model(),
         _pymem.schedule_plan(),
         _pymem.cron_jobs(),
+        _pymem.reembed_claim(integer),
+        _pymem.reembed_store(text[], uuid[], vector[]),
         pymem.drop_tenant(text),
         pymem.list_tenants(),
         pymem.tenant_role(text),
