@@ -65,7 +65,7 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
             elapsed = time.perf_counter() - t0
             steps.append({"step": step, "index": index_name, "action": action, "seconds": round(elapsed, 3)})
             if progress:
-                progress(f"{index_name}: {action} ({elapsed:.2f} s)")
+                progress("reindex", len(steps), len(plan))
     return {"tenant_id": tenant_id, "steps": steps, "seconds": round(time.perf_counter() - started, 3)}
 
 

@@ -173,8 +173,9 @@ def _identifier_query(name: str, **identifiers: str) -> sql.Composed:
 
 def build_corpus(db: BenchDatabase, spec: dict, *, progress=None) -> dict:
     """Create the tenants, bulk-load their rows, rebuild their indexes, vacuum. Returns stats."""
-    say = progress or (lambda message: None)
+    say = progress or (lambda *message: None)
     corpus = SyntheticCorpus(spec)
+    total_rows = sum(g["tenants"] * g["users"] * g["memories"] for g in spec["groups"])
     started = time.perf_counter()
     client = connect(db.service_dsn, embedder=None, max_size=2)
     loaded = 0
@@ -203,13 +204,12 @@ def build_corpus(db: BenchDatabase, spec: dict, *, progress=None) -> dict:
                                     copy.write_row((tenant_id, user_id, kind, content, vector, importance,
                                                     session, observed, observed, observed))
                                     loaded += 1
-                say(f"loaded {group['class']}: {loaded} rows so far ({time.perf_counter() - started:.0f} s)")
+                    say("load", loaded, total_rows)
         load_s = time.perf_counter() - started
         t0 = time.perf_counter()
         for n, tenant_id in enumerate(tenants, 1):
             reindex_tenant(db.admin_dsn, tenant_id, maintenance_work_mem="2GB")
-            if n % 20 == 0 or n == len(tenants):
-                say(f"indexed {n}/{len(tenants)} tenants ({time.perf_counter() - t0:.0f} s)")
+            say("index", n, len(tenants))
         index_s = time.perf_counter() - t0
         with psycopg.connect(db.admin_dsn, autocommit=True) as conn:
             for suffix in tenants.values():

@@ -7,7 +7,7 @@ import psycopg
 
 from ..client import PymemError
 from ..server import ServerError
-from .base import Context, emit, fail, guard, main, open_client, pass_ctx
+from .base import Context, Progress, emit, fail, guard, main, open_client, pass_ctx
 
 
 @main.group()
@@ -43,12 +43,12 @@ def admin_reindex(ctx: Context, tenant_id: str, hnsw_m: int | None, hnsw_ef_cons
     if changes:
         with open_client(ctx, embed=False) as client:
             settings = guard(lambda: client.update_tenant_settings(tenant_id, changes))
-    progress = None if as_json else (lambda message: click.echo(f"pymem: {message}"))
-    try:
-        report = reindex_tenant(ctx.admin_dsn(), tenant_id, maintenance_work_mem=maintenance_work_mem,
-                                progress=progress)
-    except (ServerError, psycopg.Error, PymemError) as exc:
-        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+    with Progress({"reindex": f"rebuilding {tenant_id}'s indexes"}, quiet=as_json) as progress:
+        try:
+            report = reindex_tenant(ctx.admin_dsn(), tenant_id, maintenance_work_mem=maintenance_work_mem,
+                                    progress=progress)
+        except (ServerError, psycopg.Error, PymemError) as exc:
+            fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
     if settings is not None:
         report["settings"] = {k: settings[k] for k in ("hnsw_m", "hnsw_ef_construction", "hnsw_ef_search",
                                                        "bm25_k1", "bm25_b")}

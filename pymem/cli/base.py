@@ -57,6 +57,40 @@ class Context:
 pass_ctx = click.make_pass_decorator(Context)
 
 
+class Progress:
+    """The ``progress`` callback of long operations, drawn on stderr: ``progress(phase, done,
+    total)`` moves that phase's progress bar, ``progress(message)`` prints a line. Silent when
+    ``quiet`` (--json output stays clean)."""
+
+    def __init__(self, labels: dict[str, str] | None = None, *, prefix: str = "pymem", quiet: bool = False):
+        self.labels = labels or {}
+        self.prefix = prefix
+        self.quiet = quiet
+        self._bars: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int | None = None, total: int | None = None) -> None:
+        if self.quiet:
+            return
+        if done is None:
+            click.echo(f"{self.prefix}: {phase}", err=True)
+            return
+        bar = self._bars.get(phase)
+        if bar is None:
+            bar = self._bars[phase] = click.progressbar(length=max(total or 1, 1), label=self.labels.get(phase, phase),
+                                                        show_pos=True, file=sys.stderr)
+            bar.__enter__()
+        bar.length = max(total or 1, 1)
+        bar.update(max(done - bar.pos, 0))
+
+    def __enter__(self) -> "Progress":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        for bar in self._bars.values():
+            bar.__exit__(None, None, None)
+        self._bars.clear()
+
+
 # Every option of every command also reads PYMEM_<COMMAND>_<OPTION> (PYMEM_SERVE_PORT,
 # PYMEM_WORKER_CONCURRENCY, ...; subgroups add their name: PYMEM_ADMIN_REINDEX_TENANT), so a
 # container or a unit file configures pymem by environment. The command line wins.

@@ -16,7 +16,7 @@ import psycopg
 
 from .. import client as client_mod
 from ..server import ServerError
-from .base import Context, fail, main, pass_ctx
+from .base import Context, Progress, fail, main, pass_ctx
 
 
 RESULTS_DIR = "docs/benchmarks/results"
@@ -101,7 +101,7 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
     from ..bench import retrieval
 
     options = {"hnsw_ef_search": ef_search} if ef_search else None
-    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    progress = Progress({"load": "loading the corpus", "index": "building its indexes"}, prefix="pymem bench")
     try:
         if scale:
             sizes = [int(size) for size in scale_sizes.split(",") if size.strip()]
@@ -116,6 +116,8 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
                                    options=options, progress=progress)
     except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
         fail(str(exc))
+    finally:
+        progress.__exit__(None, None, None)  # ends the bars before the report
     return result
 
 
@@ -143,7 +145,7 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
     """Recall@5/@10 on LoCoMo for pymem, pure-vector and BM25-only retrieval, same run."""
     from ..bench import locomo
 
-    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    progress = Progress(prefix="pymem bench")
     try:
         result = locomo.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, out_dir=out_dir, top_k=top_k,
                             conversations=conversations, progress=progress)
@@ -246,7 +248,7 @@ def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_j
             settings = json.loads(settings_json)
         except json.JSONDecodeError as exc:
             fail(f"--settings is not valid JSON: {exc}", code=2)
-    progress = lambda message: click.echo(f"pymem bench: {message}", err=True)  # noqa: E731
+    progress = Progress(prefix="pymem bench")
     try:
         return updates.run(home=ctx.home, dsn=ctx.dsn, split=split, limit=limit, settings=settings, progress=progress)
     except (ServerError, client_mod.PymemError, psycopg.Error, ValueError) as exc:

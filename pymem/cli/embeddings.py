@@ -10,7 +10,7 @@ import psycopg
 from ..client import PymemError
 from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, embedder_for
 from ..server import ServerError
-from .base import Context, emit, fail, main, pass_ctx
+from .base import Context, Progress, emit, fail, main, pass_ctx
 
 
 @main.group()
@@ -65,27 +65,13 @@ def embeddings_reembed(ctx: Context, model: str, dimensions: int, url: str | Non
     from ..admin import reembed
 
     embedder = _new_embedder(model, dimensions, url, os.environ.get("PYMEM_EMBED_API_KEY"))
-    bars: dict[str, click.progressbar] = {}
-
-    def progress(phase: str, done: int, total: int) -> None:
-        if as_json:
-            return
-        label = {"embed": "re-embedding memories", "index": "building HNSW indexes"}[phase]
-        bar = bars.get(phase)
-        if bar is None:
-            bar = bars[phase] = click.progressbar(length=max(total, 1), label=label, show_pos=True, file=None)
-            bar.__enter__()
-        bar.length = max(total, 1)
-        bar.update(done - bar.pos)
-
-    try:
-        report = reembed(ctx.admin_dsn(), embedder, batch_size=batch_size,
-                         maintenance_work_mem=maintenance_work_mem, progress=progress)
-    except (ServerError, psycopg.Error, PymemError) as exc:
-        fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
-    finally:
-        for bar in bars.values():
-            bar.__exit__(None, None, None)
+    labels = {"embed": "re-embedding memories", "index": "building HNSW indexes"}
+    with Progress(labels, quiet=as_json) as progress:
+        try:
+            report = reembed(ctx.admin_dsn(), embedder, batch_size=batch_size,
+                             maintenance_work_mem=maintenance_work_mem, progress=progress)
+        except (ServerError, psycopg.Error, PymemError) as exc:
+            fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
     emit(report, as_json, f"pymem: the database now holds {report['model']} ({report['dimensions']} dimensions): "
                           f"{report['memories']} memories in {report['seconds']:.1f} s; restart workers and "
                           "services with this model")
