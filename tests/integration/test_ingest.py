@@ -58,7 +58,7 @@ def test_worker_applies_extraction_and_the_memories_become_retrievable(acme, cli
     acme.ingest("alice", [{"role": "user", "content": "I'm allergic to dogs. But I love hot dogs!"}])
     acme.ingest("alice", "The weather is nice today")  # nothing to extract
     totals = make_worker(db, client, endpoint).run(once=True)
-    assert totals == {"applied": 2, "failed": 0, "dead": 0, "skipped": 0}
+    assert totals == {"applied": 2, "failed": 0, "dead": 0, "skipped": 0, "reembedded": 0}
     assert [row[0] for row in episodes(db)] == ["done", "done"]
     assert [row[3] for row in episodes(db)] == [2, 0]
     kinds = {(r.kind, r.content) for r in acme.retrieve("alice", "allergic to dogs", top_k=10)}
