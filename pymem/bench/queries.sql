@@ -57,3 +57,7 @@ with u as materialized (
     select m.id, m.embedding <=> %(embedding)s as distance from _pymem.memories m
     where m.tenant_id = %(tenant_id)s and m.user_id = %(user_id)s and m.status = 'active' and m.embedding is not null)
 select u.id from u where u.distance < 1 order by u.distance, u.id limit %(top_k)s;
+
+-- name: profile_retrieve
+-- Ask pymem.retrieve for its stage timings (a NOTICE per call) in this session.
+select set_config('pymem.profile_retrieve', 'on', false);

@@ -35,6 +35,7 @@ sizes match; ``--rebuild`` builds it again. ``--scale`` builds one tenant per to
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import time
 
@@ -46,7 +47,7 @@ from psycopg.types.json import Jsonb
 
 from ..admin import reindex_tenant
 from ..client import connect
-from .common import BenchDatabase, bench_query, latency_summary
+from .common import BenchDatabase, bench_query, latency_summary, percentile
 
 DIMENSIONS = 384
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -246,11 +247,19 @@ def open_corpus(name: str, spec: dict, *, home=None, dsn=None, rebuild=False, pr
     return db, build_corpus(db, spec, progress=progress)
 
 
-def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options=None) -> list[list[float]]:
-    """Run every query once per round (plus one warm-up round); times in ms per round."""
+def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options=None,
+                 profiles: list | None = None) -> list[list[float]]:
+    """Run every query once per round (plus one warm-up round); times in ms per round. With
+    ``profiles`` (a list), retrieve's stage timings of the measured rounds are appended to it."""
     result = []
     with psycopg.connect(service_dsn, autocommit=True) as conn:
         register_vector(conn)
+        notices: list[dict] = []
+        if profiles is not None:
+            conn.execute(bench_query("profile_retrieve"))
+            prefix = "pymem.retrieve profile "
+            conn.add_notice_handler(lambda diag: diag.message_primary.startswith(prefix) and notices.append(
+                json.loads(diag.message_primary[len(prefix):])))
         current = None
         retrieve = bench_query("retrieve")
         for round_no in range(rounds + 1):
@@ -266,7 +275,27 @@ def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options
                 times.append((time.perf_counter() - t0) * 1000)
             if round_no:  # round 0 warms caches
                 result.append(times)
+                if profiles is not None:
+                    profiles.extend(notices)
+            notices.clear()
     return result
+
+
+def profile_summary(profiles: list[dict]) -> dict:
+    """Per stage of pymem.retrieve: p50 and p95 in ms over the calls (a stage a call skipped
+    counts as 0), and how many calls reused their prepared main statement."""
+    stages = ("setup", "count", "lexical", "vector", "build", "prepare", "main")
+    summary = {}
+    for stage in stages:
+        values = [p.get(stage, 0.0) for p in profiles]
+        if any(values):
+            summary[stage] = {"p50_ms": round(percentile(values, 0.50), 3), "p95_ms": round(percentile(values, 0.95), 3)}
+    totals = [sum(p.get(stage, 0.0) for stage in stages) for p in profiles]
+    summary["total_in_function"] = {"p50_ms": round(percentile(totals, 0.50), 3),
+                                    "p95_ms": round(percentile(totals, 0.95), 3)}
+    summary["calls"] = len(profiles)
+    summary["reused_statement"] = sum(1 for p in profiles if p.get("reused_statement"))
+    return summary
 
 
 def _vector_recall(db: BenchDatabase, queries, roles: dict, options=None) -> float:
@@ -293,20 +322,23 @@ def _roles(db: BenchDatabase, tenant_ids) -> dict:
 
 
 def measure_classes(db: BenchDatabase, spec: dict, *, queries: int, rounds: int, options=None,
-                    exact_scan_max_rows: int = 4000, progress=None) -> dict:
+                    exact_scan_max_rows: int = 4000, progress=None, profile: bool = False) -> dict:
     say = progress or (lambda message: None)
     corpus = SyntheticCorpus(spec)
     classes = {}
     for group_no, group in enumerate(spec["groups"]):
         batch = corpus.queries(group_no, group, queries)
         roles = _roles(db, [q[0] for q in batch])
-        rounds_ms = _timed_calls(db.service_dsn, batch, rounds=rounds, roles=roles, options=options)
+        profiles: list | None = [] if profile else None
+        rounds_ms = _timed_calls(db.service_dsn, batch, rounds=rounds, roles=roles, options=options, profiles=profiles)
         recall = _vector_recall(db, batch, roles, options)
         classes[group["class"]] = {
             "tenants": group["tenants"], "users": group["users"], "memories_per_user": group["memories"],
             "path": "exact" if group["memories"] <= exact_scan_max_rows else "hnsw",
             **latency_summary(rounds_ms), "recall@10": recall,
         }
+        if profiles is not None:
+            classes[group["class"]]["stages"] = profile_summary(profiles)
         say(f"{group['class']}: {classes[group['class']]}")
     return classes
 
@@ -344,11 +376,12 @@ def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) 
 
 def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries: int = 200,
         rounds: int = 3, client_queries: int = 100, measure_client_e2e: bool = True, options=None,
-        progress=None) -> dict:
+        progress=None, profile: bool = False) -> dict:
     spec = spec or default_spec()
     db, corpus_info = open_corpus("pymem_bench_retrieval", spec, home=home, dsn=dsn, rebuild=rebuild,
                                   progress=progress)
-    classes = measure_classes(db, spec, queries=queries, rounds=rounds, options=options, progress=progress)
+    classes = measure_classes(db, spec, queries=queries, rounds=rounds, options=options, progress=progress,
+                              profile=profile)
     result = {
         "benchmark": "retrieval",
         "vectors": (f"synthetic: mixture of {spec['topics']} Gaussians on the unit sphere (384 d, noise "
@@ -356,6 +389,9 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
         "text": "pseudo-words: topic words mixed with common words",
         "corpus": {**corpus_info, "spec": spec["groups"]},
         "options": options or {},
+        # With --profile every call also times its stages (a few clock reads and a NOTICE):
+        # the latencies then include that overhead.
+        "profiled": profile,
         "classes": classes,
         "target": {"db_p95_ms": 10, "recall@10": 0.98},
         "meets_target": all(c["p95_ms"] <= 10 and c["recall@10"] >= 0.98 for c in classes.values()),

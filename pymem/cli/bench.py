@@ -92,11 +92,14 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 @click.option("--rebuild", is_flag=True, help="Build the corpus again even when the stored one matches.")
 @click.option("--scale", is_flag=True, help="Build 10k / 100k / 1M-memory tenants and report how p95 grows.")
 @click.option("--scale-sizes", default="10000,100000,1000000", show_default=True)
+@click.option("--profile", is_flag=True,
+              help="Also time each stage inside pymem.retrieve (setup, count, lexical, vector, build, prepare, main).")
 @report
 @pass_ctx
 def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,
                     big_memories: int, huge_memories: int, queries: int, rounds: int, client_queries: int,
-                    no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str) -> dict:
+                    no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str,
+                    profile: bool) -> dict:
     """Latency (p50/p95/p99) and vector recall@10 of pymem.retrieve per class of user."""
     from ..bench import retrieval
 
@@ -113,7 +116,7 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
                                           big_memories=big_memories, huge_memories=huge_memories)
             result = retrieval.run(spec=spec, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
                                    rounds=rounds, client_queries=client_queries, measure_client_e2e=not no_client,
-                                   options=options, progress=progress)
+                                   options=options, progress=progress, profile=profile)
     except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
         fail(str(exc))
     finally:

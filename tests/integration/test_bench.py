@@ -34,8 +34,15 @@ def test_bench_retrieval_builds_measures_and_reuses_its_corpus(db):
     assert first["corpus"]["reused"] is False and first["corpus"]["build_s"] > 0
     assert "synthetic" in first["vectors"]
     assert {"target", "meets_target", "machine"} <= set(first)
-    again = _bench(db, *args)
+    again = _bench(db, *args, "--profile")
     assert again["corpus"]["reused"] is True
+    # --profile: retrieve's own stage timings, one NOTICE per measured call.
+    assert again["profiled"] is True
+    for figures in again["classes"].values():
+        stages = figures["stages"]
+        assert stages["calls"] == 4 and {"setup", "main", "total_in_function"} <= set(stages)
+        assert 0 < stages["main"]["p50_ms"] <= stages["total_in_function"]["p95_ms"]
+        assert stages["reused_statement"] >= 3  # prepared in the warm-up round, reused after
 
 
 def test_bench_retrieval_client_end_to_end_uses_the_cache(db, embedder):

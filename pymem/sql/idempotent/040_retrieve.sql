@@ -349,6 +349,12 @@ declare
     v_planner   text[];
     v_links     text;
     v_base      text;
+    -- Stage timings for `pymem bench retrieval --profile`: with pymem.profile_retrieve = on
+    -- the call ends with a NOTICE 'pymem.retrieve profile {...}' (ms per stage, the caller's
+    -- own call only). Off, the cost is one setting read.
+    v_profile   boolean := coalesce(current_setting('pymem.profile_retrieve', true), '') = 'on';
+    v_clock     timestamptz := clock_timestamp();
+    v_marks     jsonb := '{}';
 begin
     perform _pymem.check_id('user_id', p_user_id);
     perform _pymem.check_embedding(p_query_embedding);
@@ -375,6 +381,10 @@ begin
     from jsonb_array_elements_text(v_settings->'context_weights') with ordinality e(w, o);
     v_session_w := (v_settings->>'context_session_weight')::float8;
     perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('setup', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
+    end if;
 
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
     -- given become conditions (a shorter query plans faster).
@@ -395,6 +405,10 @@ begin
             into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
     end if;
     v_exact := p_query_embedding is null or v_rows is null or v_rows <= v_exact_max;
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('count', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
+    end if;
 
     -- Lexical candidates: every visible row of the user among the tenant's best
     -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
@@ -440,6 +454,11 @@ begin
         execute v_lexical into v_lex_ids, v_lex_raw, v_scanned
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
                   v_context, v_tsquery, v_tenant.tenant_id;
+    end if;
+
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('lexical', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
     end if;
 
     -- 2. Where candidate rows come from:
@@ -517,6 +536,11 @@ begin
                                select m.* from %1$s m where m.tenant_id = $10 and m.id = c.id and %2$s offset 0) m',
                           v_partition, v_visible);
         v_distance := 'case when $3 is null or m.embedding is null then null::float8 else (m.embedding <=> $3)::float8 end';
+    end if;
+
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('vector', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
     end if;
 
     -- 3. Every component of a candidate (lexical divided by the best lexical match, which is
@@ -651,6 +675,11 @@ begin
         -- the token budget are those of the unfiltered answer)
         case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
 
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('build', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
+    end if;
+
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the
     -- hash of its text: another tenant, other settings or a changed function make another)
@@ -671,6 +700,13 @@ begin
         return query execute v_sql
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
                   v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
+        if v_profile then
+            v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+            v_clock := clock_timestamp();
+        end if;
+        if v_profile then
+            raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', false);
+        end if;
         return;
     end if;
     v_statement := 'pymem_retrieve_' || md5(v_sql);
@@ -679,6 +715,13 @@ begin
         v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
     begin
         return query execute v_execute;
+        if v_profile then
+            v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+            v_clock := clock_timestamp();
+        end if;
+        if v_profile then
+            raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', true);
+        end if;
         return;
     exception when invalid_sql_statement_name or syntax_error then
         -- Not prepared in this session (or evicted): prepare it below. RETURN QUERY reports
@@ -698,7 +741,18 @@ begin
     end loop;
     execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
                                tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('prepare', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
+    end if;
     return query execute v_execute;
+    if v_profile then
+        v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
+        v_clock := clock_timestamp();
+    end if;
+    if v_profile then
+        raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', false);
+    end if;
 end
 $$;
 comment on function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb) is
