@@ -61,3 +61,7 @@ select u.id from u where u.distance < 1 order by u.distance, u.id limit %(top_k)
 -- name: profile_retrieve
 -- Ask pymem.retrieve for its stage timings (a NOTICE per call) in this session.
 select set_config('pymem.profile_retrieve', 'on', false);
+
+-- name: retrieve_statements
+-- How many prepared main statements pymem.retrieve keeps in this session.
+select set_config('pymem.retrieve_statements', %(keep)s, false);

@@ -248,13 +248,15 @@ def open_corpus(name: str, spec: dict, *, home=None, dsn=None, rebuild=False, pr
 
 
 def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options=None,
-                 profiles: list | None = None) -> list[list[float]]:
+                 profiles: list | None = None, statements: int | None = None) -> list[list[float]]:
     """Run every query once per round (plus one warm-up round); times in ms per round. With
     ``profiles`` (a list), retrieve's stage timings of the measured rounds are appended to it."""
     result = []
     with psycopg.connect(service_dsn, autocommit=True) as conn:
         register_vector(conn)
         notices: list[dict] = []
+        if statements:
+            conn.execute(bench_query("retrieve_statements"), {"keep": str(statements)})
         if profiles is not None:
             conn.execute(bench_query("profile_retrieve"))
             prefix = "pymem.retrieve profile "
@@ -322,7 +324,8 @@ def _roles(db: BenchDatabase, tenant_ids) -> dict:
 
 
 def measure_classes(db: BenchDatabase, spec: dict, *, queries: int, rounds: int, options=None,
-                    exact_scan_max_rows: int = 4000, progress=None, profile: bool = False) -> dict:
+                    exact_scan_max_rows: int = 4000, progress=None, profile: bool = False,
+                    statements: int | None = None) -> dict:
     say = progress or (lambda message: None)
     corpus = SyntheticCorpus(spec)
     classes = {}
@@ -330,7 +333,8 @@ def measure_classes(db: BenchDatabase, spec: dict, *, queries: int, rounds: int,
         batch = corpus.queries(group_no, group, queries)
         roles = _roles(db, [q[0] for q in batch])
         profiles: list | None = [] if profile else None
-        rounds_ms = _timed_calls(db.service_dsn, batch, rounds=rounds, roles=roles, options=options, profiles=profiles)
+        rounds_ms = _timed_calls(db.service_dsn, batch, rounds=rounds, roles=roles, options=options, profiles=profiles,
+                                 statements=statements)
         recall = _vector_recall(db, batch, roles, options)
         classes[group["class"]] = {
             "tenants": group["tenants"], "users": group["users"], "memories_per_user": group["memories"],
@@ -376,12 +380,12 @@ def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) 
 
 def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries: int = 200,
         rounds: int = 3, client_queries: int = 100, measure_client_e2e: bool = True, options=None,
-        progress=None, profile: bool = False) -> dict:
+        progress=None, profile: bool = False, statements: int | None = None) -> dict:
     spec = spec or default_spec()
     db, corpus_info = open_corpus("pymem_bench_retrieval", spec, home=home, dsn=dsn, rebuild=rebuild,
                                   progress=progress)
     classes = measure_classes(db, spec, queries=queries, rounds=rounds, options=options, progress=progress,
-                              profile=profile)
+                              profile=profile, statements=statements)
     result = {
         "benchmark": "retrieval",
         "vectors": (f"synthetic: mixture of {spec['topics']} Gaussians on the unit sphere (384 d, noise "
@@ -392,6 +396,7 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
         # With --profile every call also times its stages (a few clock reads and a NOTICE):
         # the latencies then include that overhead.
         "profiled": profile,
+        "retrieve_statements": statements or "default (64)",
         "classes": classes,
         "target": {"db_p95_ms": 10, "recall@10": 0.98},
         "meets_target": all(c["p95_ms"] <= 10 and c["recall@10"] >= 0.98 for c in classes.values()),

@@ -16,7 +16,7 @@ import psycopg
 
 from .. import client as client_mod
 from ..server import ServerError
-from .base import Context, Progress, fail, main, pass_ctx
+from .base import Context, Progress, fail, json_object, main, pass_ctx
 
 
 RESULTS_DIR = "docs/benchmarks/results"
@@ -92,6 +92,10 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 @click.option("--rebuild", is_flag=True, help="Build the corpus again even when the stored one matches.")
 @click.option("--scale", is_flag=True, help="Build 10k / 100k / 1M-memory tenants and report how p95 grows.")
 @click.option("--scale-sizes", default="10000,100000,1000000", show_default=True)
+@click.option("--options", "options_json", metavar="JSON",
+              help='Retrieval settings for every call (p_options), e.g. \'{"weight_graph": 0}\'.')
+@click.option("--statements", type=click.IntRange(1, 1024),
+              help="Prepared main statements the timing session keeps (pymem.retrieve_statements; default 64).")
 @click.option("--profile", is_flag=True,
               help="Also time each stage inside pymem.retrieve (setup, count, lexical, vector, build, prepare, main).")
 @report
@@ -99,11 +103,12 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,
                     big_memories: int, huge_memories: int, queries: int, rounds: int, client_queries: int,
                     no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str,
-                    profile: bool) -> dict:
+                    options_json: str | None, statements: int | None, profile: bool) -> dict:
     """Latency (p50/p95/p99) and vector recall@10 of pymem.retrieve per class of user."""
     from ..bench import retrieval
 
-    options = {"hnsw_ef_search": ef_search} if ef_search else None
+    options = {**(json_object("--options", options_json) or {}),
+               **({"hnsw_ef_search": ef_search} if ef_search else {})} or None
     progress = Progress({"load": "loading the corpus", "index": "building its indexes"}, prefix="pymem bench")
     try:
         if scale:
@@ -116,7 +121,7 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
                                           big_memories=big_memories, huge_memories=huge_memories)
             result = retrieval.run(spec=spec, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
                                    rounds=rounds, client_queries=client_queries, measure_client_e2e=not no_client,
-                                   options=options, progress=progress, profile=profile)
+                                   options=options, progress=progress, profile=profile, statements=statements)
     except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
         fail(str(exc))
     finally:

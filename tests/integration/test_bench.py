@@ -34,10 +34,11 @@ def test_bench_retrieval_builds_measures_and_reuses_its_corpus(db):
     assert first["corpus"]["reused"] is False and first["corpus"]["build_s"] > 0
     assert "synthetic" in first["vectors"]
     assert {"target", "meets_target", "machine"} <= set(first)
-    again = _bench(db, *args, "--profile")
+    again = _bench(db, *args, "--profile", "--statements", "8", "--options", '{"weight_graph": 0}')
     assert again["corpus"]["reused"] is True
     # --profile: retrieve's own stage timings, one NOTICE per measured call.
-    assert again["profiled"] is True
+    assert again["profiled"] is True and again["retrieve_statements"] == 8
+    assert again["options"] == {"weight_graph": 0}
     for figures in again["classes"].values():
         stages = figures["stages"]
         assert stages["calls"] == 4 and {"setup", "main", "total_in_function"} <= set(stages)
