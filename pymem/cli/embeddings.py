@@ -8,7 +8,7 @@ import click
 import psycopg
 
 from ..client import PymemError
-from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, embedder_for
+from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, EmbeddingError, embedder_for
 from ..server import ServerError
 from .base import Context, Progress, emit, fail, main, pass_ctx
 
@@ -64,13 +64,14 @@ def embeddings_reembed(ctx: Context, model: str, dimensions: int, url: str | Non
     """
     from ..admin import reembed
 
-    embedder = _new_embedder(model, dimensions, url, os.environ.get("PYMEM_EMBED_API_KEY"))
+    embedder = _new_embedder(model, dimensions, url,
+                             os.environ.get("PYMEM_REEMBED_API_KEY") or os.environ.get("PYMEM_EMBED_API_KEY"))
     labels = {"embed": "re-embedding memories", "index": "building HNSW indexes"}
     with Progress(labels, quiet=as_json) as progress:
         try:
             report = reembed(ctx.admin_dsn(), embedder, batch_size=batch_size,
                              maintenance_work_mem=maintenance_work_mem, progress=progress)
-        except (ServerError, psycopg.Error, PymemError) as exc:
+        except (ServerError, psycopg.Error, PymemError, EmbeddingError) as exc:
             fail(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
     emit(report, as_json, f"pymem: the database now holds {report['model']} ({report['dimensions']} dimensions): "
                           f"{report['memories']} memories in {report['seconds']:.1f} s; restart workers and "
