@@ -4749,8 +4749,9 @@ declare
     -- the call ends with a NOTICE 'pymem.retrieve profile {...}' (ms per stage, the caller's
     -- own call only). Off, the cost is one setting read.
     v_profile   boolean := coalesce(current_setting('pymem.profile_retrieve', true), '') = 'on';
-    v_clock     timestamptz := clock_timestamp();
-    v_marks     jsonb := '{}';
+    v_started   timestamptz := clock_timestamp();
+    v_ends      jsonb := '{}';  -- stage -> when it ended
+    v_reused    boolean;
 begin
     perform _pymem.check_id('user_id', p_user_id);
     perform _pymem.check_embedding(p_query_embedding);
@@ -4777,10 +4778,7 @@ begin
     from jsonb_array_elements_text(v_settings->'context_weights') with ordinality e(w, o);
     v_session_w := (v_settings->>'context_session_weight')::float8;
     perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('setup', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('setup', clock_timestamp()); end if;
 
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
     -- given become conditions (a shorter query plans faster).
@@ -4801,10 +4799,7 @@ begin
             into v_rows using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of;
     end if;
     v_exact := p_query_embedding is null or v_rows is null or v_rows <= v_exact_max;
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('count', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('count', clock_timestamp()); end if;
 
     -- Lexical candidates: every visible row of the user among the tenant's best
     -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
@@ -4852,10 +4847,7 @@ begin
                   v_context, v_tsquery, v_tenant.tenant_id;
     end if;
 
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('lexical', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
 
     -- 2. Where candidate rows come from:
     --   exact  user_rows: every visible row of the user, read once (narrow columns and the
@@ -4934,10 +4926,7 @@ begin
         v_distance := 'case when $3 is null or m.embedding is null then null::float8 else (m.embedding <=> $3)::float8 end';
     end if;
 
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('vector', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('vector', clock_timestamp()); end if;
 
     -- 3. Every component of a candidate (lexical divided by the best lexical match, which is
     -- always among the candidates), and the base score.
@@ -5071,10 +5060,7 @@ begin
         -- the token budget are those of the unfiltered answer)
         case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
 
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('build', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
 
     -- Preparing and planning this statement takes 3-4 ms, more than running it (1.5-2 ms for
     -- a user of 100 memories). It is prepared once per session and shape (the name is the
@@ -5096,58 +5082,46 @@ begin
         return query execute v_sql
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
                   v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
-        if v_profile then
-            v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-            v_clock := clock_timestamp();
+    else
+        v_statement := 'pymem_retrieve_' || md5(v_sql);
+        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
+            p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
+        v_reused := true;
+        begin
+            return query execute v_execute;
+        exception when invalid_sql_statement_name or syntax_error then
+            -- Not prepared in this session (or evicted): prepare it below. RETURN QUERY reports
+            -- a missing statement as "EXECUTE query does not return tuples" (42601); any other
+            -- error comes back from the second try, outside this block.
+            v_reused := false;
+        end;
+        if not v_reused then
+            v_keep := coalesce(nullif(current_setting('pymem.retrieve_statements', true), ''), '64');
+            -- At most 1024 (~600 MB): any session may set it, and the statements live in its backend.
+            if v_keep !~ '^[0-9]{1,4}$' or v_keep::int not between 1 and 1024 then
+                raise exception 'pymem: pymem.retrieve_statements must be a whole number from 1 to 1024, not %',
+                    quote_literal(left(v_keep, 40)) using errcode = '22023';
+            end if;
+            for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%'
+                         order by ps.prepare_time desc, ps.name offset v_keep::int - 1 loop
+                execute format('deallocate %I', v_old);
+            end loop;
+            execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
+                                       tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+            if v_profile then v_ends := v_ends || jsonb_build_object('prepare', clock_timestamp()); end if;
+            return query execute v_execute;
         end if;
-        if v_profile then
-            raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', false);
-        end if;
-        return;
-    end if;
-    v_statement := 'pymem_retrieve_' || md5(v_sql);
-    v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
-        p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-        v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
-    begin
-        return query execute v_execute;
-        if v_profile then
-            v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-            v_clock := clock_timestamp();
-        end if;
-        if v_profile then
-            raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', true);
-        end if;
-        return;
-    exception when invalid_sql_statement_name or syntax_error then
-        -- Not prepared in this session (or evicted): prepare it below. RETURN QUERY reports
-        -- a missing statement as "EXECUTE query does not return tuples" (42601); any other
-        -- error comes back from the second try, outside this block.
-        null;
-    end;
-    v_keep := coalesce(nullif(current_setting('pymem.retrieve_statements', true), ''), '64');
-    -- At most 1024 (~600 MB): any session may set it, and the statements live in its backend.
-    if v_keep !~ '^[0-9]{1,4}$' or v_keep::int not between 1 and 1024 then
-        raise exception 'pymem: pymem.retrieve_statements must be a whole number from 1 to 1024, not %',
-            quote_literal(left(v_keep, 40)) using errcode = '22023';
-    end if;
-    for v_old in select ps.name from pg_prepared_statements ps where ps.name like 'pymem\_retrieve\_%'
-                 order by ps.prepare_time desc, ps.name offset v_keep::int - 1 loop
-        execute format('deallocate %I', v_old);
-    end loop;
-    execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
-                               tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('prepare', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
-    end if;
-    return query execute v_execute;
-    if v_profile then
-        v_marks := v_marks || jsonb_build_object('main', round((extract(epoch from clock_timestamp() - v_clock) * 1000)::numeric, 3));
-        v_clock := clock_timestamp();
     end if;
     if v_profile then
-        raise notice 'pymem.retrieve profile %', v_marks || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end, 'reused_statement', false);
+        -- Milliseconds per stage: from the end of the one before (the call's start for the first).
+        v_ends := v_ends || jsonb_build_object('main', clock_timestamp());
+        raise notice 'pymem.retrieve profile %', (
+            select jsonb_object_agg(d.stage, round((extract(epoch from d.took) * 1000)::numeric, 3))
+            from (select e.stage, e.ended - coalesce(lag(e.ended) over (order by e.ended), v_started) as took
+                  from (select key as stage, (value #>> '{}')::timestamptz as ended from jsonb_each(v_ends)) e) d)
+            || jsonb_build_object('path', case when v_exact then 'exact' else 'hnsw' end,
+                                  'reused_statement', coalesce(v_reused, false));
     end if;
 end
 $_$;
