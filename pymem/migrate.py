@@ -216,8 +216,7 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
                 except psycopg.Error as exc:
                     raise MigrationError(str(exc.diag.message_primary or exc)
                                          + (f" ({exc.diag.message_hint})" if exc.diag.message_hint else "")) from exc
-            recorded = (lock_conn.execute("select model, dimensions from _pymem.embedding_model").fetchone()
-                        if has_model else (None, None))
+            recorded = embedding_model(lock_conn) if has_model else (None, None)
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return {"from": before, "to": after, "idempotent_files": idempotent,

@@ -9,6 +9,7 @@ by the client, the worker and the database, each naming both models.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -117,6 +118,8 @@ def test_other_models_are_refused_naming_both(db_1536, endpoint_url):
             pymem.connect(db.service_dsn, embedder=wrong)
         message = str(refused.value)
         assert f"{MODEL} (1536 dimensions)" in message and f"{wrong.model} ({wrong.dimensions} dimensions)" in message
+    with pytest.raises(pymem.EmbedderMismatch, match=r"text-embedding-3-small \(384 dimensions\)"):
+        asyncio.run(pymem.connect_async(db.service_dsn, embedder=HTTPEmbedder(endpoint_url, MODEL)))
 
     # A worker whose environment gives another size exits 1 before touching the queue.
     refused = _worker(db, endpoint_url, PYMEM_EMBED_DIMENSIONS=None)
