@@ -1814,10 +1814,12 @@ declare
     v_done  bigint := 0;
 begin
     select * into v_model from _pymem.embedding_model;
-    select count(*) into v_total from _pymem.memories where embedding is not null;
-    if v_model.next_model is not null then
-        execute 'select count(*) from _pymem.memories where embedding is not null and embedding_next is not null'
-            into v_done;
+    if v_model.next_model is null then
+        select count(*) into v_total from _pymem.memories where embedding is not null;
+    else  -- one scan for both counts (embedding_next exists only during a change)
+        execute 'select count(*), count(*) filter (where embedding_next is not null)
+                   from _pymem.memories where embedding is not null'
+            into v_total, v_done;
     end if;
     return jsonb_build_object('model', v_model.model, 'dimensions', v_model.dimensions,
                               'next_model', v_model.next_model, 'next_dimensions', v_model.next_dimensions,
