@@ -286,7 +286,7 @@ def _timed_calls(service_dsn: str, queries, *, rounds: int, roles: dict, options
 def profile_summary(profiles: list[dict]) -> dict:
     """Per stage of pymem.retrieve: p50 and p95 in ms over the calls (a stage a call skipped
     counts as 0), and how many calls reused their prepared main statement."""
-    stages = ("setup", "count", "lexical", "vector", "build", "prepare", "main")
+    stages = ("setup", "count", "lexical", "graph", "vector", "build", "prepare", "main")
     summary = {}
     for stage in stages:
         values = [p.get(stage, 0.0) for p in profiles]

@@ -97,7 +97,7 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 @click.option("--statements", type=click.IntRange(1, 1024),
               help="Prepared main statements the timing session keeps (pymem.retrieve_statements; default 64).")
 @click.option("--profile", is_flag=True,
-              help="Also time each stage inside pymem.retrieve (setup, count, lexical, vector, build, prepare, main).")
+              help="Also time each stage inside pymem.retrieve (setup, count, lexical, graph, vector, build, prepare, main).")
 @report
 @pass_ctx
 def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,

@@ -1359,37 +1359,42 @@ $_$;
 --
 
 CREATE FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer) RETURNS TABLE(memory_id uuid, graph_score double precision)
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
-    with named as (
-        select _pymem.entity_key(r.entity_type, r.entity_name) as key from _pymem.recognize(p_query) r
-    ),
-    hinted as (
-        select distinct h.entity_type from _pymem.type_hints h
-        where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'))
-    ),
-    related as (
+declare
+    v_named  text[];
+    v_hinted text[];
+begin
+    select array_agg(_pymem.entity_key(r.entity_type, r.entity_name)) into v_named from _pymem.recognize(p_query) r;
+    select array_agg(distinct h.entity_type) into v_hinted from _pymem.type_hints h
+    where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'));
+    if v_named is null and v_hinted is null then
+        return;
+    end if;
+    return query
+    with related as (
         select distinct b.entity_key as key
-        from named n
-        join _pymem.memory_entities a on a.tenant_id = p_tenant_id and a.user_id = p_user_id and a.entity_key = n.key
+        from _pymem.memory_entities a
         join _pymem.memory_entities b on b.tenant_id = a.tenant_id and b.memory_id = a.memory_id
-        where b.entity_key not in (select key from named)
+        where a.tenant_id = p_tenant_id and a.user_id = p_user_id and a.entity_key = any(v_named)
+          and not b.entity_key = any(v_named)
     ),
     scored as (
-        select me.memory_id, 1.0::float8 as s from _pymem.memory_entities me join named n on me.entity_key = n.key
-        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        select me.memory_id, 1.0::float8 as s from _pymem.memory_entities me
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id and me.entity_key = any(v_named)
         union all
         select me.memory_id, 0.5 from _pymem.memory_entities me join related r on me.entity_key = r.key
         where me.tenant_id = p_tenant_id and me.user_id = p_user_id
         union all
-        select me.memory_id, 0.7 from _pymem.memory_entities me join hinted h on me.entity_type = h.entity_type
-        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        select me.memory_id, 0.7 from _pymem.memory_entities me
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id and me.entity_type = any(v_hinted)
     )
     select s.memory_id, max(s.s) from scored s
     group by s.memory_id
     order by max(s.s) desc, s.memory_id desc
-    limit p_limit
+    limit p_limit;
+end
 $$;
 
 --
@@ -4739,6 +4744,8 @@ declare
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
     v_vec_ids   uuid[] := '{}';
+    v_graph_ids uuid[] := '{}';
+    v_graph_raw double precision[] := '{}';
     v_sql       text;
     v_statement text;
     v_execute   text;
@@ -4787,6 +4794,7 @@ begin
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
+    -- $14 graph hit ids, $15 their graph scores
     v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
 
     -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
@@ -4850,6 +4858,16 @@ begin
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
+
+    -- Graph candidates, a statement of their own (weight_graph 0: the graph adds no
+    -- candidates either).
+    if (v_settings->>'weight_graph')::float8 > 0 and v_rows is distinct from 0 then
+        select coalesce(array_agg(g.memory_id order by g.graph_score desc, g.memory_id desc), '{}'),
+               coalesce(array_agg(g.graph_score order by g.graph_score desc, g.memory_id desc), '{}')
+          into v_graph_ids, v_graph_raw
+        from _pymem.graph_scores(v_tenant.tenant_id, p_user_id, v_query, v_pool) g;
+    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('graph', clock_timestamp()); end if;
 
     -- 2. Where candidate rows come from:
     --   exact  user_rows: every visible row of the user, read once (narrow columns and the
@@ -4969,8 +4987,7 @@ begin
         lexical_all as materialized (select l.id, l.score as lex, l.n from _pymem.scored_ids($11, $12) l),
         lexical_hits as (select l.id from lexical_all l where l.n <= %2$s),
         graph_hits as materialized (
-            select g.memory_id as id, g.graph_score
-            from _pymem.graph_scores($10, $1, $2, %2$s) g where %12$s),
+            select g.id, g.score as graph_score from _pymem.scored_ids($14, $15) g),
         pool as materialized (
             select v.id from vector_hits v
             union select l.id from lexical_hits l
@@ -4984,7 +5001,7 @@ begin
         extra as (select distinct l.b as id from links l where not exists (select from pool p where p.id = l.b)),
         extra_scored as materialized (%7$s),
         based as materialized (
-            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %13$L::float8 else 1 end as base
+            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %12$L::float8 else 1 end as base
             from (select * from pool_scored union all select * from extra_scored) n
         ),
         neighbour_context as (
@@ -5031,7 +5048,7 @@ begin
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
                                    and h.kind <> 'episode' and n.kind <> 'episode'
-                                   and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
+                                   and (n.embedding <=> h.embedding) <= 1 - %13$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),
         ordered as (
@@ -5048,15 +5065,13 @@ begin
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
-        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%15$s
+        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%14$s
         order by o.rank
         $q$,
         v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
         case when v_anchors > 0 then v_links
              else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
-        -- weight_graph 0: the graph adds no candidates either
-        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
         v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
         -- min_score: weak matches are left out (ranks keep counting them, so the order and
         -- the token budget are those of the unfiltered answer)
@@ -5083,12 +5098,12 @@ begin
     if current_setting('role') in ('none', session_user::text) then
         return query execute v_sql
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
+                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw;
     else
         v_statement := 'pymem_retrieve_' || md5(v_sql);
-        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
+        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
             p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
+            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw);
         v_reused := true;
         begin
             return query execute v_execute;
@@ -5110,7 +5125,8 @@ begin
                 execute format('deallocate %I', v_old);
             end loop;
             execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
-                                       tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+                                       tsquery, text, uuid[], double precision[], uuid[], uuid[],
+                                       double precision[]) as %s', v_statement, v_sql);
             if v_profile then v_ends := v_ends || jsonb_build_object('prepare', clock_timestamp()); end if;
             return query execute v_execute;
         end if;

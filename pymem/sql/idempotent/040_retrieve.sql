@@ -341,6 +341,8 @@ declare
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
     v_vec_ids   uuid[] := '{}';
+    v_graph_ids uuid[] := '{}';
+    v_graph_raw double precision[] := '{}';
     v_sql       text;
     v_statement text;
     v_execute   text;
@@ -389,6 +391,7 @@ begin
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
+    -- $14 graph hit ids, $15 their graph scores
     v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
 
     -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
@@ -452,6 +455,16 @@ begin
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
+
+    -- Graph candidates, a statement of their own (weight_graph 0: the graph adds no
+    -- candidates either).
+    if (v_settings->>'weight_graph')::float8 > 0 and v_rows is distinct from 0 then
+        select coalesce(array_agg(g.memory_id order by g.graph_score desc, g.memory_id desc), '{}'),
+               coalesce(array_agg(g.graph_score order by g.graph_score desc, g.memory_id desc), '{}')
+          into v_graph_ids, v_graph_raw
+        from _pymem.graph_scores(v_tenant.tenant_id, p_user_id, v_query, v_pool) g;
+    end if;
+    if v_profile then v_ends := v_ends || jsonb_build_object('graph', clock_timestamp()); end if;
 
     -- 2. Where candidate rows come from:
     --   exact  user_rows: every visible row of the user, read once (narrow columns and the
@@ -571,8 +584,7 @@ begin
         lexical_all as materialized (select l.id, l.score as lex, l.n from _pymem.scored_ids($11, $12) l),
         lexical_hits as (select l.id from lexical_all l where l.n <= %2$s),
         graph_hits as materialized (
-            select g.memory_id as id, g.graph_score
-            from _pymem.graph_scores($10, $1, $2, %2$s) g where %12$s),
+            select g.id, g.score as graph_score from _pymem.scored_ids($14, $15) g),
         pool as materialized (
             select v.id from vector_hits v
             union select l.id from lexical_hits l
@@ -586,7 +598,7 @@ begin
         extra as (select distinct l.b as id from links l where not exists (select from pool p where p.id = l.b)),
         extra_scored as materialized (%7$s),
         based as materialized (
-            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %13$L::float8 else 1 end as base
+            select n.*, (%8$s)::float8 * case when n.replaced_by is not null then %12$L::float8 else 1 end as base
             from (select * from pool_scored union all select * from extra_scored) n
         ),
         neighbour_context as (
@@ -633,7 +645,7 @@ begin
                        coalesce((select min(n.raw_score) - 1e-9 from head_vec n
                                  where n.id <> h.id and n.created_at > h.created_at
                                    and h.kind <> 'episode' and n.kind <> 'episode'
-                                   and (n.embedding <=> h.embedding) <= 1 - %14$L::float8), 'Infinity'::float8)) as score
+                                   and (n.embedding <=> h.embedding) <= 1 - %13$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),
         ordered as (
@@ -650,15 +662,13 @@ begin
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
-        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%15$s
+        where o.rank <= %11$s and ($7::int is null or o.tokens_so_far <= $7::int)%14$s
         order by o.rank
         $q$,
         v_head, v_pool, format(v_components, 'pool'), v_weighted, v_anchors,
         case when v_anchors > 0 then v_links
              else 'select null::uuid as a, null::uuid as b, null::int as distance where false' end,
         format(v_components, 'extra'), v_base, v_session_w, v_partition, p_top_k,
-        -- weight_graph 0: the graph adds no candidates either
-        case when (v_settings->>'weight_graph')::float8 > 0 then 'true' else 'false' end,
         v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
         -- min_score: weak matches are left out (ranks keep counting them, so the order and
         -- the token budget are those of the unfiltered answer)
@@ -685,12 +695,12 @@ begin
     if current_setting('role') in ('none', session_user::text) then
         return query execute v_sql
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids;
+                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw;
     else
         v_statement := 'pymem_retrieve_' || md5(v_sql);
-        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
+        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
             p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids);
+            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw);
         v_reused := true;
         begin
             return query execute v_execute;
@@ -712,7 +722,8 @@ begin
                 execute format('deallocate %I', v_old);
             end loop;
             execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
-                                       tsquery, text, uuid[], double precision[], uuid[]) as %s', v_statement, v_sql);
+                                       tsquery, text, uuid[], double precision[], uuid[], uuid[],
+                                       double precision[]) as %s', v_statement, v_sql);
             if v_profile then v_ends := v_ends || jsonb_build_object('prepare', clock_timestamp()); end if;
             return query execute v_execute;
         end if;

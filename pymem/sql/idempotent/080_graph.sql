@@ -371,37 +371,45 @@ comment on function pymem.cypher(text, jsonb) is
 -- The retrieval signal: memories of a user linked to the entities a query names (1.0), to
 -- entities stated together with those (0.5), or, when the question asks for a type
 -- ("what food ..."), to entities of that type (0.7). An entity of another type is no match.
+-- Most queries name no known entity and ask for no type: they end after the two lookups
+-- (~0.3 ms) without touching memory_entities. Its own statement in retrieve, ahead of the
+-- main one (as a subquery there it cost ~1 ms a call even when it found nothing).
 create or replace function _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer)
     returns table (memory_id uuid, graph_score double precision)
-    language sql stable security invoker
+    language plpgsql stable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
-    with named as (
-        select _pymem.entity_key(r.entity_type, r.entity_name) as key from _pymem.recognize(p_query) r
-    ),
-    hinted as (
-        select distinct h.entity_type from _pymem.type_hints h
-        where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'))
-    ),
-    related as (
+declare
+    v_named  text[];
+    v_hinted text[];
+begin
+    select array_agg(_pymem.entity_key(r.entity_type, r.entity_name)) into v_named from _pymem.recognize(p_query) r;
+    select array_agg(distinct h.entity_type) into v_hinted from _pymem.type_hints h
+    where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'));
+    if v_named is null and v_hinted is null then
+        return;
+    end if;
+    return query
+    with related as (
         select distinct b.entity_key as key
-        from named n
-        join _pymem.memory_entities a on a.tenant_id = p_tenant_id and a.user_id = p_user_id and a.entity_key = n.key
+        from _pymem.memory_entities a
         join _pymem.memory_entities b on b.tenant_id = a.tenant_id and b.memory_id = a.memory_id
-        where b.entity_key not in (select key from named)
+        where a.tenant_id = p_tenant_id and a.user_id = p_user_id and a.entity_key = any(v_named)
+          and not b.entity_key = any(v_named)
     ),
     scored as (
-        select me.memory_id, 1.0::float8 as s from _pymem.memory_entities me join named n on me.entity_key = n.key
-        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        select me.memory_id, 1.0::float8 as s from _pymem.memory_entities me
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id and me.entity_key = any(v_named)
         union all
         select me.memory_id, 0.5 from _pymem.memory_entities me join related r on me.entity_key = r.key
         where me.tenant_id = p_tenant_id and me.user_id = p_user_id
         union all
-        select me.memory_id, 0.7 from _pymem.memory_entities me join hinted h on me.entity_type = h.entity_type
-        where me.tenant_id = p_tenant_id and me.user_id = p_user_id
+        select me.memory_id, 0.7 from _pymem.memory_entities me
+        where me.tenant_id = p_tenant_id and me.user_id = p_user_id and me.entity_type = any(v_hinted)
     )
     select s.memory_id, max(s.s) from scored s
     group by s.memory_id
     order by max(s.s) desc, s.memory_id desc
-    limit p_limit
+    limit p_limit;
+end
 $$;
