@@ -34,6 +34,7 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from . import service_profile
 from .common import BenchDatabase
 from ..client import connect
 from ..queries import query
@@ -207,7 +208,8 @@ def _seeded(*, tenants: int, users: int, memories_per_user: int, embedder: str, 
 @contextmanager
 def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, workdir: Path, workers: int = 1,
                serve_args: tuple = ()):
-    """`pymem serve` and (optionally) `pymem worker` as processes; yields the base url."""
+    """`pymem serve` and (optionally) `pymem worker` as processes; yields the base url and
+    the service's process id."""
     port = port or _free_port()
     base = f"http://127.0.0.1:{port}"
     serve_log = open(workdir / f"serve-{workers}.log", "w")
@@ -223,7 +225,7 @@ def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, work
                 [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "worker", "--poll-interval", "0.5"],
                 stdout=worker_log, stderr=subprocess.STDOUT)
         _wait_healthy(base, serve_proc)
-        yield base
+        yield base, serve_proc.pid
     finally:
         _stop(serve_proc)
         _stop(worker_proc)
@@ -241,7 +243,7 @@ def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str,
         tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn,
         tenant_ids=tenant_ids, user_format=user_format)
     with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir, workers=workers,
-                    serve_args=serve_args) as base:
+                    serve_args=serve_args) as (base, _):
         yield base, fixture_tenants, service_dsn, seed_seconds
 
 
@@ -366,10 +368,11 @@ def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: i
 
 
 def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: float, max_rate: int,
-            seconds: int, ingest_ratio: float) -> dict:
+            seconds: int, ingest_ratio: float, profile_pid: int | None = None) -> dict:
     """A warm-up step at half the first rate (not judged: every pooled session prepares its
     statements for each tenant once), then the rate raised by ``factor`` until a step misses
-    the objective, then one try halfway."""
+    the objective, then one try halfway. With ``profile_pid``, one more step at the rate found
+    (the first rate when none passed) runs under py-spy (bench/service_profile.py)."""
     warmup = _rate_step(workdir, fixture, max(1, start // 2), queries, seconds, ingest_ratio)
     steps, best, failed, rate = [], None, None, start
     while rate <= max_rate:
@@ -388,32 +391,43 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
     def brief(s: dict) -> dict:
         return {k: s[k] for k in ("rate_per_s", "achieved_per_s", "error_rate", "ok")} | {"p95_ms": s["http"]["p95_ms"]}
 
-    return {"max_rate_per_s": best["rate_per_s"] if best else None, "at_max": best,
-            "first_miss": next((s for s in steps if not s["ok"]), None),
-            "warmup": brief(warmup), "steps": [brief(s) for s in steps]}
+    found = {"max_rate_per_s": best["rate_per_s"] if best else None, "at_max": best,
+             "first_miss": next((s for s in steps if not s["ok"]), None),
+             "warmup": brief(warmup), "steps": [brief(s) for s in steps]}
+    if profile_pid is not None:
+        rate = best["rate_per_s"] if best else start
+        out = workdir / f"service-profile-{queries}-{rate}.txt"
+        recording = service_profile.start(profile_pid, seconds, out)
+        step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio)
+        found["service_profile"] = {**brief(step), **service_profile.finish(recording, out, timeout=seconds + 60)}
+    return found
 
 
 def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3, embedder: str = "auto",
              worker: bool = True, workers: tuple[int, ...] = (1,), start_rate: int = 50, factor: float = 1.5,
              max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
              query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
-             home: str | None = None, dsn: str | None = None) -> dict:
+             home: str | None = None, dsn: str | None = None, profile_service: bool = False) -> dict:
     """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each number of
     service processes in ``workers`` (one seeded database, the service restarted between) and
     each query mode, the highest rate whose p95 stays under 150 ms with under 1% errors while
     k6 keeps the rate. ``unique``: every query text new (no cache help); ``seed``: the seed's
-    five questions."""
+    five questions. ``profile_service``: where the service's CPU goes at the rate found, per
+    mode (py-spy)."""
     _k6_binary()
+    if profile_service:
+        service_profile.py_spy()  # missing: say so before seeding
     workdir = _workdir(out)
     service_dsn, fixture_tenants, seed_seconds = _seeded(
         tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn)
     found, server_side = {}, {}
     for count in workers:
         with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir,
-                        workers=count) as base:
+                        workers=count) as (base, serve_pid):
             fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
             found[str(count)] = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor,
-                                               max_rate=max_rate, seconds=step_seconds, ingest_ratio=ingest_ratio)
+                                               max_rate=max_rate, seconds=step_seconds, ingest_ratio=ingest_ratio,
+                                               profile_pid=serve_pid if profile_service else None)
                                  for mode in query_modes}
             server_side[str(count)] = _server_histogram(base, "memory_retrieval_latency_seconds")
     return {

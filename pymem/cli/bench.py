@@ -186,6 +186,9 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
               help="--capacity: seconds per rate.")
 @click.option("--queries", default="unique,seed", show_default=True,
               help="--capacity: query texts, each searched separately: unique, seed, fixture.")
+@click.option("--profile-service", is_flag=True,
+              help="--capacity: one more step at the rate found, with py-spy sampling the service: where its "
+                   "CPU goes (embedding, database, HTTP, event loop).")
 @click.option("--seed-script", is_flag=True, help="Run ../shared/bench/k6/seed-load-test.js unchanged but its stages.")
 @click.option("--seed-vus", default="50,100,150,200", show_default=True,
               help="--seed-script: virtual users to try, in order (stops at the first that misses).")
@@ -195,7 +198,7 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
                ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None, workers: str,
                capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
-               seed_script: bool, seed_vus: str, shared: str | None) -> dict:
+               profile_service: bool, seed_script: bool, seed_vus: str, shared: str | None) -> dict:
     """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
 
     Default: our production profile (closed model, --stages). --capacity: the highest constant
@@ -215,6 +218,8 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
     try:
         if capacity and seed_script:
             fail("--capacity and --seed-script are separate runs", code=2)
+        if profile_service and not capacity:
+            fail("--profile-service goes with --capacity", code=2)
         if capacity:
             modes = tuple(m.strip() for m in queries.split(",") if m.strip())
             if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
@@ -222,7 +227,8 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
             return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
                                  embedder=embedder, worker=worker, workers=counts, start_rate=start_rate,
                                  max_rate=max_rate, step_seconds=step_seconds, ingest_ratio=ingest_ratio,
-                                 query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn)
+                                 query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn,
+                                 profile_service=profile_service)
         if seed_script:
             try:
                 vus = tuple(int(v) for v in seed_vus.split(","))
@@ -235,7 +241,7 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
         return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
                         think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
                         port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
-    except load.LoadBenchError as exc:
+    except (load.LoadBenchError, load.service_profile.ProfilerMissing) as exc:
         fail(str(exc))
 
 

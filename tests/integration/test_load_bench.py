@@ -60,3 +60,32 @@ def test_bench_load_capacity_short_with_one_and_two_service_workers(db, tmp_path
 def test_bench_load_refuses_a_workers_list_without_capacity(db):
     result = CliRunner().invoke(main, ["--dsn", db.service_dsn, "bench", "load", "--workers", "1,2"])
     assert result.exit_code == 2 and "--workers" in result.output
+
+
+def test_bench_load_capacity_profiles_the_service_under_load(db, tmp_path):
+    """--profile-service: one more step at the rate found, with py-spy reading the running
+    service's stacks; the shares of its parts add up (how samples are sorted into parts is
+    tests/unit/test_service_profile.py)."""
+    result = CliRunner().invoke(main, [
+        "--dsn", db.service_dsn, "bench", "load", "--capacity", "--tenants", "2", "--users", "4",
+        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--queries", "seed", "--start-rate", "10",
+        "--max-rate", "10", "--step-seconds", "4", "--profile-service", "--out", str(tmp_path)],
+        catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    found = json.loads(result.output.strip().splitlines()[-1])["queries"]["1"]["seed"]
+    profile = found["service_profile"]
+    assert "error" not in profile, profile
+    assert profile["rate_per_s"] == (found["max_rate_per_s"] or 10) and profile["error_rate"] == 0
+    assert profile["samples"] > 0
+    assert set(profile["parts"]) == {"query embedding", "database", "http", "event loop", "other"}
+    assert abs(sum(profile["parts"].values()) - 1) < 0.01
+    assert profile["parts"]["query embedding"] == 0  # --embedder none
+    assert profile["top_functions"] and all(0 < f["share"] <= 1 for f in profile["top_functions"])
+    # it sampled the service, request handling included
+    recording = (tmp_path / f"service-profile-seed-{profile['rate_per_s']}.txt").read_text()
+    assert "pymem/service/routes/memory.py" in recording
+
+
+def test_bench_load_refuses_a_profile_without_capacity(db):
+    result = CliRunner().invoke(main, ["--dsn", db.service_dsn, "bench", "load", "--profile-service"])
+    assert result.exit_code == 2 and "--capacity" in result.output
