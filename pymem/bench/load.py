@@ -412,7 +412,7 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
     service processes in ``workers`` (one seeded database, the service restarted between) and
     each query mode, the highest rate whose p95 stays under 150 ms with under 1% errors while
     k6 keeps the rate. ``unique``: every query text new (no cache help); ``seed``: the seed's
-    five questions. ``profile_service``: where the service's CPU goes at the rate found, per
+    five questions. ``profile_service``: where the service's time goes at the rate found, per
     mode (py-spy)."""
     _k6_binary()
     if profile_service:

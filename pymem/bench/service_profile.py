@@ -1,11 +1,12 @@
-"""Where `pymem serve` spends its CPU under load: py-spy samples of the service's processes
+"""Where `pymem serve` spends its time under load: py-spy samples of the service's processes
 during one load step, sorted into the parts of a request.
 
 py-spy (a sampling profiler; it reads the processes' stacks from outside, so the service runs
 unchanged) records every service process (``--subprocesses``: the worker processes of
-``--workers N`` too) for the step's duration. Samples are of threads that are running; a
-thread blocked in a system call is left out, but the event loop's own wait (uvloop, in C)
-counts as running, so "event loop" includes idle time.
+``--workers N`` too) for the step's duration. Samples are of threads py-spy does not see as
+idle: a thread blocked in C counts (psycopg waiting for PostgreSQL's answer, a condition wait,
+uvloop's own wait), so "database" includes the time requests spend in PostgreSQL and "event
+loop" includes idle time. Shares of time, then, not of CPU.
 
 A sample belongs to the first of these its stack contains:
   query embedding   ONNX Runtime / PyTorch / the embedder (pymem/embed.py, batching)

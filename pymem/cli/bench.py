@@ -188,7 +188,7 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
               help="--capacity: query texts, each searched separately: unique, seed, fixture.")
 @click.option("--profile-service", is_flag=True,
               help="--capacity: one more step at the rate found, with py-spy sampling the service: where its "
-                   "CPU goes (embedding, database, HTTP, event loop).")
+                   "time goes (embedding, database, HTTP, event loop).")
 @click.option("--seed-script", is_flag=True, help="Run ../shared/bench/k6/seed-load-test.js unchanged but its stages.")
 @click.option("--seed-vus", default="50,100,150,200", show_default=True,
               help="--seed-script: virtual users to try, in order (stops at the first that misses).")
