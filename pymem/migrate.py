@@ -27,6 +27,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 # alembic and SQLAlchemy are imported where a migration runs: every `connect()` checks the
 # revision, and importing them would cost a CLI call about 0.4 s.
@@ -208,6 +209,7 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
             finally:
                 engine.dispose()
             after = current_revision(lock_conn)
+            backfilled = run_backfills(lock_conn)
             has_model = _table_exists(lock_conn, "_pymem.embedding_model")
             if embedding is not None and has_model:
                 model, dimensions = embedding
@@ -219,8 +221,35 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
             recorded = embedding_model(lock_conn) if has_model else (None, None)
         finally:
             lock_conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
-    return {"from": before, "to": after, "idempotent_files": idempotent,
+    return {"from": before, "to": after, "idempotent_files": idempotent, "backfilled": backfilled,
             "embedding_model": {"model": recorded[0], "dimensions": recorded[1]}}
+
+
+# Data changes an incremental file leaves pending (it names them in _pymem.pending_backfills)
+# because they cannot be one transaction: one statement per tenant partition, each committed.
+_BACKFILLS = {
+    # 0012_turn_hash.sql
+    "turn_hash": "update {} set turn_hash = _pymem.turn_hash(content) where kind = 'episode' and turn_hash is null",
+}
+
+
+def run_backfills(conn: psycopg.Connection) -> list[str]:
+    """Runs the pending backfills on an autocommit connection (a partition per transaction) and
+    returns their names. Resumable: a name stays pending until every partition is done, and
+    each statement skips rows already done."""
+    if not _table_exists(conn, "_pymem.pending_backfills"):
+        return []
+    done = []
+    for (name,) in conn.execute("select name from _pymem.pending_backfills order by name").fetchall():
+        partitions = conn.execute(
+            "select n.nspname, c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid"
+            " join pg_namespace n on n.oid = c.relnamespace"
+            " where i.inhparent = '_pymem.memories'::regclass order by c.relname").fetchall()
+        for schema, table in partitions:
+            conn.execute(sql.SQL(_BACKFILLS[name]).format(sql.Identifier(schema, table)))
+        conn.execute("delete from _pymem.pending_backfills where name = %s", (name,))
+        done.append(name)
+    return done
 
 
 def embedding_model(conn: psycopg.Connection) -> tuple[str, int]:

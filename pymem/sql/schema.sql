@@ -126,6 +126,7 @@ CREATE TABLE _pymem.memories (
     archived_at timestamp with time zone,
     decay_checked_at timestamp with time zone,
     statement jsonb,
+    turn_hash text,
     CONSTRAINT memories_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
     CONSTRAINT memories_content_check CHECK (((length(content) >= 1) AND (length(content) <= 100000))),
     CONSTRAINT memories_importance_check CHECK (((importance >= (0)::double precision) AND (importance <= (1)::double precision))),
@@ -2136,6 +2137,20 @@ end
 $$;
 
 --
+-- Name: set_turn_hash(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.set_turn_hash() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    new.turn_hash := case when new.kind = 'episode' then _pymem.turn_hash(new.content) end;
+    return new;
+end
+$$;
+
+--
 -- Name: settings(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -2446,6 +2461,15 @@ begin
     end if;
 end
 $$;
+
+--
+-- Name: turn_hash(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.turn_hash(p_content text) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select md5(lower(regexp_replace(btrim(p_content), '\s+', ' ', 'g'))) $$;
 
 --
 -- Name: user_footprint(_pymem.tenants, text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -4281,8 +4305,7 @@ begin
                          || (v_message->>'content');
             select * into v_memory from _pymem.memories m
             where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id and m.kind = 'episode'
-              and md5(lower(regexp_replace(btrim(m.content), '\s+', ' ', 'g')))
-                  = md5(lower(regexp_replace(btrim(left(v_content, 100000)), '\s+', ' ', 'g')))
+              and m.turn_hash = _pymem.turn_hash(left(v_content, 100000))
               and m.session_id is not distinct from p_session_id and m.status = 'active'
             order by m.observed_at desc, m.id desc
             limit 1
@@ -5520,6 +5543,15 @@ CREATE VIEW _pymem.metrics_user_memory_distribution AS
 COMMENT ON VIEW _pymem.metrics_user_memory_distribution IS 'Cumulative histogram of active memories per user (le, users, memories_sum). Service role only.';
 
 --
+-- Name: pending_backfills; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.pending_backfills (
+    name text NOT NULL,
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+--
 -- Name: secrets; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -5725,6 +5757,13 @@ ALTER TABLE ONLY _pymem.memory_versions
     ADD CONSTRAINT memory_versions_tenant_id_memory_id_version_key UNIQUE (tenant_id, memory_id, version);
 
 --
+-- Name: pending_backfills pending_backfills_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.pending_backfills
+    ADD CONSTRAINT pending_backfills_pkey PRIMARY KEY (name);
+
+--
 -- Name: secrets secrets_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
@@ -5834,10 +5873,10 @@ CREATE INDEX memories_episode_order_idx ON ONLY _pymem.memories USING btree (ten
 CREATE INDEX memories_slot_idx ON ONLY _pymem.memories USING btree (tenant_id, user_id, subject, attribute) WHERE ((subject IS NOT NULL) AND (status = 'active'::text));
 
 --
--- Name: memories_turn_text_idx; Type: INDEX; Schema: _pymem; Owner: -
+-- Name: memories_turn_hash_idx; Type: INDEX; Schema: _pymem; Owner: -
 --
 
-CREATE INDEX memories_turn_text_idx ON ONLY _pymem.memories USING btree (tenant_id, user_id, md5(lower(regexp_replace(btrim(content), '\s+'::text, ' '::text, 'g'::text)))) WHERE (kind = 'episode'::text);
+CREATE INDEX memories_turn_hash_idx ON ONLY _pymem.memories USING btree (tenant_id, user_id, turn_hash) WHERE (kind = 'episode'::text);
 
 --
 -- Name: memories_user_idx; Type: INDEX; Schema: _pymem; Owner: -
@@ -5868,6 +5907,12 @@ CREATE INDEX memory_versions_user_idx ON _pymem.memory_versions USING btree (ten
 --
 
 CREATE TRIGGER episodes_notify AFTER INSERT ON _pymem.episodes FOR EACH STATEMENT EXECUTE FUNCTION _pymem.notify_episodes();
+
+--
+-- Name: memories memories_turn_hash; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_turn_hash BEFORE INSERT OR UPDATE OF content, kind ON _pymem.memories FOR EACH ROW EXECUTE FUNCTION _pymem.set_turn_hash();
 
 --
 -- Name: api_keys api_keys_tenant_id_fkey; Type: FK CONSTRAINT; Schema: _pymem; Owner: -
@@ -6335,6 +6380,12 @@ GRANT UPDATE(decay_checked_at) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
 --
 
 GRANT UPDATE(statement) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
+-- Name: COLUMN memories.turn_hash; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(turn_hash) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION add_mention(p_existing _pymem.memories, p_new _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
@@ -6811,6 +6862,12 @@ GRANT ALL ON FUNCTION _pymem.service_role() TO pm_INSTALL_service;
 REVOKE ALL ON FUNCTION _pymem.set_embedding_model(p_model text, p_dimensions integer) FROM PUBLIC;
 
 --
+-- Name: FUNCTION set_turn_hash(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.set_turn_hash() FROM PUBLIC;
+
+--
 -- Name: FUNCTION settings(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6987,6 +7044,13 @@ GRANT ALL ON FUNCTION _pymem.third_person(p_text text) TO pm_INSTALL_service;
 
 REVOKE ALL ON FUNCTION _pymem.touch_user(p_tenant _pymem.tenants, p_user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.touch_user(p_tenant _pymem.tenants, p_user_id text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION turn_hash(p_content text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.turn_hash(p_content text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.turn_hash(p_content text) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION user_footprint(p_tenant _pymem.tenants, p_user_id text); Type: ACL; Schema: _pymem; Owner: -

@@ -54,6 +54,33 @@ def test_ingest_returns_at_once_and_user_turns_are_searchable_before_any_worker(
         assert conn.execute("select count(*) from _pymem.users where user_id = 'alice'").fetchone()[0] == 1
 
 
+
+def test_a_turn_said_again_is_found_by_its_hash_under_row_security(acme, client, db):
+    """A turn repeated in its session (up to case and spacing) is stored once with a mention;
+    the lookup is an index search as the tenant role, not a pass over the user's every turn
+    (an index on an expression of non-leakproof functions cannot be searched under row
+    security: 0012_turn_hash.sql)."""
+    acme.ingest("ann", [{"role": "user", "content": "I live in  Lisbon"}], session_id="s1")
+    acme.ingest("ann", [{"role": "user", "content": " i live in lisbon"}], session_id="s1")
+    acme.ingest("ann", [{"role": "user", "content": "I live in Lisbon"}], session_id="s2")
+    with db.connect() as conn:
+        rows = conn.execute("select session_id, mention_count, turn_hash = md5('i live in lisbon') "
+                            "from _pymem.memories where user_id = 'ann' order by session_id").fetchall()
+    assert rows == [("s1", 2, True), ("s2", 1, True)]
+    with as_role(db, client.tenant_role("acme")) as conn:
+        conn.execute("set enable_seqscan = off")
+        conn.execute("set enable_bitmapscan = off")
+        plan = conn.execute(
+            "explain (format json) select 1 from _pymem.memories m where m.tenant_id = 'acme' and m.user_id = 'ann' "
+            "and m.kind = 'episode' and m.turn_hash = _pymem.turn_hash('I live in Lisbon')").fetchone()[0]
+
+    def index_conditions(node):
+        yield node.get("Index Cond", "")
+        for child in node.get("Plans", []):
+            yield from index_conditions(child)
+
+    assert any("turn_hash" in cond for cond in index_conditions(plan[0]["Plan"])), plan
+
 def test_worker_applies_extraction_and_the_memories_become_retrievable(acme, client, db, endpoint):
     acme.ingest("alice", [{"role": "user", "content": "I'm allergic to dogs. But I love hot dogs!"}])
     acme.ingest("alice", "The weather is nice today")  # nothing to extract

@@ -173,3 +173,30 @@ def test_memory_kinds_have_one_source(db):
                              ).fetchone()[0]
     assert sorted(kinds) == sorted(re.findall(r"'(\w+)'::text", check))
     assert sorted(kinds) == sorted(get_args(Kind))
+
+
+def test_pending_backfills_run_one_tenant_at_a_time_and_resume(client, db):
+    """0012_turn_hash.sql leaves the hashes of turns stored before it to `pymem migrate`, which
+    fills them one tenant partition per transaction, resumably. (One transaction failed with
+    "too many LWLocks taken" on the retrieval bench's corpus, 102 tenants with built BM25
+    indexes; tenants this small do not reproduce that.) Each tenant here has a turn whose
+    hash is missing, as after the upgrade."""
+    tenants = [f"bf{n}" for n in range(8)]
+    for tenant_id in tenants:
+        client.create_tenant(tenant_id)
+        client.tenant(tenant_id).ingest("u", [{"role": "user", "content": f"I live in  Lisbon {tenant_id}"}],
+                                        session_id="s")
+    with db.connect() as conn:
+        conn.execute("update _pymem.memories set turn_hash = null where kind = 'episode'")
+        conn.execute("insert into _pymem.pending_backfills (name) values ('turn_hash')")
+    assert migrate.migrate(db.admin_dsn)["backfilled"] == ["turn_hash"]
+    with db.connect() as conn:
+        assert conn.execute("select count(*) from _pymem.memories where kind = 'episode' and "
+                            "turn_hash is distinct from _pymem.turn_hash(content)").fetchone()[0] == 0
+        assert conn.execute("select count(*) from _pymem.pending_backfills").fetchone()[0] == 0
+    assert migrate.migrate(db.admin_dsn)["backfilled"] == []
+    # the backfilled hash finds the old turn: said again, it is a mention, not a new row
+    client.tenant("bf7").ingest("u", [{"role": "user", "content": "i live in lisbon BF7"}], session_id="s")
+    with db.connect() as conn:
+        assert conn.execute("select count(*), max(mention_count) from _pymem.memories "
+                            "where tenant_id = 'bf7' and kind = 'episode'").fetchone() == (1, 2)

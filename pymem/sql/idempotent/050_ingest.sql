@@ -48,6 +48,26 @@ comment on function pymem.register_user(text) is
     'Registers a user of the calling tenant (needed only where auto_register_users is false). '
     'Tenant roles only. Returns false when the user existed already.';
 
+-- A turn's text normalised for "said again" (case and spacing ignored), hashed. Episodes
+-- keep it in memories.turn_hash, set by the trigger below on every insert and content change:
+-- ingest finds an earlier identical turn by that column (0012_turn_hash.sql says why a column).
+create or replace function _pymem.turn_hash(p_content text) returns text
+    language sql immutable parallel safe security invoker
+    set search_path = pg_catalog, pg_temp
+as $$ select md5(lower(regexp_replace(btrim(p_content), '\s+', ' ', 'g'))) $$;
+
+create or replace function _pymem.set_turn_hash() returns trigger
+    language plpgsql security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    new.turn_hash := case when new.kind = 'episode' then _pymem.turn_hash(new.content) end;
+    return new;
+end
+$$;
+create or replace trigger memories_turn_hash before insert or update of content, kind on _pymem.memories
+    for each row execute function _pymem.set_turn_hash();
+
 create or replace function pymem.ingest(
     p_user_id     text,
     p_messages    jsonb,
@@ -128,8 +148,7 @@ begin
                          || (v_message->>'content');
             select * into v_memory from _pymem.memories m
             where m.tenant_id = v_tenant.tenant_id and m.user_id = p_user_id and m.kind = 'episode'
-              and md5(lower(regexp_replace(btrim(m.content), '\s+', ' ', 'g')))
-                  = md5(lower(regexp_replace(btrim(left(v_content, 100000)), '\s+', ' ', 'g')))
+              and m.turn_hash = _pymem.turn_hash(left(v_content, 100000))
               and m.session_id is not distinct from p_session_id and m.status = 'active'
             order by m.observed_at desc, m.id desc
             limit 1

@@ -81,6 +81,7 @@ begin
         _pymem.check_filters(jsonb),
         pymem.history(uuid),
         pymem.ingest(text, jsonb, text, jsonb, text, timestamptz),
+        _pymem.turn_hash(text),
         pymem.apply_extraction(uuid, text, jsonb, vector[], vector[]),
         pymem.register_user(text),
         _pymem.touch_user(_pymem.tenants, text),
