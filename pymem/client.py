@@ -26,11 +26,11 @@ from pgvector.psycopg import register_vector, register_vector_async
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from . import migrate as migrations
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
 from .queries import query
+from .pools import AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
 
 class PymemError(Exception):
@@ -413,7 +413,8 @@ class _ClientOperations:
 
     @operation
     def decay_sweep(self, batch: int = 10000) -> dict:
-        """One batch of the decay sweep across tenants: {scanned, updated, stale, archived}."""
+        """One batch of the decay sweep (the next memories in key order, at most 32 tenants):
+        {scanned, updated, stale, archived, pass_done}."""
         return (yield _Call("decay_sweep", {"batch": batch}))[0]["report"]
 
     @operation
@@ -710,7 +711,7 @@ class _ClientBase:
     @property
     def pool_size(self) -> int:
         """The most connections this client opens at once."""
-        return self._pool.max_size
+        return self._pools.max_size
 
     def _embed_now(self, texts: Sequence[str]) -> list[np.ndarray | None]:
         if self.embedder is None:
@@ -742,26 +743,25 @@ class Client(_ClientBase, _ClientOperations):
                  query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
                          query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
-        # check_connection on checkout: after a server restart the pool hands out a fresh
-        # connection instead of a dead one (one empty round trip per call).
-        self._pool = ConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure,
-                                    check=ConnectionPool.check_connection, open=False, name="pymem",
-                                    reconnect_timeout=300)
+        # Grouped by tenant, for retrieve's prepared statements; a connection the server
+        # closed (a restart) is replaced on checkout (pymem/pools.py).
+        self._pools = TenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure,
+                                  reconnect_timeout=300)
 
     def open(self) -> "Client":
-        self._pool.open(wait=True, timeout=30)
+        self._pools.open(timeout=30)
         # Vectors from two models never meet in one column: an embedder that is not the
         # database's model is refused here, before it writes or searches anything.
         if self.embedder is not None:
-            with self._pool.connection() as conn:
+            with self._pools.connection() as conn:
                 problem = embedder_mismatch(migrations.embedding_model(conn), self.embedder)
             if problem:
-                self._pool.close()
+                self._pools.close()
                 raise EmbedderMismatch(problem)
         return self
 
     def close(self) -> None:
-        self._pool.close()
+        self._pools.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -789,7 +789,7 @@ class Client(_ClientBase, _ClientOperations):
 
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
-            with self._pool.connection() as conn:
+            with self._pools.connection(role) as conn:
                 # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
                 # each answer: one round trip fewer per statement on the hot path.
                 with conn.pipeline(), conn.transaction():
@@ -828,24 +828,23 @@ class AsyncClient(_ClientBase, _ClientOperations):
                  query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
                          query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
-        self._pool = AsyncConnectionPool(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
-                                         check=AsyncConnectionPool.check_connection, open=False, name="pymem-async",
-                                         reconnect_timeout=300)
+        self._pools = AsyncTenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
+                                       reconnect_timeout=300)
 
     async def open(self) -> "AsyncClient":
-        await self._pool.open(wait=True, timeout=30)
+        await self._pools.open(timeout=30)
         if self.embedder is not None:
-            async with self._pool.connection() as conn:
+            async with self._pools.connection() as conn:
                 cursor = await conn.execute(query("embedding_model"))
                 recorded = tuple(await cursor.fetchone())
             problem = embedder_mismatch(recorded, self.embedder)
             if problem:
-                await self._pool.close()
+                await self._pools.close()
                 raise EmbedderMismatch(problem)
         return self
 
     async def close(self) -> None:
-        await self._pool.close()
+        await self._pools.close()
 
     async def __aenter__(self) -> "AsyncClient":
         return self
@@ -874,7 +873,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
 
     async def _acall(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
-            async with self._pool.connection() as conn:
+            async with self._pools.connection(role) as conn:
                 async with conn.pipeline(), conn.transaction():
                     for statement, args in self._begin(role):
                         await conn.execute(statement, args)

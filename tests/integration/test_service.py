@@ -95,7 +95,7 @@ def test_authentication_failures(api, keys, client):
     assert client.revoke_api_key(str(key["key_id"])) is True
     assert_error(api.post("/api/memory/retrieve", json=body, headers=bearer(key["api_key"])), 401)
     # Only a digest is stored: the key itself appears nowhere in the table.
-    with client._pool.connection() as conn:
+    with client._pools.connection() as conn:
         stored = conn.execute("select pymem.list_api_keys('acme')::text").fetchall()
     assert key["api_key"] not in json.dumps([r[0] for r in stored])
 
