@@ -207,7 +207,7 @@ def _seeded(*, tenants: int, users: int, memories_per_user: int, embedder: str, 
 
 @contextmanager
 def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, workdir: Path, workers: int = 1,
-               serve_args: tuple = ()):
+               worker_nice: int = 10, serve_args: tuple = ()):
     """`pymem serve` and (optionally) `pymem worker` as processes; yields the base url and
     the service's process id."""
     port = port or _free_port()
@@ -222,7 +222,8 @@ def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, work
             stdout=serve_log, stderr=subprocess.STDOUT)
         if worker:
             worker_proc = subprocess.Popen(
-                [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "worker", "--poll-interval", "0.5"],
+                [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "worker", "--poll-interval", "0.5",
+                 "--nice", str(worker_nice)],
                 stdout=worker_log, stderr=subprocess.STDOUT)
         _wait_healthy(base, serve_proc)
         yield base, serve_proc.pid
@@ -236,14 +237,14 @@ def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, work
 @contextmanager
 def _service(*, tenants: int, users: int, memories_per_user: int, embedder: str, worker: bool, port: int,
              workdir: Path, home: str | None, dsn: str | None, workers: int = 1, serve_args: tuple = (),
-             tenant_ids: list[str] | None = None, user_format: str = "user-{u}"):
+             tenant_ids: list[str] | None = None, user_format: str = "user-{u}", worker_nice: int = 10):
     """A fresh seeded database with the service (and worker) running.
     Yields (base url, fixture tenants, service dsn, seed seconds)."""
     service_dsn, fixture_tenants, seed_seconds = _seeded(
         tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn,
         tenant_ids=tenant_ids, user_format=user_format)
-    with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir, workers=workers,
-                    serve_args=serve_args) as (base, _):
+    with _processes(service_dsn, embedder=embedder, worker=worker, worker_nice=worker_nice, port=port,
+                    workdir=workdir, workers=workers, serve_args=serve_args) as (base, _):
         yield base, fixture_tenants, service_dsn, seed_seconds
 
 
@@ -290,13 +291,13 @@ def _workdir(out: str | None) -> Path:
 
 def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
         stages: str = "30s:200,60s:200,30s:500,60s:500,10s:0", think_time: float = 0.1,
-        ingest_ratio: float = 0.1, embedder: str = "auto", worker: bool = True, port: int = 0,
+        ingest_ratio: float = 0.1, embedder: str = "auto", worker: bool = True, worker_nice: int = 10, port: int = 0,
         out: str | None = None, home: str | None = None, dsn: str | None = None, workers: int = 1) -> dict:
     seconds = _stage_seconds(stages)
     _k6_binary()
     workdir = _workdir(out)
     with _service(tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder,
-                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn,
+                  worker=worker, worker_nice=worker_nice, port=port, workdir=workdir, home=home, dsn=dsn,
                   workers=workers) as (base, fixture_tenants, service_dsn, seed_seconds):
         fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
         summary, k6_exit = _k6(SCRIPT, workdir, "k6", {
@@ -320,7 +321,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
         "ingest_ratio": ingest_ratio,
         "embedder": embedder,
         "service_workers": workers,
-        "worker": worker,
+        "worker": worker, "worker_nice": worker_nice if worker else None,
         "requests": int(metrics["http_reqs"]["values"]["count"]),
         "request_rate_per_s": round(metrics["http_reqs"]["values"]["rate"], 1),
         "error_rate": round(metrics["http_req_failed"]["values"]["rate"], 5),
@@ -404,7 +405,8 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
 
 
 def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3, embedder: str = "auto",
-             worker: bool = True, workers: tuple[int, ...] = (1,), start_rate: int = 50, factor: float = 1.5,
+             worker: bool = True, worker_nice: int = 10, workers: tuple[int, ...] = (1,), start_rate: int = 50,
+             factor: float = 1.5,
              max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
              query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
              home: str | None = None, dsn: str | None = None, profile_service: bool = False) -> dict:
@@ -422,8 +424,8 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
         tenants=tenants, users=users, memories_per_user=memories_per_user, embedder=embedder, home=home, dsn=dsn)
     found, server_side = {}, {}
     for count in workers:
-        with _processes(service_dsn, embedder=embedder, worker=worker, port=port, workdir=workdir,
-                        workers=count) as (base, serve_pid):
+        with _processes(service_dsn, embedder=embedder, worker=worker, worker_nice=worker_nice, port=port,
+                        workdir=workdir, workers=count) as (base, serve_pid):
             fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
             found[str(count)] = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor,
                                                max_rate=max_rate, seconds=step_seconds, ingest_ratio=ingest_ratio,
@@ -437,6 +439,7 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
         "model": "open (constant arrival rate), no think time",
         "tenants": tenants, "users_per_tenant": users, "memories_seeded": tenants * users * memories_per_user,
         "ingest_ratio": ingest_ratio, "embedder": embedder, "service_workers": list(workers), "worker": worker,
+        "worker_nice": worker_nice if worker else None,
         "step_seconds": step_seconds,
         "capacity": {count: {mode: r["max_rate_per_s"] for mode, r in modes.items()} for count, modes in found.items()},
         "queries": found,
@@ -456,7 +459,8 @@ SEED_USERS = 100
 
 
 def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ramp: str = "10s", hold: str = "30s",
-                embedder: str = "auto", worker: bool = True, workers: int = 1, memories_per_user: int = 3,
+                embedder: str = "auto", worker: bool = True, worker_nice: int = 10, workers: int = 1,
+                memories_per_user: int = 3,
                 port: int = 0, out: str | None = None, home: str | None = None, dsn: str | None = None) -> dict:
     """The seed's k6 script as it is (closed model, 100 ms think time), its stages replaced by
     ramp-hold-down at each count in ``vus`` (after an unjudged warm-up run at the first count,
@@ -470,7 +474,8 @@ def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ram
     tenant_ids = [f"tenant-{t}" for t in range(SEED_TENANTS)]
     runs = []
     with _service(tenants=SEED_TENANTS, users=SEED_USERS, memories_per_user=memories_per_user, embedder=embedder,
-                  worker=worker, port=port, workdir=workdir, home=home, dsn=dsn, workers=workers,
+                  worker=worker, worker_nice=worker_nice, port=port, workdir=workdir, home=home, dsn=dsn,
+                  workers=workers,
                   serve_args=("--gateway-tenant-header", "X-Pymem-Tenant"), tenant_ids=tenant_ids,
                   user_format="{tenant}-user-{u}") as (base, _, service_dsn, seed_seconds):
         # Not judged: every pooled session prepares its statements for each tenant once.
@@ -493,7 +498,8 @@ def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ram
     passing = [r["vus"] for r in runs if r["thresholds_passed"]]
     return {"benchmark": "load-seed-script", "script": str(script), "stages": f"{ramp}:N,{hold}:N,5s:0",
             "largest_passing_vus": max(passing) if passing else None, "runs": runs, "embedder": embedder,
-            "service_workers": workers, "worker": worker, "gateway_mode": True,
+            "service_workers": workers, "worker": worker,
+            "worker_nice": worker_nice if worker else None, "gateway_mode": True,
             "memories_seeded": SEED_TENANTS * SEED_USERS * memories_per_user,
             "episodes_open_at_end": _queue(service_dsn), "seed_seconds": round(seed_seconds, 1),
             "cpu_count": os.cpu_count(), "k6_on_same_machine": True, "out": str(workdir)}

@@ -65,14 +65,17 @@ def bench() -> None:
 @click.option("--duration", type=click.FloatRange(1), default=60.0, show_default=True, help="Seconds of load.")
 @click.option("--workers", type=click.IntRange(1, 16), default=1, show_default=True)
 @click.option("--users", type=click.IntRange(1), default=20, show_default=True)
+@click.option("--worker-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="The workers' `--nice` (0: the same CPU priority as the ingest calls).")
 @report
 @pass_ctx
-def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int) -> dict:
+def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int, worker_nice: int) -> dict:
     """Sustained ingest through real worker processes: call latency, lag, lost, duplicated."""
     from ..bench.ingest import run
 
-    result = run(rate=rate, duration=duration, workers=workers, users=users, home=ctx.home, dsn=ctx.dsn)
-    return result
+    result = run(rate=rate, duration=duration, workers=workers, users=users, home=ctx.home, dsn=ctx.dsn,
+                 worker_args=("--nice", str(worker_nice)))
+    return {**result, "worker_nice": worker_nice}
 
 
 @bench.command("retrieval")
@@ -174,6 +177,8 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
               help="The service's query embedder (seeding embeds with the same model unless none).")
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
+@click.option("--worker-nice", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="The worker's `--nice` (0: the same CPU priority as the service).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
 @click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
 @click.option("--workers", default="1", show_default=True,
@@ -196,7 +201,7 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @report
 @pass_ctx
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
-               ingest_ratio: float, embedder: str, worker: bool, port: int, out: str | None, workers: str,
+               ingest_ratio: float, embedder: str, worker: bool, worker_nice: int, port: int, out: str | None, workers: str,
                capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
                profile_service: bool, seed_script: bool, seed_vus: str, shared: str | None) -> dict:
     """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
@@ -225,7 +230,7 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
             if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
                 fail("--queries: a comma list of unique, seed, fixture", code=2)
             return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
-                                 embedder=embedder, worker=worker, workers=counts, start_rate=start_rate,
+                                 embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts, start_rate=start_rate,
                                  max_rate=max_rate, step_seconds=step_seconds, ingest_ratio=ingest_ratio,
                                  query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn,
                                  profile_service=profile_service)
@@ -235,11 +240,11 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
             except ValueError:
                 fail("--seed-vus: a comma list of virtual-user counts, like 50,100,150", code=2)
             return load.seed_script(script=shared_dir(shared) / "k6" / "seed-load-test.js", vus=vus,
-                                    embedder=embedder, worker=worker, workers=counts[0],
+                                    embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts[0],
                                     memories_per_user=memories_per_user, port=port, out=out, home=ctx.home,
                                     dsn=ctx.dsn)
         return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
-                        think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
+                        think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker, worker_nice=worker_nice,
                         port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
     except (load.LoadBenchError, load.service_profile.ProfilerMissing) as exc:
         fail(str(exc))

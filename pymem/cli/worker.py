@@ -27,13 +27,17 @@ from .base import Context, guard, main, open_client, pass_ctx
 @click.option("--embed-threads", type=click.IntRange(1, 256),
               help="CPU threads of the local embedding model (default: one fewer than the CPUs, at least 1, "
                    "so a core stays free for PostgreSQL and the callers of ingest).")
+@click.option("--nice", "niceness", type=click.IntRange(0, 19), default=10, show_default=True,
+              help="Lower this process's CPU priority by this much: extraction is background work, so "
+                   "the ingest and retrieve calls of a service on the same machine get the CPU first. "
+                   "0 keeps the priority it was started with.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one object per line (time, level, logger, pid, message) for log collectors.")
 @pass_ctx
 def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, batch_size: int,
            lease_seconds: int, max_attempts: int, metrics_port: int | None, retry_dead: bool,
            tenant_id: str | None, schedule: bool | None, embed_threads: int | None,
-           log_format: str) -> None:
+           niceness: int, log_format: str) -> None:
     """Run extraction workers: LISTEN for new episodes, extract, embed, apply."""
     import signal
     import threading
@@ -42,6 +46,8 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
     from ..worker.build import build_worker
 
     configure_logging("info", log_format)
+    if niceness:
+        os.nice(niceness)  # the PostgreSQL backends it talks to keep theirs
     with open_client(ctx, embed=False) as client:
         if retry_dead:
             count = guard(lambda: client.retry_dead(tenant_id))

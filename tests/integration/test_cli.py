@@ -119,12 +119,18 @@ def test_worker_limits_the_local_models_threads(run, monkeypatch):
     import torch
 
     monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    niced = []
+    monkeypatch.setattr("os.nice", niced.append)  # in-process: the test run keeps its priority
     before = torch.get_num_threads()
     try:
         torch.set_num_threads(2)
         result = run("worker", "--once", "--no-schedule", "--embed-threads", "1")
         assert result.exit_code == 0, result.output
         assert torch.get_num_threads() == 1
+        assert niced == [10]  # background work by default
+        assert run("worker", "--once", "--no-schedule", "--nice", "0").exit_code == 0
+        assert niced == [10]
+        assert run("worker", "--once", "--nice", "20").exit_code == 2
         assert run("worker", "--once", "--embed-threads", "0").exit_code == 2
     finally:
         torch.set_num_threads(before)
