@@ -3642,41 +3642,75 @@ CREATE FUNCTION pymem.decay_sweep(p_batch integer DEFAULT 10000) RETURNS jsonb
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
-    v_report jsonb;
+    v_cursor  _pymem.decay_cursor;
+    v_tenants text[];
+    v_more    boolean;
+    v_report  jsonb;
 begin
     if p_batch is null or p_batch < 1 then
         raise exception 'pymem: batch must be positive' using errcode = '22023';
     end if;
-    with batch as (
-        select m.tenant_id, m.id,
-               extract(epoch from now() - greatest(m.observed_at, m.last_seen_at)) / 86400.0 as age_days,
-               _pymem.settings(t) as s
-        from _pymem.memories m join _pymem.tenants t on t.tenant_id = m.tenant_id
-        where m.status = 'active'
-        order by m.decay_checked_at nulls first, m.tenant_id, m.id
+    -- One sweep at a time: the row lock orders concurrent callers (pg_cron, workers).
+    select * into v_cursor from _pymem.decay_cursor for update;
+    if not found then
+        insert into _pymem.decay_cursor default values returning * into v_cursor;
+    end if;
+    -- The next p_batch active memories after where the last batch stopped, in primary-key
+    -- order, from at most 32 tenants: pg_textsearch holds a lock per BM25 index a
+    -- transaction writes until it ends (one transaction over ~70 tenants ran out of them).
+    -- The last batch of a pass says pass_done; the next call starts over.
+    -- A row is written only when its stale flag or status changes or its stored weight is
+    -- 0.05 or more off (with a 90-day half-life, every week or so while it is young): a
+    -- write is a new row version, and one that changes an indexed column or finds no room
+    -- in its page (a row with its embedding fills a quarter of one) adds an entry to every
+    -- index of the partition, HNSW and BM25 included (0013_decay_cursor.sql says why).
+    select array_agg(t.tenant_id order by t.tenant_id) into v_tenants
+    from (select t.tenant_id from _pymem.tenants t
+          where v_cursor.tenant_id is null
+             or t.tenant_id > v_cursor.tenant_id or (t.tenant_id = v_cursor.tenant_id and v_cursor.id is not null)
+          order by t.tenant_id limit 32) t;
+    v_more := exists (select from _pymem.tenants t where t.tenant_id > v_tenants[cardinality(v_tenants)]);
+    with settings as materialized (
+        select t.tenant_id, _pymem.settings(t) as s from _pymem.tenants t where t.tenant_id = any(v_tenants)
+    ),
+    batch as materialized (
+        select m.tenant_id, m.id, m.importance, m.kind, m.decay_weight, m.stale,
+               extract(epoch from now() - greatest(m.observed_at, m.last_seen_at)) / 86400.0 as age_days
+        from _pymem.memories m
+        where m.status = 'active' and m.tenant_id = any(v_tenants)
+          and (v_cursor.id is null or (m.tenant_id, m.id) > (v_cursor.tenant_id, v_cursor.id))
+        order by m.tenant_id, m.id
         limit p_batch
-        for update of m skip locked
     ),
     weighed as (
-        select b.tenant_id, b.id,
-               _pymem.decay_weight(b.age_days, (b.s->>'decay_half_life_days')::float8, (b.s->>'decay_floor')::float8) as weight,
-               power(0.5::float8, greatest(b.age_days, 0) / (b.s->>'decay_half_life_days')::float8) as raw,
-               b.s
-        from batch b
+        select b.tenant_id, b.id, b.decay_weight as stored, b.stale as was_stale,
+               _pymem.decay_weight(b.age_days, (st.s->>'decay_half_life_days')::float8, (st.s->>'decay_floor')::float8) as weight,
+               power(0.5::float8, greatest(b.age_days, 0) / (st.s->>'decay_half_life_days')::float8)
+                 < (st.s->>'archive_below_weight')::float8
+                 and b.importance < (st.s->>'archive_protect_importance')::float8
+                 and b.kind <> 'procedural' as archive,
+               (st.s->>'stale_weight')::float8 as stale_weight
+        from batch b join settings st on st.tenant_id = b.tenant_id
+    ),
+    changed as (
+        select w.* from weighed w
+        where w.archive or (w.weight <= w.stale_weight) <> w.was_stale or abs(w.weight - w.stored) >= 0.05
+    ),
+    -- A memory another transaction holds (an update of the user's) waits for the next pass.
+    locked as (
+        select m.tenant_id, m.id from _pymem.memories m join changed c on c.tenant_id = m.tenant_id and c.id = m.id
+        where m.status = 'active'
+        for update of m skip locked
     ),
     updated as (
         update _pymem.memories m
-           set decay_weight = w.weight,
-               stale = w.weight <= (w.s->>'stale_weight')::float8,
+           set decay_weight = c.weight,
+               stale = c.weight <= c.stale_weight,
                decay_checked_at = now(),
-               status = case when w.raw < (w.s->>'archive_below_weight')::float8
-                              and m.importance < (w.s->>'archive_protect_importance')::float8
-                              and m.kind <> 'procedural' then 'archived' else m.status end,
-               archived_at = case when w.raw < (w.s->>'archive_below_weight')::float8
-                                   and m.importance < (w.s->>'archive_protect_importance')::float8
-                                   and m.kind <> 'procedural' then now() else m.archived_at end
-          from weighed w
-         where m.tenant_id = w.tenant_id and m.id = w.id
+               status = case when c.archive then 'archived' else m.status end,
+               archived_at = case when c.archive then now() else m.archived_at end
+          from changed c join locked l on l.tenant_id = c.tenant_id and l.id = c.id
+         where m.tenant_id = c.tenant_id and m.id = c.id
         returning m.*
     ),
     versions as (
@@ -3687,14 +3721,29 @@ begin
                'archive', 'decayed below the archive threshold', to_jsonb(u) - 'embedding' - 'embedding_next'
         from updated u where u.status = 'archived'
         returning 1
+    ),
+    last_row as (
+        select b.tenant_id, b.id from batch b order by b.tenant_id desc, b.id desc limit 1
     )
     select jsonb_build_object(
-        'scanned', (select count(*) from updated),
+        'scanned', (select count(*) from batch),
         'updated', (select count(*) from updated),
-        'stale', (select count(*) from updated where stale),
-        'archived', (select count(*) from versions))
+        'stale', (select count(*) from weighed where weight <= stale_weight),
+        'archived', (select count(*) from versions),
+        'last_tenant', (select l.tenant_id from last_row l),
+        'last_id', (select l.id from last_row l))
     into v_report;
-    return v_report;
+    -- Where the next batch starts: after the last row of a full batch; else after the
+    -- last tenant looked at, or at the beginning when that was the last tenant.
+    if (v_report->>'scanned')::int = p_batch then
+        update _pymem.decay_cursor set tenant_id = v_report->>'last_tenant', id = (v_report->>'last_id')::uuid;
+    elsif v_more then
+        update _pymem.decay_cursor set tenant_id = v_tenants[cardinality(v_tenants)], id = null;
+    else
+        update _pymem.decay_cursor set tenant_id = null, id = null;
+    end if;
+    return (v_report - 'last_tenant' - 'last_id')
+           || jsonb_build_object('pass_done', (v_report->>'scanned')::int < p_batch and not coalesce(v_more, false));
 end
 $$;
 
@@ -3702,7 +3751,7 @@ $$;
 -- Name: FUNCTION decay_sweep(p_batch integer); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.decay_sweep(p_batch integer) IS 'Stores decay weights and stale flags for up to p_batch active memories (least recently checked first, all tenants) and archives those that decayed below the threshold. Service role (pg_cron or the worker''s scheduler). Returns {scanned, updated, stale, archived}.';
+COMMENT ON FUNCTION pymem.decay_sweep(p_batch integer) IS 'Looks at the next p_batch active memories (in key order, at most 32 tenants a call, continuing where the last call stopped), stores the decay weights and stale flags that changed and archives those that decayed below the threshold. Service role (pg_cron or the worker''s scheduler). Returns {scanned, updated, stale, archived, pass_done}: stale counts the stale memories among those looked at; pass_done is true on the call that reached the end.';
 
 --
 -- Name: drop_login(text); Type: FUNCTION; Schema: pymem; Owner: -
@@ -5365,6 +5414,17 @@ CREATE TABLE _pymem.contradictions (
 ALTER TABLE ONLY _pymem.contradictions FORCE ROW LEVEL SECURITY;
 
 --
+-- Name: decay_cursor; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.decay_cursor (
+    singleton boolean DEFAULT true NOT NULL,
+    tenant_id text,
+    id uuid,
+    CONSTRAINT decay_cursor_singleton_check CHECK (singleton)
+);
+
+--
 -- Name: gazetteer; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -5673,6 +5733,13 @@ ALTER TABLE ONLY _pymem.contradictions
     ADD CONSTRAINT contradictions_pkey PRIMARY KEY (tenant_id, id);
 
 --
+-- Name: decay_cursor decay_cursor_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.decay_cursor
+    ADD CONSTRAINT decay_cursor_pkey PRIMARY KEY (singleton);
+
+--
 -- Name: embedding_model embedding_model_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
@@ -5853,12 +5920,6 @@ CREATE INDEX episodes_retention_idx ON _pymem.episodes USING btree (tenant_id, e
 --
 
 CREATE INDEX episodes_user_idx ON _pymem.episodes USING btree (tenant_id, user_id);
-
---
--- Name: memories_decay_idx; Type: INDEX; Schema: _pymem; Owner: -
---
-
-CREATE INDEX memories_decay_idx ON ONLY _pymem.memories USING btree (tenant_id, decay_checked_at NULLS FIRST) WHERE (status = 'active'::text);
 
 --
 -- Name: memories_episode_order_idx; Type: INDEX; Schema: _pymem; Owner: -

@@ -74,7 +74,7 @@ def run_job(dsn: str, job: str, batch: int = 10000) -> dict | None:
                     report = conn.execute(query("decay_sweep"), {"batch": batch}).fetchone()[0]
                     for key in totals:
                         totals[key] += report[key]
-                    if report["scanned"] < batch:
+                    if report["pass_done"]:
                         return totals
             if job == "retention":
                 return conn.execute(query("retention_sweep")).fetchone()[0]
