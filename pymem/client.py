@@ -30,7 +30,7 @@ from psycopg.types.json import Jsonb
 from . import migrate as migrations
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
 from .queries import query
-from .pools import AsyncTenantPools, TenantPools
+from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
 
 class PymemError(Exception):
@@ -740,13 +740,14 @@ class Client(_ClientBase, _ClientOperations):
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
                  min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
+                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
+                 pool_group_size: int = GROUP_SIZE):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
                          query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
         # Grouped by tenant, for retrieve's prepared statements; a connection the server
         # closed (a restart) is replaced on checkout (pymem/pools.py).
         self._pools = TenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure,
-                                  reconnect_timeout=300)
+                                  group_size=pool_group_size, reconnect_timeout=300)
 
     def open(self) -> "Client":
         self._pools.open(timeout=30)
@@ -825,11 +826,12 @@ class AsyncClient(_ClientBase, _ClientOperations):
 
     def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
                  min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600):
+                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
+                 pool_group_size: int = GROUP_SIZE):
         super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
                          query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
         self._pools = AsyncTenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
-                                       reconnect_timeout=300)
+                                       group_size=pool_group_size, reconnect_timeout=300)
 
     async def open(self) -> "AsyncClient":
         await self._pools.open(timeout=30)
@@ -949,29 +951,34 @@ def _spec(embedder: Embedder | None) -> tuple[str, int] | None:
 def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             embedder: Embedder | str | None = "auto", dbname: str = "postgres",
             max_size: int = 10, statement_timeout_ms: int | None = None,
-            query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> Client:
+            query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
+            pool_group_size: int = GROUP_SIZE) -> Client:
     """Open a client.
 
     ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
     (``$PYMEM_HOME`` or ``./.pymem``), started and migrated on demand.
     ``embedder`` "auto" is what the worker and the service use: the endpoint in
     ``$PYMEM_EMBED_URL`` when set, else the local model; "local" is all-MiniLM-L6-v2 from its
-    wheel; None stores no vectors.
+    wheel; None stores no vectors. ``pool_group_size``: connections per group of tenants
+    (pymem/pools.py; 0: one pool for all).
     """
     embedder = _embedder(embedder)
     dsn, server = _resolve(dsn, home, dbname, _spec(embedder))
-    return Client(dsn, embedder=embedder, server=server, max_size=max_size,
-                  statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl).open()
+    return Client(dsn, embedder=embedder, server=server, max_size=max_size, statement_timeout_ms=statement_timeout_ms,
+                  query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl,
+                  pool_group_size=pool_group_size).open()
 
 
 async def connect_async(dsn: str | None = None, *, home: str | os.PathLike | None = None,
                         embedder: Embedder | str | None = "auto", dbname: str = "postgres",
                         max_size: int = 10, statement_timeout_ms: int | None = None,
-                        query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600) -> AsyncClient:
+                        query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
+                        pool_group_size: int = GROUP_SIZE) -> AsyncClient:
     """Open an :class:`AsyncClient`; the same arguments as :func:`connect`. Starting the
     embedded server, migrating and loading the model run in a worker thread."""
     embedder = await asyncio.to_thread(_embedder, embedder)
     dsn, server = await asyncio.to_thread(_resolve, dsn, home, dbname, _spec(embedder))
     client = AsyncClient(dsn, embedder=embedder, server=server, max_size=max_size,
-                         statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
+                         statement_timeout_ms=statement_timeout_ms, query_cache_size=query_cache_size,
+                         query_cache_ttl=query_cache_ttl, pool_group_size=pool_group_size)
     return await client.open()

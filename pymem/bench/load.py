@@ -209,7 +209,7 @@ def _seeded(*, tenants: int, users: int, memories_per_user: int, embedder: str, 
 def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, workdir: Path, workers: int = 1,
                worker_nice: int = 10, serve_args: tuple = ()):
     """`pymem serve` and (optionally) `pymem worker` as processes; yields the base url and
-    the service's process id."""
+    their process ids ({"service": pid, "worker": pid or None})."""
     port = port or _free_port()
     base = f"http://127.0.0.1:{port}"
     serve_log = open(workdir / f"serve-{workers}.log", "w")
@@ -226,7 +226,7 @@ def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, work
                  "--nice", str(worker_nice)],
                 stdout=worker_log, stderr=subprocess.STDOUT)
         _wait_healthy(base, serve_proc)
-        yield base, serve_proc.pid
+        yield base, {"service": serve_proc.pid, "worker": worker_proc.pid if worker_proc else None}
     finally:
         _stop(serve_proc)
         _stop(worker_proc)
@@ -349,10 +349,43 @@ P95_OBJECTIVE_MS = 150.0
 MAX_ERROR_RATE = 0.01
 
 
-def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: int, ingest_ratio: float) -> dict:
+def _cpu_seconds(pids: dict) -> dict[str, float]:
+    """CPU seconds (user + system) used so far: by PostgreSQL's processes, the service's and
+    the worker's process trees, this process's finished children (k6: each step's k6 has
+    exited when this is read after it), and the whole machine (busy time of all cores)."""
+    import psutil
+
+    parts = dict.fromkeys(("postgres", "service", "worker"), 0.0)
+    trees = {}
+    for part in ("service", "worker"):
+        if pids.get(part):
+            try:
+                root = psutil.Process(pids[part])
+                trees.update({p.pid: part for p in [root, *root.children(recursive=True)]})
+            except psutil.Error:
+                pass
+    for proc in psutil.process_iter(["name"]):
+        part = trees.get(proc.pid) or ("postgres" if proc.info["name"] == "postgres" else None)
+        if part:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue  # ended meanwhile (its CPU still counts in the machine's)
+            parts[part] += times.user + times.system
+    children = os.times()
+    parts["k6"] = children.children_user + children.children_system
+    machine = psutil.cpu_times()
+    parts["machine"] = machine.user + machine.nice + machine.system + machine.irq + machine.softirq + machine.steal
+    return parts
+
+
+def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: int, ingest_ratio: float,
+               pids: dict | None = None) -> dict:
+    before = _cpu_seconds(pids) if pids else None
     summary, _ = _k6(SCRIPT, workdir, f"capacity-{queries}-{rate}", {
         "PYMEM_FIXTURE": str(fixture), "MODE": "rate", "RATE": str(rate), "DURATION": f"{seconds}s",
         "QUERIES": queries, "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 120)
+    after = _cpu_seconds(pids) if pids else None
     metrics = summary["metrics"]
     achieved = metrics["http_reqs"]["values"]["rate"]
     step = {"rate_per_s": rate, "achieved_per_s": round(achieved, 1),
@@ -362,6 +395,10 @@ def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: i
             "retrieve": _trend(summary, "http_req_duration{op:retrieve}"),
             "ingest": _trend(summary, "http_req_duration{op:ingest}"),
             "leaks": int(metrics.get("cross_tenant_results", {}).get("values", {}).get("count", 0))}
+    requests = metrics["http_reqs"]["values"]["count"]
+    if before and requests:
+        # CPU per request by part: a steadier measure of cost than latency near saturation.
+        step["cpu_ms_per_request"] = {part: round((after[part] - before[part]) * 1000 / requests, 2) for part in after}
     p95 = step["http"]["p95_ms"]
     step["ok"] = (p95 is not None and p95 < P95_OBJECTIVE_MS and step["error_rate"] < MAX_ERROR_RATE
                   and achieved >= 0.95 * rate and step["leaks"] == 0)
@@ -369,15 +406,15 @@ def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: i
 
 
 def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: float, max_rate: int,
-            seconds: int, ingest_ratio: float, profile_pid: int | None = None) -> dict:
+            seconds: int, ingest_ratio: float, pids: dict | None = None, profile: bool = False) -> dict:
     """A warm-up step at half the first rate (not judged: every pooled session prepares its
     statements for each tenant once), then the rate raised by ``factor`` until a step misses
-    the objective, then one try halfway. With ``profile_pid``, one more step at the rate found
+    the objective, then one try halfway. With ``profile``, one more step at the rate found
     (the first rate when none passed) runs under py-spy (bench/service_profile.py)."""
-    warmup = _rate_step(workdir, fixture, max(1, start // 2), queries, seconds, ingest_ratio)
+    warmup = _rate_step(workdir, fixture, max(1, start // 2), queries, seconds, ingest_ratio, pids)
     steps, best, failed, rate = [], None, None, start
     while rate <= max_rate:
-        step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio)
+        step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio, pids)
         steps.append(step)
         if not step["ok"]:
             failed = step
@@ -385,20 +422,21 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
         best, rate = step, int(rate * factor)
     if best is not None and failed is not None and failed["rate_per_s"] - best["rate_per_s"] >= 0.1 * best["rate_per_s"]:
         step = _rate_step(workdir, fixture, (best["rate_per_s"] + failed["rate_per_s"]) // 2, queries, seconds,
-                          ingest_ratio)
+                          ingest_ratio, pids)
         steps.append(step)
         best = step if step["ok"] else best
 
     def brief(s: dict) -> dict:
-        return {k: s[k] for k in ("rate_per_s", "achieved_per_s", "error_rate", "ok")} | {"p95_ms": s["http"]["p95_ms"]}
+        keep = ("rate_per_s", "achieved_per_s", "error_rate", "ok", "cpu_ms_per_request")
+        return {k: s[k] for k in keep if k in s} | {"p95_ms": s["http"]["p95_ms"]}
 
     found = {"max_rate_per_s": best["rate_per_s"] if best else None, "at_max": best,
              "first_miss": next((s for s in steps if not s["ok"]), None),
              "warmup": brief(warmup), "steps": [brief(s) for s in steps]}
-    if profile_pid is not None:
+    if profile:
         rate = best["rate_per_s"] if best else start
         out = workdir / f"service-profile-{queries}-{rate}.txt"
-        recording = service_profile.start(profile_pid, seconds, out)
+        recording = service_profile.start(pids["service"], seconds, out)
         step = _rate_step(workdir, fixture, rate, queries, seconds, ingest_ratio)
         found["service_profile"] = {**brief(step), **service_profile.finish(recording, out, timeout=seconds + 60)}
     return found
@@ -409,7 +447,8 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
              factor: float = 1.5,
              max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
              query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
-             home: str | None = None, dsn: str | None = None, profile_service: bool = False) -> dict:
+             home: str | None = None, dsn: str | None = None, profile_service: bool = False,
+             pool_group_size: int = 5) -> dict:
     """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each number of
     service processes in ``workers`` (one seeded database, the service restarted between) and
     each query mode, the highest rate whose p95 stays under 150 ms with under 1% errors while
@@ -425,11 +464,12 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
     found, server_side = {}, {}
     for count in workers:
         with _processes(service_dsn, embedder=embedder, worker=worker, worker_nice=worker_nice, port=port,
-                        workdir=workdir, workers=count) as (base, serve_pid):
+                        workdir=workdir, workers=count,
+                        serve_args=("--pool-group-size", str(pool_group_size))) as (base, pids):
             fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
             found[str(count)] = {mode: _search(workdir, fixture, mode, start=start_rate, factor=factor,
                                                max_rate=max_rate, seconds=step_seconds, ingest_ratio=ingest_ratio,
-                                               profile_pid=serve_pid if profile_service else None)
+                                               pids=pids, profile=profile_service)
                                  for mode in query_modes}
             server_side[str(count)] = _server_histogram(base, "memory_retrieval_latency_seconds")
     return {
@@ -439,7 +479,7 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
         "model": "open (constant arrival rate), no think time",
         "tenants": tenants, "users_per_tenant": users, "memories_seeded": tenants * users * memories_per_user,
         "ingest_ratio": ingest_ratio, "embedder": embedder, "service_workers": list(workers), "worker": worker,
-        "worker_nice": worker_nice if worker else None,
+        "worker_nice": worker_nice if worker else None, "pool_group_size": pool_group_size,
         "step_seconds": step_seconds,
         "capacity": {count: {mode: r["max_rate_per_s"] for mode, r in modes.items()} for count, modes in found.items()},
         "queries": found,

@@ -179,6 +179,8 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Run a `pymem worker` too.")
 @click.option("--worker-nice", type=click.IntRange(0, 19), default=10, show_default=True,
               help="The worker's `--nice` (0: the same CPU priority as the service).")
+@click.option("--pool-group-size", type=click.IntRange(0, 200), default=5, show_default=True,
+              help="--capacity: the service's `--pool-group-size` (0: one pool for all tenants).")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, help="Service port (default: a free one).")
 @click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
 @click.option("--workers", default="1", show_default=True,
@@ -201,7 +203,8 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @report
 @pass_ctx
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
-               ingest_ratio: float, embedder: str, worker: bool, worker_nice: int, port: int, out: str | None, workers: str,
+               ingest_ratio: float, embedder: str, worker: bool, worker_nice: int,
+               pool_group_size: int, port: int, out: str | None, workers: str,
                capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
                profile_service: bool, seed_script: bool, seed_vus: str, shared: str | None) -> dict:
     """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
@@ -230,10 +233,10 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
             if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
                 fail("--queries: a comma list of unique, seed, fixture", code=2)
             return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
-                                 embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts, start_rate=start_rate,
-                                 max_rate=max_rate, step_seconds=step_seconds, ingest_ratio=ingest_ratio,
-                                 query_modes=modes, port=port, out=out, home=ctx.home, dsn=ctx.dsn,
-                                 profile_service=profile_service)
+                                 embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts,
+                                 start_rate=start_rate, max_rate=max_rate, step_seconds=step_seconds,
+                                 ingest_ratio=ingest_ratio, query_modes=modes, port=port, out=out, home=ctx.home,
+                                 dsn=ctx.dsn, profile_service=profile_service, pool_group_size=pool_group_size)
         if seed_script:
             try:
                 vus = tuple(int(v) for v in seed_vus.split(","))
@@ -244,8 +247,8 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
                                     memories_per_user=memories_per_user, port=port, out=out, home=ctx.home,
                                     dsn=ctx.dsn)
         return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
-                        think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker, worker_nice=worker_nice,
-                        port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
+                        think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
+                        worker_nice=worker_nice, port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
     except (load.LoadBenchError, load.service_profile.ProfilerMissing) as exc:
         fail(str(exc))
 

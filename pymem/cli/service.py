@@ -26,6 +26,9 @@ from .base import Context, fail, main, pass_ctx
 @click.option("--request-timeout", type=click.FloatRange(0.1), default=10.0, show_default=True,
               help="Seconds; also the database statement_timeout of the service's connections.")
 @click.option("--pool-size", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option("--pool-group-size", type=click.IntRange(0, 200), default=5, show_default=True,
+              help="Connections per group of tenants: each tenant uses its group's connections first, so a "
+                   "connection keeps retrieve's prepared statements for fewer tenants. 0: one pool for all.")
 @click.option("--gateway-tenant-header", metavar="HEADER",
               help="Gateway mode: trust this header (e.g. X-Pymem-Tenant) to name the tenant when no API key "
                    "is sent. Enable only behind a gateway that authenticates callers and sets the header.")
@@ -50,7 +53,8 @@ from .base import Context, fail, main, pass_ctx
               help="json: one object per line (time, level, logger, pid, message) for log collectors.")
 @pass_ctx
 def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_tenant: int | None,
-          max_body_bytes: int, request_timeout: float, pool_size: int, gateway_tenant_header: str | None,
+          max_body_bytes: int, request_timeout: float, pool_size: int, pool_group_size: int,
+          gateway_tenant_header: str | None,
           gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, owner_dsn: str | None,
           workers: int,
           key_cache_seconds: float, log_level: str, log_format: str) -> None:
@@ -83,7 +87,7 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
     try:
         run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
                     pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,
-                    workers=workers)
+                    workers=workers, pool_group_size=pool_group_size)
     except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
         fail(str(exc))
 

@@ -19,6 +19,7 @@ import tempfile
 import psycopg
 
 from ..client import PymemError, _resolve, connect
+from ..pools import GROUP_SIZE
 from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
 from ..logs import configure as configure_logging
 from .app import ServiceConfig, create_app
@@ -66,7 +67,7 @@ def check_connection_budget(dsn: str, workers: int, pool_size: int) -> None:
 
 def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: str = "auto",
           config: ServiceConfig | None = None, pool_size: int = 20, statement_timeout_ms: int | None = None,
-          log_level: str = "info", workers: int = 1) -> None:
+          log_level: str = "info", workers: int = 1, pool_group_size: int = GROUP_SIZE) -> None:
     import uvicorn
 
     config = config or ServiceConfig()
@@ -78,7 +79,8 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
     options = dict(host=host, port=port, log_level=log_level, access_log=False, timeout_keep_alive=30,
                    server_header=False, log_config=None)
     if workers == 1:
-        client = connect(dsn, home=home, embedder=load_embedder(embedder, EMBED_THREADS), max_size=pool_size)
+        client = connect(dsn, home=home, embedder=load_embedder(embedder, EMBED_THREADS), max_size=pool_size,
+                         pool_group_size=pool_group_size)
         try:
             log.info("pymem serve: http://%s:%d (embedder %s, gateway header %s)", host, port, embedder,
                      config.gateway_tenant_header or "off")
@@ -92,6 +94,7 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
                                  spec_from_env(local=embedder == "local"))
     check_connection_budget(resolved, workers, pool_size)
     os.environ[_SPEC] = json.dumps({"dsn": resolved, "embedder": embedder, "pool_size": pool_size,
+                                    "pool_group_size": pool_group_size,
                                     "threads": EMBED_THREADS, "log_level": log_level,
                                     "config": dataclasses.asdict(config)})
     metrics_dir = tempfile.mkdtemp(prefix="pymem-metrics-")
@@ -108,5 +111,5 @@ def worker_app():
     spec = json.loads(os.environ[_SPEC])
     configure_logging(spec["log_level"], os.environ.get("PYMEM_LOG_FORMAT", "text"))
     client = connect(spec["dsn"], embedder=load_embedder(spec["embedder"], spec["threads"]),
-                     max_size=spec["pool_size"])
+                     max_size=spec["pool_size"], pool_group_size=spec["pool_group_size"])
     return create_app(client, ServiceConfig(**spec["config"]), close_client=True)

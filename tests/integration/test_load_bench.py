@@ -42,13 +42,21 @@ def test_bench_load_capacity_short_with_one_and_two_service_workers(db, tmp_path
     assert result.exit_code == 0, result.output
     report = json.loads(result.output.strip().splitlines()[-1])
     assert report["service_workers"] == [1, 2] and set(report["capacity"]) == {"1", "2"}
+    assert report["pool_group_size"] == 5
     for count in ("1", "2"):
         assert set(report["capacity"][count]) == {"unique", "seed"}
         for mode in ("unique", "seed"):
             found = report["queries"][count][mode]
             assert found["warmup"]["rate_per_s"] == 5
             assert all(s["error_rate"] == 0 for s in found["steps"])
-            assert all(set(s) == {"rate_per_s", "achieved_per_s", "error_rate", "ok", "p95_ms"} for s in found["steps"])
+            assert all(set(s) == {"rate_per_s", "achieved_per_s", "error_rate", "ok", "p95_ms", "cpu_ms_per_request"}
+                       for s in found["steps"])
+            for step in found["steps"]:
+                cpu = step["cpu_ms_per_request"]
+                assert set(cpu) == {"postgres", "service", "worker", "k6", "machine"}
+                # every request costs the service and PostgreSQL something; no worker runs here
+                assert cpu["service"] > 0 and cpu["postgres"] > 0 and cpu["worker"] == 0
+                assert cpu["machine"] >= cpu["postgres"]
             assert found["steps"][0]["rate_per_s"] == 10
             if found["at_max"]:
                 assert found["at_max"]["leaks"] == 0

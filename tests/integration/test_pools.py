@@ -2,6 +2,7 @@
 connection the server closed replaced on checkout."""
 
 import time
+from contextlib import ExitStack
 
 import pytest
 
@@ -15,6 +16,7 @@ def test_connections_split_into_groups_of_about_five():
     assert group_sizes(10) == [5, 5]
     assert group_sizes(20) == [5, 5, 5, 5]
     assert group_sizes(22) == [6, 6, 5, 5]
+    assert group_sizes(20, 10) == [10, 10] and group_sizes(20, 0) == [20]
     with pytest.raises(ValueError, match="at least one connection"):
         group_sizes(0)
 
@@ -52,6 +54,27 @@ def test_a_busy_group_lends_an_idle_connection_of_another(db):
         finally:
             for conn in held:
                 home.putconn(conn)
+
+
+def _lent(pool) -> int:
+    stats = pool.get_stats()
+    return stats["pool_size"] - stats["pool_available"]
+
+
+def test_a_tenant_never_holds_every_connection_of_its_group(db):
+    with pymem.connect(db.service_dsn, embedder=None, max_size=10) as client:
+        client.create_tenant("acme")
+        role = client.tenant_role("acme")
+        home = client._pools.for_role(role)
+        with ExitStack() as calls:
+            for _ in range(home.max_size - 1):
+                calls.enter_context(client._pools.connection(role))
+            assert _lent(home) == home.max_size - 1
+            # The group's last connection stays for the other tenants homed there.
+            calls.enter_context(client._pools.connection(role))
+            assert _lent(home) == home.max_size - 1
+            assert sum(_lent(pool) for pool in client._pools.pools) == home.max_size
+        assert client._pools._active == {}
 
 
 @pytest.mark.parametrize("max_size", [1, 10])
