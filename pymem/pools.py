@@ -2,8 +2,8 @@
 
 ``pymem.retrieve`` prepares its main statement once per session for each tenant
 (sql/idempotent/040_retrieve.sql); a session keeps the most recent 64. One pool lends its
-connections in turn, so with many tenants every session ends up serving all of them and
-planning again for most calls (2-4 ms each). Here a tenant has a home group of
+connections in turn, so with more tenants than that every session ends up serving all of
+them and planning again for a third of the calls or more (2-4 ms each). Here a tenant has a home group of
 connections (a stable hash of its role), so a session serves the tenants of its group only.
 A call whose group has no idle connection and cannot open one borrows an idle connection
 of another group rather than wait, and a tenant never holds all of its group's connections.
