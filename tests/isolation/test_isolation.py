@@ -100,6 +100,10 @@ def test_tables_directly_as_b(db, two_tenants):
         assert sqlstate_of(conn, "update _pymem.memory_versions set reason = 'x'") == DENIED
         assert sqlstate_of(conn, "truncate _pymem.memories") == DENIED
         assert sqlstate_of(conn, "select * from _pymem.install") == DENIED
+        # The decay sweep's place names another tenant's memory; moving it would skip theirs.
+        assert sqlstate_of(conn, "select * from _pymem.decay_cursor") == DENIED
+        assert sqlstate_of(conn, "update _pymem.decay_cursor set tenant_id = null, id = null") == DENIED
+        assert sqlstate_of(conn, "delete from _pymem.pending_backfills") == DENIED
         assert sqlstate_of(conn, "select * from public.alembic_version") == DENIED
     _a_unchanged(db, two_tenants)
 
