@@ -86,9 +86,8 @@ def test_a_connection_the_server_closed_is_replaced_on_checkout(db, max_size):
         pool = client._pools.for_role(acme.role)
         with pool.connection() as conn:
             before = conn.info.backend_pid
-        with db.connect() as admin:
+        with db.connect(autocommit=True) as admin:  # each poll a fresh pg_stat_activity snapshot
             admin.execute("select pg_terminate_backend(%s)", [before])
-            admin.commit()
             deadline = time.monotonic() + 10
             while admin.execute("select count(*) from pg_stat_activity where pid = %s", [before]).fetchone()[0]:
                 assert time.monotonic() < deadline, "the backend did not end"
