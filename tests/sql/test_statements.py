@@ -21,6 +21,7 @@ def analyze(pg_server, template_db):
             return conn.execute("select _pymem.extract(%s, %s)", (Jsonb(messages), user_id)).fetchone()[0]
 
         run.extract = extract
+        run.conn = conn
         yield run
 
 
@@ -51,6 +52,29 @@ SLOTS = [
     ("I prefer trains to planes", "prefer:trains_to_planes", "trains to planes", None),
     ("I drink oat milk every day", "drink:oat_milk", "oat milk", None),
 ]
+
+
+RUN_TEXTS = ["I'm no longer a co-worker, anymore!", "  ...'hi' there", "I  prefer\tdark mode", "dark-mode please",
+             "no-longer", "I can't stand it", "Isn't it?", "fiancée Zoë's café", "a b c d e f", "", "?", "I",
+             "The whole office runs Linux", "xuntil then", "I'd like that"]
+RUN_LISTS = [["no longer", "anymore", "any more"], ["i", "i'm", "me"], ["can't stand", "stand"], ["isn't", "it"],
+             ["dark mode", "dark-mode", "mode"], ["co-worker", "worker", "co"], ["zoë's", "café"], ["a b c d e"],
+             ["b c d e f", "f"], ["the whole office"], ["until", "then"], ["d like", "i'd like", "like that"]]
+
+
+def test_word_runs_answer_what_word_boundary_expressions_do(analyze):
+    """The keyword tests read a sentence's runs of words instead of compiling an expression
+    each (PostgreSQL caches 32 per connection): the two must agree, separators included."""
+    for text in RUN_TEXTS:
+        for words in RUN_LISTS:
+            by_runs, by_expression = analyze.conn.execute(
+                "select _pymem.word_runs(%s) && %s::text[],"
+                "       lower(%s) ~ ('\\m(?:' || (select string_agg(_pymem.regex_escape(w), '|') from unnest(%s::text[]) w) || ')\\M')",
+                (text, words, text, words)).fetchone()
+            assert by_runs == by_expression, (text, words)
+    runs = analyze.conn.execute("select _pymem.word_runs('I''m no longer here')").fetchone()[0]
+    assert runs[:5] == ["i", "i'm", "i'm no", "i'm no longer", "i'm no longer here"]  # the runs it starts with
+    assert runs[-5:] == ["here", None, None, None, None] and len(runs) == 5 * 5
 
 
 @pytest.mark.parametrize("sentence, attribute, value, old", SLOTS)

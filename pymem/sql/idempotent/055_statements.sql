@@ -16,6 +16,34 @@
 -- gets a slot of its own, so a miss never overwrites an unrelated memory. Tuned on the tuning
 -- half of `pymem bench updates`; the held-out half was written before.
 
+-- The runs of one to five words of a text, lowercased, with what separates them as written
+-- ("i'm", "no longer", "co-worker"): five slots per word, in order, null past the end, so the
+-- first five are the runs the text starts with (of its first 100,000 characters; a statement
+-- is at most 600). A list of keywords is then one array test, `runs && array['no longer',
+-- 'anymore']`, with the answer of `lower(t) ~ '\m(?:no longer|anymore)\M'` and no regular
+-- expression. Why: PostgreSQL keeps 32 compiled expressions per connection; reading a sentence
+-- used far more, so every one was compiled again for every sentence (0.1-0.2 ms each, nine
+-- tenths of what reading a turn cost). The expressions left are tried only where a word they
+-- need is there.
+create or replace function _pymem.word_runs(p_text text) returns text[]
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(r.run order by w.i, r.n), '{}')
+    from (select m.i,
+                 m.w[1] as w1,
+                 m.w[1] || m.w[2] || lead(m.w[1], 1) over o as w2,
+                 m.w[1] || m.w[2] || lead(m.w[1] || m.w[2], 1) over o || lead(m.w[1], 2) over o as w3,
+                 m.w[1] || m.w[2] || lead(m.w[1] || m.w[2], 1) over o || lead(m.w[1] || m.w[2], 2) over o
+                     || lead(m.w[1], 3) over o as w4,
+                 m.w[1] || m.w[2] || lead(m.w[1] || m.w[2], 1) over o || lead(m.w[1] || m.w[2], 2) over o
+                     || lead(m.w[1] || m.w[2], 3) over o || lead(m.w[1], 4) over o as w5
+          from regexp_matches(lower(left(coalesce(p_text, ''), 100000)), '([[:alnum:]_]+)([^[:alnum:]_]*)', 'g')
+               with ordinality m(w, i)
+          window o as (order by m.i)) w
+    cross join lateral (values (1, w.w1), (2, w.w2), (3, w.w3), (4, w.w4), (5, w.w5)) r(n, run)
+$$;
+
 -- Leading words that say nothing about the statement ("Actually, ...", "Oh and ..."). The
 -- ones that announce a correction count as an update cue.
 create or replace function _pymem.strip_discourse(p_text text, out statement text, out cue boolean)
@@ -54,7 +82,7 @@ declare
     v_value text := btrim(coalesce(p_value, ''), ' "''`.,;:!?()-');
     v_before text;
 begin
-    loop
+    while v_value <> '' loop
         v_before := v_value;
         v_value := regexp_replace(v_value, '^(?:a|an|the|my|our|some|any|just|only|really|mostly|mainly|usually|'
                                            'always|now|currently|still|also|definitely)\s+', '', 'i');
@@ -86,28 +114,53 @@ declare
     c_adverbs constant text := '((?:\s+(?:no longer|also|still|usually|always|mostly|mainly|now|just|really|often|'
                                'sometimes|never|only|currently|normally|even|actually))*)';
 begin
-    v := regexp_replace(v, '\m(?:I''m|I am)\M', 'User is', 'g');
-    v := regexp_replace(v, '\m(?:I''ve|I have)\M(?=\s+(?:been|got|gotten|had|moved|switched|changed|become|started|'
-                           'taken|picked|fallen|gone|used|never|always|also|just|stopped|quit|given))', 'User has', 'g');
-    v := regexp_replace(v, '\mI''d\M', 'User would', 'g');
-    v := regexp_replace(v, '\mI''ll\M', 'User will', 'g');
-    v := regexp_replace(v, '\mI (?:don''t|do not)\M', 'User does not', 'g');
-    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(have)\M', 'User\1 has', 'g');
-    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(do|go)\M', 'User\1 \2es', 'g');
-    v := regexp_replace(v, '\mI' || c_adverbs || '\s+(use|drink|play|live|work|prefer|like|love|enjoy|speak|eat|own|'
-                           'run|code|commute|get|keep|want|need|pay|take|ride|drive|read|watch|write|travel|follow|wear|'
-                           'visit|study|know|make|cook|bake|order|swear|hate|dislike|adore|book|fly|walk|bike|cycle|'
-                           'program|develop|build|stay|reside|identify|belong|support|attend|practice|practise|train|'
-                           'listen|subscribe|collect|spend|volunteer|teach|sing|dance|paint|draw|host|manage|lead|'
-                           'design|test|sell|buy|rent|save|climb|swim|hike|ski|surf|skate|box|meditate|pray)\M',
-                        'User\1 \2s', 'g');
-    v := regexp_replace(v, '\mI\M', 'User', 'g');
-    v := regexp_replace(v, '\m(?:[Mm]y|[Mm]ine)\M', 'User''s', 'g');
-    v := regexp_replace(v, '\m(?:me|myself)\M', 'User', 'g');
-    v := regexp_replace(v, '\m[Ww]e(?:''re| are)\M', 'User is', 'g');
-    v := regexp_replace(v, '\m[Ww]e''ve\M', 'User has', 'g');
-    v := regexp_replace(v, '\m[Ww]e\M', 'User', 'g');
-    v := regexp_replace(v, '\m[Oo]ur\M', 'User''s', 'g');
+    -- (each only where the words it needs are there: most sentences need few of these)
+    if strpos(v, 'I') > 0 then
+        if strpos(v, 'I''m') > 0 or strpos(v, 'I am') > 0 then
+            v := regexp_replace(v, '\m(?:I''m|I am)\M', 'User is', 'g');
+        end if;
+        if strpos(v, 'I''ve') > 0 or strpos(v, 'I have') > 0 then
+            v := regexp_replace(v, '\m(?:I''ve|I have)\M(?=\s+(?:been|got|gotten|had|moved|switched|changed|become|started|'
+                                   'taken|picked|fallen|gone|used|never|always|also|just|stopped|quit|given))', 'User has', 'g');
+        end if;
+        if strpos(v, 'I''d') > 0 then
+            v := regexp_replace(v, '\mI''d\M', 'User would', 'g');
+        end if;
+        if strpos(v, 'I''ll') > 0 then
+            v := regexp_replace(v, '\mI''ll\M', 'User will', 'g');
+        end if;
+        if strpos(v, 'I don''t') > 0 or strpos(v, 'I do not') > 0 then
+            v := regexp_replace(v, '\mI (?:don''t|do not)\M', 'User does not', 'g');
+        end if;
+        if strpos(v, 'have') > 0 then
+            v := regexp_replace(v, '\mI' || c_adverbs || '\s+(have)\M', 'User\1 has', 'g');
+        end if;
+        if strpos(v, 'do') > 0 or strpos(v, 'go') > 0 then
+            v := regexp_replace(v, '\mI' || c_adverbs || '\s+(do|go)\M', 'User\1 \2es', 'g');
+        end if;
+        v := regexp_replace(v, '\mI' || c_adverbs || '\s+(use|drink|play|live|work|prefer|like|love|enjoy|speak|eat|own|'
+                               'run|code|commute|get|keep|want|need|pay|take|ride|drive|read|watch|write|travel|follow|wear|'
+                               'visit|study|know|make|cook|bake|order|swear|hate|dislike|adore|book|fly|walk|bike|cycle|'
+                               'program|develop|build|stay|reside|identify|belong|support|attend|practice|practise|train|'
+                               'listen|subscribe|collect|spend|volunteer|teach|sing|dance|paint|draw|host|manage|lead|'
+                               'design|test|sell|buy|rent|save|climb|swim|hike|ski|surf|skate|box|meditate|pray)\M',
+                            'User\1 \2s', 'g');
+        v := regexp_replace(v, '\mI\M', 'User', 'g');
+    end if;
+    if strpos(lower(v), 'my') > 0 or strpos(lower(v), 'mine') > 0 then
+        v := regexp_replace(v, '\m(?:[Mm]y|[Mm]ine)\M', 'User''s', 'g');
+    end if;
+    if strpos(v, 'me') > 0 or strpos(v, 'myself') > 0 then
+        v := regexp_replace(v, '\m(?:me|myself)\M', 'User', 'g');
+    end if;
+    if strpos(lower(v), 'we') > 0 then
+        v := regexp_replace(v, '\m[Ww]e(?:''re| are)\M', 'User is', 'g');
+        v := regexp_replace(v, '\m[Ww]e''ve\M', 'User has', 'g');
+        v := regexp_replace(v, '\m[Ww]e\M', 'User', 'g');
+    end if;
+    if strpos(lower(v), 'our') > 0 then
+        v := regexp_replace(v, '\m[Oo]ur\M', 'User''s', 'g');
+    end if;
     return upper(left(v, 1)) || substr(v, 2);
 end
 $$;
@@ -121,9 +174,16 @@ create or replace function _pymem.first_person(p_text text, p_user_id text defau
 as $$
 declare
     v text := coalesce(p_text, '');
-    v_name text := lower(split_part(regexp_replace(coalesce(p_user_id, ''), '[^A-Za-z0-9]+', ' ', 'g'), ' ', 1));
-    v_subject text := '(?:[Tt]he user|[Uu]ser' || case when v_name ~ '^[a-z]{2,}$' then '|' || initcap(v_name) || '|' || v_name else '' end || ')';
+    v_name text;
+    v_subject text;
 begin
+    -- Most texts start with none of the subjects (the user's name starts as the user id does).
+    if not (starts_with(lower(v), 'user') or starts_with(lower(v), 'the user')
+            or (length(p_user_id) >= 2 and starts_with(lower(v), lower(left(p_user_id, 2))))) then
+        return v;
+    end if;
+    v_name := lower(split_part(regexp_replace(coalesce(p_user_id, ''), '[^A-Za-z0-9]+', ' ', 'g'), ' ', 1));
+    v_subject := '(?:[Tt]he user|[Uu]ser' || case when v_name ~ '^[a-z]{2,}$' then '|' || initcap(v_name) || '|' || v_name else '' end || ')';
     if v !~ ('^' || v_subject || '(?:''s)?\M') then
         return v;
     end if;
@@ -195,20 +255,28 @@ declare
         'grandfather|grandparents|neighbou?r|roommate|flatmate|housemate|landlord|landlady|doctor|therapist|dentist|'
         'family|in-laws|client|customer|student|teacher|coach|team|company|dog|cat|buddy|buddies|mate|mates|pal|'
         'crew|group|staff|office|department|class|classmates|colleagues|friends|neighbours|neighbors|relatives)';
-    c_occupation constant text := '(?:engineer|developer|designer|analyst|writer|manager|scientist|researcher|teacher|'
-        'nurse|doctor|lawyer|accountant|architect|consultant|programmer|administrator|director|lead|officer|specialist|'
-        'editor|technician|marketer|recruiter|chef|photographer|musician|artist|student|intern|founder|ceo|cto|cfo|'
-        'owner|coordinator|assistant|advisor|adviser|strategist|producer|translator|journalist|pharmacist|therapist|'
-        'electrician|plumber|mechanic|pilot|tester|operator|associate|executive|scientist|economist|librarian|'
-        'paramedic|firefighter|surgeon|dentist|veterinarian|vet|scrum master|product owner)';
-    c_cessation constant text := '\m(?:no longer|not any ?more|stopped|quit|quitting|gave up|given up|give up|used to|'
-                                 'no more|done with|cancell?ed|sold|got rid of|dropped|ditched|gave away|given away|'
-                                 'let (?:[\w-]+ ){1,4}(?:lapse|expire|go)|ran out|expired|ended|terminated|retired from|'
-                                 'haven''t (?:[\w-]+ ){0,3}since|have not (?:[\w-]+ ){0,3}since|not going back|never again|'
-                                 'moved on from|dropped out of|left (?:the|my|our)|unsubscribed|cut out|kicked|'
-                                 'not (?:\w+ ){0,3}any ?more|don''t have|no longer have)\M';
+    c_occupations constant text[] := array['engineer', 'developer', 'designer', 'analyst', 'writer', 'manager',
+        'scientist', 'researcher', 'teacher', 'nurse', 'doctor', 'lawyer', 'accountant', 'architect', 'consultant',
+        'programmer', 'administrator', 'director', 'lead', 'officer', 'specialist', 'editor', 'technician', 'marketer',
+        'recruiter', 'chef', 'photographer', 'musician', 'artist', 'student', 'intern', 'founder', 'ceo', 'cto', 'cfo',
+        'owner', 'coordinator', 'assistant', 'advisor', 'adviser', 'strategist', 'producer', 'translator', 'journalist',
+        'pharmacist', 'therapist', 'electrician', 'plumber', 'mechanic', 'pilot', 'tester', 'operator', 'associate',
+        'executive', 'economist', 'librarian', 'paramedic', 'firefighter', 'surgeon', 'dentist', 'veterinarian',
+        'vet', 'scrum master', 'product owner'];
+    c_occupation constant text := '(?:' || array_to_string(c_occupations, '|') || ')';
+    -- Words that say something stops being true; and the ones a keyword list cannot say, only
+    -- when a word they need is there (every keyword test below is a test of word runs).
+    c_cessation constant text[] := array['no longer', 'not any more', 'not anymore', 'stopped', 'quit', 'quitting',
+        'gave up', 'given up', 'give up', 'used to', 'no more', 'done with', 'cancelled', 'canceled', 'sold',
+        'got rid of', 'dropped', 'ditched', 'gave away', 'given away', 'ran out', 'expired', 'ended', 'terminated',
+        'retired from', 'not going back', 'never again', 'moved on from', 'dropped out of', 'left the', 'left my',
+        'left our', 'unsubscribed', 'cut out', 'kicked', 'don''t have', 'no longer have'];
+    c_cessation_phrases constant text := '\m(?:let (?:[\w-]+ ){1,4}(?:lapse|expire|go)|haven''t (?:[\w-]+ ){0,3}since|'
+                                         'have not (?:[\w-]+ ){0,3}since|not (?:\w+ ){0,3}any ?more)\M';
     v_text      text;
     v_lower     text;
+    v_runs      text[];
+    v_leading   text[];
     v_cue       boolean;
     v_subject   text := 'user';
     v_modality  text := 'assertion';
@@ -235,22 +303,29 @@ begin
         return jsonb_build_object('memorable', false, 'reason', case when v_text = '' then 'empty' else 'too long' end);
     end if;
     v_lower := lower(v_text);
-    v_cue := v_cue or v_lower ~ ('\m(?:now|actually|switched|switch|switching|changed|change|moved|move|these days|'
-                                 'nowadays|instead|any ?more|no longer|from now on|replaced|became|become|went from|'
-                                 'gone over|converted|promoted|joined|started at|relocated|going forward|lately)\M');
+    -- Its runs of words, and the ones it starts with (its whitespace is single spaces, none
+    -- at either end: strip_discourse)
+    v_runs := _pymem.word_runs(v_lower);
+    v_leading := case when starts_with(v_lower, v_runs[1]) then v_runs[1:5] else '{}' end;
+    v_cue := v_cue or v_runs && array['now', 'actually', 'switched', 'switch', 'switching', 'changed', 'change', 'moved',
+                                      'move', 'these days', 'nowadays', 'instead', 'any more', 'anymore', 'no longer',
+                                      'from now on', 'replaced', 'became', 'become', 'went from', 'gone over', 'converted',
+                                      'promoted', 'joined', 'started at', 'relocated', 'going forward', 'lately'];
 
     -- Who it is about: the user, unless "my sister ...", or (in the user's own words) a
     -- named person or he/she/they.
-    v_match := regexp_match(v_lower, '^(?:(?:half|most|some|all|many|one|two|a few|none|several|both)\s+(?:of\s+)?)?'
-                                     '(?:my|our)\s+(?:[\w-]+\s+){0,2}' || c_people || '(?:''s)?\M');
+    v_match := case when v_runs && array['my', 'our'] then
+        regexp_match(v_lower, '^(?:(?:half|most|some|all|many|one|two|a few|none|several|both)\s+(?:of\s+)?)?'
+                              '(?:my|our)\s+(?:[\w-]+\s+){0,2}' || c_people || '(?:''s)?\M') end;
     if v_match is not null then
         v_subject := case v_match[1] when 'parents' then 'parent' when 'kids' then 'child' when 'kid' then 'child'
                                      when 'children' then 'child' when 'grandparents' then 'grandparent'
                                      when 'neighbour' then 'neighbor' else v_match[1] end;
     else
-        v_match := regexp_match(v_text, '^([A-Z][a-z]+)(?:''s)?\s+(?:is|was|has|had|lives|lived|works|worked|prefers|likes|'
-                                          'loves|uses|hates|speaks|drinks|eats|plays|moved|switched|goes|got|keeps|'
-                                          'swears|runs|owns|drives|wants|needs|enjoys|codes|commutes)\M');
+        v_match := case when ascii(v_text) between 65 and 90 and ascii(substr(v_text, 2)) between 97 and 122 then  -- [A-Z][a-z]
+            regexp_match(v_text, '^([A-Z][a-z]+)(?:''s)?\s+(?:is|was|has|had|lives|lived|works|worked|prefers|likes|'
+                                 'loves|uses|hates|speaks|drinks|eats|plays|moved|switched|goes|got|keeps|'
+                                 'swears|runs|owns|drives|wants|needs|enjoys|codes|commutes)\M') end;
         if v_match is not null and lower(v_match[1]) not in ('user', 'we', 'they', 'he', 'she', 'it', 'you', 'this',
                                                               'that', 'these', 'those', 'there', 'here', 'please', 'everyone')
            and not exists (select from _pymem.recognize(v_match[1]) r where r.entity_type <> 'Person') then
@@ -260,46 +335,62 @@ begin
             elsif p_spoken then
                 v_subject := lower(v_match[1]);
             end if;
-        elsif p_spoken and v_lower ~ '^(?:he|she|they|his|her|their)\M(?!/)' then
+        elsif p_spoken and v_leading[1] in ('he', 'she', 'they', 'his', 'her', 'their')
+              and substr(v_lower, length(v_leading[1]) + 1, 1) <> '/' then  -- "he/him" is a value
             v_subject := 'someone';
-        elsif p_spoken and (v_lower ~ ('^(?:everyone|everybody|nobody|people|most people|'
-                                       'the (?:whole )?(?:team|company|office|family|kids|rest)|a (?:friend|colleague|'
-                                       'coworker|neighbou?r) of)\M')
+        elsif p_spoken and (v_leading && array['everyone', 'everybody', 'nobody', 'people', 'most people', 'the team',
+                                               'the company', 'the office', 'the family', 'the kids', 'the rest',
+                                               'the whole team', 'the whole company', 'the whole office',
+                                               'the whole family', 'the whole kids', 'the whole rest', 'a friend of',
+                                               'a colleague of', 'a coworker of', 'a neighbour of', 'a neighbor of']
                             -- A statement in the user's own words whose subject is a third-person noun
                             -- phrase and that names no one of the first person ("The whole office runs
                             -- Linux") is about someone else.
-                            or (v_lower ~ '^(?:the|a|an|this|that|these|those|his|her|their|its)\s+\w+'
-                                and v_lower !~ '\m(?:i|i''m|i''ve|i''d|i''ll|me|my|mine|myself|we|we''re|we''ve|us|our|ours|please)\M'
-                                and v_lower ~ ('\m(?:is|are|was|were|has|have|had|runs|uses|prefers|likes|loves|lives|works|'
-                                               'speaks|drinks|eats|plays|owns|drives|goes|keeps|swears|wants|needs)\M'))) then
+                            or (v_leading[1] in ('the', 'a', 'an', 'this', 'that', 'these', 'those', 'his', 'her', 'their',
+                                                 'its')
+                                and v_leading[2] = v_leading[1] || ' ' || v_runs[6]  -- a word follows
+                                and not v_runs && array['i', 'i''m', 'i''ve', 'i''d', 'i''ll', 'me', 'my', 'mine', 'myself',
+                                                        'we', 'we''re', 'we''ve', 'us', 'our', 'ours', 'please']
+                                and v_runs && array['is', 'are', 'was', 'were', 'has', 'have', 'had', 'runs', 'uses', 'prefers',
+                                                    'likes', 'loves', 'lives', 'works', 'speaks', 'drinks', 'eats', 'plays',
+                                                    'owns', 'drives', 'goes', 'keeps', 'swears', 'wants', 'needs'])) then
             v_subject := 'someone';
         end if;
     end if;
 
     -- "My doctor put me on a paleo diet": someone else acts, the user is the one it is about.
-    if v_subject <> 'user' and v_lower ~ '\m(?:put|got|switched|moved|signed|enrolled|registered) me (?:on|onto|to|up for|into|in)\M' then
+    if v_subject <> 'user' and 'me' = any(v_runs)
+       and v_lower ~ '\m(?:put|got|switched|moved|signed|enrolled|registered) me (?:on|onto|to|up for|into|in)\M' then
         v_subject := 'user';
     end if;
 
     -- Questions, hypotheticals and plans assert nothing yet.
-    if v_text ~ '\?\s*$' or v_lower ~ ('^(?:should|could|can|would|will|shall|do|does|did|is|are|am|was|were|what|'
-                                       'which|who|whom|whose|where|when|why|how|isn''t|aren''t|doesn''t|wouldn''t|'
-                                       'shouldn''t)\M') then
+    if v_text like '%?' or v_leading && array['should', 'could', 'can', 'would', 'will', 'shall', 'do', 'does', 'did',
+                                              'is', 'are', 'am', 'was', 'were', 'what', 'which', 'who', 'whom', 'whose',
+                                              'where', 'when', 'why', 'how', 'isn''t', 'aren''t', 'doesn''t', 'wouldn''t',
+                                              'shouldn''t'] then
         v_modality := 'question';
-    elsif v_lower ~ ('\m(?:if|suppose|supposing|imagine|hypothetically|in case|unless|i wish|wish i|would have|'
-                     '''d have|would be like|wonder|in another life|in a (?:game|story|novel|dream)|role-?playing|'
-                     'for my character|pretend)\M') then
+    elsif v_runs && array['if', 'suppose', 'supposing', 'imagine', 'hypothetically', 'in case', 'unless', 'i wish', 'wish i',
+                          'would have', 'would be like', 'wonder', 'in another life', 'in a game', 'in a story',
+                          'in a novel', 'in a dream', 'role-playing', 'roleplaying', 'for my character', 'pretend'] then
         v_modality := 'hypothetical';
-    elsif v_lower ~ ('\m(?:might|maybe|perhaps|possibly|probably|someday|some day|one day|eventually|thinking (?:about|of)|'
-                     'considering|planning|plan to|going to|gonna|hope to|hoping to|hopefully|wanna|want to|'
-                     'would like to|''d like to|intend to|tempted|not sure|nothing is decided|undecided|debating|'
-                     'wondering|interview|interviewing|may|chance|could be|curious about|at some point|someday)\M')
+    elsif v_runs && array['might', 'maybe', 'perhaps', 'possibly', 'probably', 'someday', 'some day', 'one day', 'eventually',
+                          'thinking about', 'thinking of', 'considering', 'planning', 'plan to', 'going to', 'gonna',
+                          'hope to', 'hoping to', 'hopefully', 'wanna', 'want to', 'would like to', 'intend to', 'tempted',
+                          'not sure', 'nothing is decided', 'undecided', 'debating', 'wondering', 'interview',
+                          'interviewing', 'may', 'chance', 'could be', 'curious about', 'at some point']
           -- the future, or for a while only: not what holds now ("I'll be on CET next week",
           -- "for a week while I travel"), unless it says it holds from now on
-          or (v_lower ~ ('(?:\mwill|''ll|\mshall|\mnext (?:week|month|year|time)|\msoon|\mlater|\mtomorrow|\mtemporarily|'
-                         'for (?:a|one|two|three|a few|the next) (?:day|days|week|weeks|month|months)|while i''m|'
-                         'while i am|until|for now|this week only|on holiday|on vacation|on a trip|travell?ing)\M')
-              and v_lower !~ '\m(?:from now on|going forward|from today|for good|permanently|these days)\M') then
+          or ((v_runs && array['will', 'shall', 'next week', 'next month', 'next year', 'next time', 'soon', 'later',
+                               'tomorrow', 'temporarily']
+               -- (these may start inside a word: "I'll")
+               or (v_lower like any (array['%''ll%', '%for a %', '%for one %', '%for two %', '%for three %',
+                                           '%for the next %', '%while i%', '%until%', '%for now%', '%this week only%',
+                                           '%on holiday%', '%on vacation%', '%on a trip%', '%travel%'])
+                   and v_lower ~ ('(?:''ll|for (?:a|one|two|three|a few|the next) (?:day|days|week|weeks|month|months)|'
+                                  'while i''m|while i am|until|for now|this week only|on holiday|on vacation|on a trip|'
+                                  'travell?ing)\M')))
+              and not v_runs && array['from now on', 'going forward', 'from today', 'for good', 'permanently', 'these days']) then
         v_modality := 'plan';
     end if;
 
@@ -307,16 +398,20 @@ begin
     -- time", "I should probably try Vim"): not an assertion. A wish stated as what the user
     -- wants now is one ("I'd rather have X now", "I'd like reminders by Slack these days").
     if v_modality = 'assertion'
-       and v_lower ~ '(?:\m(?:would|could|might|may|should|must|shall|ought)\M|''d\M|\mcan see myself)'
-       and v_lower !~ ('(?:''d|\mwould) (?:(?:much|really|definitely) )?(?:like|rather|prefer|love|want)\M'
-                       '|\m(?:from now on|going forward|these days|nowadays|instead|now)\M') then
+       and (v_runs && array['would', 'could', 'might', 'may', 'should', 'must', 'shall', 'ought']
+            or ((strpos(v_lower, '''d') > 0 or strpos(v_lower, 'can see myself') > 0)
+                and v_lower ~ '(?:''d\M|\mcan see myself)'))
+       and not v_runs && array['from now on', 'going forward', 'these days', 'nowadays', 'instead', 'now']
+       and v_lower !~ '(?:''d|\mwould) (?:(?:much|really|definitely) )?(?:like|rather|prefer|love|want)\M' then
         v_modality := 'plan';
     end if;
 
     -- Cessation: it stops being true ("Not X anymore - Y please" is split into two clauses
     -- before this, so each half reads on its own).
-    if v_lower ~ c_cessation
-       or (v_lower ~ '\m(?:don''t|do not|doesn''t|didn''t|not|''m not|am not|isn''t|aren''t|never)\M' and v_lower ~ '\many ?more\M') then
+    if v_runs && c_cessation
+       or (v_runs && array['let', 'since', 'any', 'anymore'] and v_lower ~ c_cessation_phrases)
+       or (v_runs && array['don''t', 'do not', 'doesn''t', 'didn''t', 'not', 'am not', 'isn''t', 'aren''t', 'never']
+           and v_runs && array['any more', 'anymore']) then
         v_polarity := 'cessation';
     end if;
 
@@ -344,7 +439,9 @@ begin
 
     -- 2. Values the gazetteer cannot list, by their shape: "<x> mode", "<x> seat",
     -- "<x> answers", "he/him", "UTC+2", "Europe/Berlin". One value word (hyphens allowed).
-    if v_family is null or v_value is null then
+    if (v_family is null or v_value is null)
+       and v_runs && array['mode', 'theme', 'seat', 'seats', 'answers', 'responses', 'replies', 'summaries', 'explanations',
+                           'walkthroughs', 'breakdowns', 'overviews', 'outlines', 'bullet points', 'paragraphs', 'drafts'] then
         for v_match in select m from regexp_matches(v_lower,
                 '(?:^|[^a-z-])([a-z]+(?:-[a-z]+)*)[- ](mode|theme|seats?|answers|responses|replies|summaries|explanations|walkthroughs|breakdowns|overviews|'
                 'outlines|bullet points|paragraphs|drafts)\M', 'g') m
@@ -368,7 +465,7 @@ begin
             end if;
         end loop;
     end if;
-    if v_family is null or (v_family = 'pronouns' and v_value is null) then
+    if (v_family is null or (v_family = 'pronouns' and v_value is null)) and strpos(v_lower, '/') > 0 then
         for v_match in select m from regexp_matches(v_lower,
                 '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:he|she|they|him|her|them|xe|xem|ze|zir|hir|em|faer|its|all|any)(?:/[a-z]+)?)\M', 'g') m
         loop
@@ -382,18 +479,20 @@ begin
         end loop;
     end if;
     if v_family is null or (v_family = 'time_zone' and v_value is null) then
-        for v_match in select m from regexp_matches(v_text,
-                '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)', 'g') m
-        loop
-            v_family := 'time_zone';
-            v_pos := strpos(v_text, v_match[1]);
-            if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[1]);
-            elsif v_value is null then
-                v_value := case when v_match[1] ~ '/' then v_match[1] else upper(regexp_replace(v_match[1], '\s+', '', 'g')) end;
-            end if;
-        end loop;
-        if v_family is null and v_lower ~ '\mtime ?zone\M' then
+        if v_runs && array['utc', 'gmt'] or strpos(v_text, '/') > 0 then
+            for v_match in select m from regexp_matches(v_text,
+                    '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)', 'g') m
+            loop
+                v_family := 'time_zone';
+                v_pos := strpos(v_text, v_match[1]);
+                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
+                    v_old := coalesce(v_old, v_match[1]);
+                elsif v_value is null then
+                    v_value := case when v_match[1] ~ '/' then v_match[1] else upper(regexp_replace(v_match[1], '\s+', '', 'g')) end;
+                end if;
+            end loop;
+        end if;
+        if v_family is null and v_runs && array['time zone', 'timezone'] then
             v_match := regexp_match(v_text, '\mtime ?zone\M(?:\s+(?:is|to|changed to|is now|now))+\s+([^,;.!?]+)', 'i');
             if v_match is not null then
                 v_family := 'time_zone';
@@ -406,31 +505,36 @@ begin
     if v_family is null then
         -- name: "my name is X", "call me X", "I go by X", "everyone calls me X", "I'm X, by the way",
         -- "I prefer X to Y as a name", "Don't call me Y anymore, it's X"
-        v_match := regexp_match(v_text, '\mprefer\s+([A-Z][\w''-]*)\s+to\s+([A-Z][\w''-]*)\s+as\s+(?:a|my)\s+name', 'i');
+        v_match := case when 'prefer' = any(v_runs) and strpos(v_lower, 'name') > 0 then
+            regexp_match(v_text, '\mprefer\s+([A-Z][\w''-]*)\s+to\s+([A-Z][\w''-]*)\s+as\s+(?:a|my)\s+name', 'i') end;
         if v_match is not null then
             v_family := 'name';
             v_value := v_match[1];
             v_old := v_match[2];
         else
-            for v_match in select m from regexp_matches(v_text,
-                    '\m((?:[Mm]y name is(?: now)?|[Mm]y name''s|[Cc]all(?:s)? me|[Ii] go by|[Ii]''m called|[Ii] am called|'
-                    'known as|prefer to be called|be called|name (?:changed )?to|address me as|refer to me as|call me by|'
-                    'name is now|goes by|^[Ii]''m|^[Ii] am))\s+([A-Z][\w''-]*(?:\s+[A-Z][\w''-]*)?)(?=\s*(?:[,.;!?]|$|now\M|'
-                    'from now on|please|instead|anymore|any more|so\M|by the way|here|again))', 'g') m
-            loop
-                continue when v_match[1] ~* '^i(?:''m| am)$'
-                          and (v_match[2] ~* '^(?:sorry|back|fine|good|great|here|done|ready|sure|okay|ok|happy|tired|busy|'
-                                             'not|also|just|still|now|so|very|really|glad|new|home|in|out|afraid|aware)$'
-                               or exists (select from _pymem.recognize(v_match[2]) r));
-                v_family := 'name';
-                v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
-                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0)) || ' ' || v_match[1])
-                   or left(v_text, greatest(v_pos - 1, 0)) ~* '(?:don''t|do not|never|stop)\s*$' then
-                    v_old := coalesce(v_old, v_match[2]);
-                elsif v_value is null then
-                    v_value := v_match[2];
-                end if;
-            end loop;
+            if v_runs && array['my name is', 'my name''s', 'call me', 'calls me', 'i go by', 'i''m called', 'i am called',
+                              'known as', 'prefer to be called', 'be called', 'name to', 'name changed to',
+                              'address me as', 'refer to me as', 'call me by', 'name is now', 'goes by', 'i''m', 'i am'] then
+                for v_match in select m from regexp_matches(v_text,
+                        '\m((?:[Mm]y name is(?: now)?|[Mm]y name''s|[Cc]all(?:s)? me|[Ii] go by|[Ii]''m called|[Ii] am called|'
+                        'known as|prefer to be called|be called|name (?:changed )?to|address me as|refer to me as|call me by|'
+                        'name is now|goes by|^[Ii]''m|^[Ii] am))\s+([A-Z][\w''-]*(?:\s+[A-Z][\w''-]*)?)(?=\s*(?:[,.;!?]|$|now\M|'
+                        'from now on|please|instead|anymore|any more|so\M|by the way|here|again))', 'g') m
+                loop
+                    continue when v_match[1] ~* '^i(?:''m| am)$'
+                              and (v_match[2] ~* '^(?:sorry|back|fine|good|great|here|done|ready|sure|okay|ok|happy|tired|busy|'
+                                                 'not|also|just|still|now|so|very|really|glad|new|home|in|out|afraid|aware)$'
+                                   or exists (select from _pymem.recognize(v_match[2]) r));
+                    v_family := 'name';
+                    v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
+                    if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0)) || ' ' || v_match[1])
+                       or left(v_text, greatest(v_pos - 1, 0)) ~* '(?:don''t|do not|never|stop)\s*$' then
+                        v_old := coalesce(v_old, v_match[2]);
+                    elsif v_value is null then
+                        v_value := v_match[2];
+                    end if;
+                end loop;
+            end if;
             if v_family = 'name' and v_value is null then
                 v_value := (regexp_match(v_text, '\m(?:it''s|it is|now it''s)\s+([A-Z][\w''-]*)'))[1];
             end if;
@@ -441,19 +545,54 @@ begin
     end if;
     if v_family is null then
         -- home: "I live in X", "moved/relocated to X", "home is X", "based in X"
-        v_match := regexp_match(v_text, '\mfrom\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+to\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})');
+        v_match := case when v_runs @> array['from', 'to'] then
+            regexp_match(v_text, '\mfrom\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+to\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})') end;
         if v_match is not null and v_lower ~ '\m(?:moved|moving|relocated|relocating|move)\M' then
             v_family := 'home_city';
             v_old := v_match[1];
             v_value := v_match[2];
         else
+            if v_runs && array['place', 'home', 'flat', 'apartment', 'house', 'address', 'live', 'living', 'lives', 'reside',
+                              'residing', 'based', 'settled', 'staying', 'moved', 'moving', 'relocated', 'relocating',
+                              'hometown', 'city'] then
+                for v_match in select m from regexp_matches(v_text,
+                        '\m((?:[Mm]y|[Oo]ur)\s+(?:new\s+)?(?:place|home|flat|apartment|house|address)\s+is(?:\s+now)?\s+in|'
+                        '(?:live|living|lives|reside|residing|based|settled|staying|moved|moving|relocated|relocating)'
+                        '(?:\s+(?:back|here|there|now|over|permanently))?\s+(?:in|to)|[Hh]ome(?:\s+for\s+(?:me|us))?\s+is'
+                        '(?:\s+now)?|hometown\s+is|city\s+is)\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})', 'g') m
+                loop
+                    v_family := 'home_city';
+                    v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
+                    if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
+                        v_old := coalesce(v_old, v_match[2]);
+                    elsif v_value is null then
+                        v_value := v_match[2];
+                    end if;
+                end loop;
+            end if;
+        end if;
+    end if;
+    if v_family is null then
+        -- "I call Ljubljana home"
+        v_match := case when v_runs @> array['call', 'home'] then
+            regexp_match(v_text, '\m[Cc]all\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+home\M') end;
+        if v_match is not null then
+            v_family := 'home_city';
+            v_value := v_match[1];
+        end if;
+    end if;
+    if v_family is null then
+        -- employer: "I work at/for X", "employed by X", "joined X", "started at X"
+        if v_runs && array['work', 'working', 'worked', 'job', 'employed', 'joined', 'started', 'hired', 'been', 'be', 'am',
+                          'i''m', 'offer', 'employer'] then
             for v_match in select m from regexp_matches(v_text,
-                    '\m((?:[Mm]y|[Oo]ur)\s+(?:new\s+)?(?:place|home|flat|apartment|house|address)\s+is(?:\s+now)?\s+in|'
-                    '(?:live|living|lives|reside|residing|based|settled|staying|moved|moving|relocated|relocating)'
-                    '(?:\s+(?:back|here|there|now|over|permanently))?\s+(?:in|to)|[Hh]ome(?:\s+for\s+(?:me|us))?\s+is'
-                    '(?:\s+now)?|hometown\s+is|city\s+is)\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})', 'g') m
+                    '\m((?:work(?:ing|ed)?|job)\s+(?:at|for)|employed\s+(?:by|at)|joined|started\s+(?:at|with)|hired\s+by|'
+                    '(?:been|be|am|[Ii]''m)\s+with|offer\s+from|'
+                    '[Ii]''m\s+(?:now\s+|not\s+|no\s+longer\s+)?at|[Ii]\s+am\s+(?:now\s+|not\s+|no\s+longer\s+)?at|employer\s+is)\s+([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})', 'g') m
             loop
-                v_family := 'home_city';
+                continue when v_match[2] ~ '^(?:I|The|A|Home|Work|Night|Weekends?)$';
+                continue when v_match[1] ~* '^i(?:''m|\s+am)' and v_lower !~ '\m(?:job|jobs|work|company|employ\w*|hired|joined)\M';
+                v_family := 'employer';
                 v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
                 if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
                     v_old := coalesce(v_old, v_match[2]);
@@ -462,33 +601,8 @@ begin
                 end if;
             end loop;
         end if;
-    end if;
-    if v_family is null then
-        -- "I call Ljubljana home"
-        v_match := regexp_match(v_text, '\m[Cc]all\s+([A-Z][\w''-]*(?:[ -][A-Z][\w''-]*){0,3})\s+home\M');
-        if v_match is not null then
-            v_family := 'home_city';
-            v_value := v_match[1];
-        end if;
-    end if;
-    if v_family is null then
-        -- employer: "I work at/for X", "employed by X", "joined X", "started at X"
-        for v_match in select m from regexp_matches(v_text,
-                '\m((?:work(?:ing|ed)?|job)\s+(?:at|for)|employed\s+(?:by|at)|joined|started\s+(?:at|with)|hired\s+by|'
-                '(?:been|be|am|[Ii]''m)\s+with|offer\s+from|'
-                '[Ii]''m\s+(?:now\s+|not\s+|no\s+longer\s+)?at|[Ii]\s+am\s+(?:now\s+|not\s+|no\s+longer\s+)?at|employer\s+is)\s+([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})', 'g') m
-        loop
-            continue when v_match[2] ~ '^(?:I|The|A|Home|Work|Night|Weekends?)$';
-            continue when v_match[1] ~* '^i(?:''m|\s+am)' and v_lower !~ '\m(?:job|jobs|work|company|employ\w*|hired|joined)\M';
-            v_family := 'employer';
-            v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
-            if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[2]);
-            elsif v_value is null then
-                v_value := v_match[2];
-            end if;
-        end loop;
-        if v_family is null or (v_family = 'employer' and v_value is null) then
+        if (v_family is null or (v_family = 'employer' and v_value is null))
+           and 'me' = any(v_runs) and v_runs && array['hired', 'recruited', 'took on', 'offered'] then
             v_match := regexp_match(v_text, '(?:^|[,;]\s*)([A-Z][\w&''.-]*(?:\s+(?:&\s+)?[A-Z][\w&''.-]*){0,4})\s+(?:hired|recruited|took on|offered)\s+me\M');
             if v_match is not null then
                 v_family := 'employer';
@@ -496,8 +610,9 @@ begin
             end if;
         end if;
     end if;
-    if v_family is null and v_lower ~ ('\m' || c_occupation || 's?\M') and (v_lower ~ '\m(?:work|working|worked|title|role|'
-            'position|job|promoted|trade|profession|i''m|i am|became|become|moved|switched|changed|now|as)\M') then
+    if v_family is null and v_runs && (c_occupations || array(select o || 's' from unnest(c_occupations) o))
+       and v_runs && array['work', 'working', 'worked', 'title', 'role', 'position', 'job', 'promoted', 'trade', 'profession',
+                           'i''m', 'i am', 'became', 'become', 'moved', 'switched', 'changed', 'now', 'as'] then
         -- job title: "I work as a X", "I'm a X by trade", "my title is X", "promoted to X"
         for v_match in select m from regexp_matches(v_lower,
                 '(?:^|\s)(?:an?\s+)?((?:[a-z-]+\s+){0,3}' || c_occupation || ')\M', 'g') m
@@ -515,9 +630,9 @@ begin
             end if;
         end loop;
     end if;
-    if v_family is null and v_lower ~ ('\m(?:commute|commuting|get to (?:work|the office)|go to (?:work|the office)|'
-                                       'travel to (?:work|the office)|ride to work|drive to work|head to (?:work|the office)|'
-                                       'going|go|travel)\M') then
+    if v_family is null and v_runs && array['commute', 'commuting', 'get to work', 'get to the office', 'go to work',
+                                            'go to the office', 'travel to work', 'travel to the office', 'ride to work',
+                                            'drive to work', 'head to work', 'head to the office', 'going', 'go', 'travel'] then
         -- commute: "I commute by X", "I get to work/the office by X"
         for v_match in select m from regexp_matches(v_lower,
                 '(by (?:bike|bicycle|train|car|bus|tram|subway|metro|underground|tube|ferry|scooter|e-bike|motorbike|'
@@ -532,8 +647,9 @@ begin
             end if;
         end loop;
     end if;
-    if v_family is null and v_lower ~ ('\m(?:favou?rite|(?:enjoy|love|like)(?: \w+){0,3} (?:most|best)|'
-                                       'more than anything|above all|best of all|number one)\M') then
+    if v_family is null
+       and (v_runs && array['favourite', 'favorite', 'more than anything', 'above all', 'best of all', 'number one']
+            or (v_runs && array['most', 'best'] and v_lower ~ '\m(?:enjoy|love|like)(?: \w+){0,3} (?:most|best)\M')) then
         -- favourites: "my favourite <what> is X", "X has replaced Y as my favourite <what>",
         -- "X is the <what> I enjoy most", "I enjoy X most now"
         v_family := 'favorite';
@@ -572,7 +688,7 @@ begin
     end if;
 
     -- 4. Many-valued attributes: each object is a slot of its own.
-    if v_family is null then
+    if v_family is null and strpos(v_lower, 'allerg') > 0 then
         v_match := regexp_match(v_text, '\m(?:allergic|allergy|allergies)\s+to\s+([^,;.!?]+)', 'i');
         if v_match is null then
             v_match := regexp_match(v_text, '\m(?:an?\s+)?([a-z]+(?:\s+[a-z]+)?)\s+allerg(?:y|ies)\M', 'i');
@@ -582,7 +698,7 @@ begin
             v_value := v_match[1];
         end if;
     end if;
-    if v_family is null then
+    if v_family is null and v_runs && array['speak', 'speaks', 'fluent', 'native', 'mother', 'picked'] then
         v_match := regexp_match(v_text, '\m(?:speak|speaks|fluent\s+in|native\s+language\s+is|mother\s+tongue\s+is|picked\s+up)\s+'
                                         '(?:some\s+|a\s+little\s+|basic\s+|fluent\s+|a\s+bit\s+of\s+)?([A-Z][a-z]+)');
         if v_match is not null and exists (select from _pymem.recognize(v_match[1]) r where r.entity_type = 'Language') then
@@ -590,7 +706,8 @@ begin
             v_value := v_match[1];
         end if;
     end if;
-    if v_family is null and v_lower ~ '\m(?:have|has|had|got|adopted|own|owns|pet|pets|rescued|bought)\M' then
+    if v_family is null and v_runs && array['have', 'has', 'had', 'got', 'adopted', 'own', 'owns', 'pet', 'pets', 'rescued',
+                                            'bought'] then
         select lower(r.entity_name) into v_value from _pymem.recognize_spans(v_text, true) r
         where r.entity_type = 'Animal' order by r.word_index limit 1;
         if v_value is not null then
@@ -599,10 +716,11 @@ begin
     end if;
     if v_family is null then
         -- likes and dislikes: "I love X", "I can't stand X", "I'm crazy about X"
-        v_match := regexp_match(v_text, '\m(?:[Ii]|[Ww]e)\s+(?:really\s+|absolutely\s+|also\s+|just\s+|kind\s+of\s+|still\s+)?'
+        v_match := case when v_runs && array['love', 'like', 'enjoy', 'adore', 'hate', 'dislike', 'detest', 'loathe',
+                                             'stand', 'eat'] then regexp_match(v_text, '\m(?:[Ii]|[Ww]e)\s+(?:really\s+|absolutely\s+|also\s+|just\s+|kind\s+of\s+|still\s+)?'
                                         '(love|like|enjoy|adore|hate|dislike|detest|loathe|can''t\s+stand|cannot\s+stand|'
-                                        'don''t\s+like|do\s+not\s+like|don''t\s+enjoy|could\s+eat)\s+([^,;.!?]+)');
-        if v_match is null then
+                                        'don''t\s+like|do\s+not\s+like|don''t\s+enjoy|could\s+eat)\s+([^,;.!?]+)') end;
+        if v_match is null and v_runs && array['crazy', 'obsessed', 'into', 'fan', 'fond', 'keen'] then
             v_match := regexp_match(v_text, '\m(?:[Ii]''m|[Ii]\s+am)\s+(?:also\s+|really\s+|still\s+)?(crazy\s+about|obsessed\s+with|'
                                             'into|a\s+fan\s+of|a\s+big\s+fan\s+of|fond\s+of|keen\s+on|not\s+a\s+fan\s+of)\s+([^,;.!?]+)');
         end if;
@@ -617,21 +735,24 @@ begin
     -- 5. Nothing from the vocabulary: a slot of its own, from the verb and its object
     -- ("I prefer window seats" -> prefers:window_seats), never one shared with other statements.
     if v_family is null then
-        v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:(?:really|also|usually|always|mostly|mainly|now|still|currently|'
-                                        'just|often|sometimes|normally|generally|typically)\s+)*'
-                                        '(prefer|use|drink|play|have|own|pay\s+for|do|eat|ride|drive|run|watch|read|wear|take|'
-                                        'go|visit|collect|practice|practise|study|support|follow|volunteer|need|keep|write|'
-                                        'code|build|make|cook|bake|train|listen\s+to|subscribe\s+to|belong\s+to|attend)\s+([^,;.!?]+)');
-        if v_match is null then
-            v_match := regexp_match(v_text, '^(?:[Ii]''m|[Ii]\s+am|[Ii]''ve\s+been|[Ii]\s+have\s+been|[Ww]e''ve\s+got|[Ii]''ve\s+got|[Ww]e''re)\s+()([^,;.!?]+)');
-        end if;
-        if v_match is null then
-            v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:no\s+longer|don''t|do\s+not|stopped|quit|gave\s+up|cancell?ed|sold|'
-                                            'never|gave|got\s+rid\s+of|haven''t|have\s+not|hasn''t)\s+(?:up\s+)?'
-                                            '(?:(using|drinking|playing|being|eating|having|played|used|drunk|eaten|had|owned|'
-                                            'ridden|driven|worn|been|done|gone|'
-                                            'owning|riding|driving|doing|going|paying\s+for|use|drink|play|be|eat|have|own|'
-                                            'ride|drive|do|go|pay\s+for)\s+)?([^,;.!?]+)');
+        v_match := null;
+        if v_leading[1] in ('i', 'we') then  -- the three readings that start with I or we
+            v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:(?:really|also|usually|always|mostly|mainly|now|still|currently|'
+                                            'just|often|sometimes|normally|generally|typically)\s+)*'
+                                            '(prefer|use|drink|play|have|own|pay\s+for|do|eat|ride|drive|run|watch|read|wear|take|'
+                                            'go|visit|collect|practice|practise|study|support|follow|volunteer|need|keep|write|'
+                                            'code|build|make|cook|bake|train|listen\s+to|subscribe\s+to|belong\s+to|attend)\s+([^,;.!?]+)');
+            if v_match is null then
+                v_match := regexp_match(v_text, '^(?:[Ii]''m|[Ii]\s+am|[Ii]''ve\s+been|[Ii]\s+have\s+been|[Ww]e''ve\s+got|[Ii]''ve\s+got|[Ww]e''re)\s+()([^,;.!?]+)');
+            end if;
+            if v_match is null then
+                v_match := regexp_match(v_text, '^(?:[Ii]|[Ww]e)\s+(?:no\s+longer|don''t|do\s+not|stopped|quit|gave\s+up|cancell?ed|sold|'
+                                                'never|gave|got\s+rid\s+of|haven''t|have\s+not|hasn''t)\s+(?:up\s+)?'
+                                                '(?:(using|drinking|playing|being|eating|having|played|used|drunk|eaten|had|owned|'
+                                                'ridden|driven|worn|been|done|gone|'
+                                                'owning|riding|driving|doing|going|paying\s+for|use|drink|play|be|eat|have|own|'
+                                                'ride|drive|do|go|pay\s+for)\s+)?([^,;.!?]+)');
+            end if;
         end if;
         if v_match is null and v_polarity = 'cessation' then
             -- "I let my gym membership lapse", "My Netflix subscription ran out": what ended
@@ -775,10 +896,11 @@ declare
     v_relations jsonb;
     v_all      jsonb;
     v_text     text;
-    -- Reading costs ~0.1 s per 1,000 characters (a clause at a time). What people say
+    v_runs     text[];
+    -- Reading costs ~20 ms per 1,000 characters (a clause at a time). What people say
     -- about themselves fits well within these; the rest of a long turn (a pasted document)
     -- is stored and searchable as the turn, not read for memories. A 1 MiB episode would
-    -- otherwise hold a worker and a core for two minutes.
+    -- otherwise hold a worker and a core for half a minute.
     v_turn_chars    constant integer := 8000;
     v_episode_chars integer := 32000;
 begin
@@ -808,11 +930,13 @@ begin
         for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
             v_a := v_clause.analysis;
             v_kind := null;
+            v_runs := _pymem.word_runs(v_a->>'statement');
             if v_a->>'modality' in ('assertion', 'plan')
-                  and v_a->>'statement' ~* '\m(?:i|i''m|i''ve|i''ll|my|we|we''re|our)\M'
-                  and v_a->>'statement' ~* ('\m(?:appointment|meeting|interview|flight|trip|vacation|holiday|birthday|wedding|'
-                                          'conference|party|exam|deadline|concert|surgery|visit|dinner|lunch|launch|class|'
-                                          'game|match|race|marathon|presentation|date)\M')
+                  and v_runs && array['i', 'i''m', 'i''ve', 'i''ll', 'my', 'we', 'we''re', 'our']
+                  and v_runs && array['appointment', 'meeting', 'interview', 'flight', 'trip', 'vacation', 'holiday',
+                                      'birthday', 'wedding', 'conference', 'party', 'exam', 'deadline', 'concert', 'surgery',
+                                      'visit', 'dinner', 'lunch', 'launch', 'class', 'game', 'match', 'race', 'marathon',
+                                      'presentation', 'date']
                   and v_a->>'statement' ~* ('\m(?:\d{4}-\d{2}-\d{2}|\d{1,2}(?:st|nd|rd|th)?\s+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|'
                                           'nov|dec)[a-z]*|(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+\d{1,2}|'
                                           '(?:next|this)\s+(?:week|month|year|monday|tuesday|wednesday|thursday|friday|saturday|'
@@ -825,7 +949,8 @@ begin
                 v_kind := v_a->>'kind';
                 v_content := v_a->>'content';
             elsif v_a->>'modality' = 'assertion'
-                  and v_a->>'statement' ~* '\m(?:always|never|please (?:always|never|don''t|do not)|from now on|remember to|make sure to|don''t ever|do not ever)\M' then
+                  and v_runs && array['always', 'never', 'please always', 'please never', 'please don''t', 'please do not',
+                                      'from now on', 'remember to', 'make sure to', 'don''t ever', 'do not ever'] then
                 v_kind := 'procedural';
                 v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
             end if;
@@ -850,7 +975,7 @@ begin
             end if;
             -- "I mostly use VS Code and Python": every tool, language or system it uses.
             if v_kind in ('fact', 'preference') and v_a->>'polarity' = 'positive' and v_a->>'subject' = 'user'
-               and v_a->>'statement' ~* '\m(?:use|uses|using|code in|program in|write)\M' then
+               and v_runs && array['use', 'uses', 'using', 'code in', 'program in', 'write'] then
                 v_relations := v_relations || coalesce((
                     select jsonb_agg(jsonb_build_object('predicate', 'USES', 'entity', e->>'name', 'type', e->>'type'))
                     from jsonb_array_elements(v_a->'entities') e
