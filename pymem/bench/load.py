@@ -409,8 +409,9 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
             seconds: int, ingest_ratio: float, pids: dict | None = None, profile: bool = False) -> dict:
     """A warm-up step at half the first rate (not judged: every pooled session prepares its
     statements for each tenant once), then the rate raised by ``factor`` until a step misses
-    the objective, then one try halfway. With ``profile``, one more step at the rate found
-    (the first rate when none passed) runs under py-spy (bench/service_profile.py)."""
+    the objective, then halfway between the best and the miss until they are within 10%.
+    With ``profile``, one more step at the rate found (the first rate when none passed) runs
+    under py-spy (bench/service_profile.py)."""
     warmup = _rate_step(workdir, fixture, max(1, start // 2), queries, seconds, ingest_ratio, pids)
     steps, best, failed, rate = [], None, None, start
     while rate <= max_rate:
@@ -420,11 +421,15 @@ def _search(workdir: Path, fixture: Path, queries: str, *, start: int, factor: f
             failed = step
             break
         best, rate = step, int(rate * factor)
-    if best is not None and failed is not None and failed["rate_per_s"] - best["rate_per_s"] >= 0.1 * best["rate_per_s"]:
+    # halve the gap between the best rate and the first miss until it is under a tenth of the best
+    while best is not None and failed is not None and failed["rate_per_s"] - best["rate_per_s"] >= 0.1 * best["rate_per_s"]:
         step = _rate_step(workdir, fixture, (best["rate_per_s"] + failed["rate_per_s"]) // 2, queries, seconds,
                           ingest_ratio, pids)
         steps.append(step)
-        best = step if step["ok"] else best
+        if step["ok"]:
+            best = step
+        else:
+            failed = step
 
     def brief(s: dict) -> dict:
         keep = ("rate_per_s", "achieved_per_s", "error_rate", "ok", "cpu_ms_per_request")
