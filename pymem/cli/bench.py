@@ -142,6 +142,24 @@ def bench_embed(rounds: int) -> dict:
     return run(rounds=rounds)
 
 
+@bench.command("extract")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False),
+              help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder.")
+@click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True, help="Passes over the turns.")
+@click.option("--limit", type=click.IntRange(1), help="Only the first N turns.")
+@report
+@pass_ctx
+def bench_extract(ctx: Context, data: str | None, shared: str | None, rounds: int, limit: int | None) -> dict:
+    """The offline extractor in the database over every LoCoMo turn: ms per turn, and a digest of what it read."""
+    from ..bench import extract
+
+    try:
+        return extract.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, rounds=rounds, limit=limit)
+    except (ServerError, psycopg.Error, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
 @bench.command("locomo")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
               help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")

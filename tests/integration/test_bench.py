@@ -83,3 +83,17 @@ def test_bench_updates_short_run_prints_both_halves_and_saves_them(db, embedder,
     assert out["targets"] == {"current_first_rate": 0.95, "false_supersession_rate": 0.01, "cessation_closed_rate": 0.95}
     [saved] = tmp_path.glob("updates-*.json")
     assert json.loads(saved.read_text())["splits"] == out["splits"]
+
+
+def test_bench_extract_times_the_worker_statement_and_digests_what_it_read(db, tmp_path):
+    """A short `pymem bench extract`: the JSON shape, candidates found in LoCoMo's first turns,
+    and the same digest from a second run (reading is deterministic)."""
+    first = _bench(db, "extract", "--limit", "40", "--rounds", "1", "--save", "--results-dir", str(tmp_path), "--json")
+    assert first["benchmark"] == "extract" and first["turns"] == 40 and first["characters"] > 400
+    assert first["per_turn"]["calls"] == 40 and first["per_turn"]["p50_ms"] > 0 and first["ms_per_1000_characters"] > 0
+    assert first["candidates"] > 0 and len(first["candidates_sha256"]) == 64
+    again = _bench(db, "extract", "--limit", "40", "--rounds", "2", "--json")
+    assert again["per_turn"]["rounds"] == 2
+    assert (again["candidates"], again["candidates_sha256"]) == (first["candidates"], first["candidates_sha256"])
+    [saved] = tmp_path.glob("extract-*.json")
+    assert json.loads(saved.read_text())["candidates_sha256"] == first["candidates_sha256"]
