@@ -382,10 +382,11 @@ as $$
 declare
     v_named  text[];
     v_hinted text[];
+    -- split once: inside the query below the split would run again for every type_hints row
+    v_words  text[] := regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+');
 begin
     select array_agg(_pymem.entity_key(r.entity_type, r.entity_name)) into v_named from _pymem.recognize(p_query) r;
-    select array_agg(distinct h.entity_type) into v_hinted from _pymem.type_hints h
-    where h.word = any(regexp_split_to_array(lower(coalesce(p_query, '')), '[^a-z]+'));
+    select array_agg(distinct h.entity_type) into v_hinted from _pymem.type_hints h where h.word = any(v_words);
     if v_named is null and v_hinted is null then
         return;
     end if;
