@@ -1240,6 +1240,21 @@ end
 $_$;
 
 --
+-- Name: gazetteer_first_words(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.gazetteer_first_words() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select '{"c#": true, "f#": true, "ms": true, "os": true, "sf": true, "vs": true, "ada": true, "bee": true, "bst": true, "c++": true, "cat": true, "cdt": true, "cet": true, "cst": true, "dog": true, "edt": true, "eet": true, "egg": true, "elm": true, "est": true, "git": true, "gmt": true, "hay": true, "hot": true, "ist": true, "jst": true, "k8s": true, "kst": true, "low": true, "lua": true, "mac": true, "mdt": true, "mst": true, "new": true, "nim": true, "nyc": true, "oat": true, "osx": true, "pdt": true, "pet": true, "php": true, "pop": true, "pst": true, "raw": true, "red": true, "san": true, "sms": true, "soy": true, "sql": true, "tea": true, "utc": true, "vim": true, "wet": true, "zed": true, "zig": true, "aest": true, "arch": true, "atom": true, "bash": true, "beer": true, "bees": true, "bird": true, "cats": true, "cest": true, "chai": true, "cold": true, "crab": true, "dark": true, "dart": true, "dogs": true, "dust": true, "eggs": true, "flat": true, "haxe": true, "iced": true, "java": true, "jira": true, "kate": true, "keto": true, "lisp": true, "milk": true, "mint": true, "mojo": true, "nano": true, "nvim": true, "nzst": true, "perl": true, "pour": true, "push": true, "rome": true, "ruby": true, "rust": true, "soya": true, "text": true, "thai": true, "tofu": true, "tree": true, "urdu": true, "vala": true, "wine": true, "yoga": true, "birds": true, "black": true, "chess": true, "cobol": true, "curry": true, "czech": true, "dairy": true, "dutch": true, "emacs": true, "email": true, "excel": true, "figma": true, "gedit": true, "gleam": true, "greek": true, "green": true, "halal": true, "helix": true, "hindi": true, "horse": true, "india": true, "italy": true, "japan": true, "julia": true, "latex": true, "latte": true, "light": true, "linux": true, "macos": true, "mocha": true, "nixos": true, "nokia": true, "ocaml": true, "paleo": true, "paris": true, "pasta": true, "phone": true, "piano": true, "pixel": true, "pizza": true, "plant": true, "puppy": true, "ramen": true, "react": true, "rider": true, "salad": true, "scala": true, "slack": true, "snake": true, "spain": true, "steak": true, "sushi": true, "swift": true, "tokyo": true, "vegan": true, "wheat": true, "white": true, "xcode": true, "arabic": true, "asthma": true, "berlin": true, "biking": true, "boston": true, "brazil": true, "burger": true, "canada": true, "carbon": true, "celiac": true, "cheese": true, "chrome": true, "coffee": true, "common": true, "csharp": true, "cursor": true, "danish": true, "debian": true, "delphi": true, "django": true, "docker": true, "e-mail": true, "elixir": true, "erlang": true, "fedora": true, "filter": true, "france": true, "french": true, "galaxy": true, "german": true, "github": true, "gluten": true, "goland": true, "golang": true, "google": true, "groovy": true, "guitar": true, "hebrew": true, "hiking": true, "horses": true, "hotdog": true, "huawei": true, "iphone": true, "kitten": true, "korean": true, "kosher": true, "kotlin": true, "lisbon": true, "london": true, "madrid": true, "matcha": true, "matlab": true, "metric": true, "munich": true, "neovim": true, "notion": true, "parrot": true, "pascal": true, "peanut": true, "pizzas": true, "polish": true, "pollen": true, "prawns": true, "prolog": true, "python": true, "rabbit": true, "racket": true, "salads": true, "scheme": true, "sesame": true, "shrimp": true, "signal": true, "skiing": true, "snakes": true, "sweden": true, "sydney": true, "ubuntu": true, "vienna": true, "visual": true, "vscode": true, "xiaomi": true, "almonds": true, "android": true, "aspirin": true, "bengali": true, "burgers": true, "camping": true, "cashews": true, "catalan": true, "celsius": true, "central": true, "chicago": true, "chinese": true, "clojure": true, "coeliac": true, "cooking": true, "cortado": true, "crystal": true, "curries": true, "cycling": true, "dancing": true, "discord": true, "eastern": true, "eclipse": true, "english": true, "finnish": true, "fortran": true, "freebsd": true, "germany": true, "hamster": true, "haskell": true, "hotdogs": true, "italian": true, "jogging": true, "jupyter": true, "kittens": true, "lactose": true, "lobster": true, "manjaro": true, "oneplus": true, "openbsd": true, "pacific": true, "parrots": true, "peanuts": true, "persian": true, "playing": true, "pottery": true, "puppies": true, "pycharm": true, "rabbits": true, "reading": true, "running": true, "russian": true, "samsung": true, "seattle": true, "spanish": true, "sublime": true, "swahili": true, "swedish": true, "tagalog": true, "toronto": true, "turkish": true, "walnuts": true, "windows": true, "assembly": true, "chromeos": true, "cilantro": true, "climbing": true, "diabetes": true, "espresso": true, "goldfish": true, "hamsters": true, "imessage": true, "imperial": true, "intellij": true, "japanese": true, "low-carb": true, "mandarin": true, "migraine": true, "motorola": true, "mountain": true, "mushroom": true, "omnivore": true, "opensuse": true, "painting": true, "portugal": true, "postgres": true, "reasonml": true, "romanian": true, "solidity": true, "swimming": true, "telegram": true, "webstorm": true, "whatsapp": true, "americano": true, "amsterdam": true, "cantonese": true, "carnivore": true, "chocolate": true, "coriander": true, "fairphone": true, "gardening": true, "greenwich": true, "hamburger": true, "hungarian": true, "ibuprofen": true, "macchiato": true, "microsoft": true, "migraines": true, "mushrooms": true, "norwegian": true, "notepad++": true, "objective": true, "pour-over": true, "shellfish": true, "smalltalk": true, "spacemacs": true, "spaghetti": true, "sparkling": true, "terraform": true, "ukrainian": true, "blackberry": true, "bouldering": true, "cappuccino": true, "dairy-free": true, "fahrenheit": true, "hamburgers": true, "indonesian": true, "javascript": true, "kubernetes": true, "penicillin": true, "portuguese": true, "postgresql": true, "powershell": true, "purescript": true, "strawberry": true, "typescript": true, "vegetarian": true, "vietnamese": true, "flexitarian": true, "gluten-free": true, "objective-c": true, "pescatarian": true, "pescetarian": true, "photography": true, "plant-based": true, "strawberries": true}'::jsonb $$;
+
+--
+-- Name: FUNCTION gazetteer_first_words(); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.gazetteer_first_words() IS 'The first word of every gazetteer term (JSON object keys), rebuilt by every migrate. Internal.';
+
+--
 -- Name: grant_row_updates(regclass, name); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1687,9 +1702,23 @@ CREATE FUNCTION _pymem.recognize_spans(p_text text, p_plurals boolean DEFAULT fa
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $_$
 declare
-    v_next integer := 1;
-    v_hit  record;
+    v_next  integer := 1;
+    v_hit   record;
+    v_words text[];
 begin
+    -- A run can match only where its first word starts a term (with p_plurals a one-word
+    -- run may match as a singular, which is its own first word): a text none of whose words
+    -- does names nothing. Most texts stop here, after one split and a lookup per word
+    -- (the whole reading below costs ~0.13 ms for a 10-word question, on every retrieve).
+    if length(coalesce(p_text, '')) < 4000 then
+        v_words := regexp_split_to_array(lower(coalesce(p_text, '')), '[^a-z0-9+#/]+');
+        if p_plurals then
+            v_words := v_words || array(select regexp_replace(w, '([a-z]{3})s$', '\1') from unnest(v_words) w);
+        end if;
+        if not _pymem.gazetteer_first_words() ?| v_words then
+            return;
+        end if;
+    end if;
     for v_hit in
         with w as (
             select u.i::int as i, u.word,
@@ -6799,6 +6828,14 @@ REVOKE ALL ON FUNCTION _pymem.finish_reembed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INSTALL_tenant;
 GRANT ALL ON FUNCTION _pymem.first_person(p_text text, p_user_id text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION gazetteer_first_words(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.gazetteer_first_words() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.gazetteer_first_words() TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.gazetteer_first_words() TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION grant_row_updates(p_table regclass, p_role name); Type: ACL; Schema: _pymem; Owner: -

@@ -77,6 +77,26 @@ def test_word_runs_answer_what_word_boundary_expressions_do(analyze):
     assert runs[-5:] == ["here", None, None, None, None] and len(runs) == 5 * 5
 
 
+def test_texts_that_name_no_gazetteer_term_stop_early_and_the_rest_are_read_as_before(analyze):
+    """recognize_spans skips a text none of whose words starts a gazetteer term (a set that
+    every migrate writes from the table): the set must be the table's, and every term must
+    still be found, in any case and between other words."""
+    conn = analyze.conn
+    assert conn.execute(
+        "select (select array_agg(k order by k) from jsonb_object_keys(_pymem.gazetteer_first_words()) k)"
+        "     = (select array_agg(distinct split_part(g.term, ' ', 1) order by split_part(g.term, ' ', 1))"
+        "        from _pymem.gazetteer g)").fetchone()[0]
+    missed = conn.execute(
+        """select array_agg(g.term) from _pymem.gazetteer g
+           where g.term ~ '^[a-z0-9+#/ ]+$'  -- a term with another character can never be read as one
+             and not exists (select from _pymem.recognize_spans('So: ' || upper(g.term) || ', then.') r
+                             where r.entity_name = g.canonical and r.entity_type = g.entity_type)""").fetchone()[0]
+    assert missed is None
+    plural = conn.execute("select array_agg(entity_name) from _pymem.recognize_spans('two americanos please', true)").fetchone()[0]
+    assert plural == ["Americano"]
+    assert conn.execute("select count(*) from _pymem.recognize_spans('hepapane runeze dohefaka', true)").fetchone()[0] == 0
+
+
 @pytest.mark.parametrize("sentence, attribute, value, old", SLOTS)
 def test_slots_come_from_typed_values_and_verbs(analyze, sentence, attribute, value, old):
     a = analyze(sentence)

@@ -427,6 +427,22 @@ with seed (term, canonical, entity_type) as (values
 )
 delete from _pymem.gazetteer g where not exists (select from seed s where s.term = g.term);
 
+-- The first words of the terms, as the keys of a JSON object (a set looked up by binary
+-- search), written into a function by every migrate: recognize_spans (080_graph.sql) asks
+-- it whether a text can name a term at all before it reads the text's runs of words.
+do $do$
+begin
+    execute format($f$create or replace function _pymem.gazetteer_first_words() returns jsonb
+                          language sql immutable parallel safe security invoker
+                          set search_path = pg_catalog, pg_temp
+                          as $b$ select %L::jsonb $b$$f$,
+                   (select coalesce(jsonb_object_agg(s.word, true), '{}') from
+                        (select distinct split_part(g.term, ' ', 1) as word from _pymem.gazetteer g) s));
+end
+$do$;
+comment on function _pymem.gazetteer_first_words() is
+    'The first word of every gazetteer term (JSON object keys), rebuilt by every migrate. Internal.';
+
 -- Question words that ask for a type of entity ("what food ...", "which pets ...").
 with seed (word, entity_type) as (values
     ('coffee', 'CoffeeDrink'),

@@ -34,9 +34,23 @@ create or replace function _pymem.recognize_spans(p_text text, p_plurals boolean
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_next integer := 1;
-    v_hit  record;
+    v_next  integer := 1;
+    v_hit   record;
+    v_words text[];
 begin
+    -- A run can match only where its first word starts a term (with p_plurals a one-word
+    -- run may match as a singular, which is its own first word): a text none of whose words
+    -- does names nothing. Most texts stop here, after one split and a lookup per word
+    -- (the whole reading below costs ~0.13 ms for a 10-word question, on every retrieve).
+    if length(coalesce(p_text, '')) < 4000 then
+        v_words := regexp_split_to_array(lower(coalesce(p_text, '')), '[^a-z0-9+#/]+');
+        if p_plurals then
+            v_words := v_words || array(select regexp_replace(w, '([a-z]{3})s$', '\1') from unnest(v_words) w);
+        end if;
+        if not _pymem.gazetteer_first_words() ?| v_words then
+            return;
+        end if;
+    end if;
     for v_hit in
         with w as (
             select u.i::int as i, u.word,

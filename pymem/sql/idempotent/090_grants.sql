@@ -117,6 +117,7 @@ begin
         _pymem.clauses(text),
         _pymem.relation_of(text, text),
         _pymem.recognize_spans(text, boolean),
+        _pymem.gazetteer_first_words(),
         _pymem.regex_escape(text),
         _pymem.cease(_pymem.tenants, _pymem.memories, jsonb, text),
         _pymem.recognize(text),
@@ -184,6 +185,7 @@ begin
         _pymem.clauses(text),
         _pymem.relation_of(text, text),
         _pymem.recognize_spans(text, boolean),
+        _pymem.gazetteer_first_words(),
         _pymem.regex_escape(text),
         _pymem.recognize(text)
         to %I$g$, v_service);
