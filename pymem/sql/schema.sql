@@ -5112,10 +5112,10 @@ begin
             select r.id from user_rows r where r.distance is not null order by r.distance, r.id limit %3$s),$h$,
             v_partition, v_visible, v_pool);
         v_links := format($l$
-            with turns as materialized (
+            with turns as materialized (  -- of the anchors' sessions only: positions count within one
                 select r.id, r.session_id,
                        row_number() over (partition by r.session_id order by r.observed_at, r.id) as pos
-                from user_rows r where r.kind = 'episode' and r.session_id is not null),
+                from user_rows r where r.kind = 'episode' and r.session_id in (select a.session_id from anchors a)),
             anchor_turns as materialized (select t.id, t.session_id, t.pos from anchors a join turns t on t.id = a.id)
             select a.id as a, t.id as b, abs(d.offs) as distance
             from anchor_turns a
