@@ -6042,16 +6042,16 @@ CREATE INDEX audit_log_tenant_idx ON _pymem.audit_log USING btree (tenant_id, re
 CREATE INDEX contradictions_open_idx ON _pymem.contradictions USING btree (tenant_id, user_id) WHERE (status = 'open'::text);
 
 --
+-- Name: episodes_claim_idx; Type: INDEX; Schema: _pymem; Owner: -
+--
+
+CREATE INDEX episodes_claim_idx ON _pymem.episodes USING btree (enqueued_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
+
+--
 -- Name: episodes_dead_idx; Type: INDEX; Schema: _pymem; Owner: -
 --
 
 CREATE INDEX episodes_dead_idx ON _pymem.episodes USING btree (tenant_id) WHERE (status = 'dead'::text);
-
---
--- Name: episodes_due_idx; Type: INDEX; Schema: _pymem; Owner: -
---
-
-CREATE INDEX episodes_due_idx ON _pymem.episodes USING btree (next_attempt_at) WHERE (status = 'pending'::text);
 
 --
 -- Name: episodes_lease_idx; Type: INDEX; Schema: _pymem; Owner: -
