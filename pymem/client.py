@@ -357,6 +357,12 @@ class _ClientOperations:
     def tenant_role(self, tenant_id: str) -> str:
         return (yield from self._role(tenant_id))
 
+    def known_role(self, tenant_id: str) -> str | None:
+        """The tenant's role if this client has looked it up before; None otherwise. No I/O
+        (a plain method on Client and AsyncClient alike)."""
+        with self._roles_lock:
+            return self._roles.get(tenant_id)
+
     @operation
     def embed(self, texts: Sequence[str]) -> list[np.ndarray | None]:
         return (yield _Embed(tuple(texts)))

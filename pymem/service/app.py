@@ -364,6 +364,8 @@ class Service:
         return tenant_id
 
     async def _ensure_tenant(self, tenant_id: str) -> None:
+        if self.client.known_role(tenant_id) is not None:
+            return  # looked up before: no worker thread for a dictionary read
         try:
             await self.blocking(lambda: self.client.tenant_role(tenant_id))
         except ServiceError as exc:

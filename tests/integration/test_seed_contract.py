@@ -57,6 +57,20 @@ def test_outside_gateway_mode_a_body_tenant_id_chooses_nothing(make_api, keys):
                  404, "unknown_tenant")
 
 
+def test_gateway_mode_forgets_a_dropped_tenant_at_once(make_api, client):
+    # The gateway path skips the database for tenants the client has looked up before; a
+    # tenant dropped through the client is looked up again (and is then unknown).
+    api, _ = make_api(gateway_tenant_header="X-Pymem-Tenant")
+    client.create_tenant("brief")
+    retrieve = seed_bodies("brief", "u")[2]
+    assert client.known_role("brief") is None
+    assert api.post("/api/memory/retrieve", json=retrieve, headers=JSON).status_code == 200
+    assert client.known_role("brief") == client.tenant_role("brief")
+    client.drop_tenant("brief")
+    assert client.known_role("brief") is None
+    assert_error(api.post("/api/memory/retrieve", json=retrieve, headers=JSON), 404, "unknown_tenant")
+
+
 def test_an_unknown_type_is_refused_naming_the_accepted_ones(make_api):
     api, _ = make_api(gateway_tenant_header="X-Pymem-Tenant", auto_provision=True)
     body = {**seed_bodies("tenant-0", "u")[0], "type": "semantic"}
