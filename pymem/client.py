@@ -345,8 +345,7 @@ class _ClientOperations:
     def _role(self, tenant_id: str):
         """The tenant's role, looked up once per client (NotFound for unknown tenants)."""
         _check_text("tenant_id", tenant_id)
-        with self._roles_lock:
-            role = self._roles.get(tenant_id)
+        role = self.known_role(tenant_id)
         if role is None:
             role = (yield _Call("tenant_role", {"tenant_id": tenant_id}))[0]["role_name"]
             with self._roles_lock:
