@@ -91,6 +91,19 @@ def test_a_worker_wakes_on_notify_and_stops_gracefully_on_sigterm(client, db, sp
     assert json.loads(out.strip().splitlines()[-1])["applied"] == 10
 
 
+def test_turns_arriving_together_are_claimed_and_embedded_as_one_batch(client, db, endpoint, spawn):
+    spawn("--batch-window", "1.0")
+    wait_until(lambda: listeners(db) == 1, timeout=60)
+    requests_before = endpoint.requests
+    ingest_many(client, 6)  # well within the window
+    wait_until(lambda: statuses(db) == {"done": 6}, timeout=60)
+    assert_each_episode_applied_once(db)
+    with db.connect() as conn:
+        claims = conn.execute("select count(distinct claimed_at) from _pymem.episodes").fetchone()[0]
+    assert claims == 1
+    assert endpoint.requests - requests_before == 1  # the six turns and their memories in one request
+
+
 def listeners(db) -> int:
     with db.connect() as conn:
         return conn.execute("select count(*) from pg_stat_activity where datname = current_database() "
