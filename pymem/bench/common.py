@@ -86,3 +86,40 @@ class BenchDatabase:
             migrations.migrate(self.admin_dsn)
         self.service_dsn = self.dsn or migrations.service_dsn(self.admin_dsn)
         return self
+
+
+def cpu_seconds(pids: dict) -> dict[str, float]:
+    """CPU seconds (user + system) used so far: by PostgreSQL's processes, the process trees
+    of ``pids`` (part -> a process id or a list of them: "service", "worker"), this process's
+    finished children (k6: each step's k6 has exited when this is read after it), this
+    process itself ("bench") and the whole machine (busy time of all cores)."""
+    import psutil
+
+    parts = dict.fromkeys(("postgres", "service", "worker"), 0.0)
+    trees = {}
+    for part in ("service", "worker"):
+        roots = pids.get(part) or []
+        for pid in roots if isinstance(roots, list) else [roots]:
+            try:
+                root = psutil.Process(pid)
+                trees.update({p.pid: part for p in [root, *root.children(recursive=True)]})
+            except psutil.Error:
+                pass
+    postgres = {proc.pid: proc for proc in psutil.process_iter(["name", "ppid"]) if proc.info["name"] == "postgres"}
+    for proc in psutil.process_iter(["name", "ppid"]):
+        part = trees.get(proc.pid) or ("postgres" if proc.pid in postgres else None)
+        if part:
+            try:
+                times = proc.cpu_times()
+            except psutil.Error:
+                continue  # ended meanwhile (its CPU still counts in the machine's)
+            parts[part] += times.user + times.system
+            if part == "postgres" and proc.info["ppid"] not in postgres:
+                # the postmaster: backends that have exited (a closed connection) count here
+                parts[part] += times.children_user + times.children_system
+    own = os.times()
+    parts["k6"] = own.children_user + own.children_system
+    parts["bench"] = own.user + own.system
+    machine = psutil.cpu_times()
+    parts["machine"] = machine.user + machine.nice + machine.system + machine.irq + machine.softirq + machine.steal
+    return parts

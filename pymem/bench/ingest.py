@@ -21,7 +21,7 @@ import time
 
 import psycopg
 
-from .common import BenchDatabase, percentile
+from .common import BenchDatabase, cpu_seconds, percentile
 from ..client import connect
 from ..queries import query
 
@@ -57,6 +57,8 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
 
         episode_ids: list[str] = []
         call_ms: list[float] = []
+        pids = {"worker": [proc.pid for proc in procs]}
+        cpu_before = cpu_seconds(pids)
         interval = 1.0 / rate
         start = time.perf_counter()
         n = 0
@@ -74,6 +76,7 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
             n += 1
         driven_s = time.perf_counter() - start
         drained = _wait_done(admin_dsn, episode_ids, timeout=drain_timeout)
+        cpu_after = cpu_seconds(pids)
 
         with psycopg.connect(admin_dsn) as conn:
             rows = conn.execute(query("episode_audit"), {"episode_ids": episode_ids}).fetchall()
@@ -104,6 +107,10 @@ def run(*, rate: float = 50.0, duration: float = 60.0, workers: int = 1, users: 
             "lost": lost,
             "duplicated": duplicated,
             "memories_extracted": sum(row[2] or 0 for row in done),
+            # From the first ingest call to the last episode done: the calls (this process),
+            # PostgreSQL, the workers, and the whole machine (the idle system's own included).
+            "cpu_ms_per_turn": {part: round((cpu_after[part] - cpu_before[part]) * 1000 / len(episode_ids), 2)
+                                for part in ("bench", "postgres", "worker", "machine")},
         }
     finally:
         for proc in procs:

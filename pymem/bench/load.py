@@ -35,7 +35,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from . import service_profile
-from .common import BenchDatabase
+from .common import BenchDatabase, cpu_seconds
 from ..client import connect
 from ..queries import query
 
@@ -349,43 +349,13 @@ P95_OBJECTIVE_MS = 150.0
 MAX_ERROR_RATE = 0.01
 
 
-def _cpu_seconds(pids: dict) -> dict[str, float]:
-    """CPU seconds (user + system) used so far: by PostgreSQL's processes, the service's and
-    the worker's process trees, this process's finished children (k6: each step's k6 has
-    exited when this is read after it), and the whole machine (busy time of all cores)."""
-    import psutil
-
-    parts = dict.fromkeys(("postgres", "service", "worker"), 0.0)
-    trees = {}
-    for part in ("service", "worker"):
-        if pids.get(part):
-            try:
-                root = psutil.Process(pids[part])
-                trees.update({p.pid: part for p in [root, *root.children(recursive=True)]})
-            except psutil.Error:
-                pass
-    for proc in psutil.process_iter(["name"]):
-        part = trees.get(proc.pid) or ("postgres" if proc.info["name"] == "postgres" else None)
-        if part:
-            try:
-                times = proc.cpu_times()
-            except psutil.Error:
-                continue  # ended meanwhile (its CPU still counts in the machine's)
-            parts[part] += times.user + times.system
-    children = os.times()
-    parts["k6"] = children.children_user + children.children_system
-    machine = psutil.cpu_times()
-    parts["machine"] = machine.user + machine.nice + machine.system + machine.irq + machine.softirq + machine.steal
-    return parts
-
-
 def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: int, ingest_ratio: float,
                pids: dict | None = None) -> dict:
-    before = _cpu_seconds(pids) if pids else None
+    before = cpu_seconds(pids) if pids else None
     summary, _ = _k6(SCRIPT, workdir, f"capacity-{queries}-{rate}", {
         "PYMEM_FIXTURE": str(fixture), "MODE": "rate", "RATE": str(rate), "DURATION": f"{seconds}s",
         "QUERIES": queries, "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 120)
-    after = _cpu_seconds(pids) if pids else None
+    after = cpu_seconds(pids) if pids else None
     metrics = summary["metrics"]
     achieved = metrics["http_reqs"]["values"]["rate"]
     step = {"rate_per_s": rate, "achieved_per_s": round(achieved, 1),

@@ -67,15 +67,18 @@ def bench() -> None:
 @click.option("--users", type=click.IntRange(1), default=20, show_default=True)
 @click.option("--worker-nice", type=click.IntRange(0, 19), default=10, show_default=True,
               help="The workers' `--nice` (0: the same CPU priority as the ingest calls).")
+@click.option("--worker-batch-window", type=click.FloatRange(0.01, 10), default=0.2, show_default=True,
+              help="The workers' `--batch-window` (seconds).")
 @report
 @pass_ctx
-def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int, worker_nice: int) -> dict:
-    """Sustained ingest through real worker processes: call latency, lag, lost, duplicated."""
+def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users: int, worker_nice: int,
+                 worker_batch_window: float) -> dict:
+    """Sustained ingest through real worker processes: call latency, lag, lost, duplicated, CPU."""
     from ..bench.ingest import run
 
     result = run(rate=rate, duration=duration, workers=workers, users=users, home=ctx.home, dsn=ctx.dsn,
-                 worker_args=("--nice", str(worker_nice)))
-    return {**result, "worker_nice": worker_nice}
+                 worker_args=("--nice", str(worker_nice), "--batch-window", str(worker_batch_window)))
+    return {**result, "worker_nice": worker_nice, "worker_batch_window": worker_batch_window}
 
 
 @bench.command("retrieval")

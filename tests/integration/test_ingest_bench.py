@@ -23,3 +23,7 @@ def test_bench_ingest_short(db):
     assert report["lost"] == 0 and report["duplicated"] == 0
     assert report["ingest_call_p95_ms"] > 0 and report["lag_p95_s"] > 0
     assert report["throughput_turns_per_s"] > 0
+    cpu = report["cpu_ms_per_turn"]
+    assert set(cpu) == {"bench", "postgres", "worker", "machine"}
+    assert cpu["postgres"] > 0 and cpu["worker"] > 0 and cpu["machine"] >= cpu["worker"]
+    assert report["worker_batch_window"] == 0.2

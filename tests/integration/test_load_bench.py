@@ -53,7 +53,7 @@ def test_bench_load_capacity_short_with_one_and_two_service_workers(db, tmp_path
                        for s in found["steps"])
             for step in found["steps"]:
                 cpu = step["cpu_ms_per_request"]
-                assert set(cpu) == {"postgres", "service", "worker", "k6", "machine"}
+                assert set(cpu) == {"postgres", "service", "worker", "k6", "bench", "machine"}
                 # every request costs the service and PostgreSQL something; no worker runs here
                 assert cpu["service"] > 0 and cpu["postgres"] > 0 and cpu["worker"] == 0
                 assert cpu["machine"] >= cpu["postgres"]
