@@ -398,13 +398,20 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
         "profiled": profile,
         "retrieve_statements": statements or "default (64)",
         "classes": classes,
-        "target": {"db_p95_ms": 10, "recall@10": 0.98},
-        "meets_target": all(c["p95_ms"] <= 10 and c["recall@10"] >= 0.98 for c in classes.values()),
+        "target": {"db_p95_ms": {"up to 1,000 memories a user": 3.0, "more (the 50k user)": 8.0},
+                   "recall@10": 0.98},
+        "meets_target": all(c["p95_ms"] <= _p95_target_ms(c["memories_per_user"]) and c["recall@10"] >= 0.98
+                            for c in classes.values()),
         "machine": {"cpus": os.cpu_count()},
     }
     if measure_client_e2e and spec["groups"]:
         result["client_end_to_end"] = measure_client(db, spec, queries=min(client_queries, queries), rounds=rounds)
     return result
+
+
+def _p95_target_ms(memories_per_user: int) -> float:
+    """Issue 18's targets for the database side of a retrieve."""
+    return 3.0 if memories_per_user <= 1000 else 8.0
 
 
 def run_scale(*, sizes=(10_000, 100_000, 1_000_000), home=None, dsn=None, rebuild=False, queries: int = 100,
