@@ -105,8 +105,9 @@ def cpu_seconds(pids: dict) -> dict[str, float]:
                 trees.update({p.pid: part for p in [root, *root.children(recursive=True)]})
             except psutil.Error:
                 pass
-    postgres = {proc.pid: proc for proc in psutil.process_iter(["name", "ppid"]) if proc.info["name"] == "postgres"}
-    for proc in psutil.process_iter(["name", "ppid"]):
+    procs = list(psutil.process_iter(["name", "ppid"]))
+    postgres = {proc.pid for proc in procs if proc.info["name"] == "postgres"}
+    for proc in procs:
         part = trees.get(proc.pid) or ("postgres" if proc.pid in postgres else None)
         if part:
             try:
