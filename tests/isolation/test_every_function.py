@@ -97,7 +97,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_filters": "'{}'::jsonb", "p_settings": "'{}'::jsonb", "p_metadata": "'{}'::jsonb", "p_source": "'{}'::jsonb",
         "p_details": "'{}'::jsonb", "p_as_of": "now()", "p_observed_at": "now()", "p_kinds": "array['fact']",
         "p_kind": "'fact'", "p_field": "'probe'", "p_value": "'probe value'", "p_reason": "'probe'",
-        "p_resolution": "'accept_new'", "p_status": "null::text", "p_entity": "'Vault'", "p_depth": "1",
+        "p_resolution": "'accept_new'", "p_status": "null::text", "p_entity": "'Vault'", "p_depth": "1", "p_from": "'Vault'", "p_to": "'Vault'", "p_max_hops": "2",
         "p_top_k": "10", "p_limit": "10", "p_batch": "10", "p_index": "0", "p_max": "256",
         "p_token_budget": "null::int", "p_extracted": "false", "p_options_only": "true",
         "p_subject": "'user'", "p_attribute": "'vault'", "p_importance": "0.5::real", "p_session_id": "'sa'",
@@ -176,7 +176,7 @@ def test_every_login_wrapper_is_safe_against_another_tenant(db, world):
         schemas = dict(conn.execute("select tenant_id, 'pm_api_' || storage_suffix from _pymem.tenants"))
         wrappers = _functions(conn, schemas["tenant-b"])
         wrappers_a = _functions(conn, schemas["tenant-a"])
-    assert {name for _, name, *_ in wrappers} >= {"remember", "retrieve", "forget", "erase_user", "cypher"}
+    assert {name for _, name, *_ in wrappers} >= {"remember", "retrieve", "forget", "erase_user", "graph_paths"}
     with psycopg.connect(db.server.uri(db.name, user=world["logins"]["tenant-b"]), autocommit=True) as conn:
         # The probes name types like vector; a login may put any schema on its own path.
         conn.execute(sql.SQL("set search_path = {}, public").format(sql.Identifier(schemas["tenant-b"])))

@@ -135,7 +135,7 @@ def test_a_graph_as_b(db, two_tenants):
     with as_role(db, two_tenants["role_a"]) as conn:
         assert sqlstate_of(conn, f"select * from ag_catalog.cypher('{graph}', $$ MATCH (n) RETURN n $$) "
                                  "as (n ag_catalog.agtype)") == DENIED
-        assert conn.execute("select * from pymem.cypher('MATCH (n:User) RETURN n')").fetchall() == []
+        assert conn.execute("select * from pymem.graph_entities('alice')").fetchall() == []
     with db.connect() as conn:
         owners = {r[0] for r in conn.execute(
             "select distinct pg_get_userbyid(c.relowner) from pg_class c where c.relnamespace = %s::regnamespace",

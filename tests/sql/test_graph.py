@@ -64,22 +64,21 @@ def test_supersession_closes_edges_and_graph_facts_answers_as_of(extracted):
     assert facts(acme, "bob", as_of=t0 - dt.timedelta(days=1)) == []
 
 
-def test_neighbors_and_read_only_cypher(extracted, db, client):
+def test_neighbors_entities_paths_and_no_cypher(extracted, db, client):
     extracted(("carol", "I mostly use VS Code and Python"))
     role = client.tenant_role("acme")
     with as_role(db, role) as conn:
         rows = conn.execute("select entity, entity_type, hops from pymem.graph_neighbors('carol', 'VS Code', 1)").fetchall()
         assert rows == [("Python", "ProgrammingLanguage", 1)]
-        names = [r[0] for r in conn.execute(
-            "select * from pymem.cypher('MATCH (u:User)-[r:USES]->(e:Entity) RETURN e.name')").fetchall()]
-        assert sorted(names) == ["Python", "VS Code"]
-        maps = conn.execute("select * from pymem.cypher('MATCH (u:User {user_id: $uid}) RETURN {id: u.user_id}', "
-                            "'{\"uid\": \"carol\"}')").fetchall()
-        assert maps == [({"id": "carol"},)]
-        assert sqlstate_of(conn, "select * from pymem.cypher('CREATE (n:Planted) RETURN n')") == "25006"
-        assert sqlstate_of(conn, "select * from pymem.cypher('MATCH (n) DETACH DELETE n RETURN 1')") == "25006"
-        # Even a write that slips past the keyword check cannot persist (read-only, rolled back).
-        assert conn.execute("select count(*) from pymem.cypher('MATCH (n:Entity) RETURN n')").fetchone()[0] == 2
+        entities = conn.execute("select entity, memories, relation_types from pymem.graph_entities('carol')").fetchall()
+        assert sorted(entities) == [("Python", 2, ["USES"]), ("VS Code", 2, ["USES"])]  # the turn and its memory
+        assert conn.execute("select path, hops from pymem.graph_paths('carol', 'vs code', 'Python')").fetchall() == [
+            (["VS Code", "Python"], 1)]
+        assert conn.execute("select count(*) from pymem.graph_paths('carol', 'VS Code', 'Nowhere')").fetchone()[0] == 0
+        assert "USES" in [r[0] for r in conn.execute("select * from pymem.graph_relation_types()")]
+        # No function takes Cypher text any more.
+        assert conn.execute("select count(*) from pg_proc where proname = 'cypher' "
+                            "and pronamespace = 'pymem'::regnamespace").fetchone()[0] == 0
 
 
 def test_other_tenants_cannot_reach_the_graph(extracted, client, db):
@@ -92,7 +91,8 @@ def test_other_tenants_cannot_reach_the_graph(extracted, client, db):
         # Every graph function derives the graph from the role: B sees its own (empty) graph.
         assert conn.execute("select count(*) from pymem.graph_facts('alice')").fetchone()[0] == 0
         assert conn.execute("select count(*) from pymem.graph_neighbors('alice', 'Dog', 2)").fetchone()[0] == 0
-        assert conn.execute("select count(*) from pymem.cypher('MATCH (n) RETURN n')").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pymem.graph_entities('alice')").fetchone()[0] == 0
+        assert conn.execute("select count(*) from pymem.graph_paths('alice', 'Dog', 'Dog')").fetchone()[0] == 0
         assert conn.execute("select count(*) from _pymem.memory_entities").fetchone()[0] == 0
         assert conn.execute("select count(*) from _pymem.graph_scores('acme', 'alice', 'dogs', 10)").fetchone()[0] == 0
         # And A's graph directly: permission denied.
@@ -105,6 +105,6 @@ def test_bad_graph_arguments(extracted, client, db):
     extracted(("alice", "I'm allergic to dogs"))
     with as_role(db, client.tenant_role("acme")) as conn:
         assert sqlstate_of(conn, "select * from pymem.graph_neighbors('alice', 'Dog', 9)") == "22023"
-        assert sqlstate_of(conn, "select * from pymem.cypher(repeat('x', 10001))") == "22023"
-        assert sqlstate_of(conn, "select * from pymem.cypher('MATCH (n) RETURN n', '[1]')") == "22023"
-        assert sqlstate_of(conn, "select * from pymem.cypher('THIS IS NOT CYPHER')") not in (None, "XX000")
+        assert sqlstate_of(conn, "select * from pymem.graph_paths('alice', 'Dog', 'Cat', 4)") == "22023"
+        assert sqlstate_of(conn, "select * from pymem.graph_paths('alice', repeat('x', 201), 'Cat')") == "22023"
+        assert sqlstate_of(conn, "select * from pymem.graph_entities('alice', 0)") == "22023"

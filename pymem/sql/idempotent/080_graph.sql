@@ -7,7 +7,7 @@
 -- cypher, ...) are out of reach: AGE's RLS support is young (variable-length paths bypass
 -- it), and some of its functions crash the backend on bad input. A tenant owns no graph
 -- table, so it can add no policy or trigger that owner-run code (erasure) would execute.
--- pymem.cypher() accepts read-only Cypher from an allow-list of clauses and functions.
+-- No caller text ever reaches Cypher (see pymem.graph_entities below).
 -- The graph holds:
 --   (:User {user_id})  -[:ALLERGIC_TO|LIKES|... {memory_id, valid_from, valid_to, confidence}]->
 --   (:Entity {key, name, type})  -[:RELATED {user_id, memory_id}]-  (:Entity)   (same memory)
@@ -296,91 +296,126 @@ begin
     if v_keys is null then
         return;
     end if;
+    -- One constant text: only the graph's name is formatted in (%L); the depth filters the
+    -- walk's lengths afterwards (a user's co-mention graph is small).
     return query execute format(
         $q$select trim(both '"' from n::text), trim(both '"' from t::text), min(h::text::int)
            from ag_catalog.cypher(%L, $c$
-               MATCH p = (e:Entity)-[:RELATED*1..%s {user_id: $uid}]-(n:Entity)
+               MATCH p = (e:Entity)-[:RELATED*1..3 {user_id: $uid}]-(n:Entity)
                WHERE e.key IN $keys AND NOT n.key IN $keys
                RETURN n.name, n.type, length(p)
            $c$, $1) as (n agtype, t agtype, h agtype)
-           group by 1, 2 order by 3, 1$q$, v_tenant.graph_name, p_depth)
-        using jsonb_build_object('uid', p_user_id, 'keys', to_jsonb(v_keys))::text::agtype;
+           where h::text::int <= $2
+           group by 1, 2 order by 3, 1$q$, v_tenant.graph_name)
+        using jsonb_build_object('uid', p_user_id, 'keys', to_jsonb(v_keys))::text::agtype, p_depth;
 end
 $$;
 comment on function pymem.graph_neighbors(text, text, integer) is
     'Entities related to p_entity in a user''s memories (stated together), up to p_depth hops, '
     'from the calling tenant''s own graph. Tenant roles only.';
 
--- Read-only Cypher on the caller's own graph, for exploring it: it runs as the owner (the only
--- role with AGE's functions), so what the text may say is an allow-list, checked word by word
--- before AGE sees it: the reading clauses, the functions below, no variable-length paths (a
--- pattern like [*] walks the whole graph), no casts (::) or qualified calls (x.f()), no
--- procedure calls. The query must RETURN one value (a map for several). It runs inside a
--- subtransaction that is always rolled back, read-only, under a 5 s statement timeout.
-create or replace function pymem.cypher(p_query text, p_params jsonb default '{}')
-    returns setof jsonb
-    language plpgsql volatile security definer
-    set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
-as $fn$
-declare
-    c_clauses constant text[] := array['match', 'optional', 'where', 'with', 'return', 'order', 'by', 'skip', 'limit',
-        'unwind', 'as', 'distinct', 'and', 'or', 'not', 'xor', 'in', 'is', 'null', 'true', 'false', 'asc', 'desc',
-        'ascending', 'descending', 'starts', 'ends', 'contains', 'case', 'when', 'then', 'else', 'end'];
-    c_functions constant text[] := array['count', 'collect', 'type', 'labels', 'keys', 'properties', 'id', 'size',
-        'length', 'nodes', 'relationships', 'startnode', 'endnode', 'coalesce', 'tolower', 'toupper', 'tostring',
-        'tointeger', 'tofloat', 'head', 'last', 'tail', 'abs', 'sum', 'min', 'max', 'avg', 'trim', 'ltrim', 'rtrim',
-        'substring', 'replace', 'split', 'reverse', 'left', 'right', 'exists', 'range'];
-    v_tenant _pymem.tenants := _pymem.acting_tenant();
-    v_rows   jsonb[];
-    v_code   text;
-    v_call   text;
-begin
-    if p_query is null or length(p_query) > 10000 then
-        raise exception 'pymem: a Cypher query of at most 10000 characters is required' using errcode = '22023';
-    end if;
-    if jsonb_typeof(coalesce(p_params, '{}')) <> 'object' then
-        raise exception 'pymem: params must be a JSON object' using errcode = '22023';
-    end if;
-    -- The query without its string literals, for the checks (a name inside quotes is data).
-    v_code := regexp_replace(p_query, '''(?:[^''\\]|\\.)*''|"(?:[^"\\]|\\.)*"', '''''', 'g');
-    if v_code ~* '\m(create|merge|set|delete|remove|detach|call|load|drop|foreach|yield)\M' then
-        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
-            using errcode = '25006';
-    end if;
-    if v_code ~ '::|\$c\$|;' or v_code ~ '\.\s*[A-Za-z_]\w*\s*\(' then
-        raise exception 'pymem: pymem.cypher() allows no casts, qualified function calls or statement separators'
-            using errcode = '42501';
-    end if;
-    if v_code ~ '\[[^\]]*\*[^\]]*\]' then
-        raise exception 'pymem: pymem.cypher() allows no variable-length paths; use pymem.graph_neighbors()'
-            using errcode = '42501';
-    end if;
-    for v_call in select lower(m[1]) from regexp_matches(v_code, '([A-Za-z_][\w]*)\s*\(', 'g') m loop
-        continue when v_call = any(c_functions) or v_call = any(c_clauses);
-        raise exception 'pymem: pymem.cypher() does not allow the function %', quote_literal(v_call)
-            using errcode = '42501', hint = 'Allowed: ' || array_to_string(c_functions, ', ') || '.';
-    end loop;
-    begin
-        perform set_config('transaction_read_only', 'on', true);
-        perform set_config('statement_timeout', '5000', true);
-        execute format('select array_agg(regexp_replace(ag_catalog.agtype_out(r)::text, ''::(vertex|edge|path)'', '''', ''g'')::jsonb)
-                        from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)',
-                       v_tenant.graph_name, p_query)
-            into v_rows using coalesce(p_params, '{}')::text::ag_catalog.agtype;
-        raise exception using errcode = 'P0004', message = 'pymem:rollback';
-    exception
-        when sqlstate 'P0004' then
-            null;  -- the subtransaction (and its settings) is discarded; v_rows survives
-    end;
-    return query select unnest(coalesce(v_rows, '{}'));
-end
-$fn$;
+-- There is no way to send Cypher. AGE's C functions (cypher() itself, age_vle,
+-- age_vertex_stats, ...) read any graph without privilege checks and crash the backend on
+-- some inputs, and AGE's parser reads quotes differently from any checker written around it
+-- (a quote inside a backtick name ended the text a check had stripped, and the rest ran as
+-- SQL as the owner): an allow-list over text is the wrong design. pymem.cypher() is gone;
+-- the graph is read through the fixed functions below (and graph_facts / graph_neighbors
+-- above), whose queries pymem writes and whose inputs are bound values.
+drop function if exists pymem.cypher(text, jsonb);
 
-comment on function pymem.cypher(text, jsonb) is
-    'Read-only Cypher on the calling tenant''s own graph, from an allow-list of clauses (MATCH, OPTIONAL '
-    'MATCH, WHERE, WITH, RETURN, ORDER BY, SKIP, LIMIT, UNWIND) and functions, without variable-length '
-    'paths, casts or qualified calls, at most 5 s; the query RETURNs one value per row (a map for several), '
-    'returned as jsonb. Tenant roles and their logins.';
+-- The relation types (edge labels) the graph can hold.
+create or replace function pymem.graph_relation_types() returns setof text
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$ select unnest(_pymem.relation_predicates()) order by 1 $$;
+comment on function pymem.graph_relation_types() is
+    'The relation types a user''s graph may hold (User -[type]-> Entity). Anyone.';
+
+-- A user's entities: what the user's memories name, with how many memories name each and
+-- the relation types stated for it. Read from the entity map (no AGE involved); RLS keeps
+-- it to the acting tenant.
+create or replace function pymem.graph_entities(p_user_id text, p_limit integer default 100)
+    returns table (entity text, entity_type text, memories bigint, relation_types text[])
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant_id text := _pymem.current_tenant_id();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_limit is null or p_limit not between 1 and 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    return query
+    select min(me.entity_name), min(me.entity_type), count(distinct me.memory_id),
+           coalesce(array_agg(distinct me.predicate order by me.predicate) filter (where me.predicate is not null), '{}')
+    from _pymem.memory_entities me
+    join _pymem.memories m on m.tenant_id = me.tenant_id and m.id = me.memory_id
+    where me.tenant_id = v_tenant_id and me.user_id = p_user_id and m.status = 'active'
+    group by me.entity_key
+    order by count(distinct me.memory_id) desc, min(me.entity_name)
+    limit p_limit;
+end
+$$;
+comment on function pymem.graph_entities(text, integer) is
+    'The entities a user''s active memories name (entity, type, how many memories, relation types), '
+    'most mentioned first, at most p_limit (1-1000). Tenant roles and their logins.';
+
+-- The shortest chains of co-mentions (entities stated in the same memory) that join two
+-- entities of a user, up to p_max_hops (1-3). A recursive query over the entity map: the
+-- same edges the graph's RELATED links hold, without handing AGE a path pattern.
+create or replace function pymem.graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer default 3)
+    returns table (path text[], hops integer)
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant_id text := _pymem.current_tenant_id();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    perform _pymem.check_id('from', p_from, 200);
+    perform _pymem.check_id('to', p_to, 200);
+    if p_max_hops is null or p_max_hops not between 1 and 3 then
+        raise exception 'pymem: max_hops must be 1, 2 or 3' using errcode = '22023';
+    end if;
+    return query
+    with recursive
+    entities as (
+        select me.memory_id, me.entity_key, min(me.entity_name) as name
+        from _pymem.memory_entities me
+        join _pymem.memories m on m.tenant_id = me.tenant_id and m.id = me.memory_id
+        where me.tenant_id = v_tenant_id and me.user_id = p_user_id and m.status = 'active'
+        group by me.memory_id, me.entity_key
+    ),
+    edges as (
+        select distinct a.entity_key as a, b.entity_key as b
+        from entities a join entities b on b.memory_id = a.memory_id and b.entity_key <> a.entity_key
+    ),
+    names as (select e.entity_key, min(e.name) as name from entities e group by e.entity_key),
+    walk as (
+        select array[n.entity_key] as keys, 0 as hops
+        from names n where lower(n.name) = lower(btrim(p_from))
+        union all
+        select w.keys || e.b, w.hops + 1
+        from walk w join edges e on e.a = w.keys[array_length(w.keys, 1)]
+        where w.hops < p_max_hops and not e.b = any(w.keys)
+    ),
+    reached as (
+        select w.keys, w.hops from walk w
+        join names n on n.entity_key = w.keys[array_length(w.keys, 1)]
+        where w.hops > 0 and lower(n.name) = lower(btrim(p_to))
+    )
+    select array(select n.name from unnest(r.keys) with ordinality k(key, i) join names n on n.entity_key = k.key
+                 order by k.i), r.hops
+    from reached r
+    where r.hops = (select min(r2.hops) from reached r2)
+    order by 1
+    limit 20;
+end
+$$;
+comment on function pymem.graph_paths(text, text, text, integer) is
+    'The shortest chains of entities (stated together in a memory) joining p_from to p_to in a '
+    'user''s active memories, at most p_max_hops (1-3) hops, at most 20 chains. Tenant roles and their logins.';
 
 -- The retrieval signal: memories of a user linked to the entities a query names (1.0), to
 -- entities stated together with those (0.5), or, when the question asks for a type

@@ -380,7 +380,8 @@ begin
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
                             'get_memory', 'list_memories',
-                            'graph_facts', 'graph_neighbors', 'cypher', 'contradictions',
+                            'graph_facts', 'graph_neighbors', 'graph_entities', 'graph_paths',
+                            'graph_relation_types', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')
     loop
         select string_agg('$' || i, ', ') into v_args from generate_series(1, v_fn.pronargs) i;
@@ -393,6 +394,15 @@ begin
                        pg_get_function_identity_arguments(v_fn.oid), p_tenant.role_name);
         execute format('revoke all on function %I.%I(%s) from public', v_schema, v_fn.proname,
                        pg_get_function_identity_arguments(v_fn.oid));
+    end loop;
+    -- A wrapper whose function left the API (pymem.cypher) goes with it.
+    for v_fn in
+        select w.proname, pg_get_function_identity_arguments(w.oid) as args
+        from pg_proc w
+        where w.pronamespace = v_schema::regnamespace
+          and not exists (select from pg_proc p where p.pronamespace = 'pymem'::regnamespace and p.proname = w.proname)
+    loop
+        execute format('drop function %I.%I(%s)', v_schema, v_fn.proname, v_fn.args);
     end loop;
     execute format('revoke create on schema %I from %I', v_schema, p_tenant.role_name);
     return v_schema;
