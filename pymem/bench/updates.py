@@ -24,8 +24,10 @@ Then, per scenario:
 
 A distractor or cessation whose first statement produced no memory naming the value passes
 trivially; ``*_with_extracted_original`` counts those that were really tested.
-Targets apply to the held-out halves, ``heldout`` (written before any tuning) and ``heldout2``
-(written blind after ``heldout`` was measured; the unseen test now); tune on ``tune``.
+Targets apply to the held-out halves, ``heldout`` (written before any tuning), ``heldout2``
+(written blind after ``heldout`` was measured) and ``heldout3`` (families of its own, written
+blind to the statement-reading rules before issue 33 changed them: the unseen test now; see
+:mod:`pymem.bench.updates_corpus_heldout3`); tune on ``tune``.
 """
 
 from __future__ import annotations
@@ -41,7 +43,16 @@ from ..worker.extract import RuleExtractor
 from ..worker.llm import LLMExtractor
 from ..worker.worker import Worker, WorkerConfig
 from .common import BenchDatabase
-from .updates_corpus import SPLITS, corpus, mentions, summary
+from . import updates_corpus, updates_corpus_heldout3
+from .updates_corpus import mentions, summary
+
+SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT)
+
+
+def corpus() -> list[dict]:
+    """The generated halves, then ``heldout3`` (written out in a module of its own)."""
+    return updates_corpus.corpus() + updates_corpus_heldout3.scenarios()
+
 
 DATABASE = "pymem_bench_updates"
 TENANT = "bench-updates"
@@ -251,11 +262,14 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
                     for name in splits}
         return {
             "benchmark": "updates",
-            "corpus": {k: v for k, v in summary(scenarios).items() if k in ("total", "by_type", "by_split")},
+            "corpus": {**{k: v for k, v in summary(scenarios).items() if k in ("total", "by_type")},
+                       "by_split": {name: dict(Counter(s["type"] for s in scenarios if s["split"] == name))
+                                    for name in SPLITS}},
             "splits": splits,
             "targets": TARGETS,
             "meets_targets_heldout": _meets_targets(splits.get("heldout")),
             "meets_targets_heldout2": _meets_targets(splits.get("heldout2")),
+            "meets_targets_heldout3": _meets_targets(splits.get("heldout3")),
             "seconds": round(time.perf_counter() - started, 1),
             "extractor": getattr(extractor, "name", type(extractor).__name__)
                          + (f" ({extractor.model})" if getattr(extractor, "model", None) else ""),
