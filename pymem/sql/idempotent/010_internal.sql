@@ -70,6 +70,27 @@ comment on function pymem.memory_kinds() is
 
 -- Raises 22023 naming the accepted kinds unless p_kind is one (and, with p_extracted, one an
 -- extractor may produce).
+-- A wake-up hint on a LISTEN channel (pymem_episodes: work is waiting; pymem_forget: drop
+-- cached query embeddings), sent only while the cluster's one NOTIFY queue is less than half
+-- full. PostgreSQL lets every session LISTEN and NOTIFY; a session that listens and never
+-- reads pins the queue, a flood fills it, and then every NOTIFY fails at commit together
+-- with the write it belongs to (another tenant's ingest or erasure answered 503). A skipped
+-- hint costs latency, never a write: workers poll, and query caches do not rely on it
+-- (pymem/client.py). Logins that sit idle are ended (pymem.enforce_login_limits).
+create or replace function _pymem.hint(p_channel text) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if p_channel not in ('pymem_episodes', 'pymem_forget') then
+        raise exception 'pymem: unknown channel %', p_channel using errcode = '22023';
+    end if;
+    if pg_notification_queue_usage() < 0.5 then
+        perform pg_notify(p_channel, '');
+    end if;
+end
+$$;
+
 create or replace function _pymem.check_kind(p_field text, p_kind text, p_extracted boolean default false)
     returns void
     language plpgsql immutable security invoker
@@ -277,7 +298,16 @@ as $$
         'login_statement_timeout_ms', 30000,
         'login_idle_in_transaction_timeout_ms', 60000,
         'login_transaction_timeout_ms', 300000,
-        'login_lock_timeout_ms', 5000
+        'login_lock_timeout_ms', 5000,
+        -- an idle session is ended after this long: a login that LISTENs and never reads
+        -- holds back the cluster's one NOTIFY queue
+        'login_idle_session_timeout_ms', 300000,
+        -- memory per sort or hash and temporary files of a login's session (temp_file_limit
+        -- only where the installing role is a superuser: PostgreSQL lets no one else set it)
+        'login_work_mem_kb', 16384,
+        'login_temp_file_limit_kb', 262144,
+        -- a tenant's episodes waiting for extraction; past it, ingest answers PM429
+        'max_pending_episodes', 20000
     ) || p_tenant.settings
 $$;
 

@@ -176,7 +176,7 @@ begin
     v_report := v_report || jsonb_build_object('residual', v_residual);
     perform _pymem.write_audit(p_tenant_id, 'drop_tenant', null, v_report);
     -- Services drop their cached query embeddings on commit (the payload names nobody).
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return v_report;
 end
 $$;

@@ -83,7 +83,10 @@ declare
         "min_score": [0, 1000, false],
         "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
         "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
-        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
+        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true],
+        "login_idle_session_timeout_ms": [1000, 86400000, true], "login_work_mem_kb": [64, 2097151, true],
+        "login_temp_file_limit_kb": [0, 2147483647, true], "max_pending_episodes": [1, 100000000, true],
+        "max_memories": [1, 1000000000, true]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',

@@ -232,7 +232,7 @@ begin
            next_model = null, next_dimensions = null, next_started_at = null;
     select count(*) into v_total from _pymem.memories where embedding is not null;
     -- Services drop cached query vectors: they came from the old model.
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return jsonb_build_object('model', v_model.next_model, 'dimensions', v_model.next_dimensions,
                               'previous_model', v_model.model, 'previous_dimensions', v_model.dimensions,
                               'memories', v_total);

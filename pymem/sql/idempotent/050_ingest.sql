@@ -413,7 +413,7 @@ begin
      where e.status = 'processing' and e.worker_id = p_worker_id;
     get diagnostics v_count = row_count;
     if v_count > 0 then
-        perform pg_notify('pymem_episodes', '');
+        perform _pymem.hint('pymem_episodes');
     end if;
     return v_count;
 end
@@ -433,7 +433,7 @@ begin
      where e.status = 'dead' and (p_tenant_id is null or e.tenant_id = p_tenant_id);
     get diagnostics v_count = row_count;
     if v_count > 0 then
-        perform pg_notify('pymem_episodes', '');
+        perform _pymem.hint('pymem_episodes');
     end if;
     return v_count;
 end
@@ -460,3 +460,15 @@ as $$
 $$;
 comment on function pymem.queue_stats() is
     'Episodes per tenant and state, and the age of the oldest pending one. Service role only.';
+
+-- The queue's insert trigger (0002) sends its hint through _pymem.hint: a full NOTIFY queue
+-- must not fail the ingest that fired it.
+create or replace function _pymem.notify_episodes() returns trigger
+    language plpgsql security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform _pymem.hint('pymem_episodes');
+    return null;
+end
+$$;

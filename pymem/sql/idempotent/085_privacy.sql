@@ -169,7 +169,7 @@ begin
     end if;
     perform _pymem.write_audit(v_tenant.tenant_id, 'erase_user', v_report->>'subject_hash', v_before);
     -- Services drop their cached query embeddings on commit (the payload names nobody).
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return v_report;
 end
 $$;
@@ -425,6 +425,14 @@ begin
                    (v_settings->>'login_idle_in_transaction_timeout_ms')::int);
     execute format('alter role %I set transaction_timeout = %s', p_login, (v_settings->>'login_transaction_timeout_ms')::int);
     execute format('alter role %I set lock_timeout = %s', p_login, (v_settings->>'login_lock_timeout_ms')::int);
+    execute format('alter role %I set idle_session_timeout = %s', p_login,
+                   (v_settings->>'login_idle_session_timeout_ms')::int);
+    execute format('alter role %I set work_mem = %s', p_login, (v_settings->>'login_work_mem_kb')::int);
+    -- temp_file_limit is a superuser's setting: a login cannot lift it, and only a superuser
+    -- owner can set it (elsewhere docs/security.md tells the DBA the ALTER ROLE to run).
+    if (select rolsuper from pg_roles where rolname = current_user) then
+        execute format('alter role %I set temp_file_limit = %s', p_login, (v_settings->>'login_temp_file_limit_kb')::int);
+    end if;
 end
 $$;
 
@@ -452,6 +460,10 @@ begin
                         then 'idle_in_transaction'
                     when a.xact_start < now() - make_interval(secs => (s.v->>'login_transaction_timeout_ms')::float8 / 1000)
                         then 'transaction'
+                    -- idle (a LISTEN that never reads holds the cluster's NOTIFY queue)
+                    when a.state = 'idle'
+                         and a.state_change < now() - make_interval(secs => (s.v->>'login_idle_session_timeout_ms')::float8 / 1000)
+                        then 'idle_session'
                end as reason
         from pg_stat_activity a
         join _pymem.logins l on l.role_name = a.usename
@@ -475,7 +487,7 @@ end
 $$;
 comment on function pymem.enforce_login_limits() is
     'Ends login-role sessions past their tenant''s login_statement_timeout_ms, '
-    'login_idle_in_transaction_timeout_ms or login_transaction_timeout_ms (audited). Service role; '
+    'login_idle_in_transaction_timeout_ms, login_transaction_timeout_ms or login_idle_session_timeout_ms (audited). Service role; '
     'scheduled every minute. Returns {terminated, not_permitted}.';
 
 create or replace function pymem.create_login(p_tenant_id text, p_login text default null, p_password text default null)

@@ -138,6 +138,7 @@ begin
         _pymem.capabilities(),
         _pymem.new_id(),
         _pymem.check_id(text, text, integer),
+        _pymem.hint(text),
         _pymem.check_embedding(vector),
         _pymem.current_embedding_model(),
         _pymem.settings(_pymem.tenants),
