@@ -132,6 +132,16 @@ begin
         if v_message ? 'id' then perform _pymem.check_id(format('message %s id', v_index), v_message->>'id', 200); end if;
         v_index := v_index + 1;
     end loop;
+    -- A tenant's backlog is bounded: one tenant's flood cannot fill the queue every tenant's
+    -- extraction shares (claims take turns by tenant; this bounds what waits).
+    if exists (select from _pymem.episodes e
+               where e.tenant_id = v_tenant.tenant_id and e.status = 'pending'
+               order by e.enqueued_at, e.id
+               offset (v_settings->>'max_pending_episodes')::int - 1 limit 1) then
+        raise exception 'pymem: tenant % has % episodes waiting for extraction (max_pending_episodes)',
+            quote_literal(v_tenant.tenant_id), v_settings->>'max_pending_episodes' using errcode = 'PM429',
+            hint = 'Retry later, run more workers (pymem worker), or raise max_pending_episodes. Nothing was written.';
+    end if;
     -- The turns to index count against the tenant's cap; over it, nothing is written.
     perform _pymem.check_capacity(v_tenant, (select count(*)::int from jsonb_array_elements(p_messages) m
                                               where m->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles'))));
@@ -211,30 +221,79 @@ begin
            last_error = coalesce(e.last_error || E'\n', '') || format('lease expired on attempt %s', e.attempts)
      where e.status = 'processing' and e.lease_until < now() and e.attempts >= p_max_attempts;
 
+    -- Tenants take turns: the tenants with pending work (a skip scan of
+    -- episodes_tenant_queue_idx), the longest-waiting first, each get an equal share of the
+    -- claim (at least one episode) from the front of their own queue. One tenant's backlog
+    -- of thousands delays another tenant's first episode by at most one claim. Expired
+    -- leases come back first. The claimed episodes are returned in arrival order, which is
+    -- the order the worker applies them in (an older statement applied after a newer one
+    -- would be stored as the current value).
     return query
-    with due as (
-        select e.tenant_id, e.id from _pymem.episodes e
-        where (e.status = 'pending' and e.next_attempt_at <= now())
-           or (e.status = 'processing' and e.lease_until < now())
-        order by e.enqueued_at, e.id
+    with recursive active(tenant_id) as (
+        (select e.tenant_id from _pymem.episodes e where e.status = 'pending' order by e.tenant_id limit 1)
+        union all
+        select (select e.tenant_id from _pymem.episodes e
+                where e.status = 'pending' and e.tenant_id > a.tenant_id order by e.tenant_id limit 1)
+        from active a where a.tenant_id is not null
+    ),
+    heads as (
+        select a.tenant_id, h.enqueued_at
+        from active a
+        cross join lateral (select e.enqueued_at from _pymem.episodes e
+                            where e.tenant_id = a.tenant_id and e.status = 'pending' and e.next_attempt_at <= now()
+                            order by e.enqueued_at, e.id limit 1) h
+        where a.tenant_id is not null
+        order by h.enqueued_at, a.tenant_id
+        limit p_limit
+    ),
+    share as (select greatest(1, ceil(p_limit::numeric / greatest(count(*), 1)))::int as n from heads),
+    expired as (
+        select e.tenant_id, e.id, e.enqueued_at, 0::bigint as turn, e.lease_until as waiting_since
+        from _pymem.episodes e
+        where e.status = 'processing' and e.lease_until < now()
+        order by e.lease_until
         limit p_limit
         for update skip locked
+    ),
+    fair as (
+        select c.tenant_id, c.id, c.enqueued_at, c.turn, h.enqueued_at as waiting_since
+        from heads h cross join share s
+        cross join lateral (select e.tenant_id, e.id, e.enqueued_at,
+                                   row_number() over (order by e.enqueued_at, e.id) as turn
+                            from (select e.tenant_id, e.id, e.enqueued_at from _pymem.episodes e
+                                  where e.tenant_id = h.tenant_id and e.status = 'pending' and e.next_attempt_at <= now()
+                                  order by e.enqueued_at, e.id
+                                  limit s.n
+                                  for update skip locked) e) c
+    ),
+    due as (
+        select d.tenant_id, d.id from (select * from expired union all select * from fair) d
+        order by d.turn, d.waiting_since, d.enqueued_at, d.id
+        limit p_limit
+    ),
+    claimed as (
+        update _pymem.episodes e
+           set status = 'processing', worker_id = p_worker_id, claimed_at = now(),
+               lease_until = now() + make_interval(secs => p_lease_seconds), attempts = e.attempts + 1
+          from due, _pymem.tenants t
+         where e.tenant_id = due.tenant_id and e.id = due.id and t.tenant_id = e.tenant_id
+        returning e.tenant_id, e.id, t.role_name, e.user_id, e.agent_id, e.session_id, e.messages, e.metadata,
+                  e.attempts, e.enqueued_at, e.observed_at, e.memory_ids,
+                  -- the indexed turns' text, one per memory_ids entry (a turn said twice in
+                  -- one episode is one row listed twice): what the worker embeds
+                  (select array_agg(m.content order by u.i)
+                     from unnest(e.memory_ids) with ordinality u(id, i)
+                     join _pymem.memories m on m.tenant_id = e.tenant_id and m.id = u.id) as turn_texts
     )
-    update _pymem.episodes e
-       set status = 'processing', worker_id = p_worker_id, claimed_at = now(),
-           lease_until = now() + make_interval(secs => p_lease_seconds), attempts = e.attempts + 1
-      from due, _pymem.tenants t
-     where e.tenant_id = due.tenant_id and e.id = due.id and t.tenant_id = e.tenant_id
-    returning e.tenant_id, e.id, t.role_name, e.user_id, e.agent_id, e.session_id, e.messages, e.metadata,
-              e.attempts, e.enqueued_at, e.observed_at, e.memory_ids,
-              -- the indexed turns' text, in memory_ids order: what the worker embeds
-              (select array_agg(m.content order by array_position(e.memory_ids, m.id))
-                 from _pymem.memories m where m.tenant_id = e.tenant_id and m.id = any(e.memory_ids));
+    select c.tenant_id, c.id, c.role_name, c.user_id, c.agent_id, c.session_id, c.messages, c.metadata,
+           c.attempts, c.enqueued_at, c.observed_at, c.memory_ids, c.turn_texts
+    from claimed c
+    order by c.enqueued_at, c.id;
 end
 $$;
 comment on function _pymem.claim_episodes(text, integer, integer, integer) is
-    'Claims up to p_limit due episodes across tenants for one worker (FOR UPDATE SKIP LOCKED, '
-    'lease p_lease_seconds). Service role only.';
+    'Claims up to p_limit due episodes for one worker, tenants taking turns (FOR UPDATE SKIP LOCKED, '
+    'lease p_lease_seconds), returned in arrival order. Service role only.';
 
 -- One extracted candidate goes through the consistency engine (dedup, supersession). The
 -- offline extractor's candidates carry their statement analysis; a model's slot counts only

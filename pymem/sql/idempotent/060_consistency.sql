@@ -28,33 +28,80 @@ drop function if exists _pymem.check_capacity(_pymem.tenants);
 -- the tenant holds max_memories already, with its own SQLSTATE (PM429) so callers can tell
 -- it from bad input; the HTTP API answers 409. Raw turns count: ingest checks too.
 create or replace function _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer default 1) returns void
-    language plpgsql stable security invoker
+    language plpgsql stable security definer
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare
     v_limit bigint := (_pymem.settings(p_tenant)->>'max_memories')::bigint;
-    v_estimate real;
     v_count bigint;
 begin
+    -- An early answer before any work, from the exact count (0015_tenant_counters.sql);
+    -- the count trigger below is what holds the cap under concurrent writers. Definer (the
+    -- count is the owner's), so only for the acting tenant's own row.
+    if p_tenant.tenant_id is distinct from (_pymem.acting_tenant()).tenant_id then
+        raise exception 'pymem: capacity of another tenant' using errcode = '42501';
+    end if;
     if v_limit is null then
         return;
     end if;
-    -- Counting a big partition on every write is too slow; the planner's estimate is
-    -- free. Count exactly only when the estimate says the tenant is near its limit.
-    select c.reltuples into v_estimate from pg_class c
-    where c.oid = to_regclass(format('_pymem.%I', 'memories_' || p_tenant.storage_suffix));
-    if coalesce(v_estimate, 0) < 0.9 * v_limit and v_limit > 1000 then
-        return;
-    end if;
-    select count(*) into v_count from _pymem.memories m
-    where m.tenant_id = p_tenant.tenant_id and m.status <> 'forgotten';
-    if v_count + greatest(p_adding, 0) > v_limit then
-        raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant.tenant_id),
-            v_count, v_limit using errcode = 'PM429',
-            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
+    select u.memories into v_count from _pymem.tenant_usage u where u.tenant_id = p_tenant.tenant_id;
+    if coalesce(v_count, 0) + greatest(p_adding, 0) > v_limit then
+        perform _pymem.raise_capacity(p_tenant.tenant_id, coalesce(v_count, 0), v_limit);
     end if;
 end
 $$;
+
+create or replace function _pymem.raise_capacity(p_tenant_id text, p_count bigint, p_limit bigint) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant_id),
+        p_count, p_limit using errcode = 'PM429',
+        hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
+end
+$$;
+
+-- The exact count of a tenant's memories that are not forgotten, changed by every insert,
+-- delete and forget on any partition, in the writing transaction. The count row's lock
+-- orders a tenant's concurrent writers, so the cap holds exactly; other tenants' writers
+-- never wait on it. Definer: the count is the installing role's, no tenant writes it.
+create or replace function _pymem.count_memories() returns trigger
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant_id text := case when tg_op = 'DELETE' then old.tenant_id else new.tenant_id end;
+    v_delta     integer := case when tg_op = 'INSERT' then 1
+                                when tg_op = 'DELETE' then -1
+                                when new.status = 'forgotten' then -1 else 1 end;
+    v_count     bigint;
+    v_limit     bigint;
+begin
+    insert into _pymem.tenant_usage as u (tenant_id, memories)
+    values (v_tenant_id, greatest(v_delta, 0))
+    on conflict (tenant_id) do update set memories = greatest(u.memories + v_delta, 0)
+    returning u.memories into v_count;
+    if v_delta > 0 then
+        select (_pymem.settings(t)->>'max_memories')::bigint into v_limit from _pymem.tenants t
+        where t.tenant_id = v_tenant_id;
+        if v_count > v_limit then
+            perform _pymem.raise_capacity(v_tenant_id, v_count - 1, v_limit);
+        end if;
+    end if;
+    return null;
+end
+$$;
+
+-- Row triggers on the parent reach every partition (a statement trigger on the parent would
+-- miss a write aimed at a partition).
+create or replace trigger memories_count_insert after insert on _pymem.memories
+    for each row when (new.status <> 'forgotten') execute function _pymem.count_memories();
+create or replace trigger memories_count_delete after delete on _pymem.memories
+    for each row when (old.status <> 'forgotten') execute function _pymem.count_memories();
+create or replace trigger memories_count_forget after update of status on _pymem.memories
+    for each row when ((old.status = 'forgotten') is distinct from (new.status = 'forgotten'))
+    execute function _pymem.count_memories();
 
 create or replace function _pymem.same_value(a text, b text) returns boolean
     language sql immutable parallel safe security invoker

@@ -1,0 +1,26 @@
+-- 0015_tenant_counters: an exact memory count per tenant, and a queue index by tenant.
+-- Incremental file: run once by alembic revision 0015, then frozen.
+--
+-- max_memories was checked against the partition's reltuples estimate and counted exactly
+-- only when the estimate neared the cap: with the estimate below 0.9 x the cap, or unknown
+-- (-1, a partition never analysed), every write passed, and a tenant capped at 2,000 stored
+-- 8,000 rows in 8 s. The count now lives in a row per tenant that a trigger
+-- (060_consistency.sql) changes inside the writing transaction, under that row's lock: the
+-- cap holds exactly, whatever the estimate and however many sessions write at once.
+create table _pymem.tenant_usage (
+    tenant_id text primary key references _pymem.tenants (tenant_id) on delete cascade,
+    memories  bigint not null default 0 check (memories >= 0)
+);
+-- The installing role's alone: no grant to any tenant or service role, and RLS with no
+-- policy hides it from everyone else should a grant ever appear.
+alter table _pymem.tenant_usage enable row level security;
+insert into _pymem.tenant_usage (tenant_id, memories)
+select t.tenant_id, (select count(*) from _pymem.memories m where m.tenant_id = t.tenant_id and m.status <> 'forgotten')
+from _pymem.tenants t;
+
+-- Claims were one queue in arrival order: behind one tenant's 3,569 ingests another tenant's
+-- first episode waited minutes. _pymem.claim_episodes now takes turns by tenant; this index
+-- gives it the tenants with pending work (a skip scan over tenant_id) and each one's oldest
+-- episodes. It replaces 0014's queue-order index, which nothing reads any more.
+create index episodes_tenant_queue_idx on _pymem.episodes (tenant_id, enqueued_at, id) where status = 'pending';
+drop index _pymem.episodes_claim_idx;
