@@ -21,6 +21,7 @@ from pgvector.psycopg import register_vector
 
 from .client import Conflict
 from .queries import SQL_DIR, query
+from .retry import backoff_delay
 
 
 def prepare_owner(superuser_dsn: str, owner: str) -> None:
@@ -86,7 +87,8 @@ def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work
         register_vector(conn)
         if not conn.execute(query("reembed_lock")).fetchone()[0]:
             raise Conflict("another `pymem embeddings reembed` is running on this database", "55P03")
-        conn.execute(query("begin_reembed"), {"model": embedder.model, "dimensions": embedder.dimensions})
+        _retry_busy(lambda: conn.execute(query("begin_reembed"),
+                                         {"model": embedder.model, "dimensions": embedder.dimensions}))
         counted = 0.0
         while True:
             embedded = reembed_step(conn, embedder, batch_size)
@@ -121,7 +123,22 @@ def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work
                 if attempt == 120:
                     raise
                 time.sleep(poll)  # a worker still holds a batch: let it land, then try again
+            except psycopg.errors.LockNotAvailable:
+                if attempt == 120:
+                    raise
+                time.sleep(backoff_delay(attempt, base=0.1, cap=2.0))  # a session holds a write: wait, retry
     return {**report, "embedded_here": here, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _retry_busy(fn, attempts: int = 600):
+    """``fn`` again while the table lock it asks for (with a short lock_timeout) is busy."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except psycopg.errors.LockNotAvailable:
+            if attempt == attempts:
+                raise
+            time.sleep(backoff_delay(attempt, base=0.1, cap=1.0))
 
 
 def reembed_step(conn: psycopg.Connection, embedder, batch_size: int, *, commit: bool = True) -> int:

@@ -24,10 +24,13 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from .retry import backoff_delay
 
 # alembic and SQLAlchemy are imported where a migration runs: every `connect()` checks the
 # revision, and importing them would cost a CLI call about 0.4 s.
@@ -39,6 +42,14 @@ RELEASED = SQL_DIR / "released.json"
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
 _LOCK_KEY = 0x706D656D  # "pmem"
+
+# A migration's DDL asks for its table locks with this timeout and the whole migration is
+# retried (one transaction, so a retry starts clean) with backoff while a lock is busy.
+# Without it, a login idling in a transaction that had written a row made the migration wait,
+# and every tenant's writes queued behind the migration's lock request (HTTP 504s) until the
+# login went away. With it, other writers wait at most this long at a time.
+DDL_LOCK_TIMEOUT_MS = 200
+DDL_LOCK_ATTEMPTS = 600  # about ten minutes of retries at the backoff's cap
 
 
 class MigrationError(RuntimeError):
@@ -199,13 +210,10 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
 
             before = current_revision(lock_conn)
             _check_frozen(lock_conn)
-            engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(dsn), poolclass=NullPool)
+            engine = create_engine("postgresql+psycopg://", poolclass=NullPool, creator=lambda: psycopg.connect(
+                dsn, options=f"-c lock_timeout={DDL_LOCK_TIMEOUT_MS}"))
             try:
-                with engine.begin() as sa_conn:
-                    config = alembic_config()
-                    config.attributes["connection"] = sa_conn
-                    command.upgrade(config, target)
-                    idempotent = config.attributes.get("idempotent_files", [])
+                idempotent = _upgrade_with_lock_retries(engine, command, target)
             finally:
                 engine.dispose()
             after = current_revision(lock_conn)
@@ -223,6 +231,25 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
             lock_conn.execute("select pg_advisory_unlock(%s)", (_LOCK_KEY,))
     return {"from": before, "to": after, "idempotent_files": idempotent, "backfilled": backfilled,
             "embedding_model": {"model": recorded[0], "dimensions": recorded[1]}}
+
+
+def _upgrade_with_lock_retries(engine, command, target: str) -> list[str]:
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(1, DDL_LOCK_ATTEMPTS + 1):
+        try:
+            with engine.begin() as sa_conn:
+                config = alembic_config()
+                config.attributes["connection"] = sa_conn
+                command.upgrade(config, target)
+                return config.attributes.get("idempotent_files", [])
+        except (OperationalError, psycopg.errors.LockNotAvailable) as exc:
+            # through SQLAlchemy (the revisions) or straight from psycopg (the idempotent files)
+            cause = getattr(exc, "orig", exc)
+            if not isinstance(cause, psycopg.errors.LockNotAvailable) or attempt == DDL_LOCK_ATTEMPTS:
+                raise
+            time.sleep(backoff_delay(attempt, base=0.1, cap=1.0))
+    raise AssertionError("unreachable")
 
 
 # Data changes an incremental file leaves pending (it names them in _pymem.pending_backfills)

@@ -313,6 +313,9 @@ select ddl from _pymem.reembed_index_ddl() as ddl;
 
 -- name: reembed_hold_writes
 -- Writers wait until the switch commits; readers go on (inside the switch's transaction).
+-- Asked for with a short timeout (admin.reembed retries): a lock request that waits queues
+-- every tenant's writes behind it.
+set local lock_timeout = '200ms';
 lock table _pymem.memories in share row exclusive mode;
 
 -- name: finish_reembed

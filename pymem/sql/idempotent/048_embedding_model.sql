@@ -70,6 +70,9 @@ $$;
 create or replace function _pymem.begin_reembed(p_model text, p_dimensions integer) returns jsonb
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
+    -- its table locks: a request that waited would queue every tenant's writes behind it;
+    -- admin.reembed retries (55P03) with backoff instead
+    set lock_timeout = '200ms'
 as $$
 declare
     v_current _pymem.embedding_model;
@@ -196,6 +199,9 @@ $$;
 create or replace function _pymem.finish_reembed() returns jsonb
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
+    -- its table locks: a request that waited would queue every tenant's writes behind it;
+    -- admin.reembed retries (55P03) with backoff instead
+    set lock_timeout = '200ms'
 as $$
 declare
     v_model   _pymem.embedding_model;
@@ -242,6 +248,9 @@ $$;
 create or replace function _pymem.abort_reembed() returns jsonb
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
+    -- its table locks: a request that waited would queue every tenant's writes behind it;
+    -- admin.reembed retries (55P03) with backoff instead
+    set lock_timeout = '200ms'
 as $$
 declare
     v_model _pymem.embedding_model;

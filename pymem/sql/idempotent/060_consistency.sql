@@ -93,15 +93,8 @@ begin
 end
 $$;
 
--- Row triggers on the parent reach every partition (a statement trigger on the parent would
--- miss a write aimed at a partition).
-create or replace trigger memories_count_insert after insert on _pymem.memories
-    for each row when (new.status <> 'forgotten') execute function _pymem.count_memories();
-create or replace trigger memories_count_delete after delete on _pymem.memories
-    for each row when (old.status <> 'forgotten') execute function _pymem.count_memories();
-create or replace trigger memories_count_forget after update of status on _pymem.memories
-    for each row when ((old.status = 'forgotten') is distinct from (new.status = 'forgotten'))
-    execute function _pymem.count_memories();
+-- Its triggers are in 0015_tenant_counters.sql (created once: re-creating a trigger on every
+-- migrate would lock every partition).
 
 create or replace function _pymem.same_value(a text, b text) returns boolean
     language sql immutable parallel safe security invoker

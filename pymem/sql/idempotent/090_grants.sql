@@ -54,8 +54,11 @@ begin
     end loop;
     execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
                    _pymem.service_role());
+    -- ... and pymem migrate's own lock (migrate.py), which the installing role takes again on
+    -- every later migrate.
     execute format('grant execute on function pg_advisory_xact_lock(integer, integer), pg_try_advisory_lock(integer, integer),
-                    pg_advisory_unlock(integer, integer) to %I', v_owner);
+                    pg_advisory_unlock(integer, integer), pg_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
+                   v_owner);
     execute format('revoke temporary on database %I from public', current_database());
     return jsonb_build_object('revoked', v_revoked, 'open', (select count(*) from _pymem.public_side_doors()));
 end

@@ -24,3 +24,19 @@ from _pymem.tenants t;
 -- episodes. It replaces 0014's queue-order index, which nothing reads any more.
 create index episodes_tenant_queue_idx on _pymem.episodes (tenant_id, enqueued_at, id) where status = 'pending';
 drop index _pymem.episodes_claim_idx;
+
+-- The count's trigger function is kept current in 060_consistency.sql; this first version
+-- exists so the triggers can be created here, once.
+create function _pymem.count_memories() returns trigger
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, pg_temp
+as $$ begin return null; end $$;
+-- Row triggers on the parent reach every partition (a statement trigger on the parent would
+-- miss a write aimed at a partition).
+create trigger memories_count_insert after insert on _pymem.memories
+    for each row when (new.status <> 'forgotten') execute function _pymem.count_memories();
+create trigger memories_count_delete after delete on _pymem.memories
+    for each row when (old.status <> 'forgotten') execute function _pymem.count_memories();
+create trigger memories_count_forget after update of status on _pymem.memories
+    for each row when ((old.status = 'forgotten') is distinct from (new.status = 'forgotten'))
+    execute function _pymem.count_memories();
