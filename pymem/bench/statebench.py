@@ -29,7 +29,10 @@ Per query: ``current_in_top10`` (a result names a ``must_mention`` string), ``st
 result names one; a result naming both is not above itself). A query is *answerable* when one
 of its ``must_mention`` strings occurs in its own timeline's turns or initial facts (some are
 answer words no turn contains, e.g. "over budget"). Rates are reported per track and overall,
-over all queries and over the answerable ones. Tune on ``train``; report ``dev``.
+over all queries and over the answerable ones. ``answerable_only_beside_stale`` counts the
+answerable queries whose every turn or fact naming the current value also names the stale one
+("The value was: X. The ACTUAL value is: Y"): for those only an extracted memory that states
+the current value alone can come first. Tune on ``train``; report ``dev``.
 """
 
 from __future__ import annotations
@@ -116,6 +119,16 @@ def answerable(timeline: dict, query: dict) -> bool:
     return any(_names(text, query["ground_truth"].get("must_mention") or []) for text in said)
 
 
+def only_beside_stale(timeline: dict, query: dict) -> bool:
+    """Every turn or initial fact that names a must_mention string also names a must_not_mention
+    one (a correction quoting the value it corrects): the raw turns alone cannot put the
+    current value first, only a memory extracted from them can."""
+    truth = query["ground_truth"]
+    said = [t["text"] for t in _turns(timeline)] + [str(f["value"]) for f in _facts(timeline)]
+    naming = [text for text in said if _names(text, truth.get("must_mention") or [])]
+    return bool(naming) and all(_names(text, truth.get("must_not_mention") or []) for text in naming)
+
+
 def judge(contents: list[str], must_mention: list[str], must_not_mention: list[str]) -> dict:
     """The three per-query flags over ranked result contents (best first)."""
     current = [i for i, c in enumerate(contents) if _names(c, must_mention)]
@@ -156,7 +169,9 @@ def _rates(outcomes: list[dict]) -> dict:
 
 
 def _report(outcomes: list[dict]) -> dict:
-    return {"all": _rates(outcomes), "answerable": _rates([o for o in outcomes if o["answerable"]])}
+    return {"all": _rates(outcomes), "answerable": _rates([o for o in outcomes if o["answerable"]]),
+            "answerable_queries": sum(o["answerable"] for o in outcomes),
+            "answerable_only_beside_stale": sum(o["only_beside_stale"] for o in outcomes)}
 
 
 def _snippet(text: str) -> str:
@@ -213,6 +228,7 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
                 truth = query["ground_truth"]
                 results = tenant.retrieve(timeline["id"], query["prompt"], top_k=TOP_K)
                 outcome = {"track": timeline["track"], "answerable": answerable(timeline, query),
+                           "only_beside_stale": only_beside_stale(timeline, query),
                            **judge([m.content for m in results], truth.get("must_mention") or [],
                                    truth.get("must_not_mention") or [])}
                 if outcome["answerable"] and not outcome["current_first"]:
@@ -238,8 +254,7 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
             "turns_ingested": sum(len(t) for t in turns.values()),
             "top_k": TOP_K,
             "overall": overall,
-            "by_track": {track: {**_report([o for o in outcomes if o["track"] == track]),
-                                 "answerable_queries": sum(o["answerable"] for o in outcomes if o["track"] == track)}
+            "by_track": {track: _report([o for o in outcomes if o["track"] == track])
                          for track in TRACKS if any(o["track"] == track for o in outcomes)},
             "target": {"current_first_answerable": TARGET_CURRENT_FIRST_ANSWERABLE},
             "meets_target": (overall["answerable"]["current_first"] >= TARGET_CURRENT_FIRST_ANSWERABLE
