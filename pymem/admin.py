@@ -18,6 +18,7 @@ import time
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql
 
 from .client import Conflict
 from .queries import SQL_DIR, query
@@ -28,6 +29,11 @@ def prepare_owner(superuser_dsn: str, owner: str) -> None:
     with psycopg.connect(superuser_dsn, autocommit=True) as conn:
         conn.execute(query("set_owner"), {"owner": owner})
         conn.execute((SQL_DIR / "owner_prelude.sql").read_text(encoding="utf-8"))
+        # The owner grants CONNECT to the service role (migrate) and to each login
+        # (create_login): a database closed to PUBLIC then still lets them in.
+        database = conn.execute("select current_database()").fetchone()[0]
+        conn.execute(sql.SQL("grant connect on database {} to {} with grant option").format(
+            sql.Identifier(database), sql.Identifier(owner)))
 
 
 def lockdown(superuser_dsn: str) -> dict:
@@ -35,6 +41,43 @@ def lockdown(superuser_dsn: str) -> dict:
     one tenant reach another (and TEMP on the database); returns what was revoked."""
     with psycopg.connect(superuser_dsn, autocommit=True) as conn:
         return conn.execute(query("lockdown")).fetchone()[0]
+
+
+def restrict_connect(superuser_dsn: str) -> dict:
+    """As a superuser, in a pymem database: CONNECT for its owner (with grant option), its
+    service role and its logins only, not PUBLIC. Another install's login, or anyone's, then
+    cannot connect here. Idempotent; returns the roles that may connect.
+
+    The embedded server runs this for every pymem database at each start; on a server of
+    your own, `pymem doctor` prints the statements a DBA runs instead.
+    """
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        database, owner, service = conn.execute(
+            "select current_database(), owner_role, _pymem.service_role() from _pymem.install").fetchone()
+        logins = [r[0] for r in conn.execute(
+            "select l.role_name from _pymem.logins l join pg_roles r on r.rolname = l.role_name order by 1")]
+        target = sql.Identifier(database)
+        conn.execute(sql.SQL("grant connect on database {} to {} with grant option").format(
+            target, sql.Identifier(owner)))
+        # Granted by the owner, as migrate and create_login grant it: the owner's drop_login
+        # can then revoke it (a grant of the superuser's would keep the role from being dropped).
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(owner)))
+        for role in (service, *logins):
+            conn.execute(sql.SQL("grant connect on database {} to {}").format(target, sql.Identifier(role)))
+        conn.execute("reset role")
+        conn.execute(sql.SQL("revoke connect on database {} from public").format(target))
+    return {"database": database, "connect": [owner, service, *logins]}
+
+
+def databases_open_to_logins(dsn: str) -> dict[str, str]:
+    """Databases besides this one that every role may connect to (CONNECT granted to PUBLIC),
+    each with the statement that closes it: a pymem login there is outside this database's
+    lockdown and login limits (advisory locks, large objects, sleeps past its timeouts)."""
+    with psycopg.connect(dsn) as conn:
+        return dict(conn.execute(
+            "select datname, format('revoke connect on database %I from public;', datname) from pg_database "
+            "where datallowconn and datname <> current_database() "
+            "and has_database_privilege('public', oid, 'connect') order by 1").fetchall())
 
 
 def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str | None = "1GB",

@@ -51,7 +51,9 @@ def primary_and_replica():
         # A base backup that configures itself as a standby (-R: standby.signal + primary_conninfo).
         subprocess.run([str(bin_dir() / "pg_basebackup"), "-h", str(primary.socket_dir), "-U", "postgres",
                         "-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast"],
-                       check=True, capture_output=True, **replica.as_server_user())
+                       check=True, capture_output=True, env={**os.environ, "PGPASSWORD": primary.password()},
+                       **replica.as_server_user())
+        shutil.copy(primary.passfile, replica.passfile)  # a copy of the primary: the same superuser password
         with open(replica.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.write(f"unix_socket_directories = '{replica.socket_dir}'\nhot_standby = on\n")
         replica.start()
