@@ -3,10 +3,13 @@
 ``prepare_owner`` and ``lockdown`` are the superuser's two steps for an install owned by a
 role that is not a superuser (pymem/sql/owner_prelude.sql; ``_pymem.lockdown()``).
 
-``reindex_tenant`` rebuilds one tenant's HNSW and BM25 (or GIN) indexes from its current
-settings without blocking reads. The statements come from ``pymem.reindex_plan()`` (the
-database decides what to build and how); this module only runs them in order, each in its
-own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY refuse to run inside one.
+``reindex_tenant`` rebuilds one tenant's HNSW and GIN (lexical) indexes from its current
+settings without blocking reads (and rewrites its lexemes where text_config changed). Nothing
+needs a reindex after a restart, a crash or a recovery: both indexes are WAL-logged (issue 32);
+``index_health`` / ``pymem doctor`` say when one is short anyway. The statements come from
+``pymem.reindex_plan()`` (the database decides what to build and how); this module only runs
+them in order, each in its own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY
+refuse to run inside one.
 
 ``reembed`` changes the database's embedding model (pymem/sql/idempotent/048_embedding_model.sql
 says how): reads and writes go on throughout, and the switch is one transaction.
@@ -110,6 +113,33 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
             if progress:
                 progress("reindex", len(steps), len(plan))
     return {"tenant_id": tenant_id, "steps": steps, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def index_health(dsn: str) -> list[dict]:
+    """``pymem.index_health()``: per tenant, rows against what its lexical and vector indexes
+    return, and the command that repairs an unhealthy one (service role or owner)."""
+    with psycopg.connect(dsn) as conn:
+        cur = conn.execute(query("index_health"))
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+
+def log_index_health(dsn: str, log) -> list[dict]:
+    """Check every tenant's indexes and log the outcome: a warning with the repair per
+    unhealthy tenant (the worker runs this at start). Never raises: a check, not a gate."""
+    try:
+        report = index_health(dsn)
+    except psycopg.Error as exc:
+        log.warning("index health: not checked (%s)", str(exc).strip().splitlines()[0])
+        return []
+    unhealthy = [r for r in report if not r["healthy"]]
+    for r in unhealthy:
+        log.warning("index health: tenant %s has %d rows; its lexical index returns %d, its vector index %d of %d; "
+                    "repair: %s", r["tenant_id"], r["rows"], r["lexical_indexed"], r["vector_indexed"],
+                    r["vector_rows"], r["repair"])
+    if not unhealthy:
+        log.info("index health: the lexical and vector indexes of all %d tenants hold every row", len(report))
+    return report
 
 
 def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work_mem: str | None = "1GB",

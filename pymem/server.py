@@ -189,7 +189,6 @@ class EmbeddedServer:
         if legacy and self.passfile.exists():
             self._write_auth_files()  # ours, from an older pymem or the other mode: rewrite it
             legacy = False
-        crashed = self._cluster_state() not in ("shut down", "shut down in recovery")
         self._run(
             [
                 str(bin_dir() / "pg_ctl"),
@@ -208,8 +207,6 @@ class EmbeddedServer:
             time.sleep(0.05)
         if legacy:
             self._upgrade_trust_cluster()
-        if crashed:
-            self.rebuild_text_indexes()
         self.close_databases()
         return self.status()
 
@@ -240,35 +237,6 @@ class EmbeddedServer:
             if pymem_database:
                 done["restricted"][name] = restrict_connect(self.uri(name))
         return done
-
-    def rebuild_text_indexes(self) -> list[str]:
-        """REINDEX every BM25 (pg_textsearch) index in every database; returns their names.
-
-        pg_textsearch does not WAL-log all of its index pages: after a crash the index misses
-        what was written since the last checkpoint (measured: a lexical search found none of
-        200 memories written just before a kill), and a standby's copy is empty. start() runs
-        this after recovering from an unclean shutdown; on another server, run `pymem admin
-        reindex` after a crash or a point-in-time recovery.
-        """
-        import psycopg
-
-        rebuilt = []
-        with psycopg.connect(self.uri(), autocommit=True) as conn:
-            if conn.execute("select pg_is_in_recovery()").fetchone()[0]:
-                return rebuilt  # a standby cannot build indexes; its BM25 copies are unusable anyway
-            names = [r[0] for r in conn.execute(
-                "select datname from pg_database where datallowconn and not datistemplate order by 1")]
-        for name in names:
-            with psycopg.connect(self.uri(name), autocommit=True) as conn:
-                indexes = [r[0] for r in conn.execute(
-                    "select c.oid::regclass::text from pg_class c join pg_am a on a.oid = c.relam "
-                    "where a.amname = 'bm25' order by 1")]
-                for index in indexes:
-                    conn.execute(f"reindex index {index}")  # regclass text: already quoted
-                    rebuilt.append(f"{name}:{index}")
-        if rebuilt:
-            log.warning("the embedded PostgreSQL had not shut down cleanly: rebuilt %d BM25 index(es)", len(rebuilt))
-        return rebuilt
 
     def _cluster_state(self) -> str:
         """pg_controldata's "Database cluster state" (e.g. "shut down", "in production")."""

@@ -116,9 +116,24 @@ def _doctor_report(dsn: str) -> dict:
     }
     # A login that can connect to another database is outside pymem's lockdown there.
     report["databases_open_to_logins"] = admin.databases_open_to_logins(dsn)
+    report["index_health"] = _index_health_report(dsn)
     report["ok"] = (report["server_version_ok"] and report["vector"] and report["age"]
                     and not report["databases_open_to_logins"])
+    report["ok"] = report["ok"] and not (report["index_health"] or {}).get("unhealthy")
     return report
+
+
+def _index_health_report(dsn: str) -> dict | None:
+    """Every tenant's rows against what its lexical (GIN) and vector (HNSW) indexes return
+    (pymem.index_health()), with the command that repairs a short one; None before migrate."""
+    with psycopg.connect(dsn) as conn:
+        if not conn.execute("select to_regprocedure('pymem.index_health(text)')").fetchone()[0]:
+            return None
+    tenants = admin.index_health(dsn)
+    return {"tenants": len(tenants),
+            "unhealthy": {t["tenant_id"]: {k: t[k] for k in ("rows", "lexical_indexed", "vector_rows",
+                                                               "vector_indexed", "repair")}
+                          for t in tenants if not t["healthy"]}}
 
 
 @main.command()
@@ -136,6 +151,10 @@ def doctor(ctx: Context, as_json: bool) -> None:
         missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
         if missing:
             click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        for tenant_id, health in ((report.get("index_health") or {}).get("unhealthy") or {}).items():
+            click.echo(f"pymem: tenant {tenant_id}: {health['rows']} rows, the lexical index returns "
+                       f"{health['lexical_indexed']}, the vector index {health['vector_indexed']} of "
+                       f"{health['vector_rows']}; repair: {health['repair']}", err=True)
         open_databases = report.get("databases_open_to_logins") or {}
         if open_databases:
             click.echo(f"pymem: every role, pymem's logins included, may connect to {', '.join(open_databases)}, "

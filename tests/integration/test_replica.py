@@ -95,13 +95,13 @@ def test_a_streaming_replica_serves_retrieve(primary_and_replica, record_propert
             state = conn.execute("select state, replay_lag from pg_stat_replication").fetchone()
         assert state[0] == "streaming"
 
-        # Retrieval on the replica finds the same memories and isolates tenants. Its lexical
-        # scores differ: pg_textsearch's BM25 index is not WAL-logged (empty on a standby), so
-        # a standby ranks words with ts_rank_cd over the user's rows.
+        # Retrieval on the replica finds the same memories and isolates tenants: lexical search
+        # (a tsvector column, a GIN index, BM25 statistics in a table) is WAL-logged like the rest.
         on_replica = reader.tenant("acme").retrieve("alice", "editor colour theme dark mode", top_k=5)
         on_primary = acme.retrieve("alice", "editor colour theme dark mode", top_k=5)
         assert on_replica[0].id == on_primary[0].id and "dark mode" in on_replica[0].content
         assert {m.id for m in on_replica} == {m.id for m in on_primary}
+        assert [(m.id, m.lexical_score) for m in on_replica] == [(m.id, m.lexical_score) for m in on_primary]
         assert all(m.tenant_id == "acme" for m in on_replica)
         assert reader.tenant("globex").retrieve("alice", "editor colour theme dark mode")[0].content.startswith("Globex")
         # Writes are the primary's: the replica refuses them with a clear database error.

@@ -246,23 +246,41 @@ def test_graph_candidates_join_the_pool_and_weigh_with_weight_graph(acme, db):
     assert results[0].score == pytest.approx(0.5 + 0.15 * results[0].recency_score)
 
 
-def test_lexical_fallback_without_pg_textsearch_ranks_with_ts_rank_cd(acme, db):
+def test_lexical_score_is_bm25_over_the_users_own_memories(acme, db):
     acme.remember("joe", "Joe is allergic to peanuts and shellfish")
     acme.remember("joe", "Joe plays the cello")
-    with db.connect() as conn:
-        conn.execute("update _pymem.install set capabilities = capabilities || '{\"bm25\": \"tsvector\"}'")
-    results = acme.retrieve("joe", "which allergies does Joe have? peanuts")
+    acme.remember("joe", "Joe likes peanuts")
+    for i in range(5):  # another user's memories say nothing about Joe's words
+        acme.remember("other", f"shellfish shellfish number {i}")
+    results = acme.retrieve("joe", "which allergies does Joe have? peanuts shellfish")
     assert results[0].content == "Joe is allergic to peanuts and shellfish"
     assert results[0].lexical_score == pytest.approx(1.0)
+    by_text = {r.content: r.lexical_score for r in results}
+    assert 0 < by_text["Joe likes peanuts"] < 1
+    # N = 3 memories of joe, average length 3 lexemes (allergi, peanut, shellfish, joe, cello, play,
+    # like): BM25 with k1 1.2, b 0.3, a word counted once per memory.
+    with db.connect() as conn:
+        assert conn.execute("select documents, lexemes from _pymem.lexical_stats where user_id = 'joe'").fetchone() \
+            == (3, 4 + 3 + 3)
+    import math
+    idf = {w: math.log(1 + (3 - df + 0.5) / (df + 0.5)) for w, df in {"peanut": 2, "shellfish": 1, "joe": 3}.items()}
+
+    def bm25(words, length):
+        return sum(idf[w] for w in words) * 2.2 / (1 + 1.2 * (0.7 + 0.3 * length / (10 / 3)))
+
+    best = bm25(["peanut", "shellfish", "joe"], 4)
+    assert by_text["Joe likes peanuts"] == pytest.approx(bm25(["peanut", "joe"], 3) / best)
 
 
-def test_lexical_candidates_come_from_the_tenant_bm25_scan(acme):
+def test_lexical_candidates_are_the_users_best_lexical_scan_limit(acme):
     for i in range(5):
         acme.remember(f"other{i}", "zebra zebra zebra crossing")
     acme.remember("kim", "a zebra at the zoo")
-    # The tenant's best match is another user's: a scan of 1 row finds nothing for kim.
-    assert acme.retrieve("kim", "zebra", options={"lexical_scan_limit": 1}) == []
-    assert [r.user_id for r in acme.retrieve("kim", "zebra")] == ["kim"]
+    acme.remember("kim", "a zebra crossing")
+    # Other users' matches take no room: kim's best match stays within a limit of 1.
+    got = acme.retrieve("kim", "zebra crossing", options={"lexical_scan_limit": 1, "weight_temporal": 0})
+    assert [r.content for r in got if r.lexical_score > 0] == ["a zebra crossing"]
+    assert {r.user_id for r in acme.retrieve("kim", "zebra")} == {"kim"}
 
 
 def test_big_users_take_the_hnsw_path(client):
@@ -316,7 +334,8 @@ def test_admin_reindex_applies_new_settings_without_blocking_reads(client, db):
     defs = _index_defs(db, "re")
     suffix = next(name for name in defs if name.endswith("_hnsw")).removesuffix("_hnsw")
     assert "m='12'" in defs[f"{suffix}_hnsw"]
-    assert "b='0.5'" in defs[f"{suffix}_bm25"]
+    assert "gin (lexemes)" in defs[f"{suffix}_fts"]
+    assert client.tenant_settings("re")["bm25_b"] == 0.5  # applies at query time, no index holds it
     assert not any(name.endswith(("_rebuild", "_old")) for name in defs)
     assert tenant.retrieve("u", "apple banana", top_k=1)[0].content.startswith("reindex me")
 
