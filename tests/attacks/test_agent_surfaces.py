@@ -20,6 +20,7 @@ from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
 import pymem
+from pymem.client import QueryEmbeddingCache
 from pymem.integrations.langgraph import PymemStore
 
 from ..conftest import unit_vector
@@ -185,6 +186,18 @@ def test_the_cache_is_unused_while_notifications_may_be_skipped(db, client, acme
         mine.retrieve("bob", QUESTION)
         mine.retrieve("bob", QUESTION)
         assert embedder.calls == [QUESTION] * 3 and len(near.query_cache) == 0
+
+
+def test_a_vector_embedded_across_an_erasure_is_not_kept():
+    """Bob's question is being embedded when his erasure lands (here, or by notification):
+    what the model returns afterwards is his question still, and is not cached."""
+    cache = QueryEmbeddingCache()
+    generation = cache.generation  # read before embedding
+    cache.forget("acme", "bob")
+    cache.put("acme", "bob", QUESTION, unit_vector(1), generation=generation)
+    assert len(cache) == 0
+    cache.put("acme", "alice", QUESTION, unit_vector(1), generation=cache.generation)
+    assert len(cache) == 1
 
 
 def test_the_mcp_servers_cache_forgets_a_user_erased_elsewhere(db, client, acme):
