@@ -26,29 +26,28 @@ create table _pymem.lexical_stats (
 );
 revoke all on _pymem.lexical_stats from public;
 
--- Existing rows: the tenant's text_config, else the product default ('english', as
--- _pymem.settings() says at this release).
-update _pymem.memories m
-   set lexemes = to_tsvector(coalesce(t.settings->>'text_config', 'english')::regconfig, m.content)
-  from _pymem.tenants t
- where t.tenant_id = m.tenant_id;
+-- Each tenant partition: the pg_textsearch index (or the expression GIN of installs without
+-- pg_textsearch, whose name the new index takes) out first (one UPDATE over partitions that
+-- still have bm25 indexes ran out of LWLocks: "too many LWLocks taken" on 102 tenants), then
+-- lexemes for the rows stored before (the tenant's text_config, else the product default,
+-- 'english' as _pymem.settings() says at this release), then the GIN index, built in one pass.
+do $$
+declare
+    v_tenant _pymem.tenants;
+begin
+    for v_tenant in select * from _pymem.tenants t order by t.tenant_id loop
+        execute format('drop index if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
+        execute format('drop index if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix || '_fts');
+        execute format('update _pymem.%I set lexemes = to_tsvector(%L::regconfig, content)',
+                       'memories_' || v_tenant.storage_suffix,
+                       coalesce(v_tenant.settings->>'text_config', 'english'));
+        execute format('create index %I on _pymem.%I using gin (lexemes)',
+                       'memories_' || v_tenant.storage_suffix || '_fts', 'memories_' || v_tenant.storage_suffix);
+    end loop;
+end
+$$;
 
 insert into _pymem.lexical_stats (tenant_id, user_id, documents, lexemes)
 select m.tenant_id, m.user_id, count(*), coalesce(sum(length(m.lexemes)), 0)
 from _pymem.memories m
 group by m.tenant_id, m.user_id;
-
--- Each tenant partition: the GIN index in, the pg_textsearch index (or the expression GIN
--- of installs without pg_textsearch, which had the name now taken) out.
-do $$
-declare
-    v_suffix text;
-begin
-    for v_suffix in select t.storage_suffix from _pymem.tenants t order by 1 loop
-        execute format('drop index if exists _pymem.%I', 'memories_' || v_suffix || '_bm25');
-        execute format('drop index if exists _pymem.%I', 'memories_' || v_suffix || '_fts');
-        execute format('create index %I on _pymem.%I using gin (lexemes)',
-                       'memories_' || v_suffix || '_fts', 'memories_' || v_suffix);
-    end loop;
-end
-$$;
