@@ -340,6 +340,28 @@ def test_admin_reindex_applies_new_settings_without_blocking_reads(client, db):
     assert tenant.retrieve("u", "apple banana", top_k=1)[0].content.startswith("reindex me")
 
 
+def test_doctor_finds_a_short_index_and_names_the_repair(client, db):
+    from pymem.admin import index_health, reindex_tenant
+
+    client.create_tenant("hurt", settings={"exact_scan_max_rows": 0})
+    client.create_tenant("fine")
+    for i in range(30):
+        client.tenant("hurt").remember("u", f"hurt memory {i}", embedding=unit_vector(3000 + i))
+        client.tenant("fine").remember("u", f"fine memory {i}", embedding=unit_vector(4000 + i))
+    with db.connect() as conn:
+        suffix = conn.execute("select storage_suffix from _pymem.tenants where tenant_id = 'hurt'").fetchone()[0]
+        conn.execute(psycopg.sql.SQL("drop index _pymem.{}").format(psycopg.sql.Identifier(f"memories_{suffix}_fts")))
+    health = {h["tenant_id"]: h for h in index_health(db.service_dsn)}  # the worker's check, as the service
+    assert health["fine"]["healthy"] and health["fine"]["rows"] == health["fine"]["lexical_indexed"] == 30
+    assert health["fine"]["vector_indexed"] == 30
+    assert not health["hurt"]["healthy"] and health["hurt"]["lexical_indexed"] == 0
+    assert "pymem admin reindex --tenant hurt" in health["hurt"]["repair"]
+    result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "doctor", "--json"])
+    assert result.exit_code == 1 and "tenant hurt: 30 rows, the lexical index returns 0" in result.output
+    reindex_tenant(db.admin_dsn, "hurt")
+    assert all(h["healthy"] for h in index_health(db.service_dsn))
+
+
 def test_admin_reindex_of_an_unknown_tenant_fails_cleanly(db):
     result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "admin", "reindex", "--tenant", "nobody"])
     assert result.exit_code == 1 and "unknown tenant" in result.output
