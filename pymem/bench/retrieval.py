@@ -191,7 +191,7 @@ def build_corpus(db: BenchDatabase, spec: dict, *, progress=None) -> dict:
                         client.create_tenant(tenant_id, exist_ok=True)
                         suffix = conn.execute(bench_query("tenant_storage"), {"tenant_id": tenant_id}).fetchone()[0]
                         tenants[tenant_id] = suffix
-                        for kind in ("hnsw", "bm25"):
+                        for kind in ("hnsw", "fts"):
                             conn.execute(_identifier_query("drop_index", index=f"memories_{suffix}_{kind}"))
                     partition = f"memories_{tenants[tenant_id]}"
                     with conn.cursor() as cur:

@@ -21,12 +21,16 @@ from .base import Context, fail, main, pass_ctx
                                         "each tool takes a user_id of the key's tenant.")
 @click.option("--embedder", type=click.Choice(["auto", "local", "none"]), default="auto", show_default=True,
               help="auto = PYMEM_EMBED_URL if set, else the local model; none = lexical only.")
+@click.option("--key-cache-seconds", type=click.FloatRange(0), default=5.0, show_default=True,
+              help="HTTP only: a revoked API key keeps working this long (as for pymem serve).")
 @pass_ctx
-def mcp(ctx: Context, transport: str, host: str, port: int, user_id: str | None, embedder: str) -> None:
+def mcp(ctx: Context, transport: str, host: str, port: int, user_id: str | None, embedder: str,
+        key_cache_seconds: float) -> None:
     """Serve pymem's memory tools over MCP for the tenant of $PYMEM_API_KEY.
 
     Tools: remember, ingest, retrieve, forget, history, export_user. Over HTTP every request
-    needs the same key as 'Authorization: Bearer <key>'.
+    needs an active API key of that tenant as 'Authorization: Bearer <key>' (401 without
+    one, 403 for another tenant's).
     """
     api_key = os.environ.get("PYMEM_API_KEY")
     if not api_key:
@@ -39,7 +43,8 @@ def mcp(ctx: Context, transport: str, host: str, port: int, user_id: str | None,
     try:
         model = load_embedder(embedder)
         with client_mod.connect(ctx.dsn, home=ctx.home, embedder=model) as client:
-            server.serve(client, api_key, user_id=user_id, transport=transport, host=host, port=port)
+            server.serve(client, api_key, user_id=user_id, transport=transport, host=host, port=port,
+                         key_cache_seconds=key_cache_seconds)
     except PermissionError as exc:
         fail(str(exc))
     except (ServerError, client_mod.PymemError, psycopg.Error) as exc:

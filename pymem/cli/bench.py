@@ -296,3 +296,24 @@ def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_j
         return updates.run(home=ctx.home, dsn=ctx.dsn, split=split, limit=limit, settings=settings, progress=progress)
     except (ServerError, client_mod.PymemError, psycopg.Error, ValueError) as exc:
         fail(str(exc))
+
+
+@bench.command("statebench")
+@click.option("--split", type=click.Choice(["train", "dev"]), default="dev", show_default=True)
+@click.option("--data", type=click.Path(file_okay=False),
+              help="The StateBench folder (train.jsonl, dev.jsonl); default $PYMEM_BENCH_DATA/statebench, "
+                   "else ../shared/bench/statebench beside the repository.")
+@click.option("--limit", type=click.IntRange(1), help="At most this many timelines, taken from the tracks in turn.")
+@report
+@pass_ctx
+def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | None) -> dict:
+    """StateBench's supersession, supersession_detection, environmental_freshness and
+    repair_propagation timelines through remember/ingest -> worker -> retrieve: current_first,
+    stale_in_top10 and current_in_top10 per track, over all and over answerable queries."""
+    from ..bench import statebench
+
+    progress = Progress(prefix="pymem bench")
+    try:
+        return statebench.run(split=split, data=data, home=ctx.home, dsn=ctx.dsn, limit=limit, progress=progress)
+    except (ServerError, client_mod.PymemError, psycopg.Error, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))

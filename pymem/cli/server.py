@@ -7,6 +7,7 @@ import sys
 import click
 import psycopg
 
+from .. import admin
 from .. import migrate as migrations
 from ..embed import MAX_DIMENSIONS, spec_from_env
 from ..queries import query
@@ -47,7 +48,8 @@ def up(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bo
     try:
         status = ctx.server().start()
         result = migrations.migrate(status.uri, embedding=_embedding_choice(status.uri, embed_model, embed_dim))
-    except (ServerError, migrations.MigrationError) as exc:
+        admin.restrict_connect(status.uri)  # its service role and logins only (start() did the rest)
+    except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
         fail(str(exc))
     emit({**status.as_dict(), "migration": result}, as_json, f"pymem: running, {status.uri}")
 
@@ -112,8 +114,26 @@ def _doctor_report(dsn: str) -> dict:
         "schedules": {row["job"]: f"{row['runner']} ({row['schedule']})" for row in schedule_plan(dsn)}
                      if planned else None,
     }
-    report["ok"] = report["server_version_ok"] and report["vector"] and report["age"]
+    # A login that can connect to another database is outside pymem's lockdown there.
+    report["databases_open_to_logins"] = admin.databases_open_to_logins(dsn)
+    report["index_health"] = _index_health_report(dsn)
+    report["ok"] = (report["server_version_ok"] and report["vector"] and report["age"]
+                    and not report["databases_open_to_logins"])
+    report["ok"] = report["ok"] and not (report["index_health"] or {}).get("unhealthy")
     return report
+
+
+def _index_health_report(dsn: str) -> dict | None:
+    """Every tenant's rows against what its lexical (GIN) and vector (HNSW) indexes return
+    (pymem.index_health()), with the command that repairs a short one; None before migrate."""
+    with psycopg.connect(dsn) as conn:
+        if not conn.execute("select to_regprocedure('pymem.index_health(text)')").fetchone()[0]:
+            return None
+    tenants = admin.index_health(dsn)
+    return {"tenants": len(tenants),
+            "unhealthy": {t["tenant_id"]: {k: t[k] for k in ("rows", "lexical_indexed", "vector_rows",
+                                                               "vector_indexed", "repair")}
+                          for t in tenants if not t["healthy"]}}
 
 
 @main.command()
@@ -129,7 +149,19 @@ def doctor(ctx: Context, as_json: bool) -> None:
     emit(report, as_json, "\n".join(lines))
     if not report["ok"]:
         missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
-        click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        if missing:
+            click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        for tenant_id, health in ((report.get("index_health") or {}).get("unhealthy") or {}).items():
+            click.echo(f"pymem: tenant {tenant_id}: {health['rows']} rows, the lexical index returns "
+                       f"{health['lexical_indexed']}, the vector index {health['vector_indexed']} of "
+                       f"{health['vector_rows']}; repair: {health['repair']}", err=True)
+        open_databases = report.get("databases_open_to_logins") or {}
+        if open_databases:
+            click.echo(f"pymem: every role, pymem's logins included, may connect to {', '.join(open_databases)}, "
+                       "where pymem's lockdown and login limits do not apply. As a superuser or the "
+                       "databases' owner run:\n  " + "\n  ".join(open_databases.values())
+                       + "\n(then grant CONNECT to the roles that need those databases; the embedded "
+                       "server does this at each start)", err=True)
         sys.exit(1)
 
 

@@ -67,6 +67,13 @@ def worker(ctx: Context, once: bool, concurrency: int, poll_interval: float, bat
                                    max_attempts=max_attempts,
                                    embed_threads=embed_threads or max(1, (os.cpu_count() or 1) - 1))
     guard(runner.check_embedder)  # another model than the database's: exit 1, naming both
+    if not once:  # reads every row through both indexes: in the background, a log line when done
+        import logging
+
+        from ..admin import log_index_health
+
+        threading.Thread(target=log_index_health, args=(dsn, logging.getLogger("pymem.worker")), daemon=True,
+                         name="pymem-index-health").start()
     stop_metrics = threading.Event()
     if metrics_port is not None:
         from prometheus_client import start_http_server

@@ -8,6 +8,9 @@ name another):
   a path within that user: ``("alice", "memories")`` is alice's ``("memories",)``. A
   namespace without a user (``()``) is refused with ``InvalidNamespaceError``, and so is
   ``list_namespaces`` without a prefix naming the user (pymem lists per user).
+- A path is stored as one string, one-to-one (``_path``): ``("a/b",)`` and ``("a", "b")``
+  are two namespaces. A memory whose ``langgraph`` metadata is not a whole item (another
+  writer of the tenant may set metadata) is skipped, never a KeyError.
 
 Each item is one memory of kind ``fact``: its content is the value's ``content``,
 ``text`` or ``memory`` field when it has one (else the value as JSON; ``index=[paths]``
@@ -26,7 +29,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import hashlib
 import json
+import unicodedata
 from typing import Any, Iterable
 
 from ..client import AsyncTenantClient, StoredMemory, TenantClient
@@ -41,7 +46,20 @@ _SCAN = 1000  # items read per page when a question needs every item of a user
 
 
 def _path(namespace: tuple[str, ...]) -> str:
-    return "/".join(namespace)
+    """A namespace as one string, one-to-one: labels joined by '/', with '%' and '/' inside a
+    label escaped (%25, %2F), so ("a/b",) and ("a", "b") never meet. Labels are non-empty, so
+    () and ("",) cannot meet either; a label with neither character reads as it always did."""
+    return "/".join(label.replace("%", "%25").replace("/", "%2F") for label in namespace)
+
+
+def _slot_part(prefix: str, text: str) -> str:
+    """A supersession slot's subject or attribute: ``prefix:text``, or, where that would not
+    fit pymem's 256 characters or holds control characters, a digest of it under
+    ``prefix#sha256:`` (never cut short: two long paths must not share a slot)."""
+    plain = f"{prefix}:{text}"
+    if len(plain) <= 256 and not any(unicodedata.category(c) == "Cc" for c in plain):
+        return plain
+    return f"{prefix}#sha256:{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 def _prefixes(namespace: tuple[str, ...]) -> list[str]:
@@ -72,6 +90,23 @@ def _matches(value: dict, conditions: dict[str, Any]) -> bool:
         elif actual != wanted:
             return False
     return True
+
+
+def _saved(memory) -> dict | None:
+    """The item a memory holds (its metadata's ``langgraph`` object), or None when that is not
+    a whole item: any writer of the tenant (SQL, HTTP, another client) may give a memory a
+    ``langgraph`` object, and one without its key, namespace, value or time is no item of
+    this store, skipped rather than failing the whole search."""
+    saved = memory.metadata.get("langgraph") if isinstance(memory.metadata, dict) else None
+    if not (isinstance(saved, dict) and isinstance(saved.get("key"), str) and isinstance(saved.get("value"), dict)
+            and isinstance(saved.get("namespace"), list) and all(isinstance(x, str) for x in saved["namespace"])
+            and isinstance(saved.get("created_at"), str)):
+        return None
+    try:
+        dt.datetime.fromisoformat(saved["created_at"])
+    except ValueError:
+        return None
+    return saved
 
 
 def _namespace_matches(condition: MatchCondition, namespace: tuple[str, ...]) -> bool:
@@ -150,12 +185,13 @@ class PymemStore(BaseStore):
         return tuple(path) if self.user_id is not None else (user, *path)
 
     def _current(self, user: str, path: tuple[str, ...], key: str):
+        """The memory holding the item now (the newest whole one), or None."""
         page = yield ("list", (user,), {"filters": {"metadata": {"langgraph": {"path": _path(path), "key": key}}},
-                                        "limit": 1})
-        return page[0] if page else None
+                                        "limit": 10})
+        return next((m for m in page if _saved(m) is not None), None)
 
     def _item(self, memory: StoredMemory, cls=Item, **extra) -> Item:
-        saved = memory.metadata["langgraph"]
+        saved = _saved(memory)
         return cls(namespace=self._namespace(memory.user_id, saved["namespace"]), key=saved["key"],
                    value=saved["value"], created_at=dt.datetime.fromisoformat(saved["created_at"]),
                    updated_at=memory.created_at, **extra)
@@ -182,12 +218,12 @@ class PymemStore(BaseStore):
         else:
             text = next((value[k] for k in ("content", "text", "memory") if isinstance(value.get(k), str)), None)
             content = text if text is not None else json.dumps(value, sort_keys=True, default=str)
-        created = (current.metadata["langgraph"]["created_at"] if current is not None
+        created = (_saved(current)["created_at"] if current is not None
                    else dt.datetime.now(dt.timezone.utc).isoformat())
         metadata = {"langgraph": {"path": _path(path), "prefixes": _prefixes(path), "namespace": list(path),
                                   "key": op.key, "value": value, "created_at": created}}
-        kwargs = {"kind": "fact", "metadata": metadata, "subject": f"langgraph:{_path(path)}"[:256],
-                  "attribute": f"key:{op.key}"[:256], "value": json.dumps(value, sort_keys=True, default=str)}
+        kwargs = {"kind": "fact", "metadata": metadata, "subject": _slot_part("langgraph", _path(path)),
+                  "attribute": _slot_part("key", op.key), "value": json.dumps(value, sort_keys=True, default=str)}
         yield ("remember", (user, content or op.key), kwargs)
         return None
 
@@ -206,7 +242,7 @@ class PymemStore(BaseStore):
                 memories = yield ("retrieve", (user, op.query), {"top_k": min(1000, depth),
                                                                  "filters": {"metadata": scope}})
                 found = [self._item(m, SearchItem, score=m.score) for m in memories
-                         if "langgraph" in m.metadata and _matches(m.metadata["langgraph"]["value"], op.filter or {})]
+                         if _saved(m) is not None and _matches(_saved(m)["value"], op.filter or {})]
                 if len(found) >= wanted or len(memories) < depth or depth >= 1000:
                     break
                 depth = min(1000, depth * 4)
@@ -215,7 +251,7 @@ class PymemStore(BaseStore):
             while len(found) < wanted:
                 page = yield ("list", (user,), {"filters": {"metadata": scope}, "limit": _SCAN, "before": before})
                 found += [self._item(m, SearchItem) for m in page
-                          if _matches(m.metadata["langgraph"]["value"], op.filter or {})]
+                          if _saved(m) is not None and _matches(_saved(m)["value"], op.filter or {})]
                 if len(page) < _SCAN:
                     break
                 before = page[-1].id
@@ -232,7 +268,7 @@ class PymemStore(BaseStore):
         before = None
         while True:
             page = yield ("list", (user,), {"filters": {"metadata": scope}, "limit": _SCAN, "before": before})
-            namespaces.update(self._namespace(user, m.metadata["langgraph"]["namespace"]) for m in page)
+            namespaces.update(self._namespace(user, _saved(m)["namespace"]) for m in page if _saved(m) is not None)
             if len(page) < _SCAN:
                 break
             before = page[-1].id

@@ -3,18 +3,25 @@ agent that speaks the Model Context Protocol (`pymem mcp`, stdio or streamable H
 
 One server acts for one tenant, the one its API key belongs to (``PYMEM_API_KEY``); no tool
 takes a tenant. The user is either fixed by the server's configuration (``--user``: the
-tools act for that user only and refuse any other, the safe choice for a single-user
-agent), or a ``user_id`` argument of each tool (a multi-user agent; the model then picks
-among the tenant's users, never beyond the tenant). Over HTTP every request must carry the
-same key as ``Authorization: Bearer``; the server listens on 127.0.0.1 unless told otherwise.
+tools act for that user only and refuse any other, and a memory id of another user is "no
+memory", the safe choice for a single-user agent), or a ``user_id`` argument of each tool
+(a multi-user agent; the model then picks among the tenant's users, never beyond the
+tenant).
+
+Over HTTP every request carries an API key as ``Authorization: Bearer``, checked against
+the database as ``pymem serve`` checks it (the same KeyCache: a revoked key stops working
+within ``key_cache_seconds``). Any active key of the server's tenant is accepted; a key of
+another tenant is refused with 403 rather than served: the tools, and ``--user``, are
+bound to the tenant the server started for. The server listens on 127.0.0.1 unless told
+otherwise.
 """
 
 from __future__ import annotations
 
-import hmac
+import json
 from typing import Any, Literal
 
-from ..client import Client, PymemError, format_context
+from ..client import Client, InvalidInput, PymemError, format_context
 
 try:
     from mcp.server.mcpserver import MCPServer
@@ -50,6 +57,16 @@ def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) 
         except PymemError as exc:
             raise ToolError(str(exc).removeprefix("pymem: ")) from None
 
+    def check_owner(memory_id: str) -> None:
+        """With ``--user``, a memory of another user is no memory at all: the same error as an
+        id nobody has. Checking before the call is safe: a memory's user never changes, and an
+        id names another memory only after an erasure and an import, which no tool does."""
+        if user_id is None:
+            return
+        memory = call(lambda: tenant.get(memory_id))
+        if memory is None or memory.user_id != user_id:
+            raise ToolError(f"no memory {memory_id}")
+
     @server.tool()
     def remember(content: str, kind: Kind = "fact", importance: float = 0.5,
                  user_id: str | None = None) -> dict[str, Any]:
@@ -83,6 +100,7 @@ def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) 
     @server.tool()
     def forget(memory_id: str) -> dict[str, Any]:
         """Forget one memory (by id from retrieve): it is never returned again."""
+        check_owner(memory_id)
         if not call(lambda: tenant.forget(memory_id, reason="mcp")):
             raise ToolError(f"no memory {memory_id}")
         return {"id": memory_id, "forgotten": True}
@@ -90,6 +108,7 @@ def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) 
     @server.tool()
     def history(memory_id: str) -> dict[str, Any]:
         """Every version of one memory: when it was stored, replaced or forgotten, and why."""
+        check_owner(memory_id)
         versions = call(lambda: tenant.history(memory_id))
         if not versions:
             raise ToolError(f"no memory {memory_id}")
@@ -112,30 +131,65 @@ def tenant_of_key(client: Client, api_key: str) -> str:
 
 
 class RequireKey:
-    """ASGI middleware for the HTTP transport: every request carries the server's key."""
+    """ASGI middleware for the HTTP transport: every request's API key is checked against the
+    database, through the KeyCache ``pymem serve`` uses (``key_cache_seconds``: how long a
+    revoked key keeps working here), and must belong to ``tenant_id``: 401 without an active
+    key, 403 for a key of another tenant."""
 
-    def __init__(self, app, api_key: str):
+    def __init__(self, app, client: Client, tenant_id: str, *, key_cache_seconds: float = 5.0):
+        from ..service.keys import KeyCache
+
         self.app = app
-        self.expected = f"Bearer {api_key}".encode()
+        self.client = client
+        self.tenant_id = tenant_id
+        self.keys = KeyCache(key_cache_seconds)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            given = [v for k, v in scope.get("headers") or [] if k == b"authorization"]
-            if len(given) != 1 or not hmac.compare_digest(given[0], self.expected):
-                await send({"type": "http.response.start", "status": 401,
-                            "headers": [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]})
-                await send({"type": "http.response.body",
-                            "body": b'{"error": {"code": "unauthorized", "message": "send the API key as a Bearer token"}}'})
-                return
+        if scope["type"] == "lifespan":
+            return await self.app(scope, receive, send)
+        if scope["type"] != "http":  # MCP speaks plain HTTP; nothing else gets past unchecked
+            return await send({"type": "websocket.close", "code": 1008})
+        given = [v for k, v in scope.get("headers") or [] if k == b"authorization"]
+        scheme, _, credentials = (given[0].decode("latin-1") if len(given) == 1 else "").partition(" ")
+        if scheme.lower() != "bearer" or not credentials.strip():
+            return await self._refuse(send, 401, "unauthorized", "send the API key as 'Authorization: Bearer <key>'")
+        try:
+            auth = await self.keys.authenticate(credentials.strip(), self._lookup)
+        except InvalidInput:
+            auth = None
+        except (PymemError, TimeoutError):
+            return await self._refuse(send, 503, "unavailable", "the database cannot check the key now; retry")
+        if auth is None:
+            return await self._refuse(send, 401, "unauthorized", "unknown or revoked API key")
+        if auth["tenant_id"] != self.tenant_id:
+            return await self._refuse(send, 403, "forbidden", "this API key belongs to another tenant than this "
+                                                              "server's")
         await self.app(scope, receive, send)
 
+    async def _lookup(self, key: str) -> dict | None:
+        import anyio
 
-def serve(client: Client, api_key: str, *, user_id: str | None, transport: str, host: str, port: int) -> None:
-    server = build_server(client, tenant_of_key(client, api_key), user_id=user_id)
+        with anyio.fail_after(10):
+            return await anyio.to_thread.run_sync(self.client.authenticate_key, key, abandon_on_cancel=True)
+
+    @staticmethod
+    async def _refuse(send, status: int, code: str, message: str) -> None:
+        headers = [(b"content-type", b"application/json")]
+        if status == 401:
+            headers.append((b"www-authenticate", b"Bearer"))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body",
+                    "body": json.dumps({"error": {"code": code, "message": message}}).encode()})
+
+
+def serve(client: Client, api_key: str, *, user_id: str | None, transport: str, host: str, port: int,
+          key_cache_seconds: float = 5.0) -> None:
+    tenant_id = tenant_of_key(client, api_key)
+    server = build_server(client, tenant_id, user_id=user_id)
     if transport == "stdio":
         server.run("stdio")
         return
     import uvicorn
 
-    app = RequireKey(server.streamable_http_app(host=host), api_key)
+    app = RequireKey(server.streamable_http_app(host=host), client, tenant_id, key_cache_seconds=key_cache_seconds)
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -14,7 +14,6 @@ request that times out here does not keep running there for long.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import logging
@@ -25,14 +24,14 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import anyio
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..client import Client, PymemError
+from ..client import CacheForgetter, Client, PymemError
 from .errors import STATUS_CODES, ServiceError, error_response, from_pymem
+from .keys import KeyCache
 from .metrics import DatabaseCollector, ServiceMetrics
 from .routes import admin, memory, operations, users
 
@@ -160,65 +159,6 @@ class TenantLimiter:
                 del self.active[tenant_id]
 
 
-# -- forgetting cached query texts everywhere ------------------------------------------------
-
-class CacheForgetter:
-    """Clears this process's query-embedding cache whenever any process erases a user or
-    drops a tenant (the SQL functions NOTIFY pymem_forget on commit), so service workers and
-    replicas forget together. The notification carries nothing: every entry goes, and the
-    cache refills from the model. A lost connection clears the cache too (a notification
-    may have been missed) and is retried with backoff. A standby cannot LISTEN and receives
-    no notifications: a service reading from one listens on its primary (``primary_dsn``),
-    and without it turns the cache off rather than keep what an erasure should remove."""
-
-    CHANNEL = "pymem_forget"
-
-    def __init__(self, dsn: str, cache):
-        self.dsn = dsn
-        self.cache = cache
-        self.cleared = 0
-        self.listening = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="pymem-forget", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(5)
-
-    def _clear(self) -> None:
-        self.cache.clear()
-        self.cleared += 1
-
-    def _run(self) -> None:
-        delay = 0.5
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    if conn.execute("select pg_is_in_recovery()").fetchone()[0]:
-                        self.cache.max_size = 0
-                        self._clear()
-                        log.error("the service reads from a standby and has no primary to LISTEN on "
-                                  "(--primary-dsn): the query-embedding cache is off")
-                        return
-                    conn.execute(f"listen {self.CHANNEL}")
-                    self._clear()  # whatever happened while not listening
-                    self.listening.set()
-                    delay = 0.5
-                    while not self._stop.is_set():
-                        if any(True for _ in conn.notifies(timeout=0.5)):
-                            self._clear()
-            except psycopg.Error as exc:
-                self.listening.clear()
-                log.warning("cache listener: %s; reconnecting in %.1fs", exc, delay)
-                self._stop.wait(delay)
-                delay = min(delay * 2, 30)
-
-
 # -- the application -----------------------------------------------------------------------
 
 class Service:
@@ -230,11 +170,14 @@ class Service:
         self.client = client
         self.close_client = close_client
         self.config = config or ServiceConfig()
-        self.forgetter = CacheForgetter(self.config.primary_dsn or client.dsn, client.query_cache)
+        # The client's listener (one per process): it clears the query cache on every erasure.
+        self.forgetter: CacheForgetter = client.cache_forgetter
+        if self.config.primary_dsn:
+            self.forgetter.dsn = self.config.primary_dsn
         self.metrics = metrics or ServiceMetrics()
         share = self.config.max_concurrent_per_tenant or max(1, client.pool_size // 4)
         self.limiter = TenantLimiter(share, self.metrics)
-        self._keys: dict[bytes, tuple[float, dict]] = {}
+        self.keys = KeyCache(self.config.key_cache_seconds)
         self.collector = None
         if collect_database:
             self.collector = DatabaseCollector(client.dsn, ttl=self.config.metrics_cache_seconds)
@@ -298,17 +241,7 @@ class Service:
         return cls._single(request, "x-api-key") or None
 
     async def _authenticate(self, key: str) -> dict | None:
-        digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
-        now = time.monotonic()
-        cached = self._keys.get(digest)
-        if cached and cached[0] > now:
-            return cached[1]
-        auth = await self.blocking(lambda: self.client.authenticate_key(key))
-        if auth is not None and self.config.key_cache_seconds > 0:
-            if len(self._keys) > 10000:
-                self._keys.clear()
-            self._keys[digest] = (now + self.config.key_cache_seconds, auth)
-        return auth
+        return await self.keys.authenticate(key, lambda k: self.blocking(lambda: self.client.authenticate_key(k)))
 
     def _bearer_is(self, request: Request, token: str | None) -> bool:
         header = self._single(request, "authorization") or ""

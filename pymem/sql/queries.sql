@@ -231,6 +231,10 @@ select pymem.tenant_settings(%(tenant_id)s) as settings;
 -- The statements that rebuild one tenant's search indexes concurrently, in order.
 select step, index_name, action, statement from pymem.reindex_plan(%(tenant_id)s) order by step;
 
+-- name: index_health
+-- Per tenant: rows, rows its lexical (GIN) and vector (HNSW) indexes return, and the repair.
+select tenant_id, rows, lexical_indexed, vector_rows, vector_indexed, healthy, repair from pymem.index_health();
+
 -- name: set_maintenance_work_mem
 -- Memory for index builds in this session (HNSW builds are much faster when the graph fits).
 select set_config('maintenance_work_mem', %(value)s, false) as maintenance_work_mem;

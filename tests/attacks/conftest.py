@@ -28,6 +28,7 @@ def nonsuper_template(pg_server):
     admin.prepare_owner(pg_server.uri(NONSUPER_TEMPLATE), owner)
     migrate.migrate(pg_server.uri(NONSUPER_TEMPLATE, user=owner))
     admin.lockdown(pg_server.uri(NONSUPER_TEMPLATE))
+    admin.restrict_connect(pg_server.uri(NONSUPER_TEMPLATE))
     with psycopg.connect(pg_server.uri(NONSUPER_TEMPLATE)) as conn:
         install = conn.execute("select _pymem.install_id(), _pymem.service_role(), _pymem.tenant_group()").fetchone()
         assert conn.execute("select owner_role from _pymem.install").fetchone()[0] == owner

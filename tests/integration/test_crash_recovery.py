@@ -1,5 +1,6 @@
-"""A crash of the embedded server loses no search: pg_textsearch does not WAL-log all of
-its index pages, so start() rebuilds the BM25 indexes after an unclean shutdown."""
+"""A crash of the embedded server loses no search: the lexical index (a tsvector column, a
+GIN index, BM25 statistics in a table) is WAL-logged, so recovery replays it like any row;
+nothing is rebuilt at start (tests/integration/test_lexical_durability.py has every fault)."""
 
 import shutil
 import tempfile

@@ -119,7 +119,9 @@ def test_streamable_http_needs_the_key(db, tenants, tmp_path):
             except OSError:
                 time.sleep(0.25)
         assert httpx2.post(url, json={}).status_code == 401
-        assert httpx2.post(url, json={}, headers={"Authorization": f"Bearer {keys['globex']}"}).status_code == 401
+        assert httpx2.post(url, json={}, headers={"Authorization": "Bearer pm_not_a_key"}).status_code == 401
+        # an active key of another tenant does not reach this server's tenant
+        assert httpx2.post(url, json={}, headers={"Authorization": f"Bearer {keys['globex']}"}).status_code == 403
 
         async def session():
             http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {keys['acme']}"}, timeout=30)

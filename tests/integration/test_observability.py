@@ -143,7 +143,7 @@ def test_prometheus_scrapes_the_service(service, tmp_path):
         assert result[0]["metric"]["instance"] == target
         # Database-side figures arrive through the same scrape.
         sizes = query('memory_index_size_bytes{tenant="acme"}')["data"]["result"]
-        assert {s["metric"]["index"] for s in sizes} == {"hnsw", "bm25"}
+        assert {s["metric"]["index"] for s in sizes} == {"hnsw", "fts"}
         assert query("up")["data"]["result"][0]["value"][1] == "1"
         # The alert rules are loaded and evaluated.
         _, raw = get(f"{api}/rules")

@@ -51,7 +51,9 @@ def primary_and_replica():
         # A base backup that configures itself as a standby (-R: standby.signal + primary_conninfo).
         subprocess.run([str(bin_dir() / "pg_basebackup"), "-h", str(primary.socket_dir), "-U", "postgres",
                         "-D", str(replica.data_dir), "-R", "-X", "stream", "-c", "fast"],
-                       check=True, capture_output=True, **replica.as_server_user())
+                       check=True, capture_output=True, env={**os.environ, "PGPASSWORD": primary.password()},
+                       **replica.as_server_user())
+        shutil.copy(primary.passfile, replica.passfile)  # a copy of the primary: the same superuser password
         with open(replica.data_dir / "postgresql.auto.conf", "a") as conf:
             conf.write(f"unix_socket_directories = '{replica.socket_dir}'\nhot_standby = on\n")
         replica.start()
@@ -93,13 +95,13 @@ def test_a_streaming_replica_serves_retrieve(primary_and_replica, record_propert
             state = conn.execute("select state, replay_lag from pg_stat_replication").fetchone()
         assert state[0] == "streaming"
 
-        # Retrieval on the replica finds the same memories and isolates tenants. Its lexical
-        # scores differ: pg_textsearch's BM25 index is not WAL-logged (empty on a standby), so
-        # a standby ranks words with ts_rank_cd over the user's rows.
+        # Retrieval on the replica finds the same memories and isolates tenants: lexical search
+        # (a tsvector column, a GIN index, BM25 statistics in a table) is WAL-logged like the rest.
         on_replica = reader.tenant("acme").retrieve("alice", "editor colour theme dark mode", top_k=5)
         on_primary = acme.retrieve("alice", "editor colour theme dark mode", top_k=5)
         assert on_replica[0].id == on_primary[0].id and "dark mode" in on_replica[0].content
         assert {m.id for m in on_replica} == {m.id for m in on_primary}
+        assert [(m.id, m.lexical_score) for m in on_replica] == [(m.id, m.lexical_score) for m in on_primary]
         assert all(m.tenant_id == "acme" for m in on_replica)
         assert reader.tenant("globex").retrieve("alice", "editor colour theme dark mode")[0].content.startswith("Globex")
         # Writes are the primary's: the replica refuses them with a clear database error.

@@ -292,7 +292,7 @@ def test_health_openapi_and_metrics(make_api, keys):
     assert "memory_retrieval_result_count_count 1.0" in text
     assert "memory_retrieval_relevance_score_count 1.0" in text
     assert 'memory_index_size_bytes{index="hnsw",tenant="acme"}' in text
-    assert 'memory_index_size_bytes{index="bm25",tenant="globex"}' in text
+    assert 'memory_index_size_bytes{index="fts",tenant="globex"}' in text
     assert 'memory_user_memory_count_bucket{le="1.0"} 1.0' in text
     assert "memory_metrics_database_up 1.0" in text
     assert 'memory_http_requests_total{method="POST",route="/api/memory/retrieve",status="200"} 1.0' in text

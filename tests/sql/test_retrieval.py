@@ -4,6 +4,7 @@ cache and format_context. Real database, acting as the tenant role through the c
 
 import datetime as dt
 import threading
+import time
 
 import numpy as np
 import psycopg
@@ -245,23 +246,41 @@ def test_graph_candidates_join_the_pool_and_weigh_with_weight_graph(acme, db):
     assert results[0].score == pytest.approx(0.5 + 0.15 * results[0].recency_score)
 
 
-def test_lexical_fallback_without_pg_textsearch_ranks_with_ts_rank_cd(acme, db):
+def test_lexical_score_is_bm25_over_the_users_own_memories(acme, db):
     acme.remember("joe", "Joe is allergic to peanuts and shellfish")
     acme.remember("joe", "Joe plays the cello")
-    with db.connect() as conn:
-        conn.execute("update _pymem.install set capabilities = capabilities || '{\"bm25\": \"tsvector\"}'")
-    results = acme.retrieve("joe", "which allergies does Joe have? peanuts")
+    acme.remember("joe", "Joe likes peanuts")
+    for i in range(5):  # another user's memories say nothing about Joe's words
+        acme.remember("other", f"shellfish shellfish number {i}")
+    results = acme.retrieve("joe", "which allergies does Joe have? peanuts shellfish")
     assert results[0].content == "Joe is allergic to peanuts and shellfish"
     assert results[0].lexical_score == pytest.approx(1.0)
+    by_text = {r.content: r.lexical_score for r in results}
+    assert 0 < by_text["Joe likes peanuts"] < 1
+    # N = 3 memories of joe, average length 3 lexemes (allergi, peanut, shellfish, joe, cello, play,
+    # like): BM25 with k1 1.2, b 0.3, a word counted once per memory.
+    with db.connect() as conn:
+        assert conn.execute("select documents, lexemes from _pymem.lexical_stats where user_id = 'joe'").fetchone() \
+            == (3, 4 + 3 + 3)
+    import math
+    idf = {w: math.log(1 + (3 - df + 0.5) / (df + 0.5)) for w, df in {"peanut": 2, "shellfish": 1, "joe": 3}.items()}
+
+    def bm25(words, length):
+        return sum(idf[w] for w in words) * 2.2 / (1 + 1.2 * (0.7 + 0.3 * length / (10 / 3)))
+
+    best = bm25(["peanut", "shellfish", "joe"], 4)
+    assert by_text["Joe likes peanuts"] == pytest.approx(bm25(["peanut", "joe"], 3) / best)
 
 
-def test_lexical_candidates_come_from_the_tenant_bm25_scan(acme):
+def test_lexical_candidates_are_the_users_best_lexical_scan_limit(acme):
     for i in range(5):
         acme.remember(f"other{i}", "zebra zebra zebra crossing")
     acme.remember("kim", "a zebra at the zoo")
-    # The tenant's best match is another user's: a scan of 1 row finds nothing for kim.
-    assert acme.retrieve("kim", "zebra", options={"lexical_scan_limit": 1}) == []
-    assert [r.user_id for r in acme.retrieve("kim", "zebra")] == ["kim"]
+    acme.remember("kim", "a zebra crossing")
+    # Other users' matches take no room: kim's best match stays within a limit of 1.
+    got = acme.retrieve("kim", "zebra crossing", options={"lexical_scan_limit": 1, "weight_temporal": 0})
+    assert [r.content for r in got if r.lexical_score > 0] == ["a zebra crossing"]
+    assert {r.user_id for r in acme.retrieve("kim", "zebra")} == {"kim"}
 
 
 def test_big_users_take_the_hnsw_path(client):
@@ -315,9 +334,32 @@ def test_admin_reindex_applies_new_settings_without_blocking_reads(client, db):
     defs = _index_defs(db, "re")
     suffix = next(name for name in defs if name.endswith("_hnsw")).removesuffix("_hnsw")
     assert "m='12'" in defs[f"{suffix}_hnsw"]
-    assert "b='0.5'" in defs[f"{suffix}_bm25"]
+    assert "gin (lexemes)" in defs[f"{suffix}_fts"]
+    assert client.tenant_settings("re")["bm25_b"] == 0.5  # applies at query time, no index holds it
     assert not any(name.endswith(("_rebuild", "_old")) for name in defs)
     assert tenant.retrieve("u", "apple banana", top_k=1)[0].content.startswith("reindex me")
+
+
+def test_doctor_finds_a_short_index_and_names_the_repair(client, db):
+    from pymem.admin import index_health, reindex_tenant
+
+    client.create_tenant("hurt", settings={"exact_scan_max_rows": 0})
+    client.create_tenant("fine")
+    for i in range(30):
+        client.tenant("hurt").remember("u", f"hurt memory {i}", embedding=unit_vector(3000 + i))
+        client.tenant("fine").remember("u", f"fine memory {i}", embedding=unit_vector(4000 + i))
+    with db.connect() as conn:
+        suffix = conn.execute("select storage_suffix from _pymem.tenants where tenant_id = 'hurt'").fetchone()[0]
+        conn.execute(psycopg.sql.SQL("drop index _pymem.{}").format(psycopg.sql.Identifier(f"memories_{suffix}_fts")))
+    health = {h["tenant_id"]: h for h in index_health(db.service_dsn)}  # the worker's check, as the service
+    assert health["fine"]["healthy"] and health["fine"]["rows"] == health["fine"]["lexical_indexed"] == 30
+    assert health["fine"]["vector_indexed"] == 30
+    assert not health["hurt"]["healthy"] and health["hurt"]["lexical_indexed"] == 0
+    assert "pymem admin reindex --tenant hurt" in health["hurt"]["repair"]
+    result = CliRunner().invoke(main, ["--dsn", db.admin_dsn, "doctor", "--json"])
+    assert result.exit_code == 1 and "tenant hurt: 30 rows, the lexical index returns 0" in result.output
+    reindex_tenant(db.admin_dsn, "hurt")
+    assert all(h["healthy"] for h in index_health(db.service_dsn))
 
 
 def test_admin_reindex_of_an_unknown_tenant_fails_cleanly(db):
@@ -371,12 +413,16 @@ def test_the_query_cache_is_shared_within_a_tenant_and_forgets_an_erased_user(db
         one.retrieve("w", tenant_only)
         # Users of one tenant share the entry; the other tenant embeds the text again.
         assert (client.query_cache.hits, client.query_cache.misses) == (3, 3)
-        one.erase_user("u")  # u asked the shared question: that entry goes, w's own stays
-        assert len(client.query_cache) == 2
+        cleared = client.cache_forgetter.cleared
+        one.erase_user("u")  # u asked the shared question: that entry goes at once
+        assert client.query_cache.get("c1", "v", "what does the user prefer?") is None
+        # then every entry, as in every process, when the erasure's notification arrives
+        deadline = time.monotonic() + 10
+        while client.cache_forgetter.cleared == cleared and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(client.query_cache) == 0
         one.retrieve("v", "what does the user prefer?")
-        assert client.query_cache.misses == 4  # embedded again, not served from before the erasure
-        client.drop_tenant("c2")
-        assert len(client.query_cache) == 2  # c1's entries remain
+        assert fake.calls.count("what does the user prefer?") == 3  # embedded again, not served from before
 
 
 def test_format_context_renders_one_line_per_memory():

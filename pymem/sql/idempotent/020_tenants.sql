@@ -21,7 +21,7 @@ end
 $$;
 
 -- Builds one tenant's storage: its role, its memories partition with its own HNSW and
--- BM25 indexes, RLS on the partition, and its AGE graph owned by the tenant role.
+-- GIN (lexical) indexes, RLS on the partition, and its AGE graph owned by the tenant role.
 create or replace function _pymem.provision_tenant(p_tenant _pymem.tenants) returns void
     language plpgsql volatile security invoker
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
@@ -51,12 +51,8 @@ begin
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,
                    (v_settings->>'hnsw_m')::int, (v_settings->>'hnsw_ef_construction')::int);
-    if _pymem.capabilities()->>'bm25' = 'pg_textsearch' then
-        execute _pymem.search_index_ddl(p_tenant, 'bm25', v_partition || '_bm25');
-    else
-        execute format('create index %I on _pymem.%I using gin (to_tsvector(%L::regconfig, content))',
-                       v_partition || '_fts', v_partition, v_settings->>'text_config');
-    end if;
+    -- Lexical search: GIN on memories.lexemes (040_retrieve.sql), WAL-logged like the rest.
+    execute _pymem.search_index_ddl(p_tenant, 'fts', v_partition || '_fts');
 
     -- One graph per tenant, owned by the installing role like everything else: tenants reach
     -- it only through the graph functions (080_graph.sql), which run as the owner and derive

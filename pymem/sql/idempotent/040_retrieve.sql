@@ -1,20 +1,17 @@
 -- 040_retrieve: hybrid retrieval in one function.
 --
 -- pymem.retrieve() reads the calling tenant's own partition (by name: it holds the tenant's
--- HNSW and BM25 indexes, and a query on one relation locks one tenant's relations only).
+-- HNSW and GIN indexes, and a query on one relation locks one tenant's relations only).
 --
 --   1. Candidates (candidate_pool per side, at least top_k):
 --        vector   an exact scan of the user's rows when the user has at most
 --                 exact_scan_max_rows visible memories (recall 1.0), else the partition's
 --                 HNSW index with iterative scan (hnsw_ef_search); chosen per query from the
 --                 user's row count (skipped when the whole partition is that small).
---        lexical  the partition's BM25 index (pg_textsearch) read in score order, as deep as
---                 needed to expect candidate_pool of the user's rows (from the user's share of
---                 the partition) and at most lexical_scan_limit rows; kept where they are the
---                 user's visible rows. The score is the scan's own (bm25_get_current_score()):
---                 scoring a row outside the scan re-tokenises its text, 10-35 us a row, so an
---                 exact per-user BM25 pass over 1,000 rows alone would take 10-35 ms. Without
---                 pg_textsearch: tsvector @@ (any query word) ranked by ts_rank_cd.
+--        lexical  BM25 over the user's visible rows that hold any query word (the stored
+--                 tsvector memories.lexemes through the partition's GIN index), the best
+--                 lexical_scan_limit of them kept. See _pymem.lexical_hits() below: one path
+--                 on primaries and standbys, WAL-logged, nothing to rebuild after a restart.
 --        graph    _pymem.graph_scores() (080_graph.sql): memories linked to the entities the
 --                 query names, or to entities of a type it asks for.
 --        context  conversation turns (kind episode with a session_id): the context_anchors
@@ -23,8 +20,8 @@
 --                 id): the answer often sits in the reply next to the turn that matches.
 --   2. Scores. Every candidate gets every component, so a result shows why it ranked:
 --        vector_score   cosine similarity to the query embedding, clamped at 0
---        lexical_score  BM25 (or ts_rank_cd) divided by the user's best match; 0 for rows the
---                       lexical scan did not reach
+--        lexical_score  BM25 divided by the user's best match; 0 for rows without a query word
+--                       (or past the best lexical_scan_limit)
 --        recency_score  max(decay_floor, 0.5 ^ (age_days / decay_half_life_days))
 --                       * (0.5 + 0.5 * importance), age measured at as_of or now
 --        graph_score    from graph_scores(): 1 for a memory linked to an entity the query
@@ -45,7 +42,7 @@
 -- per call, p_options (retrieval keys only; _pymem.check_retrieval_settings() says which).
 -- LoCoMo (pymem bench locomo, tuned on conversations 0-4) chose the context weights and
 -- bm25_b 0.3: context turns lift recall@10 by ~0.05 there. Timings behind the structure
--- (statements of their own for the HNSW and BM25 scans, a prepared main statement) are in
+-- (statements of their own for the HNSW and lexical scans, a prepared main statement) are in
 -- the comments where they apply; the figures are from pymem bench retrieval on 2 cores.
 
 -- The lexical hits retrieve passes to its main statement as two arrays, as rows. A function
@@ -197,80 +194,112 @@ as $$
                 then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
 $$;
 
--- The BM25 candidates of retrieve: the acting tenant's user's visible rows among the best
--- p_depth matches of the tenant's BM25 index (p_cap when that finds fewer than p_pool of
--- them), with the scan's raw scores, best first. SECURITY DEFINER because pg_textsearch
--- reads an index by name without checking privileges (to_bm25query(text, index)): no tenant
--- may execute those functions, and this one only ever names the acting tenant's own index.
--- A statement of its own: pg_textsearch hands the scan's score to bm25_get_current_score()
--- only in a query's own subqueries, not inside a CTE (there it would re-score every row).
-create or replace function _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb,
-                                            p_as_of timestamptz, p_depth integer, p_cap integer, p_pool integer,
-                                            out ids uuid[], out scores double precision[])
-    language plpgsql volatile security definer
+-- Lexical search (issue 32). pg_textsearch 1.0.0's bm25 index, which this replaced, lost
+-- everything after a clean restart, what was written since the last checkpoint after a
+-- crash, and was empty on a standby and after a point-in-time recovery (its memtable and
+-- corpus statistics are not WAL-logged). Everything here is plain tables and a GIN index,
+-- written in the same transaction as the memory, so WAL carries it to every recovery and
+-- replica (tests/integration/test_lexical_durability.py proves each case).
+--
+--   memories.lexemes  to_tsvector(tenant's text_config, content), set by the trigger below
+--                     on insert and on any change of content or lexemes
+--   _pymem.lexical_stats (tenant_id, user_id): documents (memories of any status) and
+--                     lexemes (their distinct lexemes, summed), kept by a second trigger;
+--                     the row goes with the user's last memory
+--
+-- BM25 per user (retrieval is per user: a word common in one user's memories says little
+-- there, whatever other users say):
+--   score(d) = sum over query lexemes t in d of
+--              idf(t) * (k1 + 1) / (1 + k1 * (1 - b + b * |d| / avg|d|))
+--   idf(t)   = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))
+-- N and avg|d| come from lexical_stats, df(t) from the user's visible rows that match (read
+-- anyway to score them), |d| is the number of distinct lexemes of d, and a lexeme counts
+-- once per memory (memories are a sentence or two: a repeated word is rare, and reading
+-- positions costs 3x: 81 ms against 30 ms to score 4,000 rows). k1, b: bm25_k1, bm25_b.
+
+-- Sets memories.lexemes from content with the tenant's text_config.
+create or replace function _pymem.set_memory_lexemes() returns trigger
+    language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
-declare
-    v_tenant    _pymem.tenants := _pymem.acting_tenant();
-    v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
-    v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
-    v_filters   jsonb := coalesce(p_filters, '{}');
-    v_depth     integer := least(greatest(coalesce(p_depth, 1), 1), 100000);
-    v_cap       integer := least(greatest(coalesce(p_cap, 1), 1), 100000);
-    v_sql       text;
-    v_scanned   integer;
-    v_tries     integer := 0;
-    v_planner   text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
-                                current_setting('enable_sort')];
 begin
-    perform _pymem.check_id('user_id', p_user_id);
-    if jsonb_typeof(v_filters) <> 'object' or length(coalesce(p_query, '')) > 10000 then
-        raise exception 'pymem: invalid BM25 arguments' using errcode = '22023';
-    end if;
-    v_sql := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
-                            coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
-                            count(*)::int
-                     from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
-                                  m.observed_at, m.created_at, m.valid_from, m.valid_to,
-                                  -bm25_get_current_score() as lex
-                           from %1$s m
-                           order by m.content <@> to_bm25query($2, %%2$L)
-                           limit %%1$s) m',
-                    v_partition, _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters));
-    -- The score is only the scan's when the plan is the BM25 index scan; on a small table the
-    -- planner would rather sort a sequential scan. Leave it no other way, for this statement
-    -- only (SET LOCAL would last to the end of the caller's transaction: put back below).
-    perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-            set_config('enable_sort', 'off', true);
-    loop
-        begin
-            execute format(v_sql, v_depth, v_index) into ids, scores, v_scanned
-                using p_user_id, p_query, null::vector, p_kinds, v_filters, p_as_of;
-        exception when others then
-            -- While pymem admin reindex swaps this BM25 index the partition has two, and
-            -- pg_textsearch refuses the named one when the planner picks the other (or the
-            -- named one is being dropped): name another valid one. The swap is a few
-            -- transactions long, so a few tries suffice.
-            v_tries := v_tries + 1;
-            if v_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
-                raise;
-            end if;
-            select format('_pymem.%I', c.relname) into v_index
-            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
-            where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
-            order by format('_pymem.%I', c.relname) = v_index, c.relname limit 1;
-            continue;
-        end;
-        exit when cardinality(ids) >= p_pool or v_scanned < v_depth or v_depth >= v_cap;
-        v_depth := v_cap;
-    end loop;
-    perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
-            set_config('enable_sort', v_planner[3], true);
+    new.lexemes := to_tsvector((select _pymem.settings(t)->>'text_config' from _pymem.tenants t
+                                where t.tenant_id = new.tenant_id)::regconfig, new.content);
+    return new;
 end
 $$;
-comment on function _pymem.bm25_hits(text, text, text[], jsonb, timestamptz, integer, integer, integer) is
-    'BM25 candidates of pymem.retrieve over the acting tenant''s own index (ids and raw scores, best first). '
-    'Internal; tenant roles (through retrieve).';
+comment on function _pymem.set_memory_lexemes() is
+    'Trigger: memories.lexemes = to_tsvector(the tenant''s text_config, content). Internal.';
+
+-- Keeps _pymem.lexical_stats in step with the user's memories. SECURITY DEFINER: tenants
+-- hold no privilege on the table (it would tell them nothing new, but it needs no grant).
+create or replace function _pymem.count_memory_lexemes() returns trigger
+    language plpgsql volatile security definer
+    set search_path = pg_catalog, pg_temp
+as $$
+declare
+    v_left bigint;
+begin
+    if tg_op in ('UPDATE', 'DELETE') then
+        update _pymem.lexical_stats s
+           set documents = s.documents - 1, lexemes = greatest(0, s.lexemes - coalesce(length(old.lexemes), 0))
+         where s.tenant_id = old.tenant_id and s.user_id = old.user_id
+        returning s.documents into v_left;
+        if v_left = 0 then  -- nothing of an erased user stays behind
+            delete from _pymem.lexical_stats s where s.tenant_id = old.tenant_id and s.user_id = old.user_id;
+        end if;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into _pymem.lexical_stats as s (tenant_id, user_id, documents, lexemes)
+        values (new.tenant_id, new.user_id, 1, coalesce(length(new.lexemes), 0))
+        on conflict (tenant_id, user_id)
+        do update set documents = s.documents + 1, lexemes = s.lexemes + excluded.lexemes;
+    end if;
+    return null;
+end
+$$;
+comment on function _pymem.count_memory_lexemes() is
+    'Trigger: keeps _pymem.lexical_stats (memories and lexemes per user) for BM25. Internal.';
+
+-- The triggers, once (they cascade to every partition, present and future). An update that
+-- leaves content, lexemes and user alone (status, mentions, decay) runs neither function:
+-- BEFORE ... OF lists the columns, the AFTER trigger's WHEN compares in C.
+do $$
+begin
+    if not exists (select from pg_trigger where tgrelid = '_pymem.memories'::regclass
+                                            and tgname = 'memories_lexemes' and tgparentid = 0) then
+        create trigger memories_lexemes before insert or update of content, lexemes on _pymem.memories
+            for each row execute function _pymem.set_memory_lexemes();
+    end if;
+    if not exists (select from pg_trigger where tgrelid = '_pymem.memories'::regclass
+                                            and tgname = 'memories_lexical_stats_write' and tgparentid = 0) then
+        create trigger memories_lexical_stats_write after insert or delete on _pymem.memories
+            for each row execute function _pymem.count_memory_lexemes();
+        create trigger memories_lexical_stats_update after update on _pymem.memories
+            for each row
+            when (old.lexemes is distinct from new.lexemes or old.user_id is distinct from new.user_id)
+            execute function _pymem.count_memory_lexemes();
+    end if;
+end
+$$;
+
+-- The calling tenant's statistics for one user: (documents, lexemes), or none.
+-- (plpgsql: _pymem.acting_tenant() comes later, in 085_privacy.sql)
+create or replace function _pymem.user_lexical_stats(p_user_id text, out documents bigint, out lexemes bigint)
+    language plpgsql stable security definer
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    select s.documents, s.lexemes into documents, lexemes from _pymem.lexical_stats s
+    where s.tenant_id = (_pymem.acting_tenant()).tenant_id and s.user_id = p_user_id;
+end
+$$;
+comment on function _pymem.user_lexical_stats(text) is
+    'Memories and summed distinct lexemes of one user of the acting tenant (BM25''s N and average '
+    'length). Internal; tenant roles (through retrieve).';
+
+-- pg_textsearch's reader, gone with its index.
+drop function if exists _pymem.bm25_hits(text, text, text[], jsonb, timestamptz, integer, integer, integer);
 
 -- Before 0.2 retrieve had eight parameters and fewer result columns; CREATE OR REPLACE can
 -- change neither, so the old signature goes first (a no-op once it is gone).
@@ -316,9 +345,6 @@ as $$
 declare
     v_tenant    _pymem.tenants := _pymem.require_tenant();
     v_settings  jsonb;
-    -- pg_textsearch does not WAL-log its index pages: on a streaming replica the BM25 index
-    -- is empty, so a standby ranks lexically with ts_rank_cd over the user's rows instead.
-    v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch' and not pg_is_in_recovery();
     v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
     v_filters   jsonb := coalesce(p_filters, '{}');
     v_query     text := coalesce(btrim(p_query), '');
@@ -337,10 +363,8 @@ declare
     v_components text;
     v_weighted  text;
     v_anchors   integer;
-    v_lexical   text;
-    v_lex_depth integer;
-    v_lex_cap   integer;
-    v_scanned   integer;
+    v_terms     text[];
+    v_lex_stats record;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
     v_vec_ids   uuid[] := '{}';
@@ -392,7 +416,7 @@ begin
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
     -- given become conditions (a shorter query plans faster).
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
-    -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
+    -- $7 token budget  $8 context weights  $9 tsquery (any query word)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
     -- $14 graph hit ids, $15 their graph scores
     v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
@@ -411,50 +435,40 @@ begin
     v_exact := p_query_embedding is null or v_rows is null or v_rows <= v_exact_max;
     if v_profile then v_ends := v_ends || jsonb_build_object('count', clock_timestamp()); end if;
 
-    -- Lexical candidates: every visible row of the user among the tenant's best
-    -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
-    -- own, collected into arrays: pg_textsearch hands the scan's score to
-    -- bm25_get_current_score() only in a query's own subqueries, not inside a CTE (there it
-    -- would re-score every row).
-    -- How deep into the tenant's BM25 ranking: enough to expect candidate_pool of the user's
-    -- rows, from the user's share of the partition (x1.5), at most lexical_scan_limit. A
-    -- user past the count's stop is big: start at 4 x pool and go to the limit only when
-    -- that finds too few of the user's rows.
-    v_lex_cap := (v_settings->>'lexical_scan_limit')::int;
-    v_lex_depth := case
-        when v_rows is null then v_lex_cap  -- a small partition: its matches run out first
-        when v_exact then least(v_lex_cap, greatest(v_pool, ceil(1.5 * v_pool * greatest(v_tenant_rows, 1)
-                                                                 / greatest(v_rows, 1))::int))
-        else least(v_lex_cap, 4 * v_pool)
-    end;
-
-    -- Lexical candidates: the user's visible rows among the tenant's best v_lex_depth
-    -- matches, with their raw scores (larger is better), best first. A statement of its own,
-    -- collected into arrays: pg_textsearch hands the scan's score to bm25_get_current_score()
-    -- only in a query's own subqueries, not inside a CTE (there it would re-score every row).
-    if v_query = '' or v_rows = 0 then
-        v_lexical := null;
-    elsif v_bm25 then
-        -- By a function of the owner's: pg_textsearch's index readers are closed to tenants.
-        select h.ids, h.scores into v_lex_ids, v_lex_raw
-        from _pymem.bm25_hits(p_user_id, v_query, p_kinds, v_filters, p_as_of, v_lex_depth, v_lex_cap, v_pool) h;
-    else
+    -- Lexical candidates: BM25 (above _pymem.set_memory_lexemes) over every visible row of
+    -- the user that holds a query word, the best lexical_scan_limit kept with their scores
+    -- (best first). A statement of its own: the rows matching are read once, through the GIN
+    -- index or the user's rows, whichever the planner finds cheaper, and scored there.
+    select coalesce(array_agg(l order by l), '{}') into v_terms
+    from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
+    if cardinality(v_terms) > 0 and v_rows is distinct from 0 then
         -- Any query word may match (websearch_to_tsquery would demand all of them).
-        select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
-        from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
-        v_lexical := format('select coalesce(array_agg(l.id order by l.lex desc, l.id), ''{}''),
-                                    coalesce(array_agg(l.lex order by l.lex desc, l.id), ''{}''),
-                                    0
-                             from (select m.id, ts_rank_cd(to_tsvector(%1$L::regconfig, m.content), $9)::float8 as lex
-                                   from %2$s m
-                                   where %3$s and $9 is not null and to_tsvector(%1$L::regconfig, m.content) @@ $9
-                                   order by lex desc, m.id limit %4$s) l',
-                            v_settings->>'text_config', v_partition, v_visible, v_lex_cap);
-    end if;
-    if v_lexical is not null then
-        execute v_lexical into v_lex_ids, v_lex_raw, v_scanned
-            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id;
+        select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery from unnest(v_terms) l;
+        select * into v_lex_stats from _pymem.user_lexical_stats(p_user_id);
+        execute format($x$
+            with terms as (select t.term, to_tsquery('simple', quote_literal(t.term)) as tq
+                           from unnest($8::text[]) t(term)),
+            docs as materialized (
+                select m.id, m.lexemes, length(m.lexemes)::float8 as len
+                from %1$s m where %2$s and m.lexemes @@ $7),
+            hits as materialized (select d.id, d.len, t.term from docs d join terms t on d.lexemes @@ t.tq),
+            df as (select h.term, count(*)::float8 as df from hits h group by h.term),
+            scored as (
+                select h.id, sum(ln(1 + (greatest($9, n.docs) - df.df + 0.5) / (df.df + 0.5))
+                                 * (%3$L::float8 + 1)
+                                 / (1 + %3$L::float8 * (1 - %4$L::float8 + %4$L::float8 * h.len / $10))) as score
+                from hits h join df on df.term = h.term cross join (select count(*)::float8 as docs from docs) n
+                group by h.id
+                order by score desc, h.id limit %5$s)
+            select coalesce(array_agg(s.id order by s.score desc, s.id), '{}'),
+                   coalesce(array_agg(s.score order by s.score desc, s.id), '{}')
+            from scored s$x$,
+            v_partition, v_visible, (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
+            (v_settings->>'lexical_scan_limit')::int)
+        into v_lex_ids, v_lex_raw
+        using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, v_tsquery, v_terms,
+              coalesce(v_lex_stats.documents, 0)::float8,
+              greatest(coalesce(v_lex_stats.lexemes::float8 / nullif(v_lex_stats.documents, 0), 1), 1);
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;

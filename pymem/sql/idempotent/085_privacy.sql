@@ -517,6 +517,10 @@ begin
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
     end if;
+    -- Its own database only: pymem databases are closed to PUBLIC (issue 31, admin.restrict_connect).
+    if has_database_privilege(current_user, current_database(), 'connect with grant option') then
+        execute format('grant connect on database %I to %I', current_database(), v_login);
+    end if;
     if not (select rolsuper from pg_roles where rolname = current_user) then
         -- The installing role ends the login's sessions (enforce_login_limits) and drops
         -- what was granted to it (drop_login): both need the login's privileges.

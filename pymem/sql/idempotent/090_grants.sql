@@ -77,7 +77,7 @@ begin
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
         _pymem.visible_predicate(boolean, boolean, jsonb),
-        _pymem.bm25_hits(text, text, text[], jsonb, timestamptz, integer, integer, integer),
+        _pymem.user_lexical_stats(text),
         pymem.forget(uuid, text),
         pymem.get_memory(uuid),
         pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid),
@@ -162,6 +162,7 @@ begin
         pymem.update_tenant_settings(text, jsonb),
         pymem.tenant_settings(text),
         pymem.reindex_plan(text),
+        pymem.index_health(text),
         pymem.retry_dead(text),
         pymem.queue_stats(),
         _pymem.claim_episodes(text, integer, integer, integer),
@@ -195,6 +196,11 @@ begin
         _pymem.regex_escape(text),
         _pymem.recognize(text)
         to %I$g$, v_service);
+    -- The service role connects although pymem databases are closed to PUBLIC (issue 31,
+    -- admin.restrict_connect; a non-superuser owner holds CONNECT with grant option).
+    if has_database_privilege(current_user, current_database(), 'connect with grant option') then
+        execute format('grant connect on database %I to %I', current_database(), v_service);
+    end if;
     execute format('grant select on _pymem.gazetteer, _pymem.attributes to %I', v_service);
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,

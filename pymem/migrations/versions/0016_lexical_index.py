@@ -1,0 +1,8 @@
+"""Lexical search on a stored tsvector, a GIN index per tenant and per-user BM25 statistics:
+durable through restart, crash, standby and point-in-time recovery
+(pymem/sql/incremental/0016_lexical_index.sql)."""
+
+from pymem.migrate import incremental
+
+revision, down_revision = "0016", "0014"  # 0015 (another engineer's) goes between when it lands
+upgrade, downgrade = incremental("0016_lexical_index.sql")
