@@ -32,7 +32,7 @@ from ..conftest import _tmpfs_root, unit_vector
 @pytest.fixture(scope="module")
 def small_queue_server():
     home = Path(tempfile.mkdtemp(prefix="pymem-notify-", dir=_tmpfs_root()))
-    server = EmbeddedServer(home, fast=True)
+    server = EmbeddedServer(home, fast=True, peer_for_all_roles=True)  # as tests/conftest.py
     server.start()
     with psycopg.connect(server.uri(), autocommit=True) as conn:
         conn.execute("alter system set max_notify_queue_pages = 64")  # 512 kB, the minimum

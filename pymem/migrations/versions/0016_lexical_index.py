@@ -4,5 +4,5 @@ durable through restart, crash, standby and point-in-time recovery
 
 from pymem.migrate import incremental
 
-revision, down_revision = "0016", "0014"  # 0015 (another engineer's) goes between when it lands
+revision, down_revision = "0016", "0015"
 upgrade, downgrade = incremental("0016_lexical_index.sql")
