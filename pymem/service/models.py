@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..client import Memory, StoredMemory
 
@@ -22,6 +22,24 @@ IngestType = Literal["fact", "preference", "event", "procedural", "episode", "ob
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+# The database refuses JSON nested deeper than this (_pymem.check_json); refusing it here too
+# answers 422 before pydantic's own serializer gives up on it (an error of its own, a 500).
+MAX_JSON_DEPTH = 32
+
+
+def bounded_json(value: Any) -> Any:
+    """``value`` unchanged, or ValueError when it nests deeper than MAX_JSON_DEPTH."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"nested more than {MAX_JSON_DEPTH} levels deep")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return value
 
 
 class Message(_Body):
@@ -45,6 +63,8 @@ class IngestRequest(_Body):
     session_id: str | None = Field(None, min_length=1, max_length=256)
     agent_id: str | None = Field(None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = None
+
+    _metadata_depth = field_validator("metadata", mode="before")(bounded_json)
 
     @model_validator(mode="after")
     def _one_payload(self) -> "IngestRequest":
@@ -70,6 +90,8 @@ class Filters(_Body):
     metadata: dict[str, Any] | None = Field(None, description="JSON containment: the memory's metadata holds this.")
     observed_after: dt.datetime | None = None
     observed_before: dt.datetime | None = None
+
+    _metadata_depth = field_validator("metadata", mode="before")(bounded_json)
 
     def as_sql(self) -> dict | None:
         given = self.model_dump(exclude_none=True, mode="json")

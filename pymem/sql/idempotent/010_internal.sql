@@ -177,6 +177,44 @@ begin
 end
 $$;
 
+-- JSON a caller sends (metadata, filters, sources) is at most p_max_depth levels deep and
+-- p_max_bytes long: a 900-deep metadata object was stored, then every read of that user
+-- failed (clients parse it back recursively).
+create or replace function _pymem.check_json(p_field text, p_value jsonb, p_max_depth integer default 32,
+                                              p_max_bytes integer default 65536) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if p_value is null then
+        return;
+    end if;
+    if octet_length(p_value::text) > p_max_bytes then
+        raise exception 'pymem: % is % bytes of JSON; the limit is %', p_field, octet_length(p_value::text), p_max_bytes
+            using errcode = '22023';
+    end if;
+    -- an item at nesting level p_max_depth + 1 exists only in a deeper document
+    if jsonb_path_exists(p_value, format('strict $.**{%s}', p_max_depth + 1)::jsonpath) then
+        raise exception 'pymem: % is nested more than % levels deep', p_field, p_max_depth using errcode = '22023';
+    end if;
+end
+$$;
+
+-- A time a caller sends (when something was said, as of when to read): finite and within
+-- the years a conversation can have happened in. '-infinity' was stored and then broke
+-- every list of that user.
+create or replace function _pymem.check_time(p_field text, p_value timestamptz) returns void
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if p_value is not null and not (p_value between '1900-01-01 00:00:00+00' and now() + interval '1 year') then
+        raise exception 'pymem: % must be a time between 1900 and a year from now, not %', p_field, p_value
+            using errcode = '22023';
+    end if;
+end
+$$;
+
 create or replace function _pymem.check_tenant_id(p_tenant_id text) returns void
     language plpgsql immutable security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
@@ -221,6 +259,21 @@ begin
         raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
             vector_norm(p_embedding) using errcode = '22023';
     end if;
+end
+$$;
+
+-- The trigger behind every stored vector (0015_tenant_counters.sql): the norm check of
+-- check_embedding (the column's type already fixes the dimensions).
+create or replace function _pymem.check_stored_embedding() returns trigger
+    language plpgsql security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if not vector_norm(new.embedding) between 1e-6 and 1e6 then
+        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
+            vector_norm(new.embedding) using errcode = '22023';
+    end if;
+    return new;
 end
 $$;
 

@@ -42,6 +42,9 @@ begin
     if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' or jsonb_typeof(coalesce(p_source, '{}')) <> 'object' then
         raise exception 'pymem: metadata and source must be JSON objects' using errcode = '22023';
     end if;
+    perform _pymem.check_json('metadata', p_metadata);
+    perform _pymem.check_json('source', p_source);
+    perform _pymem.check_time('observed_at', p_observed_at);
     if (p_subject is null) <> (p_attribute is null) then
         raise exception 'pymem: subject and attribute name a slot together: give both or neither'
             using errcode = '22023';
@@ -166,6 +169,7 @@ begin
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
     perform _pymem.check_filters(coalesce(p_filters, '{}'));
+    perform _pymem.check_time('as_of', p_as_of);
     if p_limit is null or p_limit not between 1 and 1000 then
         raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
     end if;

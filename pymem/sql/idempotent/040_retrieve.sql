@@ -154,6 +154,7 @@ begin
     if jsonb_typeof(p_filters) is distinct from 'object' then
         raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_json('filters', p_filters, 16, 16384);
     select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
     where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
     if v_unknown is not null then
@@ -402,6 +403,7 @@ begin
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
     perform _pymem.check_filters(v_filters);
+    perform _pymem.check_time('as_of', p_as_of);
     perform _pymem.check_retrieval_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');

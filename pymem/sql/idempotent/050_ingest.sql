@@ -111,6 +111,9 @@ begin
     if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' then
         raise exception 'pymem: metadata must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_json('metadata', p_metadata);
+    perform _pymem.check_json('messages', p_messages, 8, 2147483647);
+    perform _pymem.check_time('observed_at', p_observed_at);
     -- Validate every message before writing anything: no half-written episodes.
     for v_message in select value from jsonb_array_elements(p_messages) loop
         if jsonb_typeof(v_message) <> 'object' then

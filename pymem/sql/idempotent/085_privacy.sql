@@ -81,6 +81,15 @@ begin
     if jsonb_typeof(coalesce(p_details, '{}')) <> 'object' or octet_length(p_details::text) > 2048 then
         raise exception 'pymem: audit details must be a JSON object of at most 2048 bytes' using errcode = '22023';
     end if;
+    -- A forget event stands for a forget that happened: the memory's own, in this very
+    -- transaction (pymem.forget records the version, then the event). A tenant role could
+    -- otherwise write forget events for memories it never forgot.
+    if p_action = 'forget' and not exists (
+            select from _pymem.memory_versions v
+            where v.tenant_id = v_tenant.tenant_id and v.user_id = p_user_id and v.operation = 'forget'
+              and v.memory_id::text = p_details->>'memory_id' and v.recorded_at = now()) then
+        raise exception 'pymem: no memory was forgotten in this transaction for that event' using errcode = '42501';
+    end if;
     perform _pymem.write_audit(v_tenant.tenant_id, p_action,
                                case when p_user_id is null then null else _pymem.subject_hash(v_tenant.tenant_id, p_user_id) end,
                                p_details);

@@ -142,6 +142,8 @@ begin
         _pymem.new_id(),
         _pymem.check_id(text, text, integer),
         _pymem.hint(text),
+        _pymem.check_json(text, jsonb, integer, integer),
+        _pymem.check_time(text, timestamptz),
         _pymem.check_embedding(vector),
         _pymem.current_embedding_model(),
         _pymem.settings(_pymem.tenants),

@@ -1,4 +1,5 @@
--- 0015_tenant_counters: an exact memory count per tenant, and a queue index by tenant.
+-- 0015_tenant_counters: an exact memory count per tenant, a queue index by tenant, and a
+-- check on every stored vector.
 -- Incremental file: run once by alembic revision 0015, then frozen.
 --
 -- max_memories was checked against the partition's reltuples estimate and counted exactly
@@ -40,3 +41,13 @@ create trigger memories_count_delete after delete on _pymem.memories
 create trigger memories_count_forget after update of status on _pymem.memories
     for each row when ((old.status = 'forgotten') is distinct from (new.status = 'forgotten'))
     execute function _pymem.count_memories();
+
+-- A vector is checked wherever it is written: the write functions checked theirs, but a
+-- tenant role's own UPDATE of the column stored a zero vector (cosine NaN: the memory then
+-- scored null and matched everything). Body in 010_internal.sql.
+create function _pymem.check_stored_embedding() returns trigger
+    language plpgsql security invoker
+    set search_path = pg_catalog, pg_temp
+as $$ begin return new; end $$;
+create trigger memories_check_embedding before insert or update of embedding on _pymem.memories
+    for each row when (new.embedding is not null) execute function _pymem.check_stored_embedding();
