@@ -5,7 +5,7 @@ from pathlib import Path
 
 REVIEW = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
-TENANT_EXECUTABLE = {"capabilities", "current_embedding_model", "audit_event", "erase_user", "graph_link", "graph_close", "own_memory",
+TENANT_EXECUTABLE = {"capabilities", "current_embedding_model", "audit_event", "erase_user", "graph_link", "graph_close", "own_memory", "check_capacity",
                      "graph_facts", "graph_neighbors", "bm25_hits"}
 
 
