@@ -25,6 +25,7 @@ CREATE SCHEMA pymem;
 CREATE FUNCTION _pymem.abort_reembed() RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET lock_timeout TO '200ms'
     AS $$
 declare
     v_model _pymem.embedding_model;
@@ -127,6 +128,7 @@ CREATE TABLE _pymem.memories (
     decay_checked_at timestamp with time zone,
     statement jsonb,
     turn_hash text,
+    lexemes tsvector,
     CONSTRAINT memories_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
     CONSTRAINT memories_content_check CHECK (((length(content) >= 1) AND (length(content) <= 100000))),
     CONSTRAINT memories_importance_check CHECK (((importance >= (0)::double precision) AND (importance <= (1)::double precision))),
@@ -196,6 +198,14 @@ begin
                    (v_settings->>'login_idle_in_transaction_timeout_ms')::int);
     execute format('alter role %I set transaction_timeout = %s', p_login, (v_settings->>'login_transaction_timeout_ms')::int);
     execute format('alter role %I set lock_timeout = %s', p_login, (v_settings->>'login_lock_timeout_ms')::int);
+    execute format('alter role %I set idle_session_timeout = %s', p_login,
+                   (v_settings->>'login_idle_session_timeout_ms')::int);
+    execute format('alter role %I set work_mem = %s', p_login, (v_settings->>'login_work_mem_kb')::int);
+    -- temp_file_limit is a superuser's setting: a login cannot lift it, and only a superuser
+    -- owner can set it (elsewhere docs/security.md tells the DBA the ALTER ROLE to run).
+    if (select rolsuper from pg_roles where rolname = current_user) then
+        execute format('alter role %I set temp_file_limit = %s', p_login, (v_settings->>'login_temp_file_limit_kb')::int);
+    end if;
 end
 $$;
 
@@ -234,6 +244,15 @@ begin
     if jsonb_typeof(coalesce(p_details, '{}')) <> 'object' or octet_length(p_details::text) > 2048 then
         raise exception 'pymem: audit details must be a JSON object of at most 2048 bytes' using errcode = '22023';
     end if;
+    -- A forget event stands for a forget that happened: the memory's own, in this very
+    -- transaction (pymem.forget records the version, then the event). A tenant role could
+    -- otherwise write forget events for memories it never forgot.
+    if p_action = 'forget' and not exists (
+            select from _pymem.memory_versions v
+            where v.tenant_id = v_tenant.tenant_id and v.user_id = p_user_id and v.operation = 'forget'
+              and v.memory_id::text = p_details->>'memory_id' and v.recorded_at = now()) then
+        raise exception 'pymem: no memory was forgotten in this transaction for that event' using errcode = '42501';
+    end if;
     perform _pymem.write_audit(v_tenant.tenant_id, p_action,
                                case when p_user_id is null then null else _pymem.subject_hash(v_tenant.tenant_id, p_user_id) end,
                                p_details);
@@ -266,6 +285,7 @@ COMMENT ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) IS 'The tenant (an
 CREATE FUNCTION _pymem.begin_reembed(p_model text, p_dimensions integer) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET lock_timeout TO '200ms'
     AS $$
 declare
     v_current _pymem.embedding_model;
@@ -290,79 +310,6 @@ begin
     return _pymem.reembed_progress();
 end
 $$;
-
---
--- Name: bm25_hits(text, text, text[], jsonb, timestamp with time zone, integer, integer, integer); Type: FUNCTION; Schema: _pymem; Owner: -
---
-
-CREATE FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) RETURNS record
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $_$
-declare
-    v_tenant    _pymem.tenants := _pymem.acting_tenant();
-    v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
-    v_index     text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix || '_bm25');
-    v_filters   jsonb := coalesce(p_filters, '{}');
-    v_depth     integer := least(greatest(coalesce(p_depth, 1), 1), 100000);
-    v_cap       integer := least(greatest(coalesce(p_cap, 1), 1), 100000);
-    v_sql       text;
-    v_scanned   integer;
-    v_tries     integer := 0;
-    v_planner   text[] := array[current_setting('enable_seqscan'), current_setting('enable_bitmapscan'),
-                                current_setting('enable_sort')];
-begin
-    perform _pymem.check_id('user_id', p_user_id);
-    if jsonb_typeof(v_filters) <> 'object' or length(coalesce(p_query, '')) > 10000 then
-        raise exception 'pymem: invalid BM25 arguments' using errcode = '22023';
-    end if;
-    v_sql := format('select coalesce(array_agg(m.id order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
-                            coalesce(array_agg(m.lex order by m.lex desc, m.id) filter (where %2$s and m.lex > 0), ''{}''),
-                            count(*)::int
-                     from (select m.id, m.user_id, m.status, m.kind, m.session_id, m.agent_id, m.metadata,
-                                  m.observed_at, m.created_at, m.valid_from, m.valid_to,
-                                  -bm25_get_current_score() as lex
-                           from %1$s m
-                           order by m.content <@> to_bm25query($2, %%2$L)
-                           limit %%1$s) m',
-                    v_partition, _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters));
-    -- The score is only the scan's when the plan is the BM25 index scan; on a small table the
-    -- planner would rather sort a sequential scan. Leave it no other way, for this statement
-    -- only (SET LOCAL would last to the end of the caller's transaction: put back below).
-    perform set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
-            set_config('enable_sort', 'off', true);
-    loop
-        begin
-            execute format(v_sql, v_depth, v_index) into ids, scores, v_scanned
-                using p_user_id, p_query, null::vector, p_kinds, v_filters, p_as_of;
-        exception when others then
-            -- While pymem admin reindex swaps this BM25 index the partition has two, and
-            -- pg_textsearch refuses the named one when the planner picks the other (or the
-            -- named one is being dropped): name another valid one. The swap is a few
-            -- transactions long, so a few tries suffice.
-            v_tries := v_tries + 1;
-            if v_tries > 3 or (sqlerrm not like '%planner chose index%' and sqlerrm not like '%does not exist%') then
-                raise;
-            end if;
-            select format('_pymem.%I', c.relname) into v_index
-            from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
-            where i.indrelid = v_partition::regclass and i.indisvalid and a.amname = 'bm25'
-            order by format('_pymem.%I', c.relname) = v_index, c.relname limit 1;
-            continue;
-        end;
-        exit when cardinality(ids) >= p_pool or v_scanned < v_depth or v_depth >= v_cap;
-        v_depth := v_cap;
-    end loop;
-    perform set_config('enable_seqscan', v_planner[1], true), set_config('enable_bitmapscan', v_planner[2], true),
-            set_config('enable_sort', v_planner[3], true);
-end
-$_$;
-
---
--- Name: FUNCTION bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]); Type: COMMENT; Schema: _pymem; Owner: -
---
-
-COMMENT ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) IS 'BM25 candidates of pymem.retrieve over the acting tenant''s own index (ids and raw scores, best first). Internal; tenant roles (through retrieve).';
 
 --
 -- Name: capabilities(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -450,30 +397,25 @@ $$;
 --
 
 CREATE FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer DEFAULT 1) RETURNS void
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 declare
     v_limit bigint := (_pymem.settings(p_tenant)->>'max_memories')::bigint;
-    v_estimate real;
     v_count bigint;
 begin
+    -- An early answer before any work, from the exact count (0015_tenant_counters.sql);
+    -- the count trigger below is what holds the cap under concurrent writers. Definer (the
+    -- count is the owner's), so only for the acting tenant's own row.
+    if p_tenant.tenant_id is distinct from (_pymem.acting_tenant()).tenant_id then
+        raise exception 'pymem: capacity of another tenant' using errcode = '42501';
+    end if;
     if v_limit is null then
         return;
     end if;
-    -- Counting a big partition on every write is too slow; the planner's estimate is
-    -- free. Count exactly only when the estimate says the tenant is near its limit.
-    select c.reltuples into v_estimate from pg_class c
-    where c.oid = to_regclass(format('_pymem.%I', 'memories_' || p_tenant.storage_suffix));
-    if coalesce(v_estimate, 0) < 0.9 * v_limit and v_limit > 1000 then
-        return;
-    end if;
-    select count(*) into v_count from _pymem.memories m
-    where m.tenant_id = p_tenant.tenant_id and m.status <> 'forgotten';
-    if v_count + greatest(p_adding, 0) > v_limit then
-        raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant.tenant_id),
-            v_count, v_limit using errcode = 'PM429',
-            hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
+    select u.memories into v_count from _pymem.tenant_usage u where u.tenant_id = p_tenant.tenant_id;
+    if coalesce(v_count, 0) + greatest(p_adding, 0) > v_limit then
+        perform _pymem.raise_capacity(p_tenant.tenant_id, coalesce(v_count, 0), v_limit);
     end if;
 end
 $$;
@@ -523,6 +465,7 @@ begin
     if jsonb_typeof(p_filters) is distinct from 'object' then
         raise exception 'pymem: filters must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_json('filters', p_filters, 16, 16384);
     select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
     where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
     if v_unknown is not null then
@@ -562,6 +505,29 @@ begin
     end if;
 end
 $$;
+
+--
+-- Name: check_json(text, jsonb, integer, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_json(p_field text, p_value jsonb, p_max_depth integer DEFAULT 32, p_max_bytes integer DEFAULT 65536) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+begin
+    if p_value is null then
+        return;
+    end if;
+    if octet_length(p_value::text) > p_max_bytes then
+        raise exception 'pymem: % is % bytes of JSON; the limit is %', p_field, octet_length(p_value::text), p_max_bytes
+            using errcode = '22023';
+    end if;
+    -- an item at nesting level p_max_depth + 1 exists only in a deeper document
+    if jsonb_path_exists(p_value, format('strict $.**{%s}', p_max_depth + 1)::jsonpath) then
+        raise exception 'pymem: % is nested more than % levels deep', p_field, p_max_depth using errcode = '22023';
+    end if;
+end
+$_$;
 
 --
 -- Name: check_kind(text, text, boolean); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -624,7 +590,10 @@ declare
         "min_score": [0, 1000, false],
         "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
         "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
-        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true]}';
+        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true],
+        "login_idle_session_timeout_ms": [1000, 86400000, true], "login_work_mem_kb": [64, 2097151, true],
+        "login_temp_file_limit_kb": [0, 2147483647, true], "max_pending_episodes": [1, 100000000, true],
+        "max_memories": [1, 1000000000, true]}';
     -- keys a single call may override; the rest are the tenant's (index shape, decay)
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
@@ -688,6 +657,23 @@ $$;
 COMMENT ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) IS 'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not override). Used by pymem.retrieve and pymem.update_tenant_settings.';
 
 --
+-- Name: check_stored_embedding(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_stored_embedding() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    if not vector_norm(new.embedding) between 1e-6 and 1e6 then
+        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
+            vector_norm(new.embedding) using errcode = '22023';
+    end if;
+    return new;
+end
+$$;
+
+--
 -- Name: check_tenant_id(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -705,6 +691,22 @@ end
 $_$;
 
 --
+-- Name: check_time(text, timestamp with time zone); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_time(p_field text, p_value timestamp with time zone) RETURNS void
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if p_value is not null and not (p_value between '1900-01-01 00:00:00+00' and now() + interval '1 year') then
+        raise exception 'pymem: % must be a time between 1900 and a year from now, not %', p_field, p_value
+            using errcode = '22023';
+    end if;
+end
+$$;
+
+--
 -- Name: claim_episodes(text, integer, integer, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -719,25 +721,74 @@ begin
            last_error = coalesce(e.last_error || E'\n', '') || format('lease expired on attempt %s', e.attempts)
      where e.status = 'processing' and e.lease_until < now() and e.attempts >= p_max_attempts;
 
+    -- Tenants take turns: the tenants with pending work (a skip scan of
+    -- episodes_tenant_queue_idx), the longest-waiting first, each get an equal share of the
+    -- claim (at least one episode) from the front of their own queue. One tenant's backlog
+    -- of thousands delays another tenant's first episode by at most one claim. Expired
+    -- leases come back first. The claimed episodes are returned in arrival order, which is
+    -- the order the worker applies them in (an older statement applied after a newer one
+    -- would be stored as the current value).
     return query
-    with due as (
-        select e.tenant_id, e.id from _pymem.episodes e
-        where (e.status = 'pending' and e.next_attempt_at <= now())
-           or (e.status = 'processing' and e.lease_until < now())
-        order by e.enqueued_at, e.id
+    with recursive active(tenant_id) as (
+        (select e.tenant_id from _pymem.episodes e where e.status = 'pending' order by e.tenant_id limit 1)
+        union all
+        select (select e.tenant_id from _pymem.episodes e
+                where e.status = 'pending' and e.tenant_id > a.tenant_id order by e.tenant_id limit 1)
+        from active a where a.tenant_id is not null
+    ),
+    heads as (
+        select a.tenant_id, h.enqueued_at
+        from active a
+        cross join lateral (select e.enqueued_at from _pymem.episodes e
+                            where e.tenant_id = a.tenant_id and e.status = 'pending' and e.next_attempt_at <= now()
+                            order by e.enqueued_at, e.id limit 1) h
+        where a.tenant_id is not null
+        order by h.enqueued_at, a.tenant_id
+        limit p_limit
+    ),
+    share as (select greatest(1, ceil(p_limit::numeric / greatest(count(*), 1)))::int as n from heads),
+    expired as (
+        select e.tenant_id, e.id, e.enqueued_at, 0::bigint as turn, e.lease_until as waiting_since
+        from _pymem.episodes e
+        where e.status = 'processing' and e.lease_until < now()
+        order by e.lease_until
         limit p_limit
         for update skip locked
+    ),
+    fair as (
+        select c.tenant_id, c.id, c.enqueued_at, c.turn, h.enqueued_at as waiting_since
+        from heads h cross join share s
+        cross join lateral (select e.tenant_id, e.id, e.enqueued_at,
+                                   row_number() over (order by e.enqueued_at, e.id) as turn
+                            from (select e.tenant_id, e.id, e.enqueued_at from _pymem.episodes e
+                                  where e.tenant_id = h.tenant_id and e.status = 'pending' and e.next_attempt_at <= now()
+                                  order by e.enqueued_at, e.id
+                                  limit s.n
+                                  for update skip locked) e) c
+    ),
+    due as (
+        select d.tenant_id, d.id from (select * from expired union all select * from fair) d
+        order by d.turn, d.waiting_since, d.enqueued_at, d.id
+        limit p_limit
+    ),
+    claimed as (
+        update _pymem.episodes e
+           set status = 'processing', worker_id = p_worker_id, claimed_at = now(),
+               lease_until = now() + make_interval(secs => p_lease_seconds), attempts = e.attempts + 1
+          from due, _pymem.tenants t
+         where e.tenant_id = due.tenant_id and e.id = due.id and t.tenant_id = e.tenant_id
+        returning e.tenant_id, e.id, t.role_name, e.user_id, e.agent_id, e.session_id, e.messages, e.metadata,
+                  e.attempts, e.enqueued_at, e.observed_at, e.memory_ids,
+                  -- the indexed turns' text, one per memory_ids entry (a turn said twice in
+                  -- one episode is one row listed twice): what the worker embeds
+                  (select array_agg(m.content order by u.i)
+                     from unnest(e.memory_ids) with ordinality u(id, i)
+                     join _pymem.memories m on m.tenant_id = e.tenant_id and m.id = u.id) as turn_texts
     )
-    update _pymem.episodes e
-       set status = 'processing', worker_id = p_worker_id, claimed_at = now(),
-           lease_until = now() + make_interval(secs => p_lease_seconds), attempts = e.attempts + 1
-      from due, _pymem.tenants t
-     where e.tenant_id = due.tenant_id and e.id = due.id and t.tenant_id = e.tenant_id
-    returning e.tenant_id, e.id, t.role_name, e.user_id, e.agent_id, e.session_id, e.messages, e.metadata,
-              e.attempts, e.enqueued_at, e.observed_at, e.memory_ids,
-              -- the indexed turns' text, in memory_ids order: what the worker embeds
-              (select array_agg(m.content order by array_position(e.memory_ids, m.id))
-                 from _pymem.memories m where m.tenant_id = e.tenant_id and m.id = any(e.memory_ids));
+    select c.tenant_id, c.id, c.role_name, c.user_id, c.agent_id, c.session_id, c.messages, c.metadata,
+           c.attempts, c.enqueued_at, c.observed_at, c.memory_ids, c.turn_texts
+    from claimed c
+    order by c.enqueued_at, c.id;
 end
 $$;
 
@@ -745,7 +796,7 @@ $$;
 -- Name: FUNCTION claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer) IS 'Claims up to p_limit due episodes across tenants for one worker (FOR UPDATE SKIP LOCKED, lease p_lease_seconds). Service role only.';
+COMMENT ON FUNCTION _pymem.claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer) IS 'Claims up to p_limit due episodes for one worker, tenants taking turns (FOR UPDATE SKIP LOCKED, lease p_lease_seconds), returned in arrival order. Service role only.';
 
 --
 -- Name: clauses(text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -916,6 +967,73 @@ begin
     return jsonb_build_object('merged', v_merged, 'summaries', v_groups, 'episodes_archived', v_archived);
 end
 $$;
+
+--
+-- Name: count_memories(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.count_memories() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant_id text := case when tg_op = 'DELETE' then old.tenant_id else new.tenant_id end;
+    v_delta     integer := case when tg_op = 'INSERT' then 1
+                                when tg_op = 'DELETE' then -1
+                                when new.status = 'forgotten' then -1 else 1 end;
+    v_count     bigint;
+    v_limit     bigint;
+begin
+    insert into _pymem.tenant_usage as u (tenant_id, memories)
+    values (v_tenant_id, greatest(v_delta, 0))
+    on conflict (tenant_id) do update set memories = greatest(u.memories + v_delta, 0)
+    returning u.memories into v_count;
+    if v_delta > 0 then
+        select (_pymem.settings(t)->>'max_memories')::bigint into v_limit from _pymem.tenants t
+        where t.tenant_id = v_tenant_id;
+        if v_count > v_limit then
+            perform _pymem.raise_capacity(v_tenant_id, v_count - 1, v_limit);
+        end if;
+    end if;
+    return null;
+end
+$$;
+
+--
+-- Name: count_memory_lexemes(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.count_memory_lexemes() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_left bigint;
+begin
+    if tg_op in ('UPDATE', 'DELETE') then
+        update _pymem.lexical_stats s
+           set documents = s.documents - 1, lexemes = greatest(0, s.lexemes - coalesce(length(old.lexemes), 0))
+         where s.tenant_id = old.tenant_id and s.user_id = old.user_id
+        returning s.documents into v_left;
+        if v_left = 0 then  -- nothing of an erased user stays behind
+            delete from _pymem.lexical_stats s where s.tenant_id = old.tenant_id and s.user_id = old.user_id;
+        end if;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') then
+        insert into _pymem.lexical_stats as s (tenant_id, user_id, documents, lexemes)
+        values (new.tenant_id, new.user_id, 1, coalesce(length(new.lexemes), 0))
+        on conflict (tenant_id, user_id)
+        do update set documents = s.documents + 1, lexemes = s.lexemes + excluded.lexemes;
+    end if;
+    return null;
+end
+$$;
+
+--
+-- Name: FUNCTION count_memory_lexemes(); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.count_memory_lexemes() IS 'Trigger: keeps _pymem.lexical_stats (memories and lexemes per user) for BM25. Internal.';
 
 --
 -- Name: cron_jobs(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1162,6 +1280,7 @@ COMMENT ON FUNCTION _pymem.fail_episode(p_tenant_id text, p_episode_id uuid, p_w
 CREATE FUNCTION _pymem.finish_reembed() RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET lock_timeout TO '200ms'
     AS $$
 declare
     v_model   _pymem.embedding_model;
@@ -1198,7 +1317,7 @@ begin
            next_model = null, next_dimensions = null, next_started_at = null;
     select count(*) into v_total from _pymem.memories where embedding is not null;
     -- Services drop cached query vectors: they came from the old model.
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return jsonb_build_object('model', v_model.next_model, 'dimensions', v_model.next_dimensions,
                               'previous_model', v_model.model, 'previous_dimensions', v_model.dimensions,
                               'memories', v_total);
@@ -1426,6 +1545,24 @@ end
 $$;
 
 --
+-- Name: hint(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.hint(p_channel text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if p_channel not in ('pymem_episodes', 'pymem_forget') then
+        raise exception 'pymem: unknown channel %', p_channel using errcode = '22023';
+    end if;
+    if pg_notification_queue_usage() < 0.5 then
+        perform pg_notify(p_channel, '');
+    end if;
+end
+$$;
+
+--
 -- Name: hmac_sha256(bytea, bytea); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1506,8 +1643,11 @@ begin
     end loop;
     execute format('grant execute on function pg_try_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
                    _pymem.service_role());
+    -- ... and pymem migrate's own lock (migrate.py), which the installing role takes again on
+    -- every later migrate.
     execute format('grant execute on function pg_advisory_xact_lock(integer, integer), pg_try_advisory_lock(integer, integer),
-                    pg_advisory_unlock(integer, integer) to %I', v_owner);
+                    pg_advisory_unlock(integer, integer), pg_advisory_lock(bigint), pg_advisory_unlock(bigint) to %I',
+                   v_owner);
     execute format('revoke temporary on database %I from public', current_database());
     return jsonb_build_object('revoked', v_revoked, 'open', (select count(*) from _pymem.public_side_doors()));
 end
@@ -1539,7 +1679,7 @@ CREATE FUNCTION _pymem.notify_episodes() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 begin
-    perform pg_notify('pymem_episodes', '');
+    perform _pymem.hint('pymem_episodes');
     return null;
 end
 $$;
@@ -1590,7 +1730,8 @@ begin
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
                             'get_memory', 'list_memories',
-                            'graph_facts', 'graph_neighbors', 'cypher', 'contradictions',
+                            'graph_facts', 'graph_neighbors', 'graph_entities', 'graph_paths',
+                            'graph_relation_types', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')
     loop
         select string_agg('$' || i, ', ') into v_args from generate_series(1, v_fn.pronargs) i;
@@ -1603,6 +1744,15 @@ begin
                        pg_get_function_identity_arguments(v_fn.oid), p_tenant.role_name);
         execute format('revoke all on function %I.%I(%s) from public', v_schema, v_fn.proname,
                        pg_get_function_identity_arguments(v_fn.oid));
+    end loop;
+    -- A wrapper whose function left the API (pymem.cypher) goes with it.
+    for v_fn in
+        select w.proname, pg_get_function_identity_arguments(w.oid) as args
+        from pg_proc w
+        where w.pronamespace = v_schema::regnamespace
+          and not exists (select from pg_proc p where p.pronamespace = 'pymem'::regnamespace and p.proname = w.proname)
+    loop
+        execute format('drop function %I.%I(%s)', v_schema, v_fn.proname, v_fn.args);
     end loop;
     execute format('revoke create on schema %I from %I', v_schema, p_tenant.role_name);
     return v_schema;
@@ -1642,12 +1792,8 @@ begin
     execute format('create index %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                    v_partition || '_hnsw', v_partition,
                    (v_settings->>'hnsw_m')::int, (v_settings->>'hnsw_ef_construction')::int);
-    if _pymem.capabilities()->>'bm25' = 'pg_textsearch' then
-        execute _pymem.search_index_ddl(p_tenant, 'bm25', v_partition || '_bm25');
-    else
-        execute format('create index %I on _pymem.%I using gin (to_tsvector(%L::regconfig, content))',
-                       v_partition || '_fts', v_partition, v_settings->>'text_config');
-    end if;
+    -- Lexical search: GIN on memories.lexemes (040_retrieve.sql), WAL-logged like the rest.
+    execute _pymem.search_index_ddl(p_tenant, 'fts', v_partition || '_fts');
 
     -- One graph per tenant, owned by the installing role like everything else: tenants reach
     -- it only through the graph functions (080_graph.sql), which run as the owner and derive
@@ -1676,6 +1822,21 @@ CREATE FUNCTION _pymem.public_side_doors() RETURNS SETOF regprocedure
                     or p.proname in ('bm25_text_bm25query_score', 'bm25_text_text_score', 'bm25_dump_index',
                                      'bm25_spill_index', 'bm25_force_merge', 'bm25_summarize_index'))))
     order by 1
+$$;
+
+--
+-- Name: raise_capacity(text, bigint, bigint); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.raise_capacity(p_tenant_id text, p_count bigint, p_limit bigint) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    raise exception 'pymem: tenant % holds % memories; its limit is % (max_memories)', quote_literal(p_tenant_id),
+        p_count, p_limit using errcode = 'PM429',
+        hint = 'Raise max_memories in the tenant settings, or forget, compact or erase memories. Nothing was written.';
+end
 $$;
 
 --
@@ -1996,7 +2157,7 @@ begin
      where e.status = 'processing' and e.worker_id = p_worker_id;
     get diagnostics v_count = row_count;
     if v_count > 0 then
-        perform pg_notify('pymem_episodes', '');
+        perform _pymem.hint('pymem_episodes');
     end if;
     return v_count;
 end
@@ -2084,11 +2245,7 @@ begin
         when 'hnsw' then format('%s %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',
                                 v_create, p_name, v_partition,
                                 (v_settings->>'hnsw_m')::int, (v_settings->>'hnsw_ef_construction')::int)
-        when 'bm25' then format('%s %I on _pymem.%I using bm25 (content) with (text_config = %L, k1 = %s, b = %s)',
-                                v_create, p_name, v_partition, v_settings->>'text_config',
-                                (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8)
-        when 'fts' then format('%s %I on _pymem.%I using gin (to_tsvector(%L::regconfig, content))',
-                               v_create, p_name, v_partition, v_settings->>'text_config')
+        when 'fts' then format('%s %I on _pymem.%I using gin (lexemes)', v_create, p_name, v_partition)
     end;
 end
 $$;
@@ -2097,7 +2254,7 @@ $$;
 -- Name: FUNCTION search_index_ddl(p_tenant _pymem.tenants, p_kind text, p_name text, p_concurrently boolean); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.search_index_ddl(p_tenant _pymem.tenants, p_kind text, p_name text, p_concurrently boolean) IS 'CREATE INDEX statement for a tenant''s hnsw, bm25 or fts index from its settings. Internal.';
+COMMENT ON FUNCTION _pymem.search_index_ddl(p_tenant _pymem.tenants, p_kind text, p_name text, p_concurrently boolean) IS 'CREATE INDEX statement for a tenant''s hnsw or fts (GIN on lexemes) index. Internal.';
 
 --
 -- Name: secure_tenant_table(regclass, name, text[]); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -2176,6 +2333,27 @@ begin
     return jsonb_build_object('model', p_model, 'dimensions', p_dimensions, 'changed', true);
 end
 $$;
+
+--
+-- Name: set_memory_lexemes(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.set_memory_lexemes() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    new.lexemes := to_tsvector((select _pymem.settings(t)->>'text_config' from _pymem.tenants t
+                                where t.tenant_id = new.tenant_id)::regconfig, new.content);
+    return new;
+end
+$$;
+
+--
+-- Name: FUNCTION set_memory_lexemes(); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.set_memory_lexemes() IS 'Trigger: memories.lexemes = to_tsvector(the tenant''s text_config, content). Internal.';
 
 --
 -- Name: set_turn_hash(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -2268,7 +2446,16 @@ CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
         'login_statement_timeout_ms', 30000,
         'login_idle_in_transaction_timeout_ms', 60000,
         'login_transaction_timeout_ms', 300000,
-        'login_lock_timeout_ms', 5000
+        'login_lock_timeout_ms', 5000,
+        -- an idle session is ended after this long: a login that LISTENs and never reads
+        -- holds back the cluster's one NOTIFY queue
+        'login_idle_session_timeout_ms', 300000,
+        -- memory per sort or hash and temporary files of a login's session (temp_file_limit
+        -- only where the installing role is a superuser: PostgreSQL lets no one else set it)
+        'login_work_mem_kb', 16384,
+        'login_temp_file_limit_kb', 262144,
+        -- a tenant's episodes waiting for extraction; past it, ingest answers PM429
+        'max_pending_episodes', 20000
     ) || p_tenant.settings
 $$;
 
@@ -2570,6 +2757,26 @@ begin
         'graph_edges', v_edges);
 end
 $_$;
+
+--
+-- Name: user_lexical_stats(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    select s.documents, s.lexemes into documents, lexemes from _pymem.lexical_stats s
+    where s.tenant_id = (_pymem.acting_tenant()).tenant_id and s.user_id = p_user_id;
+end
+$$;
+
+--
+-- Name: FUNCTION user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) IS 'Memories and summed distinct lexemes of one user of the acting tenant (BM25''s N and average length). Internal; tenant roles (through retrieve).';
 
 --
 -- Name: visible_predicate(boolean, boolean, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -3641,6 +3848,10 @@ begin
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
     end if;
+    -- Its own database only: pymem databases are closed to PUBLIC (issue 31, admin.restrict_connect).
+    if has_database_privilege(current_user, current_database(), 'connect with grant option') then
+        execute format('grant connect on database %I to %I', current_database(), v_login);
+    end if;
     if not (select rolsuper from pg_roles where rolname = current_user) then
         -- The installing role ends the login's sessions (enforce_login_limits) and drops
         -- what was granted to it (drop_login): both need the login's privileges.
@@ -3714,74 +3925,6 @@ $$;
 --
 
 COMMENT ON FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb) IS 'Creates a tenant: its NOLOGIN role, its memories partition (own HNSW and BM25 indexes) and its AGE graph. Service role only. Returns the tenant id, role name, graph name and creation time.';
-
---
--- Name: cypher(text, jsonb); Type: FUNCTION; Schema: pymem; Owner: -
---
-
-CREATE FUNCTION pymem.cypher(p_query text, p_params jsonb DEFAULT '{}'::jsonb) RETURNS SETOF jsonb
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
-    AS $_$
-declare
-    c_clauses constant text[] := array['match', 'optional', 'where', 'with', 'return', 'order', 'by', 'skip', 'limit',
-        'unwind', 'as', 'distinct', 'and', 'or', 'not', 'xor', 'in', 'is', 'null', 'true', 'false', 'asc', 'desc',
-        'ascending', 'descending', 'starts', 'ends', 'contains', 'case', 'when', 'then', 'else', 'end'];
-    c_functions constant text[] := array['count', 'collect', 'type', 'labels', 'keys', 'properties', 'id', 'size',
-        'length', 'nodes', 'relationships', 'startnode', 'endnode', 'coalesce', 'tolower', 'toupper', 'tostring',
-        'tointeger', 'tofloat', 'head', 'last', 'tail', 'abs', 'sum', 'min', 'max', 'avg', 'trim', 'ltrim', 'rtrim',
-        'substring', 'replace', 'split', 'reverse', 'left', 'right', 'exists', 'range'];
-    v_tenant _pymem.tenants := _pymem.acting_tenant();
-    v_rows   jsonb[];
-    v_code   text;
-    v_call   text;
-begin
-    if p_query is null or length(p_query) > 10000 then
-        raise exception 'pymem: a Cypher query of at most 10000 characters is required' using errcode = '22023';
-    end if;
-    if jsonb_typeof(coalesce(p_params, '{}')) <> 'object' then
-        raise exception 'pymem: params must be a JSON object' using errcode = '22023';
-    end if;
-    -- The query without its string literals, for the checks (a name inside quotes is data).
-    v_code := regexp_replace(p_query, '''(?:[^''\\]|\\.)*''|"(?:[^"\\]|\\.)*"', '''''', 'g');
-    if v_code ~* '\m(create|merge|set|delete|remove|detach|call|load|drop|foreach|yield)\M' then
-        raise exception 'pymem: pymem.cypher() is read-only (no CREATE, MERGE, SET, DELETE, REMOVE, CALL, LOAD)'
-            using errcode = '25006';
-    end if;
-    if v_code ~ '::|\$c\$|;' or v_code ~ '\.\s*[A-Za-z_]\w*\s*\(' then
-        raise exception 'pymem: pymem.cypher() allows no casts, qualified function calls or statement separators'
-            using errcode = '42501';
-    end if;
-    if v_code ~ '\[[^\]]*\*[^\]]*\]' then
-        raise exception 'pymem: pymem.cypher() allows no variable-length paths; use pymem.graph_neighbors()'
-            using errcode = '42501';
-    end if;
-    for v_call in select lower(m[1]) from regexp_matches(v_code, '([A-Za-z_][\w]*)\s*\(', 'g') m loop
-        continue when v_call = any(c_functions) or v_call = any(c_clauses);
-        raise exception 'pymem: pymem.cypher() does not allow the function %', quote_literal(v_call)
-            using errcode = '42501', hint = 'Allowed: ' || array_to_string(c_functions, ', ') || '.';
-    end loop;
-    begin
-        perform set_config('transaction_read_only', 'on', true);
-        perform set_config('statement_timeout', '5000', true);
-        execute format('select array_agg(regexp_replace(ag_catalog.agtype_out(r)::text, ''::(vertex|edge|path)'', '''', ''g'')::jsonb)
-                        from ag_catalog.cypher(%L, $c$%s$c$, $1) as (r ag_catalog.agtype)',
-                       v_tenant.graph_name, p_query)
-            into v_rows using coalesce(p_params, '{}')::text::ag_catalog.agtype;
-        raise exception using errcode = 'P0004', message = 'pymem:rollback';
-    exception
-        when sqlstate 'P0004' then
-            null;  -- the subtransaction (and its settings) is discarded; v_rows survives
-    end;
-    return query select unnest(coalesce(v_rows, '{}'));
-end
-$_$;
-
---
--- Name: FUNCTION cypher(p_query text, p_params jsonb); Type: COMMENT; Schema: pymem; Owner: -
---
-
-COMMENT ON FUNCTION pymem.cypher(p_query text, p_params jsonb) IS 'Read-only Cypher on the calling tenant''s own graph, from an allow-list of clauses (MATCH, OPTIONAL MATCH, WHERE, WITH, RETURN, ORDER BY, SKIP, LIMIT, UNWIND) and functions, without variable-length paths, casts or qualified calls, at most 5 s; the query RETURNs one value per row (a map for several), returned as jsonb. Tenant roles and their logins.';
 
 --
 -- Name: decay_sweep(integer); Type: FUNCTION; Schema: pymem; Owner: -
@@ -3997,7 +4140,7 @@ begin
     v_report := v_report || jsonb_build_object('residual', v_residual);
     perform _pymem.write_audit(p_tenant_id, 'drop_tenant', null, v_report);
     -- Services drop their cached query embeddings on commit (the payload names nobody).
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return v_report;
 end
 $$;
@@ -4030,6 +4173,10 @@ begin
                         then 'idle_in_transaction'
                     when a.xact_start < now() - make_interval(secs => (s.v->>'login_transaction_timeout_ms')::float8 / 1000)
                         then 'transaction'
+                    -- idle (a LISTEN that never reads holds the cluster's NOTIFY queue)
+                    when a.state = 'idle'
+                         and a.state_change < now() - make_interval(secs => (s.v->>'login_idle_session_timeout_ms')::float8 / 1000)
+                        then 'idle_session'
                end as reason
         from pg_stat_activity a
         join _pymem.logins l on l.role_name = a.usename
@@ -4056,7 +4203,7 @@ $$;
 -- Name: FUNCTION enforce_login_limits(); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.enforce_login_limits() IS 'Ends login-role sessions past their tenant''s login_statement_timeout_ms, login_idle_in_transaction_timeout_ms or login_transaction_timeout_ms (audited). Service role; scheduled every minute. Returns {terminated, not_permitted}.';
+COMMENT ON FUNCTION pymem.enforce_login_limits() IS 'Ends login-role sessions past their tenant''s login_statement_timeout_ms, login_idle_in_transaction_timeout_ms, login_transaction_timeout_ms or login_idle_session_timeout_ms (audited). Service role; scheduled every minute. Returns {terminated, not_permitted}.';
 
 --
 -- Name: erase_user(text); Type: FUNCTION; Schema: pymem; Owner: -
@@ -4113,7 +4260,7 @@ begin
     end if;
     perform _pymem.write_audit(v_tenant.tenant_id, 'erase_user', v_report->>'subject_hash', v_before);
     -- Services drop their cached query embeddings on commit (the payload names nobody).
-    perform pg_notify('pymem_forget', '');
+    perform _pymem.hint('pymem_forget');
     return v_report;
 end
 $_$;
@@ -4221,6 +4368,39 @@ $$;
 COMMENT ON FUNCTION pymem.get_memory(p_memory_id uuid) IS 'One memory of the calling tenant as stored, whatever its status (superseded and forgotten ones too), or no row. Tenant roles only.';
 
 --
+-- Name: graph_entities(text, integer); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.graph_entities(p_user_id text, p_limit integer DEFAULT 100) RETURNS TABLE(entity text, entity_type text, memories bigint, relation_types text[])
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant_id text := _pymem.current_tenant_id();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    if p_limit is null or p_limit not between 1 and 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    return query
+    select min(me.entity_name), min(me.entity_type), count(distinct me.memory_id),
+           coalesce(array_agg(distinct me.predicate order by me.predicate) filter (where me.predicate is not null), '{}')
+    from _pymem.memory_entities me
+    join _pymem.memories m on m.tenant_id = me.tenant_id and m.id = me.memory_id
+    where me.tenant_id = v_tenant_id and me.user_id = p_user_id and m.status = 'active'
+    group by me.entity_key
+    order by count(distinct me.memory_id) desc, min(me.entity_name)
+    limit p_limit;
+end
+$$;
+
+--
+-- Name: FUNCTION graph_entities(p_user_id text, p_limit integer); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.graph_entities(p_user_id text, p_limit integer) IS 'The entities a user''s active memories name (entity, type, how many memories, relation types), most mentioned first, at most p_limit (1-1000). Tenant roles and their logins.';
+
+--
 -- Name: graph_facts(text, timestamp with time zone); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -4276,15 +4456,18 @@ begin
     if v_keys is null then
         return;
     end if;
+    -- One constant text: only the graph's name is formatted in (%L); the depth filters the
+    -- walk's lengths afterwards (a user's co-mention graph is small).
     return query execute format(
         $q$select trim(both '"' from n::text), trim(both '"' from t::text), min(h::text::int)
            from ag_catalog.cypher(%L, $c$
-               MATCH p = (e:Entity)-[:RELATED*1..%s {user_id: $uid}]-(n:Entity)
+               MATCH p = (e:Entity)-[:RELATED*1..3 {user_id: $uid}]-(n:Entity)
                WHERE e.key IN $keys AND NOT n.key IN $keys
                RETURN n.name, n.type, length(p)
            $c$, $1) as (n agtype, t agtype, h agtype)
-           group by 1, 2 order by 3, 1$q$, v_tenant.graph_name, p_depth)
-        using jsonb_build_object('uid', p_user_id, 'keys', to_jsonb(v_keys))::text::agtype;
+           where h::text::int <= $2
+           group by 1, 2 order by 3, 1$q$, v_tenant.graph_name)
+        using jsonb_build_object('uid', p_user_id, 'keys', to_jsonb(v_keys))::text::agtype, p_depth;
 end
 $_$;
 
@@ -4293,6 +4476,80 @@ $_$;
 --
 
 COMMENT ON FUNCTION pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer) IS 'Entities related to p_entity in a user''s memories (stated together), up to p_depth hops, from the calling tenant''s own graph. Tenant roles only.';
+
+--
+-- Name: graph_paths(text, text, text, integer); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer DEFAULT 3) RETURNS TABLE(path text[], hops integer)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant_id text := _pymem.current_tenant_id();
+begin
+    perform _pymem.check_id('user_id', p_user_id);
+    perform _pymem.check_id('from', p_from, 200);
+    perform _pymem.check_id('to', p_to, 200);
+    if p_max_hops is null or p_max_hops not between 1 and 3 then
+        raise exception 'pymem: max_hops must be 1, 2 or 3' using errcode = '22023';
+    end if;
+    return query
+    with recursive
+    entities as (
+        select me.memory_id, me.entity_key, min(me.entity_name) as name
+        from _pymem.memory_entities me
+        join _pymem.memories m on m.tenant_id = me.tenant_id and m.id = me.memory_id
+        where me.tenant_id = v_tenant_id and me.user_id = p_user_id and m.status = 'active'
+        group by me.memory_id, me.entity_key
+    ),
+    edges as (
+        select distinct a.entity_key as a, b.entity_key as b
+        from entities a join entities b on b.memory_id = a.memory_id and b.entity_key <> a.entity_key
+    ),
+    names as (select e.entity_key, min(e.name) as name from entities e group by e.entity_key),
+    walk as (
+        select array[n.entity_key] as keys, 0 as hops
+        from names n where lower(n.name) = lower(btrim(p_from))
+        union all
+        select w.keys || e.b, w.hops + 1
+        from walk w join edges e on e.a = w.keys[array_length(w.keys, 1)]
+        where w.hops < p_max_hops and not e.b = any(w.keys)
+    ),
+    reached as (
+        select w.keys, w.hops from walk w
+        join names n on n.entity_key = w.keys[array_length(w.keys, 1)]
+        where w.hops > 0 and lower(n.name) = lower(btrim(p_to))
+    )
+    select array(select n.name from unnest(r.keys) with ordinality k(key, i) join names n on n.entity_key = k.key
+                 order by k.i), r.hops
+    from reached r
+    where r.hops = (select min(r2.hops) from reached r2)
+    order by 1
+    limit 20;
+end
+$$;
+
+--
+-- Name: FUNCTION graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer) IS 'The shortest chains of entities (stated together in a memory) joining p_from to p_to in a user''s active memories, at most p_max_hops (1-3) hops, at most 20 chains. Tenant roles and their logins.';
+
+--
+-- Name: graph_relation_types(); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.graph_relation_types() RETURNS SETOF text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select unnest(_pymem.relation_predicates()) order by 1 $$;
+
+--
+-- Name: FUNCTION graph_relation_types(); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.graph_relation_types() IS 'The relation types a user''s graph may hold (User -[type]-> Entity). Anyone.';
 
 --
 -- Name: history(uuid); Type: FUNCTION; Schema: pymem; Owner: -
@@ -4428,6 +4685,63 @@ $$;
 COMMENT ON FUNCTION pymem.import_user(p_export jsonb, p_user_id text) IS 'Restores a pymem.export_user() document into the calling tenant (optionally under another user id): memories with ids, vectors and timestamps, their history, episodes, and the graph links. Tenant roles only. Returns the counts imported.';
 
 --
+-- Name: index_health(text); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.index_health(p_tenant_id text DEFAULT NULL::text) RETURNS TABLE(tenant_id text, rows bigint, lexical_indexed bigint, vector_rows bigint, vector_indexed bigint, healthy boolean, repair text)
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    SET enable_sort TO 'off'
+    SET "hnsw.iterative_scan" TO 'relaxed_order'
+    SET "hnsw.ef_search" TO '1000'
+    AS $_$
+declare
+    v_tenant    _pymem.tenants;
+    v_partition text;
+    v_valid     text[];
+begin
+    for v_tenant in select * from _pymem.tenants t
+                    where p_tenant_id is null or t.tenant_id = p_tenant_id order by t.tenant_id loop
+        v_partition := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
+        tenant_id := v_tenant.tenant_id;
+        select array_agg(a.amname) into v_valid
+        from pg_index i join pg_class c on c.oid = i.indexrelid join pg_am a on a.oid = c.relam
+        where i.indrelid = v_partition::regclass and i.indisvalid and i.indisready
+          and c.relname in ('memories_' || v_tenant.storage_suffix || '_fts', 'memories_' || v_tenant.storage_suffix || '_hnsw');
+        execute format('select count(*), count(m.embedding) from %s m', v_partition) into rows, vector_rows;
+        lexical_indexed := 0;
+        vector_indexed := 0;
+        if 'gin' = any(v_valid) then
+            perform set_config('enable_bitmapscan', 'on', true);
+            execute format('select count(*) from %s m where m.lexemes @@ %L::tsquery', v_partition, '!''pymem doctor''')
+                into lexical_indexed;
+        end if;
+        if 'hnsw' = any(v_valid) and vector_rows > 0 then
+            perform set_config('hnsw.max_scan_tuples', greatest(vector_rows * 2, 20000)::text, true);
+            execute format('select count(*) from (select m.id from %1$s m where m.embedding is not null
+                                                  order by m.embedding <=> (select e.embedding from %1$s e
+                                                                            where e.embedding is not null limit 1)
+                                                  limit %2$s) s', v_partition, vector_rows)
+                into vector_indexed;
+        end if;
+        healthy := lexical_indexed = rows and vector_indexed >= vector_rows - greatest(2, vector_rows / 1000);
+        repair := case when healthy then null
+                       else format('pymem admin reindex --tenant %s   (or, as the owner in psql: '
+                                   'select statement from pymem.reindex_plan(%L) \gexec)', v_tenant.tenant_id,
+                                   v_tenant.tenant_id) end;
+        return next;
+    end loop;
+end
+$_$;
+
+--
+-- Name: FUNCTION index_health(p_tenant_id text); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.index_health(p_tenant_id text) IS 'Per tenant (or only p_tenant_id): rows, rows the lexical GIN index returns, rows with an embedding, rows the HNSW index reaches, healthy, and the command that repairs an unhealthy tenant. Reads every row through both indexes. Service role and owner (pymem doctor; the worker at start).';
+
+--
 -- Name: ingest(text, jsonb, text, jsonb, text, timestamp with time zone); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -4467,6 +4781,9 @@ begin
     if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' then
         raise exception 'pymem: metadata must be a JSON object' using errcode = '22023';
     end if;
+    perform _pymem.check_json('metadata', p_metadata);
+    perform _pymem.check_json('messages', p_messages, 8, 2147483647);
+    perform _pymem.check_time('observed_at', p_observed_at);
     -- Validate every message before writing anything: no half-written episodes.
     for v_message in select value from jsonb_array_elements(p_messages) loop
         if jsonb_typeof(v_message) <> 'object' then
@@ -4488,6 +4805,16 @@ begin
         if v_message ? 'id' then perform _pymem.check_id(format('message %s id', v_index), v_message->>'id', 200); end if;
         v_index := v_index + 1;
     end loop;
+    -- A tenant's backlog is bounded: one tenant's flood cannot fill the queue every tenant's
+    -- extraction shares (claims take turns by tenant; this bounds what waits).
+    if exists (select from _pymem.episodes e
+               where e.tenant_id = v_tenant.tenant_id and e.status = 'pending'
+               order by e.enqueued_at, e.id
+               offset (v_settings->>'max_pending_episodes')::int - 1 limit 1) then
+        raise exception 'pymem: tenant % has % episodes waiting for extraction (max_pending_episodes)',
+            quote_literal(v_tenant.tenant_id), v_settings->>'max_pending_episodes' using errcode = 'PM429',
+            hint = 'Retry later, run more workers (pymem worker), or raise max_pending_episodes. Nothing was written.';
+    end if;
     -- The turns to index count against the tenant's cap; over it, nothing is written.
     perform _pymem.check_capacity(v_tenant, (select count(*)::int from jsonb_array_elements(p_messages) m
                                               where m->>'role' in (select jsonb_array_elements_text(v_settings->'index_roles'))));
@@ -4589,6 +4916,7 @@ begin
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
     perform _pymem.check_filters(coalesce(p_filters, '{}'));
+    perform _pymem.check_time('as_of', p_as_of);
     if p_limit is null or p_limit not between 1 and 1000 then
         raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
     end if;
@@ -4717,7 +5045,14 @@ declare
     v_step     integer := 0;
 begin
     v_tenant := _pymem.tenant(p_tenant_id);
-    foreach v_kind in array array['hnsw', case when _pymem.capabilities()->>'bm25' = 'pg_textsearch' then 'bm25' else 'fts' end] loop
+    -- Memories whose lexemes another text_config made: written again (the triggers of
+    -- 040_retrieve.sql recompute them and the BM25 statistics). One transaction, as the owner.
+    v_step := 1;
+    step := 1; index_name := format('memories_%s', v_tenant.storage_suffix); action := 'relex';
+    statement := format('update _pymem.%I m set lexemes = null where m.lexemes is distinct from to_tsvector(%L::regconfig, m.content)',
+                        'memories_' || v_tenant.storage_suffix, _pymem.settings(v_tenant)->>'text_config');
+    return next;
+    foreach v_kind in array array['hnsw', 'fts'] loop
         v_name := format('memories_%s_%s', v_tenant.storage_suffix, v_kind);
         -- Leftovers of an interrupted run (an invalid _rebuild index, an undropped _old one).
         step := v_step + 1; index_name := v_name; action := 'drop_leftover';
@@ -4751,7 +5086,7 @@ $$;
 -- Name: FUNCTION reindex_plan(p_tenant_id text); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.reindex_plan(p_tenant_id text) IS 'The statements that rebuild one tenant''s HNSW and BM25 (or GIN) indexes from its current settings without blocking reads: build a new index concurrently, swap names in one transaction, drop the old one concurrently. Run them in order, each outside a transaction, as the owning role (pymem admin reindex does). Service role and owner.';
+COMMENT ON FUNCTION pymem.reindex_plan(p_tenant_id text) IS 'The statements that rebuild one tenant''s HNSW and GIN (lexical) indexes from its current settings (and rewrite its lexemes where text_config changed) without blocking reads: build a new index concurrently, swap names in one transaction, drop the old one concurrently. Run them in order, each outside a transaction, as the owning role (pymem admin reindex does). Service role and owner.';
 
 --
 -- Name: remember(text, text, public.vector, text, real, jsonb, text, text, timestamp with time zone, jsonb, text, text, text); Type: FUNCTION; Schema: pymem; Owner: -
@@ -4782,6 +5117,9 @@ begin
     if jsonb_typeof(coalesce(p_metadata, '{}')) <> 'object' or jsonb_typeof(coalesce(p_source, '{}')) <> 'object' then
         raise exception 'pymem: metadata and source must be JSON objects' using errcode = '22023';
     end if;
+    perform _pymem.check_json('metadata', p_metadata);
+    perform _pymem.check_json('source', p_source);
+    perform _pymem.check_time('observed_at', p_observed_at);
     if (p_subject is null) <> (p_attribute is null) then
         raise exception 'pymem: subject and attribute name a slot together: give both or neither'
             using errcode = '22023';
@@ -4938,9 +5276,6 @@ CREATE FUNCTION pymem.retrieve(p_user_id text, p_query text, p_query_embedding p
 declare
     v_tenant    _pymem.tenants := _pymem.require_tenant();
     v_settings  jsonb;
-    -- pg_textsearch does not WAL-log its index pages: on a streaming replica the BM25 index
-    -- is empty, so a standby ranks lexically with ts_rank_cd over the user's rows instead.
-    v_bm25      boolean := _pymem.capabilities()->>'bm25' = 'pg_textsearch' and not pg_is_in_recovery();
     v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
     v_filters   jsonb := coalesce(p_filters, '{}');
     v_query     text := coalesce(btrim(p_query), '');
@@ -4959,10 +5294,8 @@ declare
     v_components text;
     v_weighted  text;
     v_anchors   integer;
-    v_lexical   text;
-    v_lex_depth integer;
-    v_lex_cap   integer;
-    v_scanned   integer;
+    v_terms     text[];
+    v_lex_stats record;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
     v_vec_ids   uuid[] := '{}';
@@ -5000,6 +5333,7 @@ begin
         perform _pymem.check_kind('each of kinds', k) from unnest(p_kinds) k;
     end if;
     perform _pymem.check_filters(v_filters);
+    perform _pymem.check_time('as_of', p_as_of);
     perform _pymem.check_retrieval_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
@@ -5014,7 +5348,7 @@ begin
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
     -- given become conditions (a shorter query plans faster).
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
-    -- $7 token budget  $8 context weights  $9 tsquery (fallback lexical)  $10 tenant id
+    -- $7 token budget  $8 context weights  $9 tsquery (any query word)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
     -- $14 graph hit ids, $15 their graph scores
     v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
@@ -5033,50 +5367,40 @@ begin
     v_exact := p_query_embedding is null or v_rows is null or v_rows <= v_exact_max;
     if v_profile then v_ends := v_ends || jsonb_build_object('count', clock_timestamp()); end if;
 
-    -- Lexical candidates: every visible row of the user among the tenant's best
-    -- lexical_scan_limit matches, with its raw score (larger is better). A statement of its
-    -- own, collected into arrays: pg_textsearch hands the scan's score to
-    -- bm25_get_current_score() only in a query's own subqueries, not inside a CTE (there it
-    -- would re-score every row).
-    -- How deep into the tenant's BM25 ranking: enough to expect candidate_pool of the user's
-    -- rows, from the user's share of the partition (x1.5), at most lexical_scan_limit. A
-    -- user past the count's stop is big: start at 4 x pool and go to the limit only when
-    -- that finds too few of the user's rows.
-    v_lex_cap := (v_settings->>'lexical_scan_limit')::int;
-    v_lex_depth := case
-        when v_rows is null then v_lex_cap  -- a small partition: its matches run out first
-        when v_exact then least(v_lex_cap, greatest(v_pool, ceil(1.5 * v_pool * greatest(v_tenant_rows, 1)
-                                                                 / greatest(v_rows, 1))::int))
-        else least(v_lex_cap, 4 * v_pool)
-    end;
-
-    -- Lexical candidates: the user's visible rows among the tenant's best v_lex_depth
-    -- matches, with their raw scores (larger is better), best first. A statement of its own,
-    -- collected into arrays: pg_textsearch hands the scan's score to bm25_get_current_score()
-    -- only in a query's own subqueries, not inside a CTE (there it would re-score every row).
-    if v_query = '' or v_rows = 0 then
-        v_lexical := null;
-    elsif v_bm25 then
-        -- By a function of the owner's: pg_textsearch's index readers are closed to tenants.
-        select h.ids, h.scores into v_lex_ids, v_lex_raw
-        from _pymem.bm25_hits(p_user_id, v_query, p_kinds, v_filters, p_as_of, v_lex_depth, v_lex_cap, v_pool) h;
-    else
+    -- Lexical candidates: BM25 (above _pymem.set_memory_lexemes) over every visible row of
+    -- the user that holds a query word, the best lexical_scan_limit kept with their scores
+    -- (best first). A statement of its own: the rows matching are read once, through the GIN
+    -- index or the user's rows, whichever the planner finds cheaper, and scored there.
+    select coalesce(array_agg(l order by l), '{}') into v_terms
+    from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
+    if cardinality(v_terms) > 0 and v_rows is distinct from 0 then
         -- Any query word may match (websearch_to_tsquery would demand all of them).
-        select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery
-        from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
-        v_lexical := format('select coalesce(array_agg(l.id order by l.lex desc, l.id), ''{}''),
-                                    coalesce(array_agg(l.lex order by l.lex desc, l.id), ''{}''),
-                                    0
-                             from (select m.id, ts_rank_cd(to_tsvector(%1$L::regconfig, m.content), $9)::float8 as lex
-                                   from %2$s m
-                                   where %3$s and $9 is not null and to_tsvector(%1$L::regconfig, m.content) @@ $9
-                                   order by lex desc, m.id limit %4$s) l',
-                            v_settings->>'text_config', v_partition, v_visible, v_lex_cap);
-    end if;
-    if v_lexical is not null then
-        execute v_lexical into v_lex_ids, v_lex_raw, v_scanned
-            using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id;
+        select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery from unnest(v_terms) l;
+        select * into v_lex_stats from _pymem.user_lexical_stats(p_user_id);
+        execute format($x$
+            with terms as (select t.term, to_tsquery('simple', quote_literal(t.term)) as tq
+                           from unnest($8::text[]) t(term)),
+            docs as materialized (
+                select m.id, m.lexemes, length(m.lexemes)::float8 as len
+                from %1$s m where %2$s and m.lexemes @@ $7),
+            hits as materialized (select d.id, d.len, t.term from docs d join terms t on d.lexemes @@ t.tq),
+            df as (select h.term, count(*)::float8 as df from hits h group by h.term),
+            scored as (
+                select h.id, sum(ln(1 + (greatest($9, n.docs) - df.df + 0.5) / (df.df + 0.5))
+                                 * (%3$L::float8 + 1)
+                                 / (1 + %3$L::float8 * (1 - %4$L::float8 + %4$L::float8 * h.len / $10))) as score
+                from hits h join df on df.term = h.term cross join (select count(*)::float8 as docs from docs) n
+                group by h.id
+                order by score desc, h.id limit %5$s)
+            select coalesce(array_agg(s.id order by s.score desc, s.id), '{}'),
+                   coalesce(array_agg(s.score order by s.score desc, s.id), '{}')
+            from scored s$x$,
+            v_partition, v_visible, (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
+            (v_settings->>'lexical_scan_limit')::int)
+        into v_lex_ids, v_lex_raw
+        using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, v_tsquery, v_terms,
+              coalesce(v_lex_stats.documents, 0)::float8,
+              greatest(coalesce(v_lex_stats.lexemes::float8 / nullif(v_lex_stats.documents, 0), 1), 1);
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
@@ -5388,7 +5712,7 @@ begin
      where e.status = 'dead' and (p_tenant_id is null or e.tenant_id = p_tenant_id);
     get diagnostics v_count = row_count;
     if v_count > 0 then
-        perform pg_notify('pymem_episodes', '');
+        perform _pymem.hint('pymem_episodes');
     end if;
     return v_count;
 end
@@ -5488,7 +5812,7 @@ $$;
 -- Name: FUNCTION update_tenant_settings(p_tenant_id text, p_settings jsonb); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.update_tenant_settings(p_tenant_id text, p_settings jsonb) IS 'Merges p_settings into a tenant''s settings (a JSON null removes a key, restoring the default) and returns the effective settings. Retrieval keys are validated. Index settings (hnsw_m, hnsw_ef_construction, bm25_k1, bm25_b, text_config) apply after pymem admin reindex. Service role only.';
+COMMENT ON FUNCTION pymem.update_tenant_settings(p_tenant_id text, p_settings jsonb) IS 'Merges p_settings into a tenant''s settings (a JSON null removes a key, restoring the default) and returns the effective settings. Retrieval keys are validated. Index settings (hnsw_m, hnsw_ef_construction, text_config) apply after pymem admin reindex; bm25_k1 and bm25_b at once. Service role only.';
 
 --
 -- Name: api_keys; Type: TABLE; Schema: _pymem; Owner: -
@@ -5621,6 +5945,19 @@ CREATE TABLE _pymem.install (
 );
 
 ALTER TABLE ONLY _pymem.install FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: lexical_stats; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.lexical_stats (
+    tenant_id text NOT NULL,
+    user_id text NOT NULL,
+    documents bigint NOT NULL,
+    lexemes bigint NOT NULL,
+    CONSTRAINT lexical_stats_documents_check CHECK ((documents >= 0)),
+    CONSTRAINT lexical_stats_lexemes_check CHECK ((lexemes >= 0))
+);
 
 --
 -- Name: logins; Type: TABLE; Schema: _pymem; Owner: -
@@ -5769,6 +6106,16 @@ CREATE TABLE _pymem.secrets (
     name text NOT NULL,
     value bytea NOT NULL,
     CONSTRAINT secrets_value_check CHECK ((octet_length(value) >= 16))
+);
+
+--
+-- Name: tenant_usage; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.tenant_usage (
+    tenant_id text NOT NULL,
+    memories bigint DEFAULT 0 NOT NULL,
+    CONSTRAINT tenant_usage_memories_check CHECK ((memories >= 0))
 );
 
 --
@@ -5939,6 +6286,13 @@ ALTER TABLE ONLY _pymem.install
     ADD CONSTRAINT install_pkey PRIMARY KEY (singleton);
 
 --
+-- Name: lexical_stats lexical_stats_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.lexical_stats
+    ADD CONSTRAINT lexical_stats_pkey PRIMARY KEY (tenant_id, user_id);
+
+--
 -- Name: logins logins_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
@@ -5986,6 +6340,13 @@ ALTER TABLE ONLY _pymem.pending_backfills
 
 ALTER TABLE ONLY _pymem.secrets
     ADD CONSTRAINT secrets_pkey PRIMARY KEY (name);
+
+--
+-- Name: tenant_usage tenant_usage_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.tenant_usage
+    ADD CONSTRAINT tenant_usage_pkey PRIMARY KEY (tenant_id);
 
 --
 -- Name: tenants tenants_graph_name_key; Type: CONSTRAINT; Schema: _pymem; Owner: -
@@ -6042,12 +6403,6 @@ CREATE INDEX audit_log_tenant_idx ON _pymem.audit_log USING btree (tenant_id, re
 CREATE INDEX contradictions_open_idx ON _pymem.contradictions USING btree (tenant_id, user_id) WHERE (status = 'open'::text);
 
 --
--- Name: episodes_claim_idx; Type: INDEX; Schema: _pymem; Owner: -
---
-
-CREATE INDEX episodes_claim_idx ON _pymem.episodes USING btree (enqueued_at, id) WHERE (status = ANY (ARRAY['pending'::text, 'processing'::text]));
-
---
 -- Name: episodes_dead_idx; Type: INDEX; Schema: _pymem; Owner: -
 --
 
@@ -6064,6 +6419,12 @@ CREATE INDEX episodes_lease_idx ON _pymem.episodes USING btree (lease_until) WHE
 --
 
 CREATE INDEX episodes_retention_idx ON _pymem.episodes USING btree (tenant_id, enqueued_at) WHERE (status = ANY (ARRAY['done'::text, 'dead'::text]));
+
+--
+-- Name: episodes_tenant_queue_idx; Type: INDEX; Schema: _pymem; Owner: -
+--
+
+CREATE INDEX episodes_tenant_queue_idx ON _pymem.episodes USING btree (tenant_id, enqueued_at, id) WHERE (status = 'pending'::text);
 
 --
 -- Name: episodes_user_idx; Type: INDEX; Schema: _pymem; Owner: -
@@ -6120,6 +6481,48 @@ CREATE INDEX memory_versions_user_idx ON _pymem.memory_versions USING btree (ten
 CREATE TRIGGER episodes_notify AFTER INSERT ON _pymem.episodes FOR EACH STATEMENT EXECUTE FUNCTION _pymem.notify_episodes();
 
 --
+-- Name: memories memories_check_embedding; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_check_embedding BEFORE INSERT OR UPDATE OF embedding ON _pymem.memories FOR EACH ROW WHEN ((new.embedding IS NOT NULL)) EXECUTE FUNCTION _pymem.check_stored_embedding();
+
+--
+-- Name: memories memories_count_delete; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_count_delete AFTER DELETE ON _pymem.memories FOR EACH ROW WHEN ((old.status <> 'forgotten'::text)) EXECUTE FUNCTION _pymem.count_memories();
+
+--
+-- Name: memories memories_count_forget; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_count_forget AFTER UPDATE OF status ON _pymem.memories FOR EACH ROW WHEN (((old.status = 'forgotten'::text) IS DISTINCT FROM (new.status = 'forgotten'::text))) EXECUTE FUNCTION _pymem.count_memories();
+
+--
+-- Name: memories memories_count_insert; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_count_insert AFTER INSERT ON _pymem.memories FOR EACH ROW WHEN ((new.status <> 'forgotten'::text)) EXECUTE FUNCTION _pymem.count_memories();
+
+--
+-- Name: memories memories_lexemes; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_lexemes BEFORE INSERT OR UPDATE OF content, lexemes ON _pymem.memories FOR EACH ROW EXECUTE FUNCTION _pymem.set_memory_lexemes();
+
+--
+-- Name: memories memories_lexical_stats_update; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_lexical_stats_update AFTER UPDATE ON _pymem.memories FOR EACH ROW WHEN (((old.lexemes IS DISTINCT FROM new.lexemes) OR (old.user_id IS DISTINCT FROM new.user_id))) EXECUTE FUNCTION _pymem.count_memory_lexemes();
+
+--
+-- Name: memories memories_lexical_stats_write; Type: TRIGGER; Schema: _pymem; Owner: -
+--
+
+CREATE TRIGGER memories_lexical_stats_write AFTER INSERT OR DELETE ON _pymem.memories FOR EACH ROW EXECUTE FUNCTION _pymem.count_memory_lexemes();
+
+--
 -- Name: memories memories_turn_hash; Type: TRIGGER; Schema: _pymem; Owner: -
 --
 
@@ -6133,11 +6536,25 @@ ALTER TABLE ONLY _pymem.api_keys
     ADD CONSTRAINT api_keys_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES _pymem.tenants(tenant_id) ON DELETE CASCADE;
 
 --
+-- Name: lexical_stats lexical_stats_tenant_id_fkey; Type: FK CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.lexical_stats
+    ADD CONSTRAINT lexical_stats_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES _pymem.tenants(tenant_id) ON DELETE CASCADE;
+
+--
 -- Name: logins logins_tenant_id_fkey; Type: FK CONSTRAINT; Schema: _pymem; Owner: -
 --
 
 ALTER TABLE ONLY _pymem.logins
     ADD CONSTRAINT logins_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES _pymem.tenants(tenant_id) ON DELETE CASCADE;
+
+--
+-- Name: tenant_usage tenant_usage_tenant_id_fkey; Type: FK CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.tenant_usage
+    ADD CONSTRAINT tenant_usage_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES _pymem.tenants(tenant_id) ON DELETE CASCADE;
 
 --
 -- Name: api_keys; Type: ROW SECURITY; Schema: _pymem; Owner: -
@@ -6330,6 +6747,12 @@ CREATE POLICY memory_versions_owner ON _pymem.memory_versions TO postgres USING 
 --
 
 CREATE POLICY memory_versions_select ON _pymem.memory_versions FOR SELECT TO pm_INSTALL_tenant USING ((tenant_id = ( SELECT _pymem.current_tenant_id() AS current_tenant_id)));
+
+--
+-- Name: tenant_usage; Type: ROW SECURITY; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE _pymem.tenant_usage ENABLE ROW LEVEL SECURITY;
 
 --
 -- Name: tenants; Type: ROW SECURITY; Schema: _pymem; Owner: -
@@ -6599,6 +7022,12 @@ GRANT UPDATE(statement) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
 GRANT UPDATE(turn_hash) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
 
 --
+-- Name: COLUMN memories.lexemes; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT UPDATE(lexemes) ON TABLE _pymem.memories TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION add_mention(p_existing _pymem.memories, p_new _pymem.memories); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6644,13 +7073,6 @@ GRANT ALL ON FUNCTION _pymem.authenticate_key(p_key_hash bytea) TO pm_INSTALL_se
 --
 
 REVOKE ALL ON FUNCTION _pymem.begin_reembed(p_model text, p_dimensions integer) FROM PUBLIC;
-
---
--- Name: FUNCTION bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
---
-
-REVOKE ALL ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.bm25_hits(p_user_id text, p_query text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_depth integer, p_cap integer, p_pool integer, OUT ids uuid[], OUT scores double precision[]) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION capabilities(); Type: ACL; Schema: _pymem; Owner: -
@@ -6703,6 +7125,13 @@ REVOKE ALL ON FUNCTION _pymem.check_id(p_field text, p_value text, p_max integer
 GRANT ALL ON FUNCTION _pymem.check_id(p_field text, p_value text, p_max integer) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION check_json(p_field text, p_value jsonb, p_max_depth integer, p_max_bytes integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_json(p_field text, p_value jsonb, p_max_depth integer, p_max_bytes integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_json(p_field text, p_value jsonb, p_max_depth integer, p_max_bytes integer) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION check_kind(p_field text, p_kind text, p_extracted boolean); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6723,10 +7152,23 @@ REVOKE ALL ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_optio
 GRANT ALL ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION check_stored_embedding(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_stored_embedding() FROM PUBLIC;
+
+--
 -- Name: FUNCTION check_tenant_id(p_tenant_id text); Type: ACL; Schema: _pymem; Owner: -
 --
 
 REVOKE ALL ON FUNCTION _pymem.check_tenant_id(p_tenant_id text) FROM PUBLIC;
+
+--
+-- Name: FUNCTION check_time(p_field text, p_value timestamp with time zone); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_time(p_field text, p_value timestamp with time zone) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_time(p_field text, p_value timestamp with time zone) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION claim_episodes(p_worker_id text, p_limit integer, p_lease_seconds integer, p_max_attempts integer); Type: ACL; Schema: _pymem; Owner: -
@@ -6764,6 +7206,18 @@ GRANT ALL ON FUNCTION _pymem.close_memory(p_old _pymem.memories, p_new _pymem.me
 
 REVOKE ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.compact_user(p_tenant _pymem.tenants, p_user_id text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION count_memories(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.count_memories() FROM PUBLIC;
+
+--
+-- Name: FUNCTION count_memory_lexemes(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.count_memory_lexemes() FROM PUBLIC;
 
 --
 -- Name: FUNCTION cron_jobs(); Type: ACL; Schema: _pymem; Owner: -
@@ -6871,6 +7325,13 @@ REVOKE ALL ON FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_q
 GRANT ALL ON FUNCTION _pymem.graph_scores(p_tenant_id text, p_user_id text, p_query text, p_limit integer) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION hint(p_channel text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.hint(p_channel text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.hint(p_channel text) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION hmac_sha256(p_key bytea, p_message bytea); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -6934,6 +7395,12 @@ REVOKE ALL ON FUNCTION _pymem.provision_tenant(p_tenant _pymem.tenants) FROM PUB
 --
 
 REVOKE ALL ON FUNCTION _pymem.public_side_doors() FROM PUBLIC;
+
+--
+-- Name: FUNCTION raise_capacity(p_tenant_id text, p_count bigint, p_limit bigint); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.raise_capacity(p_tenant_id text, p_count bigint, p_limit bigint) FROM PUBLIC;
 
 --
 -- Name: FUNCTION recognize(p_text text); Type: ACL; Schema: _pymem; Owner: -
@@ -7079,6 +7546,12 @@ GRANT ALL ON FUNCTION _pymem.service_role() TO pm_INSTALL_service;
 --
 
 REVOKE ALL ON FUNCTION _pymem.set_embedding_model(p_model text, p_dimensions integer) FROM PUBLIC;
+
+--
+-- Name: FUNCTION set_memory_lexemes(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.set_memory_lexemes() FROM PUBLIC;
 
 --
 -- Name: FUNCTION set_turn_hash(); Type: ACL; Schema: _pymem; Owner: -
@@ -7278,6 +7751,13 @@ GRANT ALL ON FUNCTION _pymem.turn_hash(p_content text) TO pm_INSTALL_tenant;
 REVOKE ALL ON FUNCTION _pymem.user_footprint(p_tenant _pymem.tenants, p_user_id text) FROM PUBLIC;
 
 --
+-- Name: FUNCTION user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7370,13 +7850,6 @@ REVOKE ALL ON FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb) F
 GRANT ALL ON FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb) TO pm_INSTALL_service;
 
 --
--- Name: FUNCTION cypher(p_query text, p_params jsonb); Type: ACL; Schema: pymem; Owner: -
---
-
-REVOKE ALL ON FUNCTION pymem.cypher(p_query text, p_params jsonb) FROM PUBLIC;
-GRANT ALL ON FUNCTION pymem.cypher(p_query text, p_params jsonb) TO pm_INSTALL_tenant;
-
---
 -- Name: FUNCTION decay_sweep(p_batch integer); Type: ACL; Schema: pymem; Owner: -
 --
 
@@ -7433,6 +7906,13 @@ REVOKE ALL ON FUNCTION pymem.get_memory(p_memory_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.get_memory(p_memory_id uuid) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION graph_entities(p_user_id text, p_limit integer); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.graph_entities(p_user_id text, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.graph_entities(p_user_id text, p_limit integer) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION graph_facts(p_user_id text, p_as_of timestamp with time zone); Type: ACL; Schema: pymem; Owner: -
 --
 
@@ -7445,6 +7925,20 @@ GRANT ALL ON FUNCTION pymem.graph_facts(p_user_id text, p_as_of timestamp with t
 
 REVOKE ALL ON FUNCTION pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.graph_neighbors(p_user_id text, p_entity text, p_depth integer) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.graph_paths(p_user_id text, p_from text, p_to text, p_max_hops integer) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION graph_relation_types(); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.graph_relation_types() FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.graph_relation_types() TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION history(p_memory_id uuid); Type: ACL; Schema: pymem; Owner: -
@@ -7466,6 +7960,13 @@ GRANT ALL ON FUNCTION pymem.history(p_user_id text, p_as_of timestamp with time 
 
 REVOKE ALL ON FUNCTION pymem.import_user(p_export jsonb, p_user_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.import_user(p_export jsonb, p_user_id text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION index_health(p_tenant_id text); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.index_health(p_tenant_id text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.index_health(p_tenant_id text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION ingest(p_user_id text, p_messages jsonb, p_session_id text, p_metadata jsonb, p_agent_id text, p_observed_at timestamp with time zone); Type: ACL; Schema: pymem; Owner: -
