@@ -63,20 +63,29 @@ begin
 end
 $$;
 
+-- Seconds to wait before attempt p_attempt + 1 at a busy lock: doubling from 50 ms up to
+-- 0.5 s, half of it random.
+create or replace function _pymem.lock_backoff(p_attempt integer) returns double precision
+    language sql volatile security invoker
+    set search_path = pg_catalog, pg_temp
+as $$ select least(0.05 * 2 ^ p_attempt, 0.5) * (0.5 + random() / 2) $$;
+
 -- Creating (and dropping) a partition takes an ACCESS EXCLUSIVE lock on _pymem.memories; a
 -- request for it queues every later reader of every tenant behind it. So it waits at most
--- lock_timeout for a transaction that holds the table (a login's, say) and fails with
--- 55P03 (retry) rather than stall everyone.
+-- lock_timeout (200 ms) for a transaction that holds the table (a login's, say), then lets
+-- everyone through and tries again after a backoff (_pymem.with_lock_retries), about 20 s in
+-- all before it fails with 55P03.
 create or replace function pymem.create_tenant(p_tenant_id text, p_settings jsonb default '{}')
     returns table (tenant_id text, role_name name, graph_name name, created_at timestamptz)
     language plpgsql volatile security definer
     set search_path = pg_catalog, @extensions@, pg_temp
     set client_min_messages = warning  -- index builds and AGE announce themselves
-    set lock_timeout = '3s'
+    set lock_timeout = '200ms'
 as $$
 declare
-    v_tenant _pymem.tenants;
-    v_suffix text;
+    v_tenant  _pymem.tenants;
+    v_suffix  text;
+    v_attempt integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
@@ -101,7 +110,17 @@ begin
             'pm_graph_' || v_suffix,
             p_settings)
     returning * into v_tenant;
-    perform _pymem.provision_tenant(v_tenant);
+    for v_attempt in 1 .. 30 loop
+        begin
+            perform _pymem.provision_tenant(v_tenant);
+            exit;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(_pymem.lock_backoff(v_attempt));
+        end;
+    end loop;
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_tenant', null, jsonb_build_object('role', v_tenant.role_name));
 
     return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
@@ -115,13 +134,14 @@ create or replace function pymem.drop_tenant(p_tenant_id text) returns jsonb
     language plpgsql volatile security definer
     set search_path = ag_catalog, pg_catalog, @extensions@, pg_temp
     set client_min_messages = warning
-    set lock_timeout = '3s'
+    set lock_timeout = '200ms'
 as $$
 declare
     v_tenant   _pymem.tenants;
     v_report   jsonb;
     v_login    name;
     v_residual bigint;
+    v_attempt  integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
@@ -145,7 +165,17 @@ begin
     if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
         perform ag_catalog.drop_graph(v_tenant.graph_name, true);
     end if;
-    execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    for v_attempt in 1 .. 30 loop
+        begin
+            execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
+            exit;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(_pymem.lock_backoff(v_attempt));
+        end;
+    end loop;
     delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
     delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
     delete from _pymem.memory_entities me where me.tenant_id = p_tenant_id;
