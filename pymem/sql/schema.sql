@@ -849,7 +849,6 @@ CREATE FUNCTION _pymem.close_memory(p_old _pymem.memories, p_new _pymem.memories
     AS $$
 declare
     v_memory _pymem.memories;
-    v_turns  uuid[];
 begin
     update _pymem.memories m
        set status = 'superseded', valid_to = greatest(p_new.valid_from, m.valid_from),
@@ -858,13 +857,7 @@ begin
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'supersede', p_reason);
     perform _pymem.graph_close(v_memory);
-    if p_old.kind <> 'episode' and p_old.source ? 'episode_id' and jsonb_typeof(p_old.source->'turns') = 'array' then
-        select e.memory_ids into v_turns from _pymem.episodes e
-        where e.tenant_id = p_old.tenant_id and e.id = (p_old.source->>'episode_id')::uuid;
-        update _pymem.memories t set superseded_by = p_new.id, updated_at = now()
-         where t.tenant_id = p_old.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
-           and t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_old.source->'turns') x);
-    end if;
+    perform _pymem.mark_turns_outdated(v_memory, p_new.id);
 end
 $$;
 
@@ -1304,8 +1297,12 @@ begin
     for v_ddl in select * from _pymem.reembed_index_ddl() loop
         execute replace(replace(v_ddl, 'create index concurrently', 'create index'), 'drop index concurrently', 'drop index');
     end loop;
+    -- The vector check (0015_tenant_counters.sql) names the column: it moves with it.
+    drop trigger if exists memories_check_embedding on _pymem.memories;
     alter table _pymem.memories drop column embedding;
     alter table _pymem.memories rename column embedding_next to embedding;
+    create trigger memories_check_embedding before insert or update of embedding on _pymem.memories
+        for each row when (new.embedding is not null) execute function _pymem.check_stored_embedding();
     for v_tenant in select * from _pymem.tenants loop
         execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
                        'memories_' || v_tenant.storage_suffix || '_hnsw');
@@ -1616,6 +1613,15 @@ CREATE FUNCTION _pymem.install_id() RETURNS text
     AS $$ select install_id from _pymem.install $$;
 
 --
+-- Name: lock_backoff(integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.lock_backoff(p_attempt integer) RETURNS double precision
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select least(0.05 * 2 ^ p_attempt, 0.5) * (0.5 + random() / 2) $$;
+
+--
 -- Name: lockdown(); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1650,6 +1656,30 @@ begin
                    v_owner);
     execute format('revoke temporary on database %I from public', current_database());
     return jsonb_build_object('revoked', v_revoked, 'open', (select count(*) from _pymem.public_side_doors()));
+end
+$$;
+
+--
+-- Name: mark_turns_outdated(_pymem.memories, uuid); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.mark_turns_outdated(p_memory _pymem.memories, p_by uuid) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_turns uuid[];
+begin
+    if p_memory.kind = 'episode' or not p_memory.source ? 'episode_id'
+       or jsonb_typeof(p_memory.source->'turns') is distinct from 'array' then
+        return;
+    end if;
+    select e.memory_ids into v_turns from _pymem.episodes e
+    where e.tenant_id = p_memory.tenant_id and e.id = (p_memory.source->>'episode_id')::uuid;
+    update _pymem.memories t set superseded_by = p_by, updated_at = now()
+     where t.tenant_id = p_memory.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
+       and (t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_memory.source->'turns') x)
+            or t.source->>'turn_id' in (select x from jsonb_array_elements_text(p_memory.source->'turns') x));
 end
 $$;
 
@@ -2977,6 +3007,7 @@ begin
         p_memory.superseded_by := v_existing.id;
         p_memory.valid_to := greatest(v_existing.valid_from, coalesce(p_memory.valid_from, p_memory.observed_at, now()));
         v_new := _pymem.insert_memory(p_memory, p_reason);
+        perform _pymem.mark_turns_outdated(v_new, v_existing.id);
         perform _pymem.record_contradiction(v_existing, v_new, v_policy, 'kept_existing');
         return jsonb_build_object('id', v_new.id, 'action', 'outdated', 'current', v_existing.id);
     end if;
@@ -3884,11 +3915,12 @@ CREATE FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb DEFAULT '
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     SET client_min_messages TO 'warning'
-    SET lock_timeout TO '3s'
+    SET lock_timeout TO '200ms'
     AS $$
 declare
-    v_tenant _pymem.tenants;
-    v_suffix text;
+    v_tenant  _pymem.tenants;
+    v_suffix  text;
+    v_attempt integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
@@ -3913,7 +3945,17 @@ begin
             'pm_graph_' || v_suffix,
             p_settings)
     returning * into v_tenant;
-    perform _pymem.provision_tenant(v_tenant);
+    for v_attempt in 1 .. 30 loop
+        begin
+            perform _pymem.provision_tenant(v_tenant);
+            exit;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(_pymem.lock_backoff(v_attempt));
+        end;
+    end loop;
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_tenant', null, jsonb_build_object('role', v_tenant.role_name));
 
     return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
@@ -4083,13 +4125,14 @@ CREATE FUNCTION pymem.drop_tenant(p_tenant_id text) RETURNS jsonb
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'ag_catalog', 'pg_catalog', 'public', 'pg_temp'
     SET client_min_messages TO 'warning'
-    SET lock_timeout TO '3s'
+    SET lock_timeout TO '200ms'
     AS $$
 declare
     v_tenant   _pymem.tenants;
     v_report   jsonb;
     v_login    name;
     v_residual bigint;
+    v_attempt  integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
@@ -4113,7 +4156,17 @@ begin
     if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
         perform ag_catalog.drop_graph(v_tenant.graph_name, true);
     end if;
-    execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    for v_attempt in 1 .. 30 loop
+        begin
+            execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
+            exit;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(_pymem.lock_backoff(v_attempt));
+        end;
+    end loop;
     delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
     delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
     delete from _pymem.memory_entities me where me.tenant_id = p_tenant_id;
@@ -7352,10 +7405,23 @@ REVOKE ALL ON FUNCTION _pymem.install_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION lock_backoff(p_attempt integer); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.lock_backoff(p_attempt integer) FROM PUBLIC;
+
+--
 -- Name: FUNCTION lockdown(); Type: ACL; Schema: _pymem; Owner: -
 --
 
 REVOKE ALL ON FUNCTION _pymem.lockdown() FROM PUBLIC;
+
+--
+-- Name: FUNCTION mark_turns_outdated(p_memory _pymem.memories, p_by uuid); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.mark_turns_outdated(p_memory _pymem.memories, p_by uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.mark_turns_outdated(p_memory _pymem.memories, p_by uuid) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION names_old_value(p_before text); Type: ACL; Schema: _pymem; Owner: -

@@ -152,6 +152,30 @@ begin
 end
 $$;
 
+-- The raw turns an extracted memory came from say something outdated once that memory is
+-- replaced (closed by a newer one, or stored already outdated because it arrived late): they
+-- point at the replacement, and retrieval ranks them below it. A turn is named by its
+-- message id when the message had one, else by its position (the extractor records either).
+create or replace function _pymem.mark_turns_outdated(p_memory _pymem.memories, p_by uuid) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_turns uuid[];
+begin
+    if p_memory.kind = 'episode' or not p_memory.source ? 'episode_id'
+       or jsonb_typeof(p_memory.source->'turns') is distinct from 'array' then
+        return;
+    end if;
+    select e.memory_ids into v_turns from _pymem.episodes e
+    where e.tenant_id = p_memory.tenant_id and e.id = (p_memory.source->>'episode_id')::uuid;
+    update _pymem.memories t set superseded_by = p_by, updated_at = now()
+     where t.tenant_id = p_memory.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
+       and (t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_memory.source->'turns') x)
+            or t.source->>'turn_id' in (select x from jsonb_array_elements_text(p_memory.source->'turns') x));
+end
+$$;
+
 -- p_old stops being current because p_new replaces it from p_new.valid_from on. The raw
 -- turns p_old was extracted from now say something outdated: they keep their row (what was
 -- said stays searchable) and point at the replacement, which retrieval ranks above them.
@@ -161,7 +185,6 @@ create or replace function _pymem.close_memory(p_old _pymem.memories, p_new _pym
 as $$
 declare
     v_memory _pymem.memories;
-    v_turns  uuid[];
 begin
     update _pymem.memories m
        set status = 'superseded', valid_to = greatest(p_new.valid_from, m.valid_from),
@@ -170,13 +193,7 @@ begin
     returning * into v_memory;
     perform _pymem.record_version(v_memory, 'supersede', p_reason);
     perform _pymem.graph_close(v_memory);
-    if p_old.kind <> 'episode' and p_old.source ? 'episode_id' and jsonb_typeof(p_old.source->'turns') = 'array' then
-        select e.memory_ids into v_turns from _pymem.episodes e
-        where e.tenant_id = p_old.tenant_id and e.id = (p_old.source->>'episode_id')::uuid;
-        update _pymem.memories t set superseded_by = p_new.id, updated_at = now()
-         where t.tenant_id = p_old.tenant_id and t.id = any(v_turns) and t.kind = 'episode'
-           and t.source->>'turn_index' in (select x from jsonb_array_elements_text(p_old.source->'turns') x);
-    end if;
+    perform _pymem.mark_turns_outdated(v_memory, p_new.id);
 end
 $$;
 
@@ -376,6 +393,7 @@ begin
         p_memory.superseded_by := v_existing.id;
         p_memory.valid_to := greatest(v_existing.valid_from, coalesce(p_memory.valid_from, p_memory.observed_at, now()));
         v_new := _pymem.insert_memory(p_memory, p_reason);
+        perform _pymem.mark_turns_outdated(v_new, v_existing.id);
         perform _pymem.record_contradiction(v_existing, v_new, v_policy, 'kept_existing');
         return jsonb_build_object('id', v_new.id, 'action', 'outdated', 'current', v_existing.id);
     end if;

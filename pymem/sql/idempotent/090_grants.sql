@@ -102,6 +102,7 @@ begin
         _pymem.add_mention(_pymem.memories, _pymem.memories),
         _pymem.insert_memory(_pymem.memories, text),
         _pymem.close_memory(_pymem.memories, _pymem.memories, text),
+        _pymem.mark_turns_outdated(_pymem.memories, uuid),
         _pymem.record_contradiction(_pymem.memories, _pymem.memories, text, text),
         _pymem.write_memory(_pymem.tenants, _pymem.memories, text),
         _pymem.decay_weight(double precision, double precision, double precision),
