@@ -665,6 +665,9 @@ CREATE FUNCTION _pymem.check_stored_embedding() RETURNS trigger
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$
 begin
+    if new.embedding is null or (tg_op = 'UPDATE' and new.embedding is not distinct from old.embedding) then
+        return new;
+    end if;
     if not vector_norm(new.embedding) between 1e-6 and 1e6 then
         raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
             vector_norm(new.embedding) using errcode = '22023';
@@ -1297,12 +1300,8 @@ begin
     for v_ddl in select * from _pymem.reembed_index_ddl() loop
         execute replace(replace(v_ddl, 'create index concurrently', 'create index'), 'drop index concurrently', 'drop index');
     end loop;
-    -- The vector check (0015_tenant_counters.sql) names the column: it moves with it.
-    drop trigger if exists memories_check_embedding on _pymem.memories;
     alter table _pymem.memories drop column embedding;
     alter table _pymem.memories rename column embedding_next to embedding;
-    create trigger memories_check_embedding before insert or update of embedding on _pymem.memories
-        for each row when (new.embedding is not null) execute function _pymem.check_stored_embedding();
     for v_tenant in select * from _pymem.tenants loop
         execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
                        'memories_' || v_tenant.storage_suffix || '_hnsw');
@@ -6537,7 +6536,7 @@ CREATE TRIGGER episodes_notify AFTER INSERT ON _pymem.episodes FOR EACH STATEMEN
 -- Name: memories memories_check_embedding; Type: TRIGGER; Schema: _pymem; Owner: -
 --
 
-CREATE TRIGGER memories_check_embedding BEFORE INSERT OR UPDATE OF embedding ON _pymem.memories FOR EACH ROW WHEN ((new.embedding IS NOT NULL)) EXECUTE FUNCTION _pymem.check_stored_embedding();
+CREATE TRIGGER memories_check_embedding BEFORE INSERT OR UPDATE ON _pymem.memories FOR EACH ROW EXECUTE FUNCTION _pymem.check_stored_embedding();
 
 --
 -- Name: memories memories_count_delete; Type: TRIGGER; Schema: _pymem; Owner: -

@@ -269,6 +269,9 @@ create or replace function _pymem.check_stored_embedding() returns trigger
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 begin
+    if new.embedding is null or (tg_op = 'UPDATE' and new.embedding is not distinct from old.embedding) then
+        return new;
+    end if;
     if not vector_norm(new.embedding) between 1e-6 and 1e6 then
         raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
             vector_norm(new.embedding) using errcode = '22023';

@@ -225,12 +225,8 @@ begin
     for v_ddl in select * from _pymem.reembed_index_ddl() loop
         execute replace(replace(v_ddl, 'create index concurrently', 'create index'), 'drop index concurrently', 'drop index');
     end loop;
-    -- The vector check (0015_tenant_counters.sql) names the column: it moves with it.
-    drop trigger if exists memories_check_embedding on _pymem.memories;
     alter table _pymem.memories drop column embedding;
     alter table _pymem.memories rename column embedding_next to embedding;
-    create trigger memories_check_embedding before insert or update of embedding on _pymem.memories
-        for each row when (new.embedding is not null) execute function _pymem.check_stored_embedding();
     for v_tenant in select * from _pymem.tenants loop
         execute format('alter index _pymem.%I rename to %I', 'memories_' || v_tenant.storage_suffix || '_hnsw_next',
                        'memories_' || v_tenant.storage_suffix || '_hnsw');

@@ -49,5 +49,7 @@ create function _pymem.check_stored_embedding() returns trigger
     language plpgsql security invoker
     set search_path = pg_catalog, pg_temp
 as $$ begin return new; end $$;
-create trigger memories_check_embedding before insert or update of embedding on _pymem.memories
-    for each row when (new.embedding is not null) execute function _pymem.check_stored_embedding();
+-- (Not `update of embedding` nor a WHEN on it: a trigger that names the column would stop
+-- the column's type from changing, which choosing or changing the model does.)
+create trigger memories_check_embedding before insert or update on _pymem.memories
+    for each row execute function _pymem.check_stored_embedding();
