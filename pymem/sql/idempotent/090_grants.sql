@@ -77,7 +77,7 @@ begin
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
         _pymem.visible_predicate(boolean, boolean, jsonb),
-        _pymem.user_lexical_stats(text),
+        _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         pymem.forget(uuid, text),
         pymem.get_memory(uuid),
         pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid),
