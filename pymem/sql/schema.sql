@@ -1612,6 +1612,92 @@ CREATE FUNCTION _pymem.install_id() RETURNS text
     AS $$ select install_id from _pymem.install $$;
 
 --
+-- Name: lexical_hits(text, text[], text[], jsonb, timestamp with time zone, boolean, double precision, double precision, integer); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $_$
+declare
+    v_tenant    _pymem.tenants := _pymem.acting_tenant();
+    v_partition text := format('_pymem.%I', 'memories_' || v_tenant.storage_suffix);
+    v_filters   jsonb := coalesce(p_filters, '{}');
+    v_limit     integer := least(greatest(coalesce(p_limit, 1), 1), 100000);
+    v_read      tsquery;
+    v_estimates double precision[];
+    v_elems     text[];
+    v_freqs     real[];
+    v_rows      real;
+    v_stats     record;
+begin
+    ids := '{}';
+    scores := '{}';
+    perform _pymem.check_id('user_id', p_user_id);
+    perform _pymem.check_filters(v_filters);
+    if coalesce(cardinality(p_lexemes), 0) = 0 then
+        return;
+    end if;
+    if cardinality(p_lexemes) > 1000 or p_k1 is null or p_k1 not between 0 and 10 or p_b is null
+       or p_b not between 0 and 1 then
+        raise exception 'pymem: invalid lexical search arguments' using errcode = '22023';
+    end if;
+    select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_read from unnest(p_lexemes) l;
+    v_estimates := array_fill(0::float8, array[cardinality(p_lexemes)]);
+    if p_big then
+        -- pg_stats once per call: its anyarray parsed per lexeme cost 1.5 ms a lexeme
+        select st.most_common_elems::text::text[], st.most_common_elem_freqs into v_elems, v_freqs
+        from pg_stats st
+        where st.schemaname = '_pymem' and st.tablename = 'memories_' || v_tenant.storage_suffix
+          and st.attname = 'lexemes';
+        select greatest(c.reltuples, 0) into v_rows from pg_class c where c.oid = v_partition::regclass;
+        v_estimates := array(select coalesce(v_freqs[array_position(v_elems, l.lexeme)], 0)::float8 * v_rows
+                             from unnest(p_lexemes) with ordinality l(lexeme, n) order by l.n);
+        select to_tsquery('simple', string_agg(quote_literal(c.lexeme), ' | ')) into v_read
+        from (select t.lexeme, sum(t.estimate) over (order by t.estimate, t.lexeme) as running,
+                     row_number() over (order by t.estimate, t.lexeme) as n
+              from unnest(p_lexemes, v_estimates) t(lexeme, estimate)) c
+        where c.n = 1 or c.running <= v_limit;
+    end if;
+    select s.documents, s.lexemes into v_stats from _pymem.lexical_stats s
+    where s.tenant_id = v_tenant.tenant_id and s.user_id = p_user_id;
+    execute format($x$
+        with terms as materialized (
+            select t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) as tq, t.estimate
+            from unnest($8::text[], $12::float8[]) t(lexeme, estimate)),
+        -- planned for all its rows (a LIMIT here lets the planner walk the user's rows in key
+        -- order), read only as far as docs asks
+        matching as materialized (
+            select m.id, m.lexemes, length(m.lexemes)::float8 as len
+            from %1$s m where m.tenant_id = $13 and %2$s and m.lexemes @@ $7),
+        docs as materialized (select * from matching limit $11),
+        hits as materialized (select d.id, d.len, t.lexeme, t.estimate from docs d join terms t on d.lexemes @@ t.tq),
+        df as (select h.lexeme, greatest(count(*)::float8, max(h.estimate)) as df from hits h group by h.lexeme),
+        scored as (
+            select h.id, sum(ln(1 + (greatest($9, n.docs) - df.df + 0.5) / (df.df + 0.5))
+                             * ($14 + 1) / (1 + $14 * (1 - $15 + $15 * h.len / $10))) as score
+            from hits h join df on df.lexeme = h.lexeme cross join (select count(*)::float8 as docs from docs) n
+            group by h.id
+            order by score desc, h.id limit %3$s)
+        select coalesce(array_agg(s.id order by s.score desc, s.id), '{}'),
+               coalesce(array_agg(s.score order by s.score desc, s.id), '{}')
+        from scored s$x$,
+        v_partition, _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters), v_limit)
+    into ids, scores
+    using p_user_id, null::text, null::vector, p_kinds, v_filters, p_as_of, v_read, p_lexemes,
+          coalesce(v_stats.documents, 0)::float8,
+          greatest(coalesce(v_stats.lexemes::float8 / nullif(v_stats.documents, 0), 1), 1),
+          case when p_big then 2 * v_limit end, v_estimates, v_tenant.tenant_id, p_k1, p_b;
+end
+$_$;
+
+--
+-- Name: FUNCTION lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) IS 'BM25 candidates of pymem.retrieve among the acting tenant''s user''s visible memories (ids and scores, best first). Internal; tenant roles (through retrieve).';
+
+--
 -- Name: lock_backoff(integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -2786,26 +2872,6 @@ begin
         'graph_edges', v_edges);
 end
 $_$;
-
---
--- Name: user_lexical_stats(text); Type: FUNCTION; Schema: _pymem; Owner: -
---
-
-CREATE FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) RETURNS record
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-begin
-    select s.documents, s.lexemes into documents, lexemes from _pymem.lexical_stats s
-    where s.tenant_id = (_pymem.acting_tenant()).tenant_id and s.user_id = p_user_id;
-end
-$$;
-
---
--- Name: FUNCTION user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint); Type: COMMENT; Schema: _pymem; Owner: -
---
-
-COMMENT ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) IS 'Memories and summed distinct lexemes of one user of the acting tenant (BM25''s N and average length). Internal; tenant roles (through retrieve).';
 
 --
 -- Name: visible_predicate(boolean, boolean, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -5347,7 +5413,6 @@ declare
     v_weighted  text;
     v_anchors   integer;
     v_terms     text[];
-    v_lex_stats record;
     v_lex_ids   uuid[] := '{}';
     v_lex_raw   double precision[] := '{}';
     v_vec_ids   uuid[] := '{}';
@@ -5420,39 +5485,18 @@ begin
     if v_profile then v_ends := v_ends || jsonb_build_object('count', clock_timestamp()); end if;
 
     -- Lexical candidates: BM25 (above _pymem.set_memory_lexemes) over every visible row of
-    -- the user that holds a query word, the best lexical_scan_limit kept with their scores
-    -- (best first). A statement of its own: the rows matching are read once, through the GIN
+    -- the user that holds a query word (a big user: see below), the best lexical_scan_limit
+    -- kept with their scores (best first). A statement of its own: the rows matching are read once, through the GIN
     -- index or the user's rows, whichever the planner finds cheaper, and scored there.
     select coalesce(array_agg(l order by l), '{}') into v_terms
     from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
     if cardinality(v_terms) > 0 and v_rows is distinct from 0 then
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery from unnest(v_terms) l;
-        select * into v_lex_stats from _pymem.user_lexical_stats(p_user_id);
-        execute format($x$
-            with terms as (select t.term, to_tsquery('simple', quote_literal(t.term)) as tq
-                           from unnest($8::text[]) t(term)),
-            docs as materialized (
-                select m.id, m.lexemes, length(m.lexemes)::float8 as len
-                from %1$s m where %2$s and m.lexemes @@ $7),
-            hits as materialized (select d.id, d.len, t.term from docs d join terms t on d.lexemes @@ t.tq),
-            df as (select h.term, count(*)::float8 as df from hits h group by h.term),
-            scored as (
-                select h.id, sum(ln(1 + (greatest($9, n.docs) - df.df + 0.5) / (df.df + 0.5))
-                                 * (%3$L::float8 + 1)
-                                 / (1 + %3$L::float8 * (1 - %4$L::float8 + %4$L::float8 * h.len / $10))) as score
-                from hits h join df on df.term = h.term cross join (select count(*)::float8 as docs from docs) n
-                group by h.id
-                order by score desc, h.id limit %5$s)
-            select coalesce(array_agg(s.id order by s.score desc, s.id), '{}'),
-                   coalesce(array_agg(s.score order by s.score desc, s.id), '{}')
-            from scored s$x$,
-            v_partition, v_visible, (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
-            (v_settings->>'lexical_scan_limit')::int)
-        into v_lex_ids, v_lex_raw
-        using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, v_tsquery, v_terms,
-              coalesce(v_lex_stats.documents, 0)::float8,
-              greatest(coalesce(v_lex_stats.lexemes::float8 / nullif(v_lex_stats.documents, 0), 1), 1);
+        select h.ids, h.scores into v_lex_ids, v_lex_raw
+        from _pymem.lexical_hits(p_user_id, v_terms, p_kinds, v_filters, p_as_of, not v_exact,
+                                 (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
+                                 (v_settings->>'lexical_scan_limit')::int) h;
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
@@ -7404,6 +7448,13 @@ REVOKE ALL ON FUNCTION _pymem.install_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION lock_backoff(p_attempt integer); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7814,13 +7865,6 @@ GRANT ALL ON FUNCTION _pymem.turn_hash(p_content text) TO pm_INSTALL_tenant;
 --
 
 REVOKE ALL ON FUNCTION _pymem.user_footprint(p_tenant _pymem.tenants, p_user_id text) FROM PUBLIC;
-
---
--- Name: FUNCTION user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint); Type: ACL; Schema: _pymem; Owner: -
---
-
-REVOKE ALL ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.user_lexical_stats(p_user_id text, OUT documents bigint, OUT lexemes bigint) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb); Type: ACL; Schema: _pymem; Owner: -
