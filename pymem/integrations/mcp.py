@@ -18,6 +18,8 @@ otherwise.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import json
 from typing import Any, Literal
 
@@ -88,11 +90,15 @@ def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) 
 
     @server.tool()
     def retrieve(query: str, top_k: int = 10, token_budget: int | None = None, kinds: list[str] | None = None,
-                 min_score: float | None = None, user_id: str | None = None) -> dict[str, Any]:
+                 min_score: float | None = None, user_id: str | None = None,
+                 as_of: dt.datetime | None = None, recorded_before: dt.datetime | None = None) -> dict[str, Any]:
         """What memory holds about the user for `query`, best first, as a context block and as
-        results with scores. `min_score` drops weak matches; `token_budget` caps the size."""
+        results with scores. `min_score` drops weak matches; `token_budget` caps the size.
+        `as_of`: what was true as of when things were said by then; `recorded_before`: only what
+        had been stored before that time."""
+        filters = {"recorded_before": recorded_before.isoformat()} if recorded_before else None
         memories = call(lambda: tenant.retrieve(user(user_id), query, top_k=top_k, token_budget=token_budget,
-                                                kinds=kinds, min_score=min_score))
+                                                kinds=kinds, min_score=min_score, as_of=as_of, filters=filters))
         return {"context": format_context(memories),
                 "results": [{"id": m.id, "kind": m.kind, "content": m.content, "score": round(m.score, 4),
                              "observed_at": m.observed_at.isoformat()} for m in memories]}

@@ -88,8 +88,10 @@ class Filters(_Body):
     session_id: str | None = Field(None, min_length=1, max_length=256)
     agent_id: str | None = Field(None, min_length=1, max_length=256)
     metadata: dict[str, Any] | None = Field(None, description="JSON containment: the memory's metadata holds this.")
-    observed_after: dt.datetime | None = None
-    observed_before: dt.datetime | None = None
+    observed_after: dt.datetime | None = Field(None, description="Said at or after this time.")
+    observed_before: dt.datetime | None = Field(None, description="Said before this time.")
+    recorded_before: dt.datetime | None = Field(None, description="Stored before this time (what the store knew "
+                                                                  "then; `as_of` reads when things were said).")
 
     _metadata_depth = field_validator("metadata", mode="before")(bounded_json)
 

@@ -467,19 +467,20 @@ begin
     end if;
     perform _pymem.check_json('filters', p_filters, 16, 16384);
     select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
-    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before');
+    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before', 'recorded_before');
     if v_unknown is not null then
         raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
-            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before.';
+            hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before, '
+                   'recorded_before.';
     end if;
     if p_filters ? 'metadata' and jsonb_typeof(p_filters->'metadata') <> 'object' then
         raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
     end if;
     if exists (select from jsonb_each(p_filters) f
-               where f.key in ('session_id', 'agent_id', 'observed_after', 'observed_before')
+               where f.key in ('session_id', 'agent_id', 'observed_after', 'observed_before', 'recorded_before')
                  and jsonb_typeof(f.value) <> 'string') then
-        raise exception 'pymem: filters session_id, agent_id, observed_after and observed_before are strings'
-            using errcode = '22023';
+        raise exception 'pymem: filters session_id, agent_id, observed_after, observed_before and recorded_before '
+            'are strings' using errcode = '22023';
     end if;
 end
 $$;
@@ -2881,8 +2882,12 @@ CREATE FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_fil
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
+    -- as_of reads the conversation's own timeline (when things were said: valid_from/valid_to
+    -- come from observed_at), so a conversation imported with its real dates can be asked
+    -- about as of a day in its middle; recorded_before (a filter) reads the store's timeline
+    -- (what had been stored by then).
     select case when p_as_of
-                then 'm.user_id = $1 and m.status <> ''forgotten'' and m.created_at <= $6
+                then 'm.user_id = $1 and m.status <> ''forgotten''
                       and m.valid_from <= $6 and (m.valid_to is null or m.valid_to > $6)'
                 else 'm.user_id = $1 and m.status = ''active''' end
         || case when p_kinds then ' and m.kind = any($4)' else '' end
@@ -2893,6 +2898,8 @@ CREATE FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_fil
                 then ' and m.observed_at >= ($5->>''observed_after'')::timestamptz' else '' end
         || case when p_filters ? 'observed_before'
                 then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
+        || case when p_filters ? 'recorded_before'
+                then ' and m.created_at < ($5->>''recorded_before'')::timestamptz' else '' end
 $_$;
 
 --

@@ -53,6 +53,10 @@ def test_the_tools_act_for_the_keys_tenant_only(db, tenants):
             assert "Alice prefers green tea" in found.structured_content["context"]
             weak = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice", "min_score": 999})
             assert weak.structured_content["results"] == []
+            # the two times: said before 2000 (nothing was), stored before 2000 (nothing was)
+            for when in ("as_of", "recorded_before"):
+                early = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice", when: "2000-01-01T00:00:00Z"})
+                assert not early.is_error and early.structured_content["results"] == [], when
             queued = await mcp.call_tool("ingest", {"content": "I moved to Oslo", "user_id": "alice"})
             assert not queued.is_error and queued.structured_content["episode_id"]
             versions = await mcp.call_tool("history", {"memory_id": memory_id})

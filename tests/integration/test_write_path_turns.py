@@ -67,3 +67,25 @@ def test_a_statement_that_arrives_late_marks_its_own_turn_outdated(client, db, r
     turns = _turns(db, "acme")
     assert turns["I live in Boston."] is not None, turns
     assert turns["I live in Lisbon now."] is None
+
+
+def test_a_back_dated_import_is_read_as_of_a_day_in_its_middle(client, db, run_worker):
+    """`as_of` reads when things were said; `recorded_before` reads when they were stored."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    said = [(dt.datetime(2025, month, 1, tzinfo=dt.timezone.utc), city)
+            for month, city in ((1, "Amsterdam"), (4, "Berlin"), (7, "Chicago"), (10, "Lisbon"))]
+    for when, city in said:  # imported today, said last year
+        acme.ingest("u", [{"role": "user", "content": f"I live in {city} now."}], observed_at=when)
+        run_worker()
+    stored = dt.datetime.now(dt.timezone.utc)
+    may = acme.retrieve("u", "where do I live?", as_of=dt.datetime(2025, 5, 15, tzinfo=dt.timezone.utc))
+    texts = " ".join(m.content for m in may)
+    assert "Berlin" in texts and "Chicago" not in texts and "Lisbon" not in texts, texts
+    facts = [m for m in may if m.kind != "episode"]
+    assert facts and all("Berlin" in m.content for m in facts), [m.content for m in facts]
+    assert "Lisbon" in acme.retrieve("u", "where do I live?")[0].content
+    # the store's own timeline: nothing was stored before the import began
+    assert acme.retrieve("u", "where do I live?",
+                         filters={"recorded_before": (stored - dt.timedelta(days=1)).isoformat()}) == []
+    assert acme.retrieve("u", "where do I live?", filters={"recorded_before": stored.isoformat()})
