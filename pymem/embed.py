@@ -239,12 +239,19 @@ class LocalEmbedder:
         return SentenceTransformer(folder, device="cpu", local_files_only=True)
 
     def _load_onnx(self):
+        # ONNX Runtime's own telemetry (a device id under ~/.cache/Microsoft, lookups of a
+        # Microsoft host on some platforms) is off unless PYMEM_TELEMETRY=1 says otherwise.
+        telemetry = os.environ.get("PYMEM_TELEMETRY") == "1"
+        if not telemetry:
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
             import onnxruntime
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise RuntimeError(f"the {self.backend} backend needs the 'local' extra (onnxruntime, tokenizers): "
                                "pip install 'pymem-pg[local]'") from exc
+        if not telemetry and hasattr(onnxruntime, "disable_telemetry_events"):
+            onnxruntime.disable_telemetry_events()
         path, tokenizer_file = _local_files(self.backend)
         tokenizer = Tokenizer.from_file(tokenizer_file)
         tokenizer.enable_truncation(self.max_tokens)
