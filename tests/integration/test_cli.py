@@ -162,6 +162,12 @@ def test_list_get_history_forget_and_settings(run):
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
     refused = run("tenant", "settings", "set", "cli-l", "weight_vector=-1")
     assert refused.exit_code == 1 and "weight_vector" in refused.output
+    # unknown keys and wrong types are refused with the accepted list, and nothing is stored
+    for assignment in ("nosuch=1", "top_k=abc"):
+        bad = run("tenant", "settings", "set", "cli-l", assignment)
+        assert bad.exit_code == 1 and assignment.split("=")[0] in bad.output, bad.output
+    assert "max_memories" in run("tenant", "settings", "set", "cli-l", "nosuch=1").output
+    assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
     unknown = run("tenant", "settings", "get", "cli-l", "colour")
     assert unknown.exit_code == 1 and "no setting" in unknown.output
     assert run("--version").output.strip() == "pymem, version 0.1.0"

@@ -89,9 +89,10 @@ declare
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
         'outdated_turn_weight', 'near_duplicate_similarity', 'min_score'];
-    v_key    text;
-    v_value  jsonb;
-    v_range  jsonb;
+    v_key      text;
+    v_value    jsonb;
+    v_range    jsonb;
+    v_defaults jsonb;
 begin
     if p_settings is null then
         return;
@@ -100,10 +101,23 @@ begin
         raise exception 'pymem: % must be a JSON object', case when p_options_only then 'options' else 'settings' end
             using errcode = '22023';
     end if;
+    -- The settings a tenant may have are the keys of the defaults, each of its default's JSON
+    -- type (a number stays a number: top_k=abc was stored, then every retrieve failed).
+    v_defaults := _pymem.settings(jsonb_populate_record(null::_pymem.tenants, '{"settings": {}}'));
     for v_key, v_value in select * from jsonb_each(p_settings) loop
         if p_options_only and not v_key = any(v_call_keys) then
             raise exception 'pymem: unknown retrieval option %', quote_literal(left(v_key, 60))
                 using errcode = '22023', hint = 'Options: ' || array_to_string(v_call_keys, ', ') || '.';
+        end if;
+        if not p_options_only and not v_defaults ? v_key then
+            raise exception 'pymem: unknown tenant setting %', quote_literal(left(v_key, 60))
+                using errcode = '22023',
+                      hint = 'Settings: ' || (select string_agg(k, ', ' order by k) from jsonb_object_keys(v_defaults) k) || '.';
+        end if;
+        if not p_options_only and jsonb_typeof(v_defaults->v_key) <> 'null'
+           and jsonb_typeof(v_value) not in (jsonb_typeof(v_defaults->v_key), 'null') then
+            raise exception 'pymem: tenant setting % is a %, not a %', v_key, jsonb_typeof(v_defaults->v_key),
+                jsonb_typeof(v_value) using errcode = '22023';
         end if;
         v_range := v_numbers->v_key;
         if v_range is not null then
