@@ -60,6 +60,8 @@ def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget:
            kinds: tuple[str, ...], min_score: float | None, as_of: dt.datetime | None, session_id: str | None,
            no_embed: bool, as_json: bool, query_text: str) -> None:
     """Retrieve a user's memories for QUERY_TEXT, best first, with score components."""
+    if not query_text.strip():
+        raise click.UsageError("the query is empty: say what to look for")
     with open_client(ctx, embed=not no_embed) as client:
         results = guard(lambda: client.tenant(tenant_id).retrieve(
             user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None,

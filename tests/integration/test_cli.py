@@ -153,6 +153,9 @@ def test_list_get_history_forget_and_settings(run):
     versions = run("history", "--tenant", "cli-l", first)
     assert "v1" in versions.output and "forget  (asked to)" in versions.output
     assert json.loads(run("get", "--tenant", "cli-l", first).output)["status"] == "forgotten"
+    for empty in ("", "   "):
+        refused_query = run("search", "--tenant", "cli-l", "--user", "u", "--no-embed", empty)
+        assert refused_query.exit_code == 2 and "query is empty" in refused_query.output
     weak = run("search", "--tenant", "cli-l", "--user", "u", "--no-embed", "--min-score", "100", "bees")
     assert "no memories match" in weak.output
     # settings: read, set (validated by the database), read back
