@@ -179,7 +179,7 @@ def _snippet(text: str) -> str:
 
 
 def run(*, split: str = "dev", data: str | None = None, home: str | None = None, dsn: str | None = None,
-        limit: int | None = None, progress=None, embedder="local") -> dict:
+        limit: int | None = None, progress=None, embedder="local", options: dict | None = None) -> dict:
     """Run the benchmark; returns one JSON-able dict (see the module docstring)."""
     started = time.perf_counter()
     say = progress or (lambda message: None)
@@ -226,7 +226,7 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
         for timeline in timelines:
             for query in _queries(timeline):
                 truth = query["ground_truth"]
-                results = tenant.retrieve(timeline["id"], query["prompt"], top_k=TOP_K)
+                results = tenant.retrieve(timeline["id"], query["prompt"], top_k=TOP_K, options=options)
                 outcome = {"track": timeline["track"], "answerable": answerable(timeline, query),
                            "only_beside_stale": only_beside_stale(timeline, query),
                            **judge([m.content for m in results], truth.get("must_mention") or [],
@@ -245,6 +245,7 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
         return {
             "benchmark": "statebench",
             "dataset": "StateBench v1.0 (MIT, Parslee LLC)",
+            "options": options or {},
             "split": split,
             "tracks": list(TRACKS),
             "timelines": len(timelines),

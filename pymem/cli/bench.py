@@ -304,9 +304,11 @@ def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_j
               help="The StateBench folder (train.jsonl, dev.jsonl); default $PYMEM_BENCH_DATA/statebench, "
                    "else ../shared/bench/statebench beside the repository.")
 @click.option("--limit", type=click.IntRange(1), help="At most this many timelines, taken from the tracks in turn.")
+@click.option("--option", "options", multiple=True, metavar="KEY=NUMBER",
+              help="A retrieval option for every query (repeat), e.g. weight_temporal=0.3.")
 @report
 @pass_ctx
-def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | None) -> dict:
+def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | None, options: tuple[str, ...]) -> dict:
     """StateBench's supersession, supersession_detection, environmental_freshness and
     repair_propagation timelines through remember/ingest -> worker -> retrieve: current_first,
     stale_in_top10 and current_in_top10 per track, over all and over answerable queries."""
@@ -314,6 +316,8 @@ def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | No
 
     progress = Progress(prefix="pymem bench")
     try:
-        return statebench.run(split=split, data=data, home=ctx.home, dsn=ctx.dsn, limit=limit, progress=progress)
+        parsed = {key: float(value) for key, value in (o.split("=", 1) for o in options)}
+        return statebench.run(split=split, data=data, home=ctx.home, dsn=ctx.dsn, limit=limit, progress=progress,
+                              options=parsed or None)
     except (ServerError, client_mod.PymemError, psycopg.Error, ValueError, FileNotFoundError) as exc:
         fail(str(exc))
