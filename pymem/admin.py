@@ -25,7 +25,7 @@ from psycopg import sql
 
 from .client import Conflict
 from .queries import SQL_DIR, query
-from .retry import backoff_delay
+from .retry import backoff_delay, call_with_retries
 
 
 def prepare_owner(superuser_dsn: str, owner: str) -> None:
@@ -160,8 +160,10 @@ def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work
         register_vector(conn)
         if not conn.execute(query("reembed_lock")).fetchone()[0]:
             raise Conflict("another `pymem embeddings reembed` is running on this database", "55P03")
-        _retry_busy(lambda: conn.execute(query("begin_reembed"),
-                                         {"model": embedder.model, "dimensions": embedder.dimensions}))
+        # begin_reembed asks for its table lock with a short lock_timeout (048_embedding_model.sql)
+        call_with_retries(lambda: conn.execute(query("begin_reembed"),
+                                               {"model": embedder.model, "dimensions": embedder.dimensions}),
+                          attempts=600, base=0.1, cap=1.0, retry_on=(psycopg.errors.LockNotAvailable,))
         counted = 0.0
         while True:
             embedded = reembed_step(conn, embedder, batch_size)
@@ -201,17 +203,6 @@ def reembed(owner_dsn: str, embedder, *, batch_size: int = 256, maintenance_work
                     raise
                 time.sleep(backoff_delay(attempt, base=0.1, cap=2.0))  # a session holds a write: wait, retry
     return {**report, "embedded_here": here, "seconds": round(time.perf_counter() - started, 3)}
-
-
-def _retry_busy(fn, attempts: int = 600):
-    """``fn`` again while the table lock it asks for (with a short lock_timeout) is busy."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except psycopg.errors.LockNotAvailable:
-            if attempt == attempts:
-                raise
-            time.sleep(backoff_delay(attempt, base=0.1, cap=1.0))
 
 
 def reembed_step(conn: psycopg.Connection, embedder, batch_size: int, *, commit: bool = True) -> int:

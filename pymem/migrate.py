@@ -24,13 +24,12 @@ import json
 import re
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
 
-from .retry import backoff_delay
+from .retry import call_with_retries
 
 # alembic and SQLAlchemy are imported where a migration runs: every `connect()` checks the
 # revision, and importing them would cost a CLI call about 0.4 s.
@@ -236,20 +235,22 @@ def migrate(dsn: str, target: str = "head", *, embedding: tuple[str, int] | None
 def _upgrade_with_lock_retries(engine, command, target: str) -> list[str]:
     from sqlalchemy.exc import OperationalError
 
-    for attempt in range(1, DDL_LOCK_ATTEMPTS + 1):
+    def upgrade() -> list[str]:
         try:
             with engine.begin() as sa_conn:
                 config = alembic_config()
                 config.attributes["connection"] = sa_conn
                 command.upgrade(config, target)
                 return config.attributes.get("idempotent_files", [])
-        except (OperationalError, psycopg.errors.LockNotAvailable) as exc:
-            # through SQLAlchemy (the revisions) or straight from psycopg (the idempotent files)
-            cause = getattr(exc, "orig", exc)
-            if not isinstance(cause, psycopg.errors.LockNotAvailable) or attempt == DDL_LOCK_ATTEMPTS:
-                raise
-            time.sleep(backoff_delay(attempt, base=0.1, cap=1.0))
-    raise AssertionError("unreachable")
+        except OperationalError as exc:
+            # the revisions run through SQLAlchemy, which wraps psycopg's error; the
+            # idempotent files raise it as it is
+            if isinstance(exc.orig, psycopg.errors.LockNotAvailable):
+                raise exc.orig from exc
+            raise
+
+    return call_with_retries(upgrade, attempts=DDL_LOCK_ATTEMPTS, base=0.1, cap=1.0,
+                             retry_on=(psycopg.errors.LockNotAvailable,))
 
 
 # Data changes an incremental file leaves pending (it names them in _pymem.pending_backfills)

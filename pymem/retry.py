@@ -33,16 +33,18 @@ class RetryableError(Exception):
 
 def call_with_retries(fn: Callable[[], T], *, attempts: int, base: float = 0.5, cap: float = 30.0,
                       on_retry: Callable[[int, Exception, float], None] | None = None,
-                      sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call ``fn``; on RetryableError wait (backoff, at least retry_after) and try again,
-    at most ``attempts`` times in all. The last error propagates."""
+                      sleep: Callable[[float], None] = time.sleep,
+                      retry_on: tuple[type[Exception], ...] = (RetryableError,)) -> T:
+    """Call ``fn``; on one of ``retry_on`` (RetryableError unless told otherwise) wait
+    (backoff, at least a RetryableError's retry_after) and try again, at most ``attempts``
+    times in all. The last error propagates."""
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except RetryableError as exc:
+        except retry_on as exc:
             if attempt == attempts:
                 raise
-            delay = max(backoff_delay(attempt, base=base, cap=cap), exc.retry_after or 0.0)
+            delay = max(backoff_delay(attempt, base=base, cap=cap), getattr(exc, "retry_after", None) or 0.0)
             if on_retry is not None:
                 on_retry(attempt, exc, delay)
             sleep(delay)

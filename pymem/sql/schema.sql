@@ -1713,15 +1713,6 @@ $_$;
 COMMENT ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) IS 'BM25 candidates of pymem.retrieve among the acting tenant''s user''s visible memories (ids and scores, best first). Internal; tenant roles (through retrieve).';
 
 --
--- Name: lock_backoff(integer); Type: FUNCTION; Schema: _pymem; Owner: -
---
-
-CREATE FUNCTION _pymem.lock_backoff(p_attempt integer) RETURNS double precision
-    LANGUAGE sql
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select least(0.05 * 2 ^ p_attempt, 0.5) * (0.5 + random() / 2) $$;
-
---
 -- Name: lockdown(); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -2917,6 +2908,29 @@ CREATE FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_fil
 $_$;
 
 --
+-- Name: with_lock_retries(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.with_lock_retries(p_statement text) RETURNS void
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    for v_attempt in 1 .. 30 loop
+        begin
+            execute p_statement;
+            return;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(least(0.05 * 2 ^ v_attempt, 0.5) * (0.5 + random() / 2));
+        end;
+    end loop;
+end
+$$;
+
+--
 -- Name: word_runs(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -4004,9 +4018,8 @@ CREATE FUNCTION pymem.create_tenant(p_tenant_id text, p_settings jsonb DEFAULT '
     SET lock_timeout TO '200ms'
     AS $$
 declare
-    v_tenant  _pymem.tenants;
-    v_suffix  text;
-    v_attempt integer;
+    v_tenant _pymem.tenants;
+    v_suffix text;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
@@ -4031,17 +4044,7 @@ begin
             'pm_graph_' || v_suffix,
             p_settings)
     returning * into v_tenant;
-    for v_attempt in 1 .. 30 loop
-        begin
-            perform _pymem.provision_tenant(v_tenant);
-            exit;
-        exception when lock_not_available then
-            if v_attempt = 30 then
-                raise;
-            end if;
-            perform pg_sleep(_pymem.lock_backoff(v_attempt));
-        end;
-    end loop;
+    perform _pymem.with_lock_retries(format('select _pymem.provision_tenant(%L::_pymem.tenants)', v_tenant));
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_tenant', null, jsonb_build_object('role', v_tenant.role_name));
 
     return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
@@ -4218,7 +4221,6 @@ declare
     v_report   jsonb;
     v_login    name;
     v_residual bigint;
-    v_attempt  integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
@@ -4242,17 +4244,7 @@ begin
     if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
         perform ag_catalog.drop_graph(v_tenant.graph_name, true);
     end if;
-    for v_attempt in 1 .. 30 loop
-        begin
-            execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
-            exit;
-        exception when lock_not_available then
-            if v_attempt = 30 then
-                raise;
-            end if;
-            perform pg_sleep(_pymem.lock_backoff(v_attempt));
-        end;
-    end loop;
+    perform _pymem.with_lock_retries(format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix));
     delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
     delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
     delete from _pymem.memory_entities me where me.tenant_id = p_tenant_id;
@@ -7476,12 +7468,6 @@ REVOKE ALL ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_k
 GRANT ALL ON FUNCTION _pymem.lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]) TO pm_INSTALL_tenant;
 
 --
--- Name: FUNCTION lock_backoff(p_attempt integer); Type: ACL; Schema: _pymem; Owner: -
---
-
-REVOKE ALL ON FUNCTION _pymem.lock_backoff(p_attempt integer) FROM PUBLIC;
-
---
 -- Name: FUNCTION lockdown(); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7893,6 +7879,12 @@ REVOKE ALL ON FUNCTION _pymem.user_footprint(p_tenant _pymem.tenants, p_user_id 
 
 REVOKE ALL ON FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_filters jsonb) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION with_lock_retries(p_statement text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.with_lock_retries(p_statement text) FROM PUBLIC;
 
 --
 -- Name: FUNCTION word_runs(p_text text); Type: ACL; Schema: _pymem; Owner: -

@@ -99,7 +99,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_kind": "'fact'", "p_field": "'probe'", "p_value": "'probe value'", "p_reason": "'probe'",
         "p_resolution": "'accept_new'", "p_status": "null::text", "p_entity": "'Vault'", "p_depth": "1", "p_from": "'Vault'", "p_to": "'Vault'", "p_max_hops": "2",
         "p_max_depth": "4", "p_max_bytes": "1000", "p_channel": "'pymem_episodes'",
-        "p_lexemes": "array['vault']", "p_big": "false", "p_k1": "1.2", "p_b": "0.3", "p_attempt": "1", "p_by": "gen_random_uuid()", "p_count": "1",
+        "p_lexemes": "array['vault']", "p_big": "false", "p_k1": "1.2", "p_b": "0.3", "p_statement": "'select 1'", "p_by": "gen_random_uuid()", "p_count": "1",
         "p_top_k": "10", "p_limit": "10", "p_batch": "10", "p_index": "0", "p_max": "256",
         "p_token_budget": "null::int", "p_extracted": "false", "p_options_only": "true",
         "p_subject": "'user'", "p_attribute": "'vault'", "p_importance": "0.5::real", "p_session_id": "'sa'",

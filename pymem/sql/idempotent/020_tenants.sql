@@ -63,12 +63,30 @@ begin
 end
 $$;
 
--- Seconds to wait before attempt p_attempt + 1 at a busy lock: doubling from 50 ms up to
--- 0.5 s, half of it random.
-create or replace function _pymem.lock_backoff(p_attempt integer) returns double precision
-    language sql volatile security invoker
-    set search_path = pg_catalog, pg_temp
-as $$ select least(0.05 * 2 ^ p_attempt, 0.5) * (0.5 + random() / 2) $$;
+-- Runs one of the caller's own DDL statements (constant text built in this file), asking for
+-- its locks with the caller's lock_timeout: while a lock is busy, the statement's
+-- subtransaction is rolled back, everyone queued behind the request goes through, and it
+-- tries again after a backoff (doubling from 50 ms up to 0.5 s, half of it random), 30
+-- times (about 20 s) before 55P03 reaches the caller.
+drop function if exists _pymem.lock_backoff(integer);
+create or replace function _pymem.with_lock_retries(p_statement text) returns void
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    for v_attempt in 1 .. 30 loop
+        begin
+            execute p_statement;
+            return;
+        exception when lock_not_available then
+            if v_attempt = 30 then
+                raise;
+            end if;
+            perform pg_sleep(least(0.05 * 2 ^ v_attempt, 0.5) * (0.5 + random() / 2));
+        end;
+    end loop;
+end
+$$;
 
 -- Creating (and dropping) a partition takes an ACCESS EXCLUSIVE lock on _pymem.memories; a
 -- request for it queues every later reader of every tenant behind it. So it waits at most
@@ -83,9 +101,8 @@ create or replace function pymem.create_tenant(p_tenant_id text, p_settings json
     set lock_timeout = '200ms'
 as $$
 declare
-    v_tenant  _pymem.tenants;
-    v_suffix  text;
-    v_attempt integer;
+    v_tenant _pymem.tenants;
+    v_suffix text;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
@@ -110,17 +127,7 @@ begin
             'pm_graph_' || v_suffix,
             p_settings)
     returning * into v_tenant;
-    for v_attempt in 1 .. 30 loop
-        begin
-            perform _pymem.provision_tenant(v_tenant);
-            exit;
-        exception when lock_not_available then
-            if v_attempt = 30 then
-                raise;
-            end if;
-            perform pg_sleep(_pymem.lock_backoff(v_attempt));
-        end;
-    end loop;
+    perform _pymem.with_lock_retries(format('select _pymem.provision_tenant(%L::_pymem.tenants)', v_tenant));
     perform _pymem.write_audit(v_tenant.tenant_id, 'create_tenant', null, jsonb_build_object('role', v_tenant.role_name));
 
     return query select v_tenant.tenant_id, v_tenant.role_name, v_tenant.graph_name, v_tenant.created_at;
@@ -141,7 +148,6 @@ declare
     v_report   jsonb;
     v_login    name;
     v_residual bigint;
-    v_attempt  integer;
 begin
     perform _pymem.check_tenant_id(p_tenant_id);
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id for update;
@@ -165,17 +171,7 @@ begin
     if exists (select from ag_catalog.ag_graph g where g.name = v_tenant.graph_name) then
         perform ag_catalog.drop_graph(v_tenant.graph_name, true);
     end if;
-    for v_attempt in 1 .. 30 loop
-        begin
-            execute format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix);
-            exit;
-        exception when lock_not_available then
-            if v_attempt = 30 then
-                raise;
-            end if;
-            perform pg_sleep(_pymem.lock_backoff(v_attempt));
-        end;
-    end loop;
+    perform _pymem.with_lock_retries(format('drop table if exists _pymem.%I', 'memories_' || v_tenant.storage_suffix));
     delete from _pymem.memory_versions v where v.tenant_id = p_tenant_id;
     delete from _pymem.episodes e where e.tenant_id = p_tenant_id;
     delete from _pymem.memory_entities me where me.tenant_id = p_tenant_id;
