@@ -440,10 +440,19 @@ begin
             vector_dims(p_embedding), v_model.dimensions, v_model.model
             using errcode = '22023';
     end if;
-    -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
-    -- precision, so a huge one overflows: either would compare equal to everything (every
-    -- later write of the user merged into it) and score null. (NaN and infinite components
-    -- are refused by the vector type itself.)
+    perform _pymem.check_embedding_norm(p_embedding);
+end
+$$;
+
+--
+-- Name: check_embedding_norm(public.vector); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.check_embedding_norm(p_embedding public.vector) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
     if not vector_norm(p_embedding) between 1e-6 and 1e6 then
         raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
             vector_norm(p_embedding) using errcode = '22023';
@@ -683,10 +692,7 @@ begin
     if new.embedding is null or (tg_op = 'UPDATE' and new.embedding is not distinct from old.embedding) then
         return new;
     end if;
-    if not vector_norm(new.embedding) between 1e-6 and 1e6 then
-        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
-            vector_norm(new.embedding) using errcode = '22023';
-    end if;
+    perform _pymem.check_embedding_norm(new.embedding);
     return new;
 end
 $$;
@@ -7218,6 +7224,13 @@ GRANT ALL ON FUNCTION _pymem.check_capacity(p_tenant _pymem.tenants, p_adding in
 
 REVOKE ALL ON FUNCTION _pymem.check_embedding(p_embedding public.vector) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.check_embedding(p_embedding public.vector) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION check_embedding_norm(p_embedding public.vector); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.check_embedding_norm(p_embedding public.vector) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_embedding_norm(p_embedding public.vector) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION check_filters(p_filters jsonb); Type: ACL; Schema: _pymem; Owner: -

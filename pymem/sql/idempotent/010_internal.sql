@@ -251,10 +251,19 @@ begin
             vector_dims(p_embedding), v_model.dimensions, v_model.model
             using errcode = '22023';
     end if;
-    -- Cosine distance to a zero vector is NaN, and pgvector sums products in single
-    -- precision, so a huge one overflows: either would compare equal to everything (every
-    -- later write of the user merged into it) and score null. (NaN and infinite components
-    -- are refused by the vector type itself.)
+    perform _pymem.check_embedding_norm(p_embedding);
+end
+$$;
+
+-- Cosine distance to a zero vector is NaN, and pgvector sums products in single precision,
+-- so a huge one overflows: either would compare equal to everything (every later write of
+-- the user merged into it) and score null. (NaN and infinite components are refused by the
+-- vector type itself.) Checked for every vector a caller sends and every vector stored.
+create or replace function _pymem.check_embedding_norm(p_embedding vector) returns void
+    language plpgsql immutable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
     if not vector_norm(p_embedding) between 1e-6 and 1e6 then
         raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
             vector_norm(p_embedding) using errcode = '22023';
@@ -272,10 +281,7 @@ begin
     if new.embedding is null or (tg_op = 'UPDATE' and new.embedding is not distinct from old.embedding) then
         return new;
     end if;
-    if not vector_norm(new.embedding) between 1e-6 and 1e6 then
-        raise exception 'pymem: embedding norm is %; it must be between 1e-6 and 1e6 (a zero or overflowing vector has no direction)',
-            vector_norm(new.embedding) using errcode = '22023';
-    end if;
+    perform _pymem.check_embedding_norm(new.embedding);
     return new;
 end
 $$;

@@ -146,6 +146,7 @@ begin
         _pymem.check_json(text, jsonb, integer, integer),
         _pymem.check_time(text, timestamptz),
         _pymem.check_embedding(vector),
+        _pymem.check_embedding_norm(vector),
         _pymem.current_embedding_model(),
         _pymem.settings(_pymem.tenants),
         _pymem.snapshot(_pymem.memories),
