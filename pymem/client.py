@@ -141,11 +141,16 @@ class Memory:
     source: dict = field(default_factory=dict)
     token_count: int = 0
     context_score: float = 0.0
+    #: A newer result of the same answer that announces a change ranks above this one: it
+    #: says what this memory said earlier (a query about now; see docs/retrieval.md).
+    earlier_than: str | None = None
 
     @classmethod
     def from_row(cls, row: dict) -> "Memory":
         row = dict(row)
         row["id"] = str(row["id"])
+        if row.get("earlier_than") is not None:
+            row["earlier_than"] = str(row["earlier_than"])
         return cls(**row)
 
     def as_dict(self) -> dict:
@@ -197,8 +202,9 @@ def format_context(memories: Sequence[Memory], *, title: str = "What you know ab
                    empty: str = "Nothing is known about this user yet.", dates: bool = True) -> str:
     """Render retrieved memories as the block a prompt quotes, best first, one per line.
 
-    Each line is ``- <content> (<kind>, <observed date>)``; line breaks inside a memory
-    become spaces so one memory never looks like two.
+    Each line is ``- <content> (<kind>, <observed date>)``, and ``, earlier`` when a newer
+    result above it updates what it says (``Memory.earlier_than``); line breaks inside a
+    memory become spaces so one memory never looks like two.
     """
     if not memories:
         return f"{title}:\n{empty}"
@@ -206,6 +212,8 @@ def format_context(memories: Sequence[Memory], *, title: str = "What you know ab
     for memory in memories:
         text = " ".join(memory.content.split())
         about = memory.kind + (f", {memory.observed_at:%Y-%m-%d}" if dates and memory.observed_at else "")
+        if memory.earlier_than:
+            about += ", earlier"
         lines.append(f"- {text} ({about})")
     return "\n".join(lines)
 

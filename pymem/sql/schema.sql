@@ -210,6 +210,21 @@ end
 $$;
 
 --
+-- Name: asks_about_now(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.asks_about_now(p_query text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select _pymem.says(p_query, 'present') and not _pymem.says(p_query, 'past') $$;
+
+--
+-- Name: FUNCTION asks_about_now(p_query text); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.asks_about_now(p_query text) IS 'Whether a query asks how things are now (a present cue, no past cue; _pymem.cue_phrases). Internal.';
+
+--
 -- Name: attribute_of_type(text); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -594,6 +609,7 @@ declare
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
         "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
         "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
+        "currentness_window": [0, 100, true],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
@@ -608,7 +624,7 @@ declare
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity', 'min_score'];
+        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'min_score'];
     v_key      text;
     v_value    jsonb;
     v_range    jsonb;
@@ -2327,6 +2343,27 @@ CREATE FUNCTION _pymem.same_value(a text, b text) RETURNS boolean
     AS $$ select lower(btrim(coalesce(a, ''))) = lower(btrim(coalesce(b, ''))) $$;
 
 --
+-- Name: says(text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.says(p_text text, p_cue text) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    select exists (
+        select from _pymem.cue_phrases c
+        where c.cue = p_cue
+          and position(' ' || c.phrase || ' '
+                       in ' ' || regexp_replace(lower(replace(coalesce(p_text, ''), '’', '''')), '[^a-z0-9'']+', ' ', 'g') || ' ') > 0)
+$$;
+
+--
+-- Name: FUNCTION says(p_text text, p_cue text); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.says(p_text text, p_cue text) IS 'Whether the text holds a cue phrase of the kind (past, present, change), word for word. Internal.';
+
+--
 -- Name: schedule_plan(); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -2549,6 +2586,9 @@ CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
         'outdated_turn_weight', 0.5,
         -- Of two results this close (cosine), the newer ranks first.
         'near_duplicate_similarity', 0.92,
+        -- Among this many best results of a query about now, a newer statement that
+        -- announces a change ranks above the older ones (0: off; 017_cues.sql).
+        'currentness_window', 10,
         'supersession_policy', 'newest_wins',
         'max_memories', 100000,
         -- decay and consolidation
@@ -5403,7 +5443,7 @@ COMMENT ON FUNCTION pymem.retention_sweep() IS 'Deletes raw episodes older than 
 -- Name: retrieve(text, text, public.vector, integer, integer, text[], jsonb, timestamp with time zone, jsonb); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
-CREATE FUNCTION pymem.retrieve(p_user_id text, p_query text, p_query_embedding public.vector DEFAULT NULL::public.vector, p_top_k integer DEFAULT 10, p_token_budget integer DEFAULT NULL::integer, p_kinds text[] DEFAULT NULL::text[], p_filters jsonb DEFAULT NULL::jsonb, p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone, p_options jsonb DEFAULT NULL::jsonb) RETURNS TABLE(id uuid, tenant_id text, user_id text, kind text, content text, score double precision, vector_score double precision, lexical_score double precision, recency_score double precision, graph_score double precision, importance real, created_at timestamp with time zone, observed_at timestamp with time zone, session_id text, agent_id text, metadata jsonb, source jsonb, token_count integer, context_score double precision)
+CREATE FUNCTION pymem.retrieve(p_user_id text, p_query text, p_query_embedding public.vector DEFAULT NULL::public.vector, p_top_k integer DEFAULT 10, p_token_budget integer DEFAULT NULL::integer, p_kinds text[] DEFAULT NULL::text[], p_filters jsonb DEFAULT NULL::jsonb, p_as_of timestamp with time zone DEFAULT NULL::timestamp with time zone, p_options jsonb DEFAULT NULL::jsonb) RETURNS TABLE(id uuid, tenant_id text, user_id text, kind text, content text, score double precision, vector_score double precision, lexical_score double precision, recency_score double precision, graph_score double precision, importance real, created_at timestamp with time zone, observed_at timestamp with time zone, session_id text, agent_id text, metadata jsonb, source jsonb, token_count integer, context_score double precision, earlier_than uuid)
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     SET "hnsw.iterative_scan" TO 'relaxed_order'
@@ -5712,17 +5752,46 @@ begin
                                    and (n.embedding <=> h.embedding) <= 1 - %13$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),
+        settled_scores as materialized (
+            select c.id, c.observed_at, c.created_at, coalesce(s.score, c.base + c.context_score) as score
+            from contextual c left join settled s on s.id = c.id
+        ),
+        -- The current value first (a query about now; currentness_window rows, else none):
+        -- among the window's best, a statement that announces a change (_pymem.says(content,
+        -- 'change'), 017_cues.sql) ranks above every older one that outranked it, the newest
+        -- change highest; those stay in the answer, marked earlier_than it.
+        window_rows as materialized (
+            select w.* from settled_scores w order by w.score desc, w.created_at desc, w.id desc limit %15$s
+        ),
+        changes as materialized (
+            select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
+            from window_rows w
+            cross join lateral (select m.content from %10$s m where m.tenant_id = $10 and m.id = w.id offset 0) m
+            where _pymem.says(m.content, 'change')
+        ),
+        lifted as (
+            select b.id, max(a.score) + 1e-9 * b.nth as score
+            from changes b join window_rows a on a.observed_at < b.observed_at and a.score >= b.score
+            group by b.id, b.nth
+        ),
+        earlier as (
+            select distinct on (a.id) a.id, b.id as newer
+            from window_rows a join changes b on a.observed_at < b.observed_at and a.score >= b.score
+            order by a.id, b.nth desc
+        ),
         ordered as (
-            select c.*, coalesce(s.score, c.base + c.context_score) as final_score,
+            select c.*, coalesce(l.score, s.score) as final_score, e.newer as earlier_than,
                    row_number() over w as rank,
                    sum(c.token_count) over w as tokens_so_far
             from contextual c
-            left join settled s on s.id = c.id
-            window w as (order by coalesce(s.score, c.base + c.context_score) desc, c.created_at desc, c.id desc)
+            join settled_scores s on s.id = c.id
+            left join lifted l on l.id = c.id
+            left join earlier e on e.id = c.id
+            window w as (order by coalesce(l.score, s.score) desc, c.created_at desc, c.id desc)
         )
         select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
                o.lexical_score, o.recency_score, o.graph_score, m.importance, m.created_at, m.observed_at,
-               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.context_score
+               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.context_score, o.earlier_than
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
@@ -5736,7 +5805,9 @@ begin
         v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
         -- min_score: weak matches are left out (ranks keep counting them, so the order and
         -- the token budget are those of the unfiltered answer)
-        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
+        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end,
+        -- a query that does not ask about now has an empty window
+        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end);
 
     if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
 
@@ -5809,7 +5880,7 @@ $_$;
 -- Name: FUNCTION retrieve(p_user_id text, p_query text, p_query_embedding public.vector, p_top_k integer, p_token_budget integer, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_options jsonb); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.retrieve(p_user_id text, p_query text, p_query_embedding public.vector, p_top_k integer, p_token_budget integer, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_options jsonb) IS 'Top-k memories of one user of the calling tenant for a query: candidates from the vector index (exact scan for small users, HNSW for big ones), BM25 and the graph, plus neighbouring turns of matching conversation turns; scored by vector, lexical, recency x importance, graph and context (each returned), weighted or reciprocal-rank fused; deterministic order (score, newer, id); cut to token_budget when given. p_options overrides retrieval settings for this call. Tenant roles only.';
+COMMENT ON FUNCTION pymem.retrieve(p_user_id text, p_query text, p_query_embedding public.vector, p_top_k integer, p_token_budget integer, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_options jsonb) IS 'Top-k memories of one user of the calling tenant for a query: candidates from the vector index (exact scan for small users, HNSW for big ones), BM25 and the graph, plus neighbouring turns of matching conversation turns; scored by vector, lexical, recency x importance, graph and context (each returned), weighted or reciprocal-rank fused; for a query about now a newer statement of a change ranks above the older ones (earlier_than names it); deterministic order (score, newer, id); cut to token_budget when given. p_options overrides retrieval settings for this call. Tenant roles only.';
 
 --
 -- Name: retry_dead(text); Type: FUNCTION; Schema: pymem; Owner: -
@@ -6001,6 +6072,17 @@ CREATE TABLE _pymem.contradictions (
 );
 
 ALTER TABLE ONLY _pymem.contradictions FORCE ROW LEVEL SECURITY;
+
+--
+-- Name: cue_phrases; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.cue_phrases (
+    cue text NOT NULL,
+    phrase text NOT NULL,
+    CONSTRAINT cue_phrases_cue_check CHECK ((cue = ANY (ARRAY['past'::text, 'present'::text, 'change'::text]))),
+    CONSTRAINT cue_phrases_phrase_check CHECK (((phrase ~ '^[a-z0-9'']+( [a-z0-9'']+)*$'::text) AND (length(phrase) <= 60)))
+);
 
 --
 -- Name: decay_cursor; Type: TABLE; Schema: _pymem; Owner: -
@@ -6343,6 +6425,13 @@ ALTER TABLE ONLY _pymem.audit_log
 
 ALTER TABLE ONLY _pymem.contradictions
     ADD CONSTRAINT contradictions_pkey PRIMARY KEY (tenant_id, id);
+
+--
+-- Name: cue_phrases cue_phrases_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.cue_phrases
+    ADD CONSTRAINT cue_phrases_pkey PRIMARY KEY (cue, phrase);
 
 --
 -- Name: decay_cursor decay_cursor_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
@@ -7162,6 +7251,13 @@ REVOKE ALL ON FUNCTION _pymem.api_schema(p_tenant _pymem.tenants) FROM PUBLIC;
 REVOKE ALL ON FUNCTION _pymem.apply_login_limits(p_tenant _pymem.tenants, p_login name) FROM PUBLIC;
 
 --
+-- Name: FUNCTION asks_about_now(p_query text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.asks_about_now(p_query text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.asks_about_now(p_query text) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION attribute_of_type(p_entity_type text); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7643,6 +7739,13 @@ GRANT ALL ON FUNCTION _pymem.require_tenant() TO pm_INSTALL_tenant;
 
 REVOKE ALL ON FUNCTION _pymem.same_value(a text, b text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.same_value(a text, b text) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION says(p_text text, p_cue text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.says(p_text text, p_cue text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.says(p_text text, p_cue text) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION schedule_plan(); Type: ACL; Schema: _pymem; Owner: -
@@ -8331,6 +8434,12 @@ GRANT UPDATE(detected_at) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
 --
 
 GRANT UPDATE(resolved_at) ON TABLE _pymem.contradictions TO pm_INSTALL_tenant;
+
+--
+-- Name: TABLE cue_phrases; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT SELECT ON TABLE _pymem.cue_phrases TO pm_INSTALL_tenant;
 
 --
 -- Name: TABLE gazetteer; Type: ACL; Schema: _pymem; Owner: -

@@ -96,7 +96,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_cypher": "'MATCH (n) RETURN n'", "p_params": "'{}'::jsonb", "p_options": "'{}'::jsonb",
         "p_filters": "'{}'::jsonb", "p_settings": "'{}'::jsonb", "p_metadata": "'{}'::jsonb", "p_source": "'{}'::jsonb",
         "p_details": "'{}'::jsonb", "p_as_of": "now()", "p_observed_at": "now()", "p_kinds": "array['fact']",
-        "p_kind": "'fact'", "p_field": "'probe'", "p_value": "'probe value'", "p_reason": "'probe'",
+        "p_kind": "'fact'", "p_cue": "'change'", "p_field": "'probe'", "p_value": "'probe value'", "p_reason": "'probe'",
         "p_resolution": "'accept_new'", "p_status": "null::text", "p_entity": "'Vault'", "p_depth": "1", "p_from": "'Vault'", "p_to": "'Vault'", "p_max_hops": "2",
         "p_max_depth": "4", "p_max_bytes": "1000", "p_channel": "'pymem_episodes'",
         "p_lexemes": "array['vault']", "p_big": "false", "p_k1": "1.2", "p_b": "0.3", "p_statement": "'select 1'", "p_by": "gen_random_uuid()", "p_count": "1",

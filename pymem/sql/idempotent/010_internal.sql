@@ -336,6 +336,9 @@ as $$
         'outdated_turn_weight', 0.5,
         -- Of two results this close (cosine), the newer ranks first.
         'near_duplicate_similarity', 0.92,
+        -- Among this many best results of a query about now, a newer statement that
+        -- announces a change ranks above the older ones (0: off; 017_cues.sql).
+        'currentness_window', 10,
         'supersession_policy', 'newest_wins',
         'max_memories', 100000,
         -- decay and consolidation

@@ -34,7 +34,14 @@
 --             turns d positions away + context_session_weight * the best base of the other
 --             candidate turns of the same session
 --      score = base + context_score
---   3. Order: score, then newer first (created_at), then id: the same data and query give the
+--   3. Settle: a raw turn never ranks above the memory that replaced what it said; of two
+--      near-duplicate statements the newer ranks first.
+--   4. The current value first: when the query asks how things are now (a present cue and
+--      no past cue, _pymem.asks_about_now, 017_cues.sql), among the currentness_window best
+--      a statement that announces a change ranks above every older one that outranked it;
+--      the older ones stay, with earlier_than naming it. The write path need not have
+--      understood the update ("Make that $150,000.").
+--   5. Order: score, then newer first (created_at), then id: the same data and query give the
 --      same order every time. Cut to top_k, then to the longest prefix whose token_count sum
 --      fits token_budget (a first result bigger than the budget gives an empty result).
 --
@@ -74,6 +81,7 @@ declare
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
         "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
         "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
+        "currentness_window": [0, 100, true],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
@@ -88,7 +96,7 @@ declare
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity', 'min_score'];
+        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'min_score'];
     v_key      text;
     v_value    jsonb;
     v_range    jsonb;
@@ -406,6 +414,16 @@ drop function if exists _pymem.bm25_hits(text, text, text[], jsonb, timestamptz,
 -- Before 0.2 retrieve had eight parameters and fewer result columns; CREATE OR REPLACE can
 -- change neither, so the old signature goes first (a no-op once it is gone).
 drop function if exists pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz);
+-- Until issue 33 its rows had no earlier_than column.
+do $$
+begin
+    if exists (select from pg_proc p
+               where p.oid = to_regprocedure('pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb)')
+                 and not 'earlier_than' = any(p.proargnames)) then
+        drop function pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb);
+    end if;
+end
+$$;
 
 create or replace function pymem.retrieve(
     p_user_id         text,
@@ -436,7 +454,8 @@ create or replace function pymem.retrieve(
         metadata      jsonb,
         source        jsonb,
         token_count   integer,
-        context_score double precision)
+        context_score double precision,
+        earlier_than  uuid)
     -- volatile: it PREPAREs its main statement (see the end of the body)
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
@@ -746,17 +765,46 @@ begin
                                    and (n.embedding <=> h.embedding) <= 1 - %13$L::float8), 'Infinity'::float8)) as score
             from head_vec h
         ),
+        settled_scores as materialized (
+            select c.id, c.observed_at, c.created_at, coalesce(s.score, c.base + c.context_score) as score
+            from contextual c left join settled s on s.id = c.id
+        ),
+        -- The current value first (a query about now; currentness_window rows, else none):
+        -- among the window's best, a statement that announces a change (_pymem.says(content,
+        -- 'change'), 017_cues.sql) ranks above every older one that outranked it, the newest
+        -- change highest; those stay in the answer, marked earlier_than it.
+        window_rows as materialized (
+            select w.* from settled_scores w order by w.score desc, w.created_at desc, w.id desc limit %15$s
+        ),
+        changes as materialized (
+            select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
+            from window_rows w
+            cross join lateral (select m.content from %10$s m where m.tenant_id = $10 and m.id = w.id offset 0) m
+            where _pymem.says(m.content, 'change')
+        ),
+        lifted as (
+            select b.id, max(a.score) + 1e-9 * b.nth as score
+            from changes b join window_rows a on a.observed_at < b.observed_at and a.score >= b.score
+            group by b.id, b.nth
+        ),
+        earlier as (
+            select distinct on (a.id) a.id, b.id as newer
+            from window_rows a join changes b on a.observed_at < b.observed_at and a.score >= b.score
+            order by a.id, b.nth desc
+        ),
         ordered as (
-            select c.*, coalesce(s.score, c.base + c.context_score) as final_score,
+            select c.*, coalesce(l.score, s.score) as final_score, e.newer as earlier_than,
                    row_number() over w as rank,
                    sum(c.token_count) over w as tokens_so_far
             from contextual c
-            left join settled s on s.id = c.id
-            window w as (order by coalesce(s.score, c.base + c.context_score) desc, c.created_at desc, c.id desc)
+            join settled_scores s on s.id = c.id
+            left join lifted l on l.id = c.id
+            left join earlier e on e.id = c.id
+            window w as (order by coalesce(l.score, s.score) desc, c.created_at desc, c.id desc)
         )
         select m.id, m.tenant_id, m.user_id, m.kind, m.content, o.final_score, o.vector_score,
                o.lexical_score, o.recency_score, o.graph_score, m.importance, m.created_at, m.observed_at,
-               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.context_score
+               m.session_id, m.agent_id, m.metadata, m.source, m.token_count, o.context_score, o.earlier_than
         from ordered o
         -- by primary key, one row at a time: the planner cannot tell that only top_k remain
         cross join lateral (select m.* from %10$s m where m.tenant_id = $10 and m.id = o.id offset 0) m
@@ -770,7 +818,9 @@ begin
         v_settings->>'outdated_turn_weight', v_settings->>'near_duplicate_similarity',
         -- min_score: weak matches are left out (ranks keep counting them, so the order and
         -- the token budget are those of the unfiltered answer)
-        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end);
+        case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end,
+        -- a query that does not ask about now has an empty window
+        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end);
 
     if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
 
@@ -842,5 +892,6 @@ comment on function pymem.retrieve(text, text, vector, integer, integer, text[],
     'Top-k memories of one user of the calling tenant for a query: candidates from the vector index '
     '(exact scan for small users, HNSW for big ones), BM25 and the graph, plus neighbouring turns of '
     'matching conversation turns; scored by vector, lexical, recency x importance, graph and context '
-    '(each returned), weighted or reciprocal-rank fused; deterministic order (score, newer, id); cut to '
+    '(each returned), weighted or reciprocal-rank fused; for a query about now a newer statement of a '
+    'change ranks above the older ones (earlier_than names it); deterministic order (score, newer, id); cut to '
     'token_budget when given. p_options overrides retrieval settings for this call. Tenant roles only.';

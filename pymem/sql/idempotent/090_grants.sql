@@ -76,6 +76,8 @@ begin
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
+        _pymem.says(text, text),
+        _pymem.asks_about_now(text),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         pymem.forget(uuid, text),

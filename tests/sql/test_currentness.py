@@ -1,0 +1,124 @@
+"""The current value first (issue 33): for a query about now, among the currentness_window
+best results a newer statement that announces a change ranks above the older ones, which
+stay in the answer with earlier_than naming it. Real database, as the tenant role."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from pymem.client import Memory, format_context
+
+from ..conftest import unit_vector
+
+NOW = dt.datetime.now(dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+
+
+def _towards(v: np.ndarray, w: np.ndarray, share: float) -> np.ndarray:
+    """A unit vector ``share`` of the way from v to w: how close a statement is to the query."""
+    mix = (1 - share) * v + share * w
+    return mix / np.linalg.norm(mix)
+
+
+@pytest.fixture
+def budget(client):
+    """An older statement closer to the query, a newer correction further from it."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    old = acme.remember("u", "The project budget is $50,000.", kind="fact",
+                        embedding=_towards(query, unit_vector(2), 0.2), observed_at=NOW - 2 * DAY)
+    new = acme.remember("u", "Make that $150,000.", kind="fact",
+                        embedding=_towards(query, unit_vector(3), 0.6), observed_at=NOW - DAY)
+    acme.remember("u", "The office is in Lisbon.", kind="fact", embedding=unit_vector(4), observed_at=NOW - 3 * DAY)
+    return acme, query, old, new
+
+
+def _ids(results):
+    return [m.id for m in results]
+
+
+def test_a_newer_change_ranks_first_for_a_question_about_now_and_the_older_one_stays_marked(budget):
+    acme, query, old, new = budget
+    plain = acme.retrieve("u", "What's the project budget?", query_embedding=query, options={"currentness_window": 0})
+    assert _ids(plain)[:2] == [old, new]  # the older statement matches better
+    results = acme.retrieve("u", "What's the project budget?", query_embedding=query)
+    assert _ids(results)[:2] == [new, old]
+    assert set(_ids(results)) == set(_ids(plain))  # reordered, nothing left out
+    by_id = {m.id: m for m in results}
+    assert by_id[old].earlier_than == new and by_id[new].earlier_than is None
+    assert by_id[new].score > by_id[old].score
+    assert all(m.earlier_than is None for m in plain)
+    again = acme.retrieve("u", "What's the project budget?", query_embedding=query)
+    assert [(m.id, m.earlier_than) for m in again] == [(m.id, m.earlier_than) for m in results]  # deterministic
+
+
+@pytest.mark.parametrize("question", ["What was the project budget originally?", "Did the budget change?",
+                                      "project budget"])
+def test_a_question_about_the_past_or_without_a_present_cue_keeps_the_plain_order(budget, question):
+    acme, query, old, new = budget
+    results = acme.retrieve("u", question, query_embedding=query)
+    assert _ids(results)[:2] == [old, new]
+    assert all(m.earlier_than is None for m in results)
+
+
+def test_a_newer_statement_that_announces_no_change_does_not_move(client):
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    old = acme.remember("u", "The project budget is $50,000.", embedding=_towards(query, unit_vector(2), 0.2),
+                        observed_at=NOW - 2 * DAY)
+    acme.remember("u", "The budget review went well.", embedding=_towards(query, unit_vector(3), 0.6),
+                  observed_at=NOW - DAY)
+    results = acme.retrieve("u", "What is the project budget?", query_embedding=query)
+    assert results[0].id == old and results[0].earlier_than is None
+
+
+def test_only_the_window_is_reordered(budget):
+    acme, query, old, new = budget
+    results = acme.retrieve("u", "What's the project budget?", query_embedding=query,
+                            options={"currentness_window": 1})
+    assert _ids(results)[:2] == [old, new]  # the correction is not among the one best
+
+
+def test_the_context_block_says_which_results_are_earlier(budget):
+    acme, query, old, new = budget
+    block = format_context(acme.retrieve("u", "What's the project budget?", query_embedding=query, top_k=2))
+    lines = block.splitlines()[1:]
+    assert lines[0].startswith("- Make that $150,000. (fact, ") and not lines[0].endswith(", earlier)")
+    assert lines[1].startswith("- The project budget is $50,000. (fact, ") and lines[1].endswith(", earlier)")
+
+
+@pytest.mark.parametrize("text, cue, says", [
+    ("What's the current project budget?", "present", True),
+    ("What did Caroline research?", "past", True),
+    ("Update: Globex demo moved to 11:30 AM", "change", True),
+    ("UPDATE—moved", "change", True),
+    ("The budget updates are weekly", "change", False),  # word for word: "updates" is not "update"
+    ("I’m no longer at Acme", "change", True),  # a phrase, curly apostrophe
+    ("Nobody knows", "change", False),  # "now" inside a word
+    (None, "present", False),
+])
+def test_cue_phrases_match_whole_words(db, text, cue, says):
+    with db.connect() as conn:
+        assert conn.execute("select _pymem.says(%s, %s)", (text, cue)).fetchone()[0] is says
+
+
+@pytest.mark.parametrize("query, about_now", [
+    ("Which vendor are we using for the contract?", True),
+    ("When is the launch?", True),
+    ("When did the launch happen?", False),
+    ("What was my highest score?", False),
+    ("budget", False),
+])
+def test_a_query_asks_about_now_with_a_present_cue_and_no_past_cue(db, query, about_now):
+    with db.connect() as conn:
+        assert conn.execute("select _pymem.asks_about_now(%s)", (query,)).fetchone()[0] is about_now
+
+
+def test_memory_rows_without_the_column_still_load():
+    when = dt.datetime(2025, 3, 1, tzinfo=dt.timezone.utc)
+    memory = Memory(id="1", tenant_id="t", user_id="u", kind="fact", content="x", score=1, vector_score=1,
+                    lexical_score=0, recency_score=0, graph_score=0, importance=0.5, created_at=when, observed_at=when)
+    assert memory.earlier_than is None and "earlier_than" in memory.as_dict()
