@@ -122,3 +122,32 @@ def test_memory_rows_without_the_column_still_load():
     memory = Memory(id="1", tenant_id="t", user_id="u", kind="fact", content="x", score=1, vector_score=1,
                     lexical_score=0, recency_score=0, graph_score=0, importance=0.5, created_at=when, observed_at=when)
     assert memory.earlier_than is None and "earlier_than" in memory.as_dict()
+
+
+def test_a_memory_read_from_a_turn_ranks_above_that_turn_when_it_states_the_change(client):
+    """The turn names the old value beside the new; the memory read from it states the new
+    one alone. They were said at the same moment, so only their link can order them."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    said = NOW - DAY
+    turn = acme.remember("u", "Correction. The value was: 8 engineers. The ACTUAL value is: 5 engineers",
+                         kind="episode", embedding=_towards(query, unit_vector(2), 0.2), observed_at=said,
+                         source={"episode_id": "e1", "turn_index": 0})
+    fact = acme.remember("u", "The ACTUAL value is: 5 engineers", kind="fact",
+                         embedding=_towards(query, unit_vector(3), 0.5), observed_at=said,
+                         source={"episode_id": "e1", "turns": [0]})
+    other = acme.remember("u", "The ACTUAL value is: 3 designers", kind="fact",
+                          embedding=_towards(query, unit_vector(4), 0.5), observed_at=said,
+                          source={"episode_id": "e2", "turns": [0]})
+    results = acme.retrieve("u", "What is our actual capacity?", query_embedding=query)
+    order = _ids(results)
+    assert order.index(fact) < order.index(turn) < order.index(other)  # a memory of another turn stays put
+    assert all(m.earlier_than is None for m in results)  # said at the same moment: none is earlier
+
+
+def test_the_offline_extractor_keeps_a_clause_that_announces_a_change(db):
+    messages = '[{"role": "user", "content": "Update: Globex demo rescheduled to 11:30 AM. Is the review moved too? If the launch moved, tell me."}]'
+    with db.connect() as conn:
+        found = conn.execute("select _pymem.extract(%s::jsonb, 'u')", (messages,)).fetchone()[0]
+    assert [(c["kind"], c["content"]) for c in found] == [("fact", "Globex demo rescheduled to 11:30 AM")]

@@ -16,13 +16,18 @@ with seed (cue, phrase) as (
     select 'present', unnest(array['is', 'isn''t', 'are', 'aren''t', 'am', 'do', 'does', 'don''t', 'doesn''t',
                                    'should', 'will', 'can', 'current', 'currently', 'now', 'latest', 'still',
                                    'actual', 'today', 'status', 'what''s', 'where''s', 'when''s', 'who''s',
-                                   'how''s', 'it''s', 'that''s', 'we''re', 'they''re', 'i''m', 'you''re'])
+                                   'how''s', 'it''s', 'that''s', 'we''re', 'they''re', 'i''m', 'you''re',
+                                   -- up to now: "How many projects have I completed so far?"
+                                   'have', 'has', 'haven''t', 'hasn''t', 'so far', 'yet', 'these days',
+                                   'nowadays', 'at the moment', 'right now', 'most recent'])
     union all
     select 'change', unnest(array['update', 'updated', 'now', 'actually', 'actual', 'instead', 'change',
                                   'changed', 'moved', 'rescheduled', 'switched', 'no longer', 'anymore',
                                   'cancelled', 'canceled', 'new', 'latest', 'final', 'correction', 'corrected',
                                   'revised', 'as of', 'turns out', 'just', 'override', 'overriding',
-                                  'make that'])
+                                  'make that', 'recently', 'finally', 'nowadays', 'these days', 'from now on',
+                                  'replaced', 'postponed', 'no more', 'switch', 'switching', 'moving',
+                                  'changing', 'updating'])
 ), upserted as (
     insert into _pymem.cue_phrases (cue, phrase) select cue, phrase from seed
     on conflict do nothing

@@ -772,25 +772,32 @@ begin
         -- The current value first (a query about now; currentness_window rows, else none):
         -- among the window's best, a statement that announces a change (_pymem.says(content,
         -- 'change'), 017_cues.sql) ranks above every older one that outranked it, the newest
-        -- change highest; those stay in the answer, marked earlier_than it.
+        -- change highest; those stay in the answer, marked earlier_than it. A memory read from
+        -- a turn also ranks above that turn (the turn may name the old value beside the new).
         window_rows as materialized (
-            select w.* from settled_scores w order by w.score desc, w.created_at desc, w.id desc limit %15$s
+            select w.*, m.kind, m.content, m.source
+            from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %15$s) w
+            cross join lateral (select m.kind, m.content, m.source from %10$s m
+                                where m.tenant_id = $10 and m.id = w.id offset 0) m
         ),
         changes as materialized (
             select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
-            from window_rows w
-            cross join lateral (select m.content from %10$s m where m.tenant_id = $10 and m.id = w.id offset 0) m
-            where _pymem.says(m.content, 'change')
+            from window_rows w where _pymem.says(w.content, 'change')
+        ),
+        outranked as (
+            select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier
+            from changes b
+            join window_rows a on a.score >= b.score and a.id <> b.id
+             and (a.observed_at < b.observed_at
+                  or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
+                      and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
         ),
         lifted as (
-            select b.id, max(a.score) + 1e-9 * b.nth as score
-            from changes b join window_rows a on a.observed_at < b.observed_at and a.score >= b.score
-            group by b.id, b.nth
+            select o.newer as id, max(o.score) + 1e-9 * o.nth as score from outranked o group by o.newer, o.nth
         ),
         earlier as (
-            select distinct on (a.id) a.id, b.id as newer
-            from window_rows a join changes b on a.observed_at < b.observed_at and a.score >= b.score
-            order by a.id, b.nth desc
+            select distinct on (o.older) o.older as id, o.newer from outranked o where o.earlier
+            order by o.older, o.nth desc
         ),
         ordered as (
             select c.*, coalesce(l.score, s.score) as final_score, e.newer as earlier_than,

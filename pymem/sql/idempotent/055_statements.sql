@@ -953,6 +953,14 @@ begin
                                       'from now on', 'remember to', 'make sure to', 'don''t ever', 'do not ever'] then
                 v_kind := 'procedural';
                 v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
+            elsif v_a->>'modality' = 'assertion' and v_a->>'polarity' = 'positive'
+                  and (coalesce((v_a->>'update_cue')::boolean, false) or _pymem.says(v_a->>'statement', 'change')) then
+                -- A clause that announces a change ("Update: the demo moved to 11:30", "The ACTUAL
+                -- value is: 5 engineers") is kept on its own: the turn may also name the value it
+                -- replaces, and retrieval can put only a memory that states the new value alone
+                -- above the old one (017_cues.sql).
+                v_kind := 'fact';
+                v_content := v_a->>'content';
             end if;
             continue when v_kind is null;
             -- "Not X anymore - Y please": the new value closes X anyway; the cessation would

@@ -200,14 +200,15 @@ begin
         _pymem.recognize_spans(text, boolean),
         _pymem.gazetteer_first_words(),
         _pymem.regex_escape(text),
-        _pymem.recognize(text)
+        _pymem.recognize(text),
+        _pymem.says(text, text)
         to %I$g$, v_service);
     -- The service role connects although pymem databases are closed to PUBLIC (issue 31,
     -- admin.restrict_connect; a non-superuser owner holds CONNECT with grant option).
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_service);
     end if;
-    execute format('grant select on _pymem.gazetteer, _pymem.attributes to %I', v_service);
+    execute format('grant select on _pymem.gazetteer, _pymem.attributes, _pymem.cue_phrases to %I', v_service);
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
