@@ -1,8 +1,10 @@
 """What every command shares: the context (embedded server or PYMEM_DSN), the root group,
-and the helpers that print results and turn errors into exit codes.
+the text arguments read from stdin or a file, and the helpers that print results and turn
+errors into exit codes.
 
 Exit codes: 0 success, 1 a check failed, the database said no or something else went wrong
-(one line says why; --debug shows the traceback instead), 2 bad usage (click's own).
+(one line says why; --debug shows the traceback instead), 2 bad usage (click's own, and
+input the CLI refuses before it writes anything).
 """
 
 from __future__ import annotations
@@ -58,6 +60,51 @@ class RootGroup(click.Group):
             if not isinstance(exc, _EXPECTED):
                 message = f"{message} ({type(exc).__name__}; --debug shows the traceback)"
             fail(message)
+
+
+class TextSource(click.ParamType):
+    """A text argument as typed, or read: ``-`` from stdin, ``@PATH`` from a UTF-8 file (past
+    the 128 KB a single argument may have on Linux); ``@@...`` is the literal text ``@...``.
+    Text read loses its final line break. A missing file, bytes that are not UTF-8, a NUL byte
+    or empty text is bad usage (exit 2), refused before anything is written."""
+
+    name = "text"
+
+    def __init__(self, what: str, empty: str | None = None):
+        self.what = what
+        self.empty = empty or f"{what} is empty"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not isinstance(value, str):
+            return value
+        source = None
+        if value == "-":
+            source = "stdin"
+            if sys.stdin.isatty():
+                click.echo(f"pymem: reading {self.what} from stdin (end it with Ctrl-D)", err=True)
+            data = sys.stdin.buffer.read()
+        elif value.startswith("@@"):
+            text = value[1:]
+        elif value.startswith("@"):
+            source = value[1:]
+            try:
+                with open(source, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                self.fail(f"cannot read {source}: {exc.strerror or exc}", param, ctx)
+        else:
+            text = value
+        if source is not None:
+            try:
+                text = data.decode("utf-8-sig").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError as exc:
+                self.fail(f"{source} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}); "
+                          "nothing was stored", param, ctx)
+        if "\x00" in text:
+            self.fail(f"{self.what} contains a NUL byte, which PostgreSQL text cannot store", param, ctx)
+        if not text.strip():
+            self.fail(self.empty, param, ctx)
+        return text
 
 
 class Context:
@@ -128,7 +175,11 @@ class Progress:
 @click.option("--debug", is_flag=True, help="On an error, show its traceback instead of one line (or PYMEM_DEBUG=1).")
 @click.pass_context
 def main(ctx: click.Context, home: str | None, dsn: str | None, debug: bool) -> None:
-    """pymem: a memory layer for AI agents that lives inside PostgreSQL."""
+    """pymem: a memory layer for AI agents that lives inside PostgreSQL.
+
+    Text arguments (remember's and ingest's CONTENT, search's QUERY_TEXT, ingest --messages)
+    read stdin when given as -, and a UTF-8 file when given as @PATH; write @@ for a text
+    that starts with @."""
     ctx.obj = Context(home, dsn)
 
 

@@ -107,6 +107,52 @@ def test_clear_errors_and_exit_codes(run):
     assert "kind must be one of fact, preference, event, procedural, episode (got 'rumour')" in bad_kind.output
 
 
+def test_text_from_stdin_and_files(run, tmp_path):
+    """- reads stdin, @PATH a UTF-8 file (past the OS's 128 KB per argument), @@ a literal @;
+    input the CLI cannot read is exit 2 with the reason, and nothing is stored."""
+    assert run("tenant", "create", "cli-in").exit_code == 0
+    remember = ("remember", "--tenant", "cli-in", "--user", "u", "--no-embed")
+    assert run(*remember, "-", input="Alice keeps bees\n").exit_code == 0
+    long_text = tmp_path / "long.txt"
+    long_text.write_text("\ufeff" + "Bob collects stamps. " * 4700 + "\n", encoding="utf-8")  # ~99k chars, a BOM
+    assert run(*remember, f"@{long_text}").exit_code == 0
+    assert run(*remember, "@@alice on the forum").exit_code == 0
+    listed = json.loads(run("list", "--tenant", "cli-in", "--user", "u", "--json").output)["results"]
+    assert [m["content"] for m in listed] == ["@alice on the forum", "Bob collects stamps. " * 4700, "Alice keeps bees"]
+
+    not_utf8 = tmp_path / "latin1.txt"
+    not_utf8.write_bytes("Zoë".encode("latin-1"))
+    refusals = {
+        (f"@{tmp_path / 'missing.txt'}",): "cannot read",
+        (f"@{not_utf8}",): "is not UTF-8 text",
+        ("-", "  \n"): "the memory is empty",
+        ("-", "a\x00b"): "NUL byte",
+        ("",): "the memory is empty",
+    }
+    for (arg, *stdin), reason in refusals.items():
+        refused = run(*remember, arg, input=stdin[0] if stdin else None)
+        assert refused.exit_code == 2 and reason in refused.output, refused.output
+        assert "Traceback" not in refused.output
+    assert len(json.loads(run("list", "--tenant", "cli-in", "--user", "u", "--json").output)["results"]) == 3
+
+    found = run("search", "--tenant", "cli-in", "--user", "u", "--no-embed", "--json", "-", input="bees\n")
+    assert [r["content"] for r in json.loads(found.output)["results"]][:1] == ["Alice keeps bees"]
+    empty = run("search", "--tenant", "cli-in", "--user", "u", "--no-embed", "-", input="\n")
+    assert empty.exit_code == 2 and "the query is empty" in empty.output
+
+    # ingest: CONTENT and --messages read the same ways; a 1 MB conversation passes as a file
+    turn = run("ingest", "--tenant", "cli-in", "--user", "u", "--json", "-", input="I moved to Lisbon\n")
+    assert turn.exit_code == 0, turn.output
+    messages = tmp_path / "messages.json"
+    messages.write_text(json.dumps([{"role": "user", "content": f"turn {i} " + "x" * 5000} for i in range(200)]))
+    assert 1_000_000 < messages.stat().st_size < 1_048_576
+    big = run("ingest", "--tenant", "cli-in", "--user", "u", "--json", "--messages", f"@{messages}")
+    assert big.exit_code == 0, big.output
+    assert json.loads(big.output)["episode_id"] != json.loads(turn.output)["episode_id"]
+    missing = run("ingest", "--tenant", "cli-in", "--user", "u", "--messages", f"@{tmp_path / 'none.json'}")
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
 def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, monkeypatch):
     """What goes wrong outside click's parsing (the model, the DSN, the tenant, a file, a bug)
     prints one line and exits 1; --debug lets the exception through."""
