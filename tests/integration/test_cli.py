@@ -259,14 +259,16 @@ def test_list_get_history_forget_and_settings(run):
     changed = run("tenant", "settings", "set", "cli-l", "top_k=5", "fusion=rrf")
     assert changed.exit_code == 0 and json.loads(changed.output)["fusion"] == "rrf"
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
-    refused = run("tenant", "settings", "set", "cli-l", "weight_vector=-1")
-    assert refused.exit_code == 1 and "weight_vector" in refused.output
-    # unknown keys and wrong types are refused with the accepted list, and nothing is stored
-    for assignment in ("nosuch=1", "top_k=abc"):
-        bad = run("tenant", "settings", "set", "cli-l", assignment)
-        assert bad.exit_code == 1 and assignment.split("=")[0] in bad.output, bad.output
-    assert "max_memories" in run("tenant", "settings", "set", "cli-l", "nosuch=1").output
+    # A value the database refuses (_pymem.check_retrieval_settings) is bad usage: exit 2,
+    # the reason and the settings there are, and nothing stored, not even the valid key beside it.
+    for assignment in ("weight_vector=-1", "nosuch=1", "top_k=abc"):
+        bad = run("tenant", "settings", "set", "cli-l", "fusion=weighted", assignment)
+        assert bad.exit_code == 2, bad.output
+        assert assignment.split("=")[0] in bad.output and "max_memories, " in bad.output, bad.output
+        assert "Traceback" not in bad.output
+    assert "tenant setting top_k is a number, not a string" in bad.output
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
+    assert json.loads(run("tenant", "settings", "get", "cli-l", "fusion").output) == "rrf"
     unknown = run("tenant", "settings", "get", "cli-l", "colour")
     assert unknown.exit_code == 1 and "no setting" in unknown.output
     assert run("--version").output.strip() == "pymem, version 0.1.0"
