@@ -187,6 +187,8 @@ def open_client(ctx: Context, embed: bool) -> client_mod.Client:
     try:
         return ctx.client(embed=embed)
     except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+        if debugging():
+            raise
         fail(describe(exc))
 
 
@@ -194,7 +196,16 @@ def guard(fn):
     try:
         return fn()
     except client_mod.PymemError as exc:
+        if debugging():
+            raise
         fail(describe(exc))
+
+
+def debugging() -> bool:
+    """Whether --debug (or PYMEM_DEBUG=1) asked for tracebacks: then open_client and guard
+    re-raise instead of printing one line."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
 
 
 def describe(exc: BaseException) -> str:

@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from ..client import InvalidInput, PymemError
-from .base import Context, describe, emit, fail, guard, main, open_client, pass_ctx
+from ..client import InvalidInput
+from .base import Context, debugging, emit, fail, guard, main, open_client, pass_ctx
 
 
 @main.group()
@@ -99,14 +99,15 @@ def tenant_settings_set(ctx: Context, tenant_id: str, assignments: tuple[str, ..
         except InvalidInput as exc:
             # The database validates (_pymem.check_retrieval_settings) and stores nothing; an
             # unknown key, a wrong type or a value out of range is bad usage, so exit 2 and
-            # name the settings there are (the unknown-key message names them already).
+            # name the settings there are (the unknown-key message names them already). Other
+            # errors (an unknown tenant) are RootGroup's: one line, exit 1.
+            if debugging():
+                raise
             message = str(exc)
             if "Settings:" not in message:
                 accepted = guard(lambda: client.tenant_settings(tenant_id))
                 message = f"{message} (Settings: {', '.join(sorted(accepted))}.)"
             fail(message, code=2)
-        except PymemError as exc:
-            fail(describe(exc))
     emit(settings, True)
 
 

@@ -167,6 +167,8 @@ def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, 
     unknown = run("remember", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
     one_line(unknown, "unknown tenant 'nobody': create it first with `pymem tenant create nobody`")
     assert "pymem.create_tenant" not in unknown.output
+    with pytest.raises(pymem.NotFound, match="unknown tenant 'nobody'"):
+        run("--debug", "remember", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
     # A DSN nothing answers: psycopg's two-line message on one line.
     one_line(run("tenant", "list", dsn="postgresql://nobody@127.0.0.1:1/none"), "connection failed")
     # The local model not usable (a light install without the weights, an empty cache).
