@@ -11,7 +11,8 @@
   embeddings.py  embeddings show|reembed|abort (the database's embedding model)
   bench.py     bench retrieval|locomo|ingest|load
 
-Exit codes: 0 success, 1 a check failed or the database said no, 2 bad usage.
+Exit codes: 0 success, 1 a check failed or the database said no, 2 bad usage. An error is one
+line on stderr; --debug shows its traceback (base.RootGroup).
 """
 
 from . import (  # noqa: F401  (they register their commands)

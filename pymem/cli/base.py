@@ -1,14 +1,17 @@
 """What every command shares: the context (embedded server or PYMEM_DSN), the root group,
-and the helpers that print results and turn errors into exit codes.
+the text arguments read from stdin or a file, and the helpers that print results and turn
+errors into exit codes.
 
-Exit codes: 0 success, 1 a check failed or the database said no (the message says why),
-2 bad usage (click's own).
+Exit codes: 0 success, 1 a check failed, the database said no or something else went wrong
+(one line says why; --debug shows the traceback instead), 2 bad usage (click's own, and
+input the CLI refuses before it writes anything).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from typing import Any
 
@@ -17,6 +20,7 @@ import psycopg
 
 from .. import __version__
 from .. import client as client_mod
+from ..embed import EmbeddingError
 from ..server import EmbeddedServer, ServerError
 
 
@@ -28,9 +32,79 @@ def emit(data: Any, as_json: bool, human: str | None = None) -> None:
 
 
 def fail(message: str, code: int = 1) -> None:
-    message = message.removeprefix("pymem: ")
+    # One line: psycopg's connection errors carry their hint on a second, tab-indented line.
+    message = " ".join(line.strip() for line in message.splitlines() if line.strip()).removeprefix("pymem: ")
     click.echo(f"pymem: {message}", err=True)
     sys.exit(code)
+
+
+# Failures a user can act on from their message alone (the database, the embedded server, the
+# embedder, a file): one line. Anything else is a bug, named by its type, with the way to see it.
+_EXPECTED = (client_mod.PymemError, ServerError, psycopg.Error, EmbeddingError, OSError, RuntimeError, ValueError)
+
+
+class RootGroup(click.Group):
+    """The ``pymem`` group: an exception escaping any command becomes one line on stderr and
+    exit 1 (an embedder that cannot load, an unwritable --output, a home that cannot be
+    created ...), not a traceback; ``--debug`` (or PYMEM_DEBUG=1) lets the traceback through."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, EOFError):
+            raise  # click's own: usage errors (exit 2), --help, Ctrl-C, a closed stdin
+        except Exception as exc:
+            if ctx.params.get("debug"):
+                raise
+            message = describe(exc) or type(exc).__name__
+            if not isinstance(exc, _EXPECTED):
+                message = f"{message} ({type(exc).__name__}; --debug shows the traceback)"
+            fail(message)
+
+
+class TextSource(click.ParamType):
+    """A text argument as typed, or read: ``-`` from stdin, ``@PATH`` from a UTF-8 file (past
+    the 128 KB a single argument may have on Linux); ``@@...`` is the literal text ``@...``.
+    Text read loses its final line break. A missing file, bytes that are not UTF-8, a NUL byte
+    or empty text is bad usage (exit 2), refused before anything is written."""
+
+    name = "text"
+
+    def __init__(self, what: str, empty: str | None = None):
+        self.what = what
+        self.empty = empty or f"{what} is empty"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        if not isinstance(value, str):
+            return value
+        source = None
+        if value == "-":
+            source = "stdin"
+            if sys.stdin.isatty():
+                click.echo(f"pymem: reading {self.what} from stdin (end it with Ctrl-D)", err=True)
+            data = sys.stdin.buffer.read()
+        elif value.startswith("@@"):
+            text = value[1:]
+        elif value.startswith("@"):
+            source = value[1:]
+            try:
+                with open(source, "rb") as fh:
+                    data = fh.read()
+            except OSError as exc:
+                self.fail(f"cannot read {source}: {exc.strerror or exc}", param, ctx)
+        else:
+            text = value
+        if source is not None:
+            try:
+                text = data.decode("utf-8-sig").removesuffix("\n").removesuffix("\r")
+            except UnicodeDecodeError as exc:
+                self.fail(f"{source} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}); "
+                          "nothing was stored", param, ctx)
+        if "\x00" in text:
+            self.fail(f"{self.what} contains a NUL byte, which PostgreSQL text cannot store", param, ctx)
+        if not text.strip():
+            self.fail(self.empty, param, ctx)
+        return text
 
 
 class Context:
@@ -94,13 +168,18 @@ class Progress:
 # Every option of every command also reads PYMEM_<COMMAND>_<OPTION> (PYMEM_SERVE_PORT,
 # PYMEM_WORKER_CONCURRENCY, ...; subgroups add their name: PYMEM_ADMIN_REINDEX_TENANT), so a
 # container or a unit file configures pymem by environment. The command line wins.
-@click.group(context_settings={"auto_envvar_prefix": "PYMEM", "show_default": True})
+@click.group(cls=RootGroup, context_settings={"auto_envvar_prefix": "PYMEM", "show_default": True})
 @click.version_option(__version__, prog_name="pymem")
 @click.option("--home", envvar="PYMEM_HOME", help="Embedded server home (default ./.pymem).")
 @click.option("--dsn", help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")
+@click.option("--debug", is_flag=True, help="On an error, show its traceback instead of one line (or PYMEM_DEBUG=1).")
 @click.pass_context
-def main(ctx: click.Context, home: str | None, dsn: str | None) -> None:
-    """pymem: a memory layer for AI agents that lives inside PostgreSQL."""
+def main(ctx: click.Context, home: str | None, dsn: str | None, debug: bool) -> None:
+    """pymem: a memory layer for AI agents that lives inside PostgreSQL.
+
+    Text arguments (remember's and ingest's CONTENT, search's QUERY_TEXT, ingest --messages)
+    read stdin when given as -, and a UTF-8 file when given as @PATH; write @@ for a text
+    that starts with @."""
     ctx.obj = Context(home, dsn)
 
 
@@ -108,14 +187,35 @@ def open_client(ctx: Context, embed: bool) -> client_mod.Client:
     try:
         return ctx.client(embed=embed)
     except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
-        fail(str(exc))
+        if debugging():
+            raise
+        fail(describe(exc))
 
 
 def guard(fn):
     try:
         return fn()
     except client_mod.PymemError as exc:
-        fail(str(exc))
+        if debugging():
+            raise
+        fail(describe(exc))
+
+
+def debugging() -> bool:
+    """Whether --debug (or PYMEM_DEBUG=1) asked for tracebacks: then open_client and guard
+    re-raise instead of printing one line."""
+    context = click.get_current_context(silent=True)
+    return bool(context and context.find_root().params.get("debug"))
+
+
+def describe(exc: BaseException) -> str:
+    """The error's message, with the command that fixes it where the database's hint names a
+    SQL call (``pymem.create_tenant(tenant_id)`` is SQL; here it is ``pymem tenant create``)."""
+    message = str(exc).strip()
+    unknown = re.match(r"(?:pymem: )?unknown tenant '([^']*)'", message)
+    if isinstance(exc, client_mod.NotFound) and unknown:
+        return f"unknown tenant {unknown.group(1)!r}: create it first with `pymem tenant create {unknown.group(1)}`"
+    return message
 
 
 def json_object(option: str, text: str | None) -> dict | None:

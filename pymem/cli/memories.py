@@ -8,7 +8,7 @@ import json
 
 import click
 
-from .base import Context, emit, fail, guard, json_object, main, open_client, pass_ctx
+from .base import Context, TextSource, emit, fail, guard, json_object, main, open_client, pass_ctx
 
 
 _INSTANTS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
@@ -30,12 +30,15 @@ def _aware(moment: dt.datetime | None) -> dt.datetime | None:
 @click.option("--metadata", help="A JSON object.")
 @click.option("--no-embed", is_flag=True, help="Store without a vector (lexical search only).")
 @click.option("--json", "as_json", is_flag=True)
-@click.argument("content")
+@click.argument("content", type=TextSource("the memory"))
 @pass_ctx
 def remember(ctx: Context, tenant_id: str, user_id: str, kind: str, importance: float,
              session_id: str | None, metadata: str | None, no_embed: bool, as_json: bool,
              content: str) -> None:
-    """Store one memory for a user, now."""
+    """Store one memory for a user, now.
+
+    CONTENT is the text; - reads it from stdin, @PATH from a UTF-8 file, @@... is a text that
+    starts with @."""
     meta = json_object("--metadata", metadata)
     with open_client(ctx, embed=not no_embed) as client:
         memory_id = guard(lambda: client.tenant(tenant_id).remember(
@@ -54,14 +57,15 @@ def remember(ctx: Context, tenant_id: str, user_id: str, kind: str, importance: 
 @click.option("--session", "session_id", help="Only memories of this session.")
 @click.option("--no-embed", is_flag=True, help="Lexical and recency only.")
 @click.option("--json", "as_json", is_flag=True)
-@click.argument("query_text")
+@click.argument("query_text", type=TextSource("the query", empty="the query is empty: say what to look for"))
 @pass_ctx
 def search(ctx: Context, tenant_id: str, user_id: str, top_k: int, token_budget: int | None,
            kinds: tuple[str, ...], min_score: float | None, as_of: dt.datetime | None, session_id: str | None,
            no_embed: bool, as_json: bool, query_text: str) -> None:
-    """Retrieve a user's memories for QUERY_TEXT, best first, with score components."""
-    if not query_text.strip():
-        raise click.UsageError("the query is empty: say what to look for")
+    """Retrieve a user's memories for QUERY_TEXT, best first, with score components.
+
+    QUERY_TEXT given as - is read from stdin, as @PATH from a UTF-8 file (@@... for a query
+    that starts with @)."""
     with open_client(ctx, embed=not no_embed) as client:
         results = guard(lambda: client.tenant(tenant_id).retrieve(
             user_id, query_text, top_k=top_k, token_budget=token_budget, kinds=kinds or None,
@@ -162,13 +166,17 @@ def history(ctx: Context, tenant_id: str, user_id: str | None, as_of: dt.datetim
 @click.option("--session", "session_id")
 @click.option("--role", type=click.Choice(["user", "assistant", "system", "tool"]), default="user",
               show_default=True, help="Role of CONTENT (ignored with --messages).")
-@click.option("--messages", "messages_json", help="A JSON array of {role, content} instead of CONTENT.")
+@click.option("--messages", "messages_json", type=TextSource("--messages"),
+              help="A JSON array of {role, content} instead of CONTENT (- reads stdin, @PATH a file).")
 @click.option("--json", "as_json", is_flag=True)
-@click.argument("content", required=False)
+@click.argument("content", required=False, type=TextSource("the turn"))
 @pass_ctx
 def ingest(ctx: Context, tenant_id: str, user_id: str, session_id: str | None, role: str,
            messages_json: str | None, as_json: bool, content: str | None) -> None:
-    """Enqueue a conversation turn for asynchronous extraction; prints the episode id."""
+    """Enqueue a conversation turn for asynchronous extraction; prints the episode id.
+
+    CONTENT is the turn's text; - reads it from stdin, @PATH from a UTF-8 file, @@... is a text
+    that starts with @. --messages reads the same ways."""
     if (content is None) == (messages_json is None):
         fail("give either CONTENT or --messages", code=2)
     if messages_json is not None:

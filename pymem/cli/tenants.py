@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from .base import Context, emit, fail, guard, main, open_client, pass_ctx
+from ..client import InvalidInput
+from .base import Context, debugging, emit, fail, guard, main, open_client, pass_ctx
 
 
 @main.group()
@@ -81,7 +82,8 @@ def tenant_settings_get(ctx: Context, tenant_id: str, key: str | None) -> None:
 @pass_ctx
 def tenant_settings_set(ctx: Context, tenant_id: str, assignments: tuple[str, ...]) -> None:
     """Set KEY=VALUE (VALUE is JSON: 0.3, true, "rrf", [0.35, 0.2]; null restores the
-    default). Validated by the database; prints the effective settings."""
+    default). Validated by the database, which stores nothing when one is wrong (exit 2, with
+    the settings there are); prints the effective settings."""
     changes = {}
     for assignment in assignments:
         key, sep, text = assignment.partition("=")
@@ -92,7 +94,20 @@ def tenant_settings_set(ctx: Context, tenant_id: str, assignments: tuple[str, ..
         except json.JSONDecodeError:
             changes[key] = text  # a bare word is a string
     with open_client(ctx, embed=False) as client:
-        settings = guard(lambda: client.update_tenant_settings(tenant_id, changes))
+        try:
+            settings = client.update_tenant_settings(tenant_id, changes)
+        except InvalidInput as exc:
+            # The database validates (_pymem.check_retrieval_settings) and stores nothing; an
+            # unknown key, a wrong type or a value out of range is bad usage, so exit 2 and
+            # name the settings there are (the unknown-key message names them already). Other
+            # errors (an unknown tenant) are RootGroup's: one line, exit 1.
+            if debugging():
+                raise
+            message = str(exc)
+            if "Settings:" not in message:
+                accepted = guard(lambda: client.tenant_settings(tenant_id))
+                message = f"{message} (Settings: {', '.join(sorted(accepted))}.)"
+            fail(message, code=2)
     emit(settings, True)
 
 

