@@ -219,7 +219,7 @@ begin
 
     -- Clients check the schema revision and the functions' digest before use (pymem.connect
     -- refuses an old schema).
-    execute format('grant select on public.alembic_version, _pymem.idempotent_sql to %I', v_service);
+    execute format('grant select on _pymem.alembic_version, _pymem.idempotent_sql to %I', v_service);
 
     -- The HTTP service (pymem serve): API keys (080_service_keys.sql) ...
     execute format($g$grant execute on function
