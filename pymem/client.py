@@ -31,9 +31,9 @@ from psycopg.types.json import Jsonb
 
 from . import migrate as migrations
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
-from .queries import query
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
+from .sql import query
 
 log = logging.getLogger("pymem")
 

@@ -30,13 +30,12 @@ import psycopg
 from psycopg import sql
 
 from .retry import call_with_retries
+from .sql import SQL_DIR, query
 
 # alembic and SQLAlchemy are imported where a migration runs: every `connect()` checks the
 # revision, and importing them would cost a CLI call about 0.4 s.
 
-PACKAGE = Path(__file__).resolve().parent
-SQL_DIR = PACKAGE / "sql"
-MIGRATIONS_DIR = PACKAGE / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 RELEASED = SQL_DIR / "released.json"
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
@@ -344,8 +343,6 @@ def run_backfills(conn: psycopg.Connection) -> list[str]:
 
 def embedding_model(conn: psycopg.Connection) -> tuple[str, int]:
     """The database's embedding model: (name, dimensions). Any pymem role may ask."""
-    from .queries import query
-
     return tuple(conn.execute(query("embedding_model")).fetchone())
 
 
@@ -399,7 +396,7 @@ def dump_schema(dsn: str, pg_dump: str | None = None) -> str:
     return header + text
 
 
-__all__ = ["MigrationError", "SQL_DIR", "apply_idempotent", "dump_schema", "idempotent_sha256", "incremental",
+__all__ = ["MigrationError", "apply_idempotent", "dump_schema", "idempotent_sha256", "incremental",
            "migrate", "needs_migration", "service_dsn"]
 
 

@@ -9,6 +9,7 @@ import pytest
 
 import pymem
 from pymem import migrate
+from pymem.sql import SQL_DIR
 
 EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files",
                    "idempotent_sql"}
@@ -92,7 +93,7 @@ def test_rerunning_migrate_is_a_no_op(db):
 def test_released_files_are_frozen(db):
     with db.connect() as conn:
         recorded = dict(conn.execute("select file_name, sha256 from _pymem.incremental_files"))
-        assert set(recorded) == {p.name for p in (migrate.SQL_DIR / "incremental").glob("*.sql")}
+        assert set(recorded) == {p.name for p in (SQL_DIR / "incremental").glob("*.sql")}
         # Pretend the released file had different content when it was applied.
         conn.execute("update _pymem.incremental_files set sha256 = repeat('0', 64) where file_name = '0001_schema.sql'")
         conn.commit()
