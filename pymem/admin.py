@@ -24,8 +24,8 @@ from pgvector.psycopg import register_vector
 from psycopg import sql
 
 from .client import Conflict
-from .queries import SQL_DIR, query
 from .retry import backoff_delay, call_with_retries
+from .sql import SQL_DIR, query
 
 
 def prepare_owner(superuser_dsn: str, owner: str) -> None:

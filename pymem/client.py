@@ -20,7 +20,7 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import psycopg
@@ -31,9 +31,9 @@ from psycopg.types.json import Jsonb
 
 from . import migrate as migrations
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
-from .queries import query
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
+from .sql import query
 
 log = logging.getLogger("pymem")
 
@@ -644,8 +644,9 @@ class _ClientOperations:
 class _TenantOperations:
     """One tenant's data calls; each runs as the tenant's role in its own transaction."""
 
-    client: Any
-    tenant_id: str
+    def __init__(self, client: "Client | AsyncClient", tenant_id: str):
+        self.client = client
+        self.tenant_id = tenant_id
 
     def _call(self, name: str, params: dict):
         role = yield from self.client._role(self.tenant_id)
@@ -848,8 +849,16 @@ async def _adrive_steps(gen, perform):
 
 
 class _ClientBase:
-    def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None,
-                 statement_timeout_ms: int | None, query_cache_size: int, query_cache_ttl: float):
+    """What Client and AsyncClient share, their constructor included: they differ in their
+    pools and in how a pool prepares a new connection (the class attributes below)."""
+
+    _pools_class: type[TenantPools] | type[AsyncTenantPools]
+    _configure_connection: Callable
+
+    def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
+                 min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
+                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
+                 pool_group_size: int = GROUP_SIZE):
         self.dsn = dsn
         self.embedder = embedder
         self.server = server
@@ -858,6 +867,11 @@ class _ClientBase:
         self.cache_forgetter = CacheForgetter(dsn, self.query_cache)  # started by the first query
         self._roles: dict[str, str] = {}
         self._roles_lock = threading.Lock()
+        # Grouped by tenant, for retrieve's prepared statements; a connection the server
+        # closed (a restart) is replaced on checkout (pymem/pools.py).
+        self._pools = self._pools_class(dsn, min_size=min_size, max_size=max_size,
+                                        configure=self._configure_connection, group_size=pool_group_size,
+                                        reconnect_timeout=300)
 
     @property
     def pool_size(self) -> int:
@@ -900,16 +914,7 @@ class _ClientBase:
 class Client(_ClientBase, _ClientOperations):
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
-    def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
-                 min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
-                 pool_group_size: int = GROUP_SIZE):
-        super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
-                         query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
-        # Grouped by tenant, for retrieve's prepared statements; a connection the server
-        # closed (a restart) is replaced on checkout (pymem/pools.py).
-        self._pools = TenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure,
-                                  group_size=pool_group_size, reconnect_timeout=300)
+    _pools_class, _configure_connection = TenantPools, staticmethod(_configure)
 
     def open(self) -> "Client":
         self._pools.open(timeout=30)
@@ -976,9 +981,7 @@ class Client(_ClientBase, _ClientOperations):
 class TenantClient(_TenantOperations):
     """Data calls for one tenant; each runs as the tenant's role in its own transaction."""
 
-    def __init__(self, client: Client, tenant_id: str):
-        self.client = client
-        self.tenant_id = tenant_id
+    client: Client
 
     @property
     def role(self) -> str:
@@ -994,14 +997,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
     results and errors, as coroutines. Create it with :func:`connect_async`. The local
     embedding model runs in a worker thread."""
 
-    def __init__(self, dsn: str, *, embedder: Embedder | None, server: EmbeddedServer | None = None,
-                 min_size: int = 1, max_size: int = 10, statement_timeout_ms: int | None = None,
-                 query_cache_size: int = 50_000, query_cache_ttl: float = 24 * 3600,
-                 pool_group_size: int = GROUP_SIZE):
-        super().__init__(dsn, embedder=embedder, server=server, statement_timeout_ms=statement_timeout_ms,
-                         query_cache_size=query_cache_size, query_cache_ttl=query_cache_ttl)
-        self._pools = AsyncTenantPools(dsn, min_size=min_size, max_size=max_size, configure=_configure_async,
-                                       group_size=pool_group_size, reconnect_timeout=300)
+    _pools_class, _configure_connection = AsyncTenantPools, staticmethod(_configure_async)
 
     async def open(self) -> "AsyncClient":
         await self._pools.open(timeout=30)
@@ -1065,9 +1061,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
 class AsyncTenantClient(_TenantOperations):
     """Data calls for one tenant, as coroutines (see :class:`TenantClient`)."""
 
-    def __init__(self, client: AsyncClient, tenant_id: str):
-        self.client = client
-        self.tenant_id = tenant_id
+    client: AsyncClient
 
     async def _adrive(self, gen):
         return await self.client._adrive(gen)

@@ -30,13 +30,12 @@ import psycopg
 from psycopg import sql
 
 from .retry import call_with_retries
+from .sql import SQL_DIR, query
 
 # alembic and SQLAlchemy are imported where a migration runs: every `connect()` checks the
 # revision, and importing them would cost a CLI call about 0.4 s.
 
-PACKAGE = Path(__file__).resolve().parent
-SQL_DIR = PACKAGE / "sql"
-MIGRATIONS_DIR = PACKAGE / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 RELEASED = SQL_DIR / "released.json"
 SCHEMA_SQL = SQL_DIR / "schema.sql"
 
@@ -179,14 +178,76 @@ def alembic_config(dsn: str | None = None):
     return config
 
 
+def revisions() -> list[str]:
+    """pymem's revisions, oldest first: the numbers of the files in migrations/versions/, one
+    after another (a unit test checks the head agrees with alembic's own reading)."""
+    return sorted(p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+
+
 def head_revision() -> str:
-    """The newest revision: revisions are the numbers of the files in migrations/versions/,
-    one after another (a unit test checks this agrees with alembic's own reading)."""
-    return max(p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return revisions()[-1]
+
+
+# Where alembic records pymem's revision: pymem's own schema, not public.alembic_version, the
+# default table of an application's own Alembic in the same database (each would misread or
+# overwrite the other's revision). Earlier versions kept it in public; the next migrate moves
+# it (prepare_version_table).
+VERSION_TABLE_SCHEMA, VERSION_TABLE = "_pymem", "alembic_version"
+_VERSION_TABLE, _PUBLIC_VERSION_TABLE = f"{VERSION_TABLE_SCHEMA}.{VERSION_TABLE}", "public.alembic_version"
 
 
 def current_revision(conn: psycopg.Connection) -> str | None:
-    return _one_value(conn, "public.alembic_version", "version_num")
+    """The database's pymem revision; None when pymem never migrated it. A database last
+    migrated by a pymem that kept it in public is read there, until the next migrate."""
+    if _table_exists(conn, _VERSION_TABLE):
+        return _one_value(conn, _VERSION_TABLE, "version_num")
+    if _table_exists(conn, _PUBLIC_VERSION_TABLE):
+        return conn.execute("select max(version_num) from public.alembic_version where version_num = any(%s)",
+                            (revisions(),)).fetchone()[0]
+    return None
+
+
+def revision_before_the_move(conn: psycopg.Connection) -> str:
+    """The revision of a database migrated while pymem kept it in public: the last incremental
+    file it ran (every revision runs one, in the same transaction as alembic records it). Read
+    there rather than in public.alembic_version, which an application's Alembic may have
+    rewritten."""
+    revision = conn.execute("select max(left(file_name, 4)) from _pymem.incremental_files").fetchone()[0]
+    if revision not in revisions():
+        raise MigrationError(f"_pymem.incremental_files names no pymem revision (last: {revision!r})")
+    return revision
+
+
+def prepare_version_table(conn: psycopg.Connection, migration_context, script) -> None:
+    """Makes _pymem.alembic_version ready before alembic runs the revisions (env.py calls this
+    in the migration's transaction; ``conn`` is its psycopg connection).
+
+    On a new database the first revision creates the _pymem schema, so alembic could not make
+    its table there before running it: the first revision runs here, and is recorded. On a
+    database migrated while pymem kept its revision in public, the revision is recorded here
+    and pymem's row leaves public."""
+    from alembic.operations import Operations
+
+    if conn.execute("select to_regnamespace(%s) is null", (VERSION_TABLE_SCHEMA,)).fetchone()[0]:
+        first = script.get_revision(revisions()[0])
+        with Operations.context(migration_context):
+            first.module.upgrade()
+        migration_context.stamp(script, first.revision)
+    elif not _table_exists(conn, _VERSION_TABLE):
+        revision = revision_before_the_move(conn)
+        migration_context.stamp(script, revision)
+        leave_public(conn, revision)
+
+
+def leave_public(conn: psycopg.Connection, revision: str) -> None:
+    """Takes pymem's row (``revision``) out of public.alembic_version, and drops the table when
+    that row was all it held: pymem made it. Any other row is an application's, and so is a
+    table that held no row of pymem's: both stay as they are."""
+    if not _table_exists(conn, _PUBLIC_VERSION_TABLE):
+        return
+    if conn.execute("delete from public.alembic_version where version_num = %s", (revision,)).rowcount \
+            and not conn.execute("select exists (select from public.alembic_version)").fetchone()[0]:
+        conn.execute("drop table public.alembic_version")
 
 
 def applied_idempotent_sha256(conn: psycopg.Connection) -> str | None:
@@ -282,8 +343,6 @@ def run_backfills(conn: psycopg.Connection) -> list[str]:
 
 def embedding_model(conn: psycopg.Connection) -> tuple[str, int]:
     """The database's embedding model: (name, dimensions). Any pymem role may ask."""
-    from .queries import query
-
     return tuple(conn.execute(query("embedding_model")).fetchone())
 
 
@@ -337,7 +396,7 @@ def dump_schema(dsn: str, pg_dump: str | None = None) -> str:
     return header + text
 
 
-__all__ = ["MigrationError", "SQL_DIR", "apply_idempotent", "dump_schema", "idempotent_sha256", "incremental",
+__all__ = ["MigrationError", "apply_idempotent", "dump_schema", "idempotent_sha256", "incremental",
            "migrate", "needs_migration", "service_dsn"]
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import psycopg
 
 from .. import migrate as migrations
-from ..queries import query
 from ..server import EmbeddedServer
+from ..sql import query
 
 QUERIES = Path(__file__).resolve().parent / "queries.sql"
 

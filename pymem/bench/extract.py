@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ..queries import query
+from ..sql import query
 from .common import BenchDatabase, latency_summary, shared_dir
 from .locomo import sessions
 

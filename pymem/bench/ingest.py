@@ -23,7 +23,7 @@ import psycopg
 
 from .common import BenchDatabase, cpu_seconds, percentile
 from ..client import connect
-from ..queries import query
+from ..sql import query
 
 SENTENCES = [
     "I'm allergic to dogs", "I love hot dogs", "I prefer dark mode", "Actually, light mode is better",

@@ -37,7 +37,7 @@ from psycopg.types.json import Jsonb
 from . import service_profile
 from .common import BenchDatabase, cpu_seconds
 from ..client import connect
-from ..queries import query
+from ..sql import query
 
 SCRIPT = Path(__file__).resolve().parent / "k6" / "load.js"
 DBNAME = "pymem_bench_load"

@@ -10,8 +10,8 @@ import psycopg
 from .. import admin
 from .. import migrate as migrations
 from ..embed import MAX_DIMENSIONS, spec_from_env
-from ..queries import query
 from ..server import ServerError
+from ..sql import query
 from ..worker.schedule import plan as schedule_plan
 from .base import Context, emit, fail, main, pass_ctx
 

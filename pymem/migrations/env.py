@@ -4,7 +4,8 @@ Order, every upgrade: the incremental revisions not yet applied (versions/NNNN_*
 running pymem/sql/incremental/NNNN_*.sql once), then every idempotent file
 (pymem/sql/idempotent/NNN_*.sql, `create or replace`), all in one transaction. The
 idempotent files describe the head schema, so an upgrade to an older revision (tests do
-that, to upgrade from a release) runs the revisions only.
+that, to upgrade from a release) runs the revisions only. pymem's revision is kept in
+_pymem.alembic_version, clear of an application's own Alembic (``migrate.prepare_version_table``).
 
 ``pymem.migrate.migrate()`` drives this programmatically and hands over an open connection
 (``config.attributes["connection"]``). Plain ``alembic`` works too: give the database as
@@ -19,7 +20,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from pymem.migrate import apply_idempotent
+from pymem import migrate
 
 config = context.config
 
@@ -31,11 +32,14 @@ def _to_head() -> bool:
 
 
 def run(connection) -> None:
-    context.configure(connection=connection, version_table="alembic_version", version_table_schema="public")
+    context.configure(connection=connection, version_table=migrate.VERSION_TABLE,
+                      version_table_schema=migrate.VERSION_TABLE_SCHEMA)
+    raw = connection.connection.driver_connection  # the psycopg connection
     with context.begin_transaction():
+        migrate.prepare_version_table(raw, context.get_context(), ScriptDirectory.from_config(config))
         context.run_migrations()
         if _to_head():
-            config.attributes["idempotent_files"] = apply_idempotent(connection.connection.driver_connection)
+            config.attributes["idempotent_files"] = migrate.apply_idempotent(raw)
 
 
 if "connection" in config.attributes:

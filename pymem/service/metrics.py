@@ -27,7 +27,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 from psycopg.rows import dict_row
 
-from ..queries import query
+from ..sql import query
 
 log = logging.getLogger("pymem.service.metrics")
 

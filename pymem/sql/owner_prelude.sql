@@ -26,7 +26,6 @@ begin
     -- Migrations read shared_preload_libraries (is pg_textsearch loaded?).
     execute format('grant pg_read_all_settings to %I', v_owner);
     execute format('grant create on database %I to %I', current_database(), v_owner);
-    execute format('grant create on schema public to %I', v_owner);  -- alembic's version table
     -- AGE: graphs live in ag_catalog's tables; the owner creates and drops tenants' graphs
     -- and hands nobody else USAGE (tenants reach graphs through its functions only).
     execute format('grant usage on schema ag_catalog to %I with grant option', v_owner);

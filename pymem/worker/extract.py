@@ -15,7 +15,7 @@ from typing import Protocol, Sequence
 
 import psycopg
 
-from pymem.queries import query
+from pymem.sql import query
 
 # The graph relations a model may state (pymem/sql/idempotent/055_statements.sql gives the
 # offline extractor's: _pymem.relation_of()).

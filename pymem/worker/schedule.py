@@ -14,7 +14,7 @@ import threading
 
 import psycopg
 
-from pymem.queries import query
+from pymem.sql import query
 
 log = logging.getLogger("pymem.schedule")
 

@@ -32,8 +32,8 @@ from pymem.client import EmbedderMismatch
 from pymem.admin import reembed_step
 from pymem.embed import Embedder, EmbeddingError, embedder_mismatch, reembedder_from_env
 from pymem.migrate import embedding_model
-from pymem.queries import query
 from pymem.retry import backoff_delay
+from pymem.sql import query
 
 from .extract import Extractor, ExtractionError
 from .metrics import WorkerMetrics

@@ -21,17 +21,6 @@ from ..helpers import as_role, sqlstate_of
 DENIED = "42501"
 
 
-@pytest.fixture
-def world(client, db):
-    client.create_tenant("tenant-a")
-    client.create_tenant("tenant-b")
-    client.tenant("tenant-a").remember("alice", "Alice keeps bees", embedding=unit_vector(1))
-    client.tenant("tenant-b").remember("bob", "Bob likes tea", embedding=unit_vector(2))
-    login = client.create_login("tenant-b")["login"]
-    yield {"role_b": client.tenant_role("tenant-b"), "login_b": login}
-    client.drop_login(login)
-
-
 # -- item 7: CPU ----------------------------------------------------------------------------
 
 def test_reading_a_megabyte_is_bounded_and_cancellable(db, world):

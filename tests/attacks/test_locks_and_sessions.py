@@ -21,21 +21,6 @@ from ..helpers import as_role, sqlstate_of
 DENIED = "42501"
 
 
-@pytest.fixture
-def world(client, db):
-    client.create_tenant("tenant-a")
-    client.create_tenant("tenant-b")
-    client.tenant("tenant-a").remember("alice", "Alice keeps bees", embedding=unit_vector(1))
-    client.tenant("tenant-b").remember("bob", "Bob likes tea", embedding=unit_vector(2))
-    login = client.create_login("tenant-b")["login"]
-    with db.connect() as conn:
-        suffix_a = conn.execute("select storage_suffix from _pymem.tenants where tenant_id = 'tenant-a'").fetchone()[0]
-        suffix_b = conn.execute("select storage_suffix from _pymem.tenants where tenant_id = 'tenant-b'").fetchone()[0]
-    yield {"role_a": client.tenant_role("tenant-a"), "role_b": client.tenant_role("tenant-b"), "login_b": login,
-           "partition_a": f"_pymem.memories_{suffix_a}", "partition_b": f"_pymem.memories_{suffix_b}"}
-    client.drop_login(login)
-
-
 def login_dsn(db, login):
     return db.server.uri(db.name, user=login)
 

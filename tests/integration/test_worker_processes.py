@@ -59,7 +59,7 @@ def statuses(db):
 
 
 def assert_each_episode_applied_once(db):
-    from pymem.queries import query
+    from pymem.sql import query
 
     with db.connect() as conn:
         ids = [r[0] for r in conn.execute("select id from _pymem.episodes")]

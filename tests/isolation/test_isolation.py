@@ -104,7 +104,7 @@ def test_tables_directly_as_b(db, two_tenants):
         assert sqlstate_of(conn, "select * from _pymem.decay_cursor") == DENIED
         assert sqlstate_of(conn, "update _pymem.decay_cursor set tenant_id = null, id = null") == DENIED
         assert sqlstate_of(conn, "delete from _pymem.pending_backfills") == DENIED
-        assert sqlstate_of(conn, "select * from public.alembic_version") == DENIED
+        assert sqlstate_of(conn, "select * from _pymem.alembic_version") == DENIED
     _a_unchanged(db, two_tenants)
 
 

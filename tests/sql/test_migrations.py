@@ -9,6 +9,7 @@ import pytest
 
 import pymem
 from pymem import migrate
+from pymem.sql import SQL_DIR
 
 EXPECTED_TABLES = {"install", "tenants", "memories", "memory_versions", "episodes", "incremental_files",
                    "idempotent_sql"}
@@ -92,7 +93,7 @@ def test_rerunning_migrate_is_a_no_op(db):
 def test_released_files_are_frozen(db):
     with db.connect() as conn:
         recorded = dict(conn.execute("select file_name, sha256 from _pymem.incremental_files"))
-        assert set(recorded) == {p.name for p in (migrate.SQL_DIR / "incremental").glob("*.sql")}
+        assert set(recorded) == {p.name for p in (SQL_DIR / "incremental").glob("*.sql")}
         # Pretend the released file had different content when it was applied.
         conn.execute("update _pymem.incremental_files set sha256 = repeat('0', 64) where file_name = '0001_schema.sql'")
         conn.commit()
@@ -137,6 +138,66 @@ def test_schema_sql_is_what_a_fresh_install_builds(db):
         "pymem/sql/schema.sql is out of date: run `make schema`")
 
 
+def _keep_the_revision_in_public(conn):
+    """Puts pymem's revision back where earlier versions kept it: public.alembic_version."""
+    conn.execute("create table public.alembic_version (version_num varchar(32) not null,"
+                 " constraint alembic_version_pkc primary key (version_num))")
+    conn.execute("insert into public.alembic_version select version_num from _pymem.alembic_version")
+    conn.execute("drop table _pymem.alembic_version")
+
+
+def _relation(conn, name):
+    """A table's identity and owner (the same table, not one made again)."""
+    return conn.execute("select oid, relowner from pg_class where oid = to_regclass(%s)", (name,)).fetchone()
+
+
+def test_a_fresh_install_creates_nothing_in_public(db):
+    """pymem keeps its own bookkeeping (the alembic revision included) in _pymem: what public
+    holds belongs to the extensions, or to the application."""
+    with db.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
+        ours = conn.execute(
+            """select array_agg(format('%s %s', classid::regclass, objid)) from (
+                 select 'pg_class'::regclass as classid, oid as objid from pg_class where relnamespace = 'public'::regnamespace
+                 union all select 'pg_proc'::regclass, oid from pg_proc where pronamespace = 'public'::regnamespace
+                 union all select 'pg_type'::regclass, oid from pg_type where typnamespace = 'public'::regnamespace
+               ) o
+               where not exists (select from pg_depend d where d.classid = o.classid and d.objid = o.objid
+                                 and d.deptype = 'e')
+                 and not exists (select from pg_type t join pg_depend d on d.objid = t.typrelid and d.deptype = 'e'
+                                 where o.classid = 'pg_type'::regclass and t.oid = o.objid)""").fetchone()[0]
+        assert ours is None
+
+
+def test_a_revision_kept_in_public_moves_into_pymems_schema(db):
+    """A database last migrated while pymem kept its revision in public.alembic_version: the
+    next migrate records it in _pymem.alembic_version and drops the table pymem made."""
+    with db.connect(autocommit=True) as conn:
+        _keep_the_revision_in_public(conn)
+        assert migrate.current_revision(conn) == migrate.head_revision()
+    assert migrate.migrate(db.admin_dsn)["from"] == migrate.head_revision()
+    with db.connect() as conn:
+        assert _relation(conn, "public.alembic_version") is None
+        assert migrate.current_revision(conn) == migrate.head_revision()
+    with psycopg.connect(db.service_dsn) as conn:
+        assert not migrate.needs_migration(conn)
+
+
+def test_an_applications_own_revision_in_public_is_left_alone(db):
+    """public.alembic_version holds only an application's revision (its Alembic rewrote the
+    row pymem kept there): pymem reads its revision from the incremental files it ran, and
+    leaves the application's table and row as they are."""
+    with db.connect(autocommit=True) as conn:
+        _keep_the_revision_in_public(conn)
+        conn.execute("update public.alembic_version set version_num = 'abc123'")
+        application_table = _relation(conn, "public.alembic_version")
+    assert migrate.migrate(db.admin_dsn)["to"] == migrate.head_revision()
+    with db.connect() as conn:
+        assert _relation(conn, "public.alembic_version") == application_table
+        assert [r[0] for r in conn.execute("select version_num from public.alembic_version")] == ["abc123"]
+        assert migrate.current_revision(conn) == migrate.head_revision()
+
+
 def test_upgrading_from_the_first_release_gives_a_fresh_install(db, pg_server):
     """A database migrated to the first release's head, then upgraded, has the same schema
     (tables, columns, indexes, constraints, functions, policies, grants) as a fresh one."""
@@ -147,9 +208,20 @@ def test_upgrading_from_the_first_release_gives_a_fresh_install(db, pg_server):
     try:
         first = migrate.migrate(dsn, target=migrate.first_release_revision())
         assert first["to"] == migrate.first_release_revision()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            # The first release kept its revision in public.alembic_version, the table an
+            # application's own Alembic uses too: here it holds the application's row as well.
+            _keep_the_revision_in_public(conn)
+            conn.execute("insert into public.alembic_version values ('abc123')")
+            application_table = _relation(conn, "public.alembic_version")
+            assert migrate.current_revision(conn) == migrate.first_release_revision()
         upgraded = migrate.migrate(dsn)
-        assert upgraded["to"] == migrate.head_revision()
+        assert (upgraded["from"], upgraded["to"]) == (migrate.first_release_revision(), migrate.head_revision())
         assert migrate.dump_schema(dsn) == migrate.dump_schema(db.admin_dsn)
+        with psycopg.connect(dsn) as conn:
+            assert _relation(conn, "public.alembic_version") == application_table
+            assert [r[0] for r in conn.execute("select version_num from public.alembic_version")] == ["abc123"]
+            assert migrate.current_revision(conn) == migrate.head_revision()
     finally:
         with psycopg.connect(dsn) as conn:
             roles = [r[0] for r in conn.execute("select _pymem.service_role() union all select _pymem.tenant_group()")]

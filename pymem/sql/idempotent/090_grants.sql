@@ -71,12 +71,36 @@ declare
 begin
     execute 'revoke execute on all functions in schema pymem, _pymem from public';
 
+    -- Both roles: the statement reader (055_statements.sql), which tenants run inside remember
+    -- and ingest and the worker runs in its extraction (_pymem.extract), and the install's
+    -- memory kinds, capabilities and embedding model.
+    execute format($g$grant execute on function
+        pymem.memory_kinds(),
+        _pymem.capabilities(),
+        _pymem.current_embedding_model(),
+        pymem.analyze_statement(text, text, boolean),
+        _pymem.strip_discourse(text),
+        _pymem.word_runs(text),
+        _pymem.clean_value(text),
+        _pymem.slug(text),
+        _pymem.third_person(text),
+        _pymem.first_person(text, text),
+        _pymem.names_old_value(text),
+        _pymem.attribute_of_type(text),
+        _pymem.clauses(text),
+        _pymem.relation_of(text, text),
+        _pymem.recognize_spans(text, boolean),
+        _pymem.gazetteer_first_words(),
+        _pymem.regex_escape(text),
+        _pymem.recognize(text),
+        _pymem.says(text, text)
+        to %I, %I$g$, v_group, v_service);
+
     execute format($g$grant execute on function
         pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text, text),
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
-        _pymem.says(text, text),
         _pymem.asks_about_now(text),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
@@ -93,7 +117,6 @@ begin
         _pymem.store_candidate(_pymem.tenants, _pymem.episodes, jsonb, vector),
         _pymem.check_candidate(integer, jsonb),
         _pymem.check_kind(text, text, boolean),
-        pymem.memory_kinds(),
         pymem.history(text, timestamptz),
         pymem.contradictions(text),
         pymem.resolve_contradiction(uuid, text),
@@ -113,22 +136,7 @@ begin
         pymem.graph_entities(text, integer),
         pymem.graph_paths(text, text, text, integer),
         pymem.graph_relation_types(),
-        pymem.analyze_statement(text, text, boolean),
-        _pymem.strip_discourse(text),
-        _pymem.word_runs(text),
-        _pymem.clean_value(text),
-        _pymem.slug(text),
-        _pymem.third_person(text),
-        _pymem.first_person(text, text),
-        _pymem.names_old_value(text),
-        _pymem.attribute_of_type(text),
-        _pymem.clauses(text),
-        _pymem.relation_of(text, text),
-        _pymem.recognize_spans(text, boolean),
-        _pymem.gazetteer_first_words(),
-        _pymem.regex_escape(text),
         _pymem.cease(_pymem.tenants, _pymem.memories, jsonb, text),
-        _pymem.recognize(text),
         _pymem.entity_key(text, text),
         _pymem.relation_predicates(),
         _pymem.own_memory(_pymem.memories),
@@ -141,7 +149,6 @@ begin
         _pymem.audit_event(text, text, jsonb),
         _pymem.current_tenant_id(),
         _pymem.require_tenant(),
-        _pymem.capabilities(),
         _pymem.new_id(),
         _pymem.check_id(text, text, integer),
         _pymem.hint(text),
@@ -149,7 +156,6 @@ begin
         _pymem.check_time(text, timestamptz),
         _pymem.check_embedding(vector),
         _pymem.check_embedding_norm(vector),
-        _pymem.current_embedding_model(),
         _pymem.settings(_pymem.tenants),
         _pymem.snapshot(_pymem.memories),
         _pymem.record_version(_pymem.memories, text, text)
@@ -157,7 +163,6 @@ begin
 
     execute format($g$grant execute on function
         pymem.create_tenant(text, jsonb),
-        _pymem.current_embedding_model(),
         _pymem.schedule_plan(),
         _pymem.cron_jobs(),
         _pymem.reembed_claim(integer),
@@ -181,27 +186,9 @@ begin
         pymem.create_login(text, text, text),
         pymem.drop_login(text),
         pymem.enforce_login_limits(),
-        _pymem.capabilities(),
         _pymem.install_id(),
         _pymem.service_role(),
-        pymem.memory_kinds(),
-        _pymem.extract(jsonb, text),
-        pymem.analyze_statement(text, text, boolean),
-        _pymem.strip_discourse(text),
-        _pymem.word_runs(text),
-        _pymem.clean_value(text),
-        _pymem.slug(text),
-        _pymem.third_person(text),
-        _pymem.first_person(text, text),
-        _pymem.names_old_value(text),
-        _pymem.attribute_of_type(text),
-        _pymem.clauses(text),
-        _pymem.relation_of(text, text),
-        _pymem.recognize_spans(text, boolean),
-        _pymem.gazetteer_first_words(),
-        _pymem.regex_escape(text),
-        _pymem.recognize(text),
-        _pymem.says(text, text)
+        _pymem.extract(jsonb, text)
         to %I$g$, v_service);
     -- The service role connects although pymem databases are closed to PUBLIC (issue 31,
     -- admin.restrict_connect; a non-superuser owner holds CONNECT with grant option).
@@ -222,7 +209,7 @@ begin
 
     -- Clients check the schema revision and the functions' digest before use (pymem.connect
     -- refuses an old schema).
-    execute format('grant select on public.alembic_version, _pymem.idempotent_sql to %I', v_service);
+    execute format('grant select on _pymem.alembic_version, _pymem.idempotent_sql to %I', v_service);
 
     -- The HTTP service (pymem serve): API keys (080_service_keys.sql) ...
     execute format($g$grant execute on function

@@ -1,6 +1,9 @@
-"""Named queries (the procrastinate pattern): every query the package runs is a block of
-pymem/sql/queries.sql, ``-- name: NAME``, a one-line description, then the SQL. The
-benchmarks keep theirs the same way in pymem/bench/queries.sql."""
+"""pymem's SQL, shipped inside the package: the migrations' files (incremental/, idempotent/,
+released.json), schema.sql, owner_prelude.sql, and queries.sql, where every query the package
+runs is a named block (the procrastinate pattern): ``-- name: NAME``, a one-line description,
+then the SQL. The benchmarks keep theirs the same way in pymem/bench/queries.sql.
+
+This module imports nothing of pymem's, so any module may read the SQL through it."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import re
 from functools import cache
 from pathlib import Path
 
-from .migrate import SQL_DIR
+SQL_DIR = Path(__file__).resolve().parent
+QUERIES = SQL_DIR / "queries.sql"
 
 _BLOCK = re.compile(r"^-- name: (?P<name>\w+)\n-- (?P<doc>[^\n]*)\n(?P<sql>.*?)(?=^-- name: |\Z)", re.M | re.S)
 
@@ -22,7 +26,7 @@ def load(path: Path) -> dict[str, str]:
     return found
 
 
-def query(name: str, path: Path = SQL_DIR / "queries.sql") -> str:
+def query(name: str, path: Path = QUERIES) -> str:
     try:
         return load(path)[name]
     except KeyError:
