@@ -6016,6 +6016,14 @@ $$;
 COMMENT ON FUNCTION pymem.update_tenant_settings(p_tenant_id text, p_settings jsonb) IS 'Merges p_settings into a tenant''s settings (a JSON null removes a key, restoring the default) and returns the effective settings. Retrieval keys are validated. Index settings (hnsw_m, hnsw_ef_construction, text_config) apply after pymem admin reindex; bm25_k1 and bm25_b at once. Service role only.';
 
 --
+-- Name: alembic_version; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.alembic_version (
+    version_num character varying(32) NOT NULL
+);
+
+--
 -- Name: api_keys; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -6405,6 +6413,13 @@ CREATE VIEW pymem.metrics_user_memory_counts AS
 --
 
 COMMENT ON VIEW pymem.metrics_user_memory_counts IS 'Cumulative histogram of active memories per user, per tenant (Prometheus-style buckets).';
+
+--
+-- Name: alembic_version alembic_version_pkc; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.alembic_version
+    ADD CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num);
 
 --
 -- Name: api_keys api_keys_key_hash_key; Type: CONSTRAINT; Schema: _pymem; Owner: -
@@ -8341,6 +8356,12 @@ GRANT ALL ON FUNCTION pymem.tenant_settings(p_tenant_id text) TO pm_INSTALL_serv
 
 REVOKE ALL ON FUNCTION pymem.update_tenant_settings(p_tenant_id text, p_settings jsonb) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.update_tenant_settings(p_tenant_id text, p_settings jsonb) TO pm_INSTALL_service;
+
+--
+-- Name: TABLE alembic_version; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT SELECT ON TABLE _pymem.alembic_version TO pm_INSTALL_service;
 
 --
 -- Name: COLUMN api_keys.tenant_id; Type: ACL; Schema: _pymem; Owner: -
