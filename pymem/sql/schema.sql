@@ -216,13 +216,13 @@ $$;
 CREATE FUNCTION _pymem.asks_about_now(p_query text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select _pymem.says(p_query, 'present') and not _pymem.says(p_query, 'past') $$;
+    AS $$ select not _pymem.says(p_query, 'past') $$;
 
 --
 -- Name: FUNCTION asks_about_now(p_query text); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.asks_about_now(p_query text) IS 'Whether a query asks how things are now (a present cue, no past cue; _pymem.cue_phrases). Internal.';
+COMMENT ON FUNCTION _pymem.asks_about_now(p_query text) IS 'Whether a query asks how things are now: it holds no past cue (_pymem.cue_phrases). Internal.';
 
 --
 -- Name: attribute_of_type(text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -2369,7 +2369,7 @@ $$;
 -- Name: FUNCTION says(p_text text, p_cue text); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.says(p_text text, p_cue text) IS 'Whether the text holds a cue phrase of the kind (past, present, change), word for word. Internal.';
+COMMENT ON FUNCTION _pymem.says(p_text text, p_cue text) IS 'Whether the text holds a cue phrase of the kind (past, change), word for word. Internal.';
 
 --
 -- Name: schedule_plan(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -6103,7 +6103,7 @@ ALTER TABLE ONLY _pymem.contradictions FORCE ROW LEVEL SECURITY;
 CREATE TABLE _pymem.cue_phrases (
     cue text NOT NULL,
     phrase text NOT NULL,
-    CONSTRAINT cue_phrases_cue_check CHECK ((cue = ANY (ARRAY['past'::text, 'present'::text, 'change'::text]))),
+    CONSTRAINT cue_phrases_cue_check CHECK ((cue = ANY (ARRAY['past'::text, 'change'::text]))),
     CONSTRAINT cue_phrases_phrase_check CHECK (((phrase ~ '^[a-z0-9'']+( [a-z0-9'']+)*$'::text) AND (length(phrase) <= 60)))
 );
 

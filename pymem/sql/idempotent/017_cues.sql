@@ -1,8 +1,8 @@
 -- 017_cues: the cue phrases retrieve reads to put the current value first (issue 33).
 -- Idempotent, like 015 and 016: the table is made to hold exactly these rows.
 --
--- A query asks how things are NOW when it holds a present cue and no past cue ("What's
--- the project budget?", "Which vendor are we using?"; not "What did Caroline research?").
+-- A query asks how things are NOW unless it holds a past cue ("What's the project
+-- budget?", "How many units in the order?"; not "What did Caroline research?").
 -- Among the best results of such a query, a newer statement that announces a change
 -- (a change cue: "Update: ...", "we moved it to ...", "make that $150,000", "just got my
 -- highest score") ranks above the older ones; they stay in the answer, marked as earlier
@@ -12,14 +12,6 @@
 with seed (cue, phrase) as (
     select 'past', unnest(array['did', 'didn''t', 'was', 'wasn''t', 'were', 'weren''t', 'had', 'ago', 'last',
                                 'before', 'previously', 'first', 'originally', 'used to', 'ever'])
-    union all
-    select 'present', unnest(array['is', 'isn''t', 'are', 'aren''t', 'am', 'do', 'does', 'don''t', 'doesn''t',
-                                   'should', 'will', 'can', 'current', 'currently', 'now', 'latest', 'still',
-                                   'actual', 'today', 'status', 'what''s', 'where''s', 'when''s', 'who''s',
-                                   'how''s', 'it''s', 'that''s', 'we''re', 'they''re', 'i''m', 'you''re',
-                                   -- up to now: "How many projects have I completed so far?"
-                                   'have', 'has', 'haven''t', 'hasn''t', 'so far', 'yet', 'these days',
-                                   'nowadays', 'at the moment', 'right now', 'most recent'])
     union all
     select 'change', unnest(array['update', 'updated', 'now', 'actually', 'actual', 'instead', 'change',
                                   'changed', 'moved', 'rescheduled', 'switched', 'no longer', 'anymore',
@@ -48,12 +40,14 @@ as $$
                        in ' ' || regexp_replace(lower(replace(coalesce(p_text, ''), '’', '''')), '[^a-z0-9'']+', ' ', 'g') || ' ') > 0)
 $$;
 comment on function _pymem.says(text, text) is
-    'Whether the text holds a cue phrase of the kind (past, present, change), word for word. Internal.';
+    'Whether the text holds a cue phrase of the kind (past, change), word for word. Internal.';
 
--- Whether a query asks how things are now: a present cue and no past cue.
+-- Whether a query asks how things are now: it holds no past cue. (Requiring a present
+-- cue as well missed verbless questions, "How many units in the order?", and changed
+-- nothing on LoCoMo: StateBench train 0.772 -> 0.788 in simulation, LoCoMo recall@5 equal.)
 create or replace function _pymem.asks_about_now(p_query text) returns boolean
     language sql stable security invoker parallel safe
     set search_path = pg_catalog, pg_temp
-as $$ select _pymem.says(p_query, 'present') and not _pymem.says(p_query, 'past') $$;
+as $$ select not _pymem.says(p_query, 'past') $$;
 comment on function _pymem.asks_about_now(text) is
-    'Whether a query asks how things are now (a present cue, no past cue; _pymem.cue_phrases). Internal.';
+    'Whether a query asks how things are now: it holds no past cue (_pymem.cue_phrases). Internal.';

@@ -36,8 +36,8 @@
 --      score = base + context_score
 --   3. Settle: a raw turn never ranks above the memory that replaced what it said; of two
 --      near-duplicate statements the newer ranks first.
---   4. The current value first: when the query asks how things are now (a present cue and
---      no past cue, _pymem.asks_about_now, 017_cues.sql), among the currentness_window best
+--   4. The current value first: when the query asks how things are now (it holds no past
+--      cue such as "did" or "originally", _pymem.asks_about_now, 017_cues.sql), among the currentness_window best
 --      a statement that announces a change ranks above every older one that outranked it;
 --      the older ones stay, with earlier_than naming it. The write path need not have
 --      understood the update ("Make that $150,000.").

@@ -4,14 +4,13 @@
 --   _pymem.cue_phrases  a phrase (one word or several, lower case, words separated by one
 --                       space) and what it signals:
 --                         past     in a query: it asks about an earlier time ("did", "used to")
---                         present  in a query: it asks how things are ("is", "current", "what's")
 --                         change   in a statement: it announces a new value ("update", "moved",
 --                                  "no longer", "just")
 --                       Global, read-only for tenants (retrieve runs as the tenant); seeded by
 --                       sql/idempotent/017_cues.sql. Rules are these rows, not code branches.
 
 create table _pymem.cue_phrases (
-    cue    text not null check (cue in ('past', 'present', 'change')),
+    cue    text not null check (cue in ('past', 'change')),
     phrase text not null check (phrase ~ '^[a-z0-9'']+( [a-z0-9'']+)*$' and length(phrase) <= 60),
     primary key (cue, phrase)
 );
