@@ -65,3 +65,53 @@ select set_config('pymem.profile_retrieve', 'on', false);
 -- name: retrieve_statements
 -- How many prepared main statements pymem.retrieve keeps in this session.
 select set_config('pymem.retrieve_statements', %(keep)s, false);
+
+-- name: audit_counts
+-- `bench audit`: how many memories the worker and remember wrote for a tenant (raw turns
+-- aside), how many are closed, and how many are cessations.
+select count(*) filter (where m.kind <> 'episode') as memories,
+       count(*) filter (where m.kind <> 'episode' and m.status = 'superseded') as closed,
+       count(*) filter (where m.kind <> 'episode' and m.statement->>'polarity' = 'cessation') as cessations
+from _pymem.memories m where m.tenant_id = %(tenant_id)s;
+
+-- name: audit_closed
+-- `bench audit`: every memory of a tenant that another one closed (superseded, ended by a
+-- cessation, or stored already outdated), with the one that closed it, the turn each came
+-- from, and the reason recorded with the closing version. Owner only (reads every user).
+select o.user_id, o.kind, o.content as old_content, o.attribute as old_attribute, o.value as old_value,
+       n.content as new_content, n.attribute as new_attribute, n.value as new_value,
+       coalesce(n.statement->>'polarity', 'positive') as new_polarity, n.statement->>'old_value' as ceased_value,
+       n.statement->>'object' as ceased_object, o.valid_to, n.valid_from as new_valid_from,
+       (o.created_at > n.created_at) as arrived_late,
+       (select v.reason from _pymem.memory_versions v
+         where v.tenant_id = o.tenant_id and v.memory_id = o.id order by v.version desc limit 1) as reason,
+       (select string_agg(x.message->>'content', ' / ' order by x.i) from _pymem.episodes e
+          cross join lateral jsonb_array_elements(e.messages) with ordinality x(message, i)
+         where e.tenant_id = o.tenant_id and e.id = (o.source->>'episode_id')::uuid
+           and ((x.i - 1)::text in (select jsonb_array_elements_text(o.source->'turns'))
+                or x.message->>'id' in (select jsonb_array_elements_text(o.source->'turns')))) as old_source,
+       (select string_agg(x.message->>'content', ' / ' order by x.i) from _pymem.episodes e
+          cross join lateral jsonb_array_elements(e.messages) with ordinality x(message, i)
+         where e.tenant_id = n.tenant_id and e.id = (n.source->>'episode_id')::uuid
+           and ((x.i - 1)::text in (select jsonb_array_elements_text(n.source->'turns'))
+                or x.message->>'id' in (select jsonb_array_elements_text(n.source->'turns')))) as new_source
+from _pymem.memories o
+join _pymem.memories n on n.tenant_id = o.tenant_id and n.id = o.superseded_by
+where o.tenant_id = %(tenant_id)s and o.kind <> 'episode' and o.status = 'superseded'
+order by o.user_id, o.valid_to, o.id;
+
+-- name: audit_cessations
+-- `bench audit`: every cessation a tenant stored, what it names as ceased, the turn it came
+-- from, and how many memories it closed.
+select n.user_id, n.content, n.statement->>'old_value' as ceased_value, n.statement->>'object' as ceased_object,
+       n.statement->>'family' as family,
+       (select count(*) from _pymem.memories o
+         where o.tenant_id = n.tenant_id and o.superseded_by = n.id and o.kind <> 'episode') as closed,
+       (select string_agg(x.message->>'content', ' / ' order by x.i) from _pymem.episodes e
+          cross join lateral jsonb_array_elements(e.messages) with ordinality x(message, i)
+         where e.tenant_id = n.tenant_id and e.id = (n.source->>'episode_id')::uuid
+           and ((x.i - 1)::text in (select jsonb_array_elements_text(n.source->'turns'))
+                or x.message->>'id' in (select jsonb_array_elements_text(n.source->'turns')))) as source
+from _pymem.memories n
+where n.tenant_id = %(tenant_id)s and n.kind <> 'episode' and n.statement->>'polarity' = 'cessation'
+order by n.user_id, n.valid_from, n.id;

@@ -137,19 +137,19 @@ def judge(contents: list[str], must_mention: list[str], must_not_mention: list[s
             "current_first": bool(current) and (not stale or current[0] < stale[0])}
 
 
-def _build_worker(client, dsn: str, embedder):
+def _build_worker(client, dsn: str, embedder, name: str = "bench-statebench"):
     """The worker `pymem worker` runs: the LLM extractor when PYMEM_LLM_URL is set, else the offline one."""
     extractor = LLMExtractor.from_env(kinds=client.memory_kinds(extracted=True)) or RuleExtractor()
     config = WorkerConfig(batch_size=32, poll_interval=0.5)
-    return Worker(dsn, embedder=embedder, extractor=extractor, config=config, name="bench-statebench"), extractor
+    return Worker(dsn, embedder=embedder, extractor=extractor, config=config, name=name), extractor
 
 
-def _drain(client, worker, totals: Counter) -> None:
+def _drain(client, worker, totals: Counter, tenant: str = TENANT) -> None:
     """Run the worker until the tenant has nothing pending or processing (retries included)."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_S
     while True:
         totals.update(worker.run(once=True))
-        depth = next((row for row in client.queue_stats() if row["tenant_id"] == TENANT), None)
+        depth = next((row for row in client.queue_stats() if row["tenant_id"] == tenant), None)
         if depth is None or not (depth["pending"] or depth["processing"]):
             totals["dead_in_queue"] = depth["dead"] if depth else 0
             return

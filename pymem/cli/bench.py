@@ -33,16 +33,21 @@ def _commit() -> str | None:
     return (out.stdout.strip() + ("-dirty" if dirty else "")) if out.returncode == 0 else None
 
 
-def report(fn):
+def report(fn=None, *, text=None):
     """Adds --json (the default output anyway) and --save [--results-dir] to a benchmark
-    command whose function returns the result: prints it as one JSON line, and saves it."""
-    @click.option("--json", "as_json", is_flag=True, help="Print only the JSON line (the default output too).")
+    command whose function returns the result: prints it as one JSON line, and saves it.
+    ``@report(text=render)``: without --json, prints ``render(result)`` instead, for reading."""
+    if fn is None:
+        return functools.partial(report, text=text)
+
+    @click.option("--json", "as_json", is_flag=True,
+                  help="Print only the JSON line" + (" (else a listing to read)." if text else " (the default output too)."))
     @click.option("--save", is_flag=True, help=f"Also write the JSON to {RESULTS_DIR}/ (or --results-dir).")
     @click.option("--results-dir", default=RESULTS_DIR, show_default=True, type=click.Path(file_okay=False))
     @functools.wraps(fn)
     def command(*args, as_json: bool, save: bool, results_dir: str, **kwargs):
         result = fn(*args, **kwargs)
-        click.echo(json.dumps(result, default=str))
+        click.echo(text(result) if text and not as_json else json.dumps(result, default=str))
         if save:
             now = dt.datetime.now(dt.timezone.utc)
             record = {**result, "run": {"at": now.isoformat(timespec="seconds"), "commit": _commit(),
@@ -320,4 +325,37 @@ def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | No
         return statebench.run(split=split, data=data, home=ctx.home, dsn=ctx.dsn, limit=limit, progress=progress,
                               options=parsed or None)
     except (ServerError, client_mod.PymemError, psycopg.Error, ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
+def _render_audit(result: dict) -> str:
+    from ..bench.audit import render
+
+    return render(result)
+
+
+@bench.command("audit")
+@click.option("--data", type=click.Path(exists=True, dir_okay=False),
+              help="A conversation corpus in LoCoMo's JSON format (default: ../shared/bench/locomo/locomo10.json "
+                   "beside the repository, or $PYMEM_SHARED_BENCH).")
+@click.option("--statebench", "statebench_split", metavar="SPLIT|FILE",
+              help="StateBench instead: a split (dev, train) or the path of its .jsonl; its four tracks about a "
+                   "value that changes.")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder.")
+@click.option("--conversations", type=click.IntRange(1), help="Only the first N conversations (timelines).")
+@report(text=_render_audit)
+@pass_ctx
+def bench_audit(ctx: Context, data: str | None, statebench_split: str | None, shared: str | None,
+                conversations: int | None) -> dict:
+    """Ingest a real corpus through the worker and list every supersession and cessation it
+    caused, with both texts and their turns, for a person to judge (issue 33)."""
+    from ..bench import audit
+
+    if data and statebench_split:
+        fail("--data (LoCoMo format) and --statebench are separate runs", code=2)
+    progress = Progress(prefix="pymem bench")
+    try:
+        return audit.run(data=data, statebench_split=statebench_split, shared=shared, conversations=conversations,
+                         home=ctx.home, dsn=ctx.dsn, progress=progress)
+    except (FileNotFoundError, ServerError, client_mod.PymemError, psycopg.Error, ValueError) as exc:
         fail(str(exc))

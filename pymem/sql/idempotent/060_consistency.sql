@@ -205,34 +205,53 @@ as $$ select regexp_replace(coalesce(p_text, ''), '([.^$*+?()\[\]{}|\\/-])', '\\
 
 -- A cessation ("I no longer use Vim"): the statement is stored as it is (it never holds a
 -- slot, so it never reads as a positive fact), and the current memories it ends are closed,
--- superseded by it: the slot it names with the value it names, or memories that name its
--- object ("coffee" in "I stopped drinking coffee").
+-- superseded by it: those of the slot it names with the value it names, or whose value is
+-- the thing it names ("coffee" in "I stopped drinking coffee" ends drink:coffee and
+-- likes:coffee). Only where none is, the one memory that mentions it ("I do most of my work
+-- in Photoshop" for "I no longer use Photoshop", "I'm on a rugby team" for "I gave up
+-- rugby"); two or more such mentions are ambiguous and close nothing. (analyze_statement
+-- reads a cessation only where its cue ends exactly the clean value it names.) Before issue 33 any memory with the word
+-- in it closed: "We're looking for economy tickets" ended six unrelated memories.
 create or replace function _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb,
                                         p_reason text) returns jsonb
     language plpgsql volatile security invoker
     set search_path = pg_catalog, @extensions@, pg_temp
 as $$
 declare
-    v_new    _pymem.memories;
-    v_old    _pymem.memories;
-    v_closed uuid[] := '{}';
-    v_object text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
-    v_words  text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
+    v_new     _pymem.memories;
+    v_old     _pymem.memories;
+    v_closed  uuid[] := '{}';
+    v_ids     uuid[];
+    v_object  text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
+    v_item    text := regexp_replace(_pymem.slug(v_object), '(?:e?s)$', '');
+    v_words   text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
 begin
     p_memory.subject := null;
     p_memory.attribute := null;
     p_memory.value := null;
     v_new := _pymem.insert_memory(p_memory, p_reason);
-    for v_old in
-        select m.* from _pymem.memories m
+    select coalesce(array_agg(m.id order by m.valid_from, m.id), '{}') into v_ids from _pymem.memories m
+    where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
+      and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
+      and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
+      and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
+      and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
+            and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
+           or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
+           or (v_item <> '' and (regexp_replace(_pymem.slug(m.value), '(?:e?s)$', '') = v_item
+                                 or regexp_replace(_pymem.slug(split_part(m.attribute, ':', 2)), '(?:e?s)$', '') = v_item)));
+    if v_ids = '{}' and v_words is not null then
+        select array_agg(m.id) into v_ids from _pymem.memories m
         where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
           and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
           and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
           and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
-          and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
-                and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
-               or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
-               or (v_words is not null and (m.value ~* v_words or m.content ~* v_words)))
+          and (m.value ~* v_words or m.content ~* v_words);
+        v_ids := case when cardinality(v_ids) = 1 then v_ids else '{}' end;
+    end if;
+    for v_old in
+        select m.* from _pymem.memories m
+        where m.tenant_id = p_tenant.tenant_id and m.id = any(v_ids) and m.status = 'active'
         order by m.valid_from, m.id
         for update
     loop
