@@ -348,28 +348,42 @@ COMMENT ON FUNCTION _pymem.capabilities() IS 'Capabilities detected at install (
 CREATE FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text) RETURNS jsonb
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 declare
-    v_new    _pymem.memories;
-    v_old    _pymem.memories;
-    v_closed uuid[] := '{}';
-    v_object text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
-    v_words  text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
+    v_new     _pymem.memories;
+    v_old     _pymem.memories;
+    v_closed  uuid[] := '{}';
+    v_ids     uuid[];
+    v_object  text := nullif(coalesce(p_statement->>'old_value', p_statement->>'object'), '');
+    v_item    text := regexp_replace(_pymem.slug(v_object), '(?:e?s)$', '');
+    v_words   text := case when length(v_object) >= 3 then '\m' || _pymem.regex_escape(v_object) || '(?:e?s)?\M' end;
 begin
     p_memory.subject := null;
     p_memory.attribute := null;
     p_memory.value := null;
     v_new := _pymem.insert_memory(p_memory, p_reason);
-    for v_old in
-        select m.* from _pymem.memories m
+    select coalesce(array_agg(m.id order by m.valid_from, m.id), '{}') into v_ids from _pymem.memories m
+    where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
+      and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
+      and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
+      and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
+      and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
+            and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
+           or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
+           or (v_item <> '' and (regexp_replace(_pymem.slug(m.value), '(?:e?s)$', '') = v_item
+                                 or regexp_replace(_pymem.slug(split_part(m.attribute, ':', 2)), '(?:e?s)$', '') = v_item)));
+    if v_ids = '{}' and v_words is not null then
+        select array_agg(m.id) into v_ids from _pymem.memories m
         where m.tenant_id = p_tenant.tenant_id and m.user_id = p_memory.user_id and m.status = 'active'
           and m.kind not in ('episode', 'procedural') and m.id <> v_new.id
           and coalesce(m.subject, 'user') = coalesce(p_statement->>'subject', 'user')
           and coalesce(m.statement->>'polarity', 'positive') <> 'cessation'
-          and ((p_statement->>'cardinality' = 'one' and m.attribute = p_statement->>'attribute'
-                and (p_statement->>'old_value' is null or _pymem.same_value(m.value, p_statement->>'old_value')))
-               or (p_statement->>'cardinality' <> 'one' and m.attribute = p_statement->>'attribute')
-               or (v_words is not null and (m.value ~* v_words or m.content ~* v_words)))
+          and (m.value ~* v_words or m.content ~* v_words);
+        v_ids := case when cardinality(v_ids) = 1 then v_ids else '{}' end;
+    end if;
+    for v_old in
+        select m.* from _pymem.memories m
+        where m.tenant_id = p_tenant.tenant_id and m.id = any(v_ids) and m.status = 'active'
         order by m.valid_from, m.id
         for update
     loop
@@ -378,7 +392,41 @@ begin
     end loop;
     return jsonb_build_object('id', v_new.id, 'action', 'ceased', 'closed', to_jsonb(v_closed));
 end
-$$;
+$_$;
+
+--
+-- Name: cessation_names(text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.cessation_names(p_text text, p_value text) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+declare
+    v_text   text := lower(coalesce(p_text, ''));
+    v_value  text := lower(btrim(coalesce(p_value, '')));
+    v_pos    integer := case when v_value <> '' then strpos(lower(coalesce(p_text, '')), v_value) else 0 end;
+    v_before text;
+    v_after  text;
+begin
+    if v_pos = 0 or not _pymem.is_clean_value(btrim(p_value)) then
+        return false;
+    end if;
+    v_before := right(left(v_text, v_pos - 1), 100);
+    v_after := left(substr(v_text, v_pos + length(v_value)), 60);
+    return v_before ~ ('\m(?:no longer|stopped|quit|quitting|gave up|given up|used to|no more|done with|cancell?ed|sold|'
+                       'got rid of|dropped|ditched|gave away|given away|retired from|moved on from|dropped out of|left|'
+                       'unsubscribed from|cut out|kicked|let|traded in|deleted)'
+                       '(?:\s+(?:on|of|from|using|use|being|be|drinking|drink|playing|play|eating|eat|having|have|owning|own|'
+                       'riding|ride|driving|drive|doing|do|going|go|paying|pay|for|working|work|living|live|wearing|wear|'
+                       'taking|take|attending|attend|training|train|keeping|keep|at|in|with|a|an|the|my|our|to|as))*\s*$')
+        or (v_before ~ '(?:\mnot|n''t|\mnever|\mno)(?:\s+[\w''-]+){0,3}\s*$'
+            and v_after ~ '^\s*(?:[\w''-]+\s+){0,2}?(?:any ?more|any longer)\M')
+        or (v_before ~ '(?:\mhaven''t|\mhave not|\mhasn''t|\mhas not)(?:\s+[\w''-]+){0,2}\s*$' and v_after ~ '^\s*since\M')
+        or v_after ~ ('^(?:''s)?\s*(?:[\w-]+\s+)?(?:lapse|lapsed|expire|expired|ran out|run out|has ended|have ended|ended|'
+                      '(?:is|are|was|were|has been|have been|got) (?:over|gone|cancell?ed|behind me|off my))\M');
+end
+$_$;
 
 --
 -- Name: check_candidate(integer, jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1223,7 +1271,12 @@ begin
                 v_content := v_a->>'content';
             elsif v_a->>'modality' = 'assertion'
                   and v_runs && array['always', 'never', 'please always', 'please never', 'please don''t', 'please do not',
-                                      'from now on', 'remember to', 'make sure to', 'don''t ever', 'do not ever'] then
+                                      'from now on', 'remember to', 'make sure to', 'don''t ever', 'do not ever']
+                  -- An instruction says it in the imperative; "I've never been fishing" and "Never
+                  -- give up!" are no instructions (they replaced each other in the LoCoMo audit).
+                  and lower(v_a->>'statement') ~ '^(?:please|always|never|don''t|do not|from now on|remember to|make sure|going forward)\M'
+                  and lower(v_a->>'statement') !~ ('^(?:please\s+)?(?:never|always|don''t|do not)\s+(?:ever\s+)?(?:been|had|was|were|'
+                                                   'give up|gave up|quit|stop|thought|knew|felt|imagined|expected|forget)\M') then
                 v_kind := 'procedural';
                 v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
             elsif v_a->>'modality' = 'assertion' and v_a->>'polarity' = 'positive'
@@ -1655,6 +1708,24 @@ CREATE FUNCTION _pymem.install_id() RETURNS text
     LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
     AS $$ select install_id from _pymem.install $$;
+
+--
+-- Name: is_clean_value(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.is_clean_value(p_value text) RETURNS boolean
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    select coalesce(p_value, '') ~ '^[[:alnum:]][[:alnum:]''&+#./-]*(?:\s+[[:alnum:]''&+#./-]+){0,4}$'
+       -- (words as written: "IT job" is a value, "it" inside one is not)
+       and not regexp_split_to_array(p_value, '\s+') && array['i', 'I', 'me', 'my', 'mine', 'you', 'your', 'yours', 'he', 'him', 'his',
+           'she', 'her', 'we', 'us', 'our', 'they', 'them', 'their', 'it', 'its', 'that', 'this', 'these', 'those', 'which',
+           'who', 'what', 'when', 'where', 'why', 'how', 'a', 'an', 'the', 'is', 'are', 'was', 'were', 'be', 'been', 'being',
+           'am', 'do', 'does', 'did', 'have', 'has', 'had', 'will', 'would', 'can', 'could', 'should', 'shall', 'not', 'no',
+           'to', 'as', 'with', 'and', 'or', 'but', 'so', 'because', 'if', 'than', 'then', 'make', 'made', 'get', 'got', 'go',
+           'going', 'gonna', 'wanna', 'grow', 'want', 'need']
+$_$;
 
 --
 -- Name: lexical_hits(text, text[], text[], jsonb, timestamp with time zone, boolean, double precision, double precision, integer); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -2747,8 +2818,10 @@ begin
             'also|btw|by the way|fyi|just so you know|heads up|and|but|anyway|oh and|so yeah)\M[\s,:;.!-]*|'
             '(?:wait|oh|ok|okay|so|well|hey|hi|hello|right|yes|yeah|no|nope|hmm|um|alright)[,:;.!-]+\s*)', 1, 1, 'i');
         exit when v_marker is null or v_marker = '';
+        -- (A bare "No, ..." answers a question more often than it corrects: "No, I've never
+        -- been in that park" replaced an unrelated memory in the LoCoMo audit.)
         if lower(v_marker) ~ '^(?:actually|correction|update|quick update|small update|in fact|no wait|wait|sorry|'
-                               'to be clear|i meant|no[,:;.!-])' then
+                               'to be clear|i meant)' then
             cue := true;
         end if;
         statement := btrim(substr(statement, length(v_marker) + 1));
@@ -3202,7 +3275,18 @@ declare
         'gave up', 'given up', 'give up', 'used to', 'no more', 'done with', 'cancelled', 'canceled', 'sold',
         'got rid of', 'dropped', 'ditched', 'gave away', 'given away', 'ran out', 'expired', 'ended', 'terminated',
         'retired from', 'not going back', 'never again', 'moved on from', 'dropped out of', 'left the', 'left my',
-        'left our', 'unsubscribed', 'cut out', 'kicked', 'don''t have', 'no longer have'];
+        'left our', 'unsubscribed', 'cut out', 'kicked', 'no longer have'];
+    -- Phrases that hold one of those words but end nothing ("I'm still getting used to
+    -- Tokyo", "we ended up going with Scout", "I won't quit on my dreams", "I dropped off the
+    -- cakes"): left out before the test. ("don't have" is no cessation either: "we don't
+    -- have a preferred airline" never had one; "don't have X anymore" still reads as one.)
+    c_not_cessation constant text := '\m(?:(?:get|gets|getting|got|gotten|be|been|being|am|is|are|was|were|i''m|we''re|'
+        'you''re|they''re|he''s|she''s|it''s|become|becoming|became|grow|growing|grew)\s+(?:\w+\s+)?used to|ended up|'
+        'ended with|(?:won''t|will not|wouldn''t|would not|never|not gonna|not going to|don''t|do not|didn''t|can''t|'
+        'cannot|shouldn''t|to)\s+(?:ever\s+)?(?:\w+\s+)?(?:quit|quitting|give up|gave up|giving up|stop|stopped|stopping)|'
+        'let go|dropped (?:off|by|in)|left (?:for|at|with|behind|early|work))\M';
+    v_cease_runs text[];
+    v_cease_text text;
     c_cessation_phrases constant text := '\m(?:let (?:[\w-]+ ){1,4}(?:lapse|expire|go)|haven''t (?:[\w-]+ ){0,3}since|'
                                          'have not (?:[\w-]+ ){0,3}since|not (?:\w+ ){0,3}any ?more)\M';
     v_text      text;
@@ -3340,10 +3424,17 @@ begin
 
     -- Cessation: it stops being true ("Not X anymore - Y please" is split into two clauses
     -- before this, so each half reads on its own).
-    if v_runs && c_cessation
-       or (v_runs && array['let', 'since', 'any', 'anymore'] and v_lower ~ c_cessation_phrases)
-       or (v_runs && array['don''t', 'do not', 'doesn''t', 'didn''t', 'not', 'am not', 'isn''t', 'aren''t', 'never']
-           and v_runs && array['any more', 'anymore']) then
+    v_cease_runs := v_runs;
+    v_cease_text := v_lower;
+    if v_runs && (c_cessation || array['ended', 'let', 'used to', 'dropped', 'left'])
+       and v_lower ~ c_not_cessation then
+        v_cease_text := regexp_replace(v_lower, c_not_cessation, ' ', 'g');
+        v_cease_runs := _pymem.word_runs(v_cease_text);
+    end if;
+    if v_cease_runs && c_cessation
+       or (v_cease_runs && array['let', 'since', 'any', 'anymore'] and v_cease_text ~ c_cessation_phrases)
+       or (v_cease_runs && array['don''t', 'do not', 'doesn''t', 'didn''t', 'not', 'am not', 'isn''t', 'aren''t', 'never']
+           and v_cease_runs && array['any more', 'anymore']) then
         v_polarity := 'cessation';
     end if;
 
@@ -3358,6 +3449,17 @@ begin
         where _pymem.attribute_of_type(r.entity_type) is not null
           and (r.entity_type <> 'Channel'
                or v_lower ~ '\m(?:notif\w*|alerts?|remind\w*|ping|pings|message me|contact me|reach me|updates?)\M')
+          -- A diet word is the user's diet only where the words before it say so ("I'm vegan",
+          -- "I went keto", "I keep a strict kosher diet"), not where it describes a dish ("I
+          -- made vegan ice cream", "a gluten-free crust": four wrong diet changes in the audit).
+          and (r.entity_type <> 'Diet'
+               -- (words_before is lowercase words only: "i m" is "I'm")
+               or r.words_before ~ ('(?:\mi m|\mi am|\mim|\mwe re|\mwe are|\mbeen|\mbe|\mbeing|\mwent|\mgo|\mgone|'
+                                     '\mgoing|\mbecame|\mbecome|\mturned|\meat|\meating|\mkeep|\mkeeping|\mfollow|'
+                                     '\mfollowing|\mon|\mdiet is|\mstopped|\mnot|\mno longer|\mquit|\mgave up|'
+                                     '\mgiven up|\mdropped|\mto|\mfrom|\minstead of|\mthan)'
+                                     '(?:\s+(?:a|an|the|strict|strictly|fully|mostly|mainly|now|still|also|completely|'
+                                     'totally|really|more|of|to))*\s*$'))
         order by r.word_index
     loop
         continue when v_family is not null and v_family <> v_mention.family;
@@ -3550,11 +3652,15 @@ begin
                 '(?:^|\s)(?:an?\s+)?((?:[a-z-]+\s+){0,3}' || c_occupation || ')\M', 'g') m
         loop
             v_match[1] := regexp_replace(v_match[1], '^(?:(?:i''m|i|am|work|working|as|is|to|changed|now|not|a|an|the|my|'
-                                                   'moved|from|switched|went|go|promoted|became|become|got|'
+                                                   'moved|from|into|switched|went|go|promoted|became|become|got|'
                                                    'title|role|position|job|promoted|became|become|got|still|just|and|but)\s+)+', '');
             continue when v_match[1] = '' or v_match[1] ~ '^(?:best|good|great|bad|former|ex)\M';
-            v_family := 'job_title';
             v_pos := strpos(v_lower, v_match[1]);
+            -- Only a clean title, and not one said of the person spoken to ("so happy you
+            -- became an engineer"): the audit found "User works as make a doctor".
+            continue when not _pymem.is_clean_value(v_match[1])
+                      or left(v_lower, greatest(v_pos - 1, 0)) ~ '\m(?:you|your|you''re|he|she|they|his|her|their|he''s|she''s|they''re)\M';
+            v_family := 'job_title';
             if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
                 v_old := coalesce(v_old, v_match[1]);
             elsif v_value is null then
@@ -3727,6 +3833,16 @@ begin
             v_old := coalesce(v_old, v_value);
             v_value := null;
         end if;
+    end if;
+    -- A cessation whose words do not end exactly what it names is read as no slot at all:
+    -- it neither closes anything nor states a fact (precision before eagerness, issue 33).
+    if v_polarity = 'cessation'
+       and not _pymem.cessation_names(v_text, coalesce(v_old, v_object, v_surface, v_value)) then
+        v_family := null;
+        v_object := null;
+        v_value := null;
+        v_old := null;
+        v_verb := null;
     end if;
     if v_family is not null and v_value is null and v_old is null then
         v_family := null;  -- the attribute is named, but no value: nothing to set
@@ -7331,6 +7447,14 @@ REVOKE ALL ON FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.mem
 GRANT ALL ON FUNCTION _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb, p_reason text) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION cessation_names(p_text text, p_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.cessation_names(p_text text, p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.cessation_names(p_text text, p_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.cessation_names(p_text text, p_value text) TO pm_INSTALL_service;
+
+--
 -- Name: FUNCTION check_candidate(p_index integer, p_candidate jsonb); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7598,6 +7722,14 @@ GRANT ALL ON FUNCTION _pymem.insert_memory(p_memory _pymem.memories, p_reason te
 
 REVOKE ALL ON FUNCTION _pymem.install_id() FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION is_clean_value(p_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.is_clean_value(p_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.is_clean_value(p_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.is_clean_value(p_value text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
