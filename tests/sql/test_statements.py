@@ -238,7 +238,8 @@ def test_a_diet_the_user_keeps_still_reads(analyze, sentence, diet):
 
 @pytest.mark.parametrize("sentence", ["Hey! Actually I've never been fishing.", "Never give up!", "Never been there before."])
 def test_sentences_with_never_or_always_are_no_instructions_unless_they_instruct(analyze, sentence):
-    assert [c["kind"] for c in analyze.extract([{"role": "user", "content": sentence}])] == []
+    # "Actually I've never been fishing" may still be kept as a fact (a clause with a change cue)
+    assert "procedural" not in [c["kind"] for c in analyze.extract([{"role": "user", "content": sentence}])]
 
 
 def test_a_bare_no_answers_a_question_and_is_no_update_cue(analyze):
