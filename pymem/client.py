@@ -104,6 +104,18 @@ def _translate(exc: psycopg.Error) -> PymemError:
     return PymemError(message, state or None)
 
 
+_MAX_TOP_K = 1000  # pymem.retrieve's bound on top_k
+
+#: The metadata key that marks a memory as an item of an application's key-value store
+#: (PymemStore, LangGraph's BaseStore); such memories stay out of ordinary retrieval.
+STORE_ITEM_KEY = "langgraph"
+
+
+def is_store_item(memory: Any) -> bool:
+    """Whether a memory is an item of an application's key-value store, not conversational memory."""
+    return isinstance(memory.metadata, dict) and isinstance(memory.metadata.get(STORE_ITEM_KEY), dict)
+
+
 def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
     """Catch what cannot reach PostgreSQL at all (NUL bytes, non-strings) with a clear error."""
     if value is None and optional:
@@ -688,13 +700,15 @@ class _TenantOperations:
                  kinds: Sequence[str] | None = None, filters: dict | None = None,
                  as_of: dt.datetime | None = None, min_score: float | None = None,
                  query_embedding: Sequence[float] | np.ndarray | None = None,
-                 options: dict | None = None) -> list[Memory]:
+                 options: dict | None = None, include_store_items: bool = False) -> list[Memory]:
         """The user's top-k memories for ``query``, best first, each with its score components.
 
         The query is embedded with the client's embedder (through its LRU cache) unless
         ``query_embedding`` is given. ``min_score`` leaves out weaker matches (what "what
         pets?" should not return). ``options`` overrides retrieval settings for this call
         (weights, fusion, candidate_pool, context_weights, ...; see sql/idempotent/040_retrieve.sql).
+        Items an application keeps in a key-value store (``PymemStore``, LangGraph's store) are
+        not conversational memory and are left out unless ``include_store_items`` is true.
         """
         _check_text("user_id", user_id)
         _check_text("query", query)
@@ -703,15 +717,28 @@ class _TenantOperations:
             options = {**(options or {}), "min_score": min_score}
         if query_embedding is None:
             query_embedding = yield _EmbedQuery(query, self.tenant_id, user_id)
-        rows = yield from self._call("retrieve", {
-            "user_id": user_id, "query": query,
-            "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
-            "top_k": top_k, "token_budget": token_budget,
-            "kinds": list(kinds) if kinds is not None else None,
-            "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
-            "options": Jsonb(options) if options is not None else None,
-        })
-        return [Memory.from_row(row) for row in rows]
+        # pymem.retrieve has no way to leave rows out by metadata (filters only narrow to what
+        # matches), so store items are dropped here: each round widens top_k and the token
+        # budget by the items it found in the way, until no new one turns up, so a caller
+        # still gets top_k memories within its budget when that many exist.
+        dropped: list[Memory] = []
+        while True:
+            rows = yield from self._call("retrieve", {
+                "user_id": user_id, "query": query,
+                "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
+                "top_k": min(_MAX_TOP_K, top_k + len(dropped)),
+                "token_budget": None if token_budget is None else token_budget + sum(m.token_count for m in dropped),
+                "kinds": list(kinds) if kinds is not None else None,
+                "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
+                "options": Jsonb(options) if options is not None else None,
+            })
+            memories = [Memory.from_row(row) for row in rows]
+            if include_store_items:
+                return memories
+            items = [m for m in memories if is_store_item(m)]
+            if len(items) <= len(dropped) or top_k + len(dropped) >= _MAX_TOP_K:
+                return [m for m in memories if not is_store_item(m)][:top_k]
+            dropped = items
 
     @operation
     def get(self, memory_id: str) -> StoredMemory | None:

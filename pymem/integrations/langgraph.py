@@ -1,13 +1,21 @@
 """A LangGraph ``BaseStore`` over one pymem tenant: ``graph.compile(store=PymemStore(...))``.
 
 How namespaces map (the store is bound to one tenant when it is built; no namespace can
-name another):
+name another). The store must know which pymem user owns an item, since ``erase_user`` and
+isolation between users depend on it, and LangChain's own docs disagree on where the user
+sits: LangMem writes ``("memories", user_id)``, LangGraph's store guide ``(user_id,
+"memories")``. So there is no default; the store is built with one of:
 
+- ``PymemStore(tenant, user_from=1)``: the user is the namespace's element at that position
+  (1 for LangMem's ``("memories", "{langgraph_user_id}")``, 0 for ``(user_id, ...)``); the
+  other elements are a path within that user: ``("memories", "alice")`` is alice's
+  ``("memories",)``.
+- ``PymemStore(tenant, user_from=callable)``: ``callable(namespace)`` returns the user id
+  (or None when the namespace names none); the whole namespace is the path within the user.
 - ``PymemStore(tenant, user_id="alice")``: every namespace lives in user alice's memory.
-- ``PymemStore(tenant)``: the first element of every namespace is the user id, the rest is
-  a path within that user: ``("alice", "memories")`` is alice's ``("memories",)``. A
-  namespace without a user (``()``) is refused with ``InvalidNamespaceError``, and so is
-  ``list_namespaces`` without a prefix naming the user (pymem lists per user).
+
+A namespace (or a search or ``list_namespaces`` prefix) that does not name the user is
+refused with ``InvalidNamespaceError``: pymem searches and lists per user.
 - A path is stored as one string, one-to-one (``_path``): ``("a/b",)`` and ``("a", "b")``
   are two namespaces. A memory whose ``langgraph`` metadata is not a whole item (another
   writer of the tenant may set metadata) is skipped, never a KeyError.
@@ -21,8 +29,17 @@ exact matches and ``$eq $ne $gt $gte $lt $lte``; exact matches run in the databa
 ``index=False`` keeps the item out of search: only its key is text. TTLs are not supported
 (``supports_ttl`` is False; a put with a TTL raises).
 
+Items are not conversational memory: they carry ``langgraph`` metadata, and the client's
+``retrieve`` (so the MCP, HTTP, LangChain and LlamaIndex surfaces) leaves them out unless
+called with ``include_store_items=True``. ``SearchItem.score`` is pymem's retrieval score
+clamped to [0, 1] (the ranking is pymem's; a score above 1 from importance and recency
+reads as 1, the order of the results is unchanged).
+
 Built on a ``TenantClient`` its calls block (``abatch`` runs them in a thread); on an
-``AsyncTenantClient`` (``pymem.connect_async``) ``abatch`` awaits them.
+``AsyncTenantClient`` (``pymem.connect_async``) ``abatch`` awaits them, and a sync call (a
+sync graph node under ``ainvoke``, which LangGraph runs in a worker thread) is handed to the
+event loop the client runs on. A sync call on that loop's own thread, or with no loop
+running, would deadlock or has nowhere to run: it raises ``TypeError`` naming the fix.
 """
 
 from __future__ import annotations
@@ -32,9 +49,9 @@ import datetime as dt
 import hashlib
 import json
 import unicodedata
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
-from ..client import AsyncTenantClient, StoredMemory, TenantClient
+from ..client import STORE_ITEM_KEY, AsyncTenantClient, StoredMemory, TenantClient
 
 try:
     from langgraph.store.base import (BaseStore, GetOp, InvalidNamespaceError, Item, ListNamespacesOp, MatchCondition,
@@ -97,7 +114,7 @@ def _saved(memory) -> dict | None:
     a whole item: any writer of the tenant (SQL, HTTP, another client) may give a memory a
     ``langgraph`` object, and one without its key, namespace, value or time is no item of
     this store, skipped rather than failing the whole search."""
-    saved = memory.metadata.get("langgraph") if isinstance(memory.metadata, dict) else None
+    saved = memory.metadata.get(STORE_ITEM_KEY) if isinstance(memory.metadata, dict) else None
     if not (isinstance(saved, dict) and isinstance(saved.get("key"), str) and isinstance(saved.get("value"), dict)
             and isinstance(saved.get("namespace"), list) and all(isinstance(x, str) for x in saved["namespace"])
             and isinstance(saved.get("created_at"), str)):
@@ -122,21 +139,57 @@ class PymemStore(BaseStore):
 
     supports_ttl = False
 
-    def __init__(self, tenant: TenantClient | AsyncTenantClient, *, user_id: str | None = None):
+    def __init__(self, tenant: TenantClient | AsyncTenantClient, *, user_id: str | None = None,
+                 user_from: int | Callable[[tuple[str, ...]], str | None] | None = None):
+        if (user_id is None) == (user_from is None):
+            raise TypeError(
+                "PymemStore needs to know which pymem user owns a namespace, and only one way: "
+                "user_from=1 for LangMem's ('memories', user_id), user_from=0 for (user_id, ...), "
+                "user_from=<callable(namespace) -> user id>, or user_id='...' for one user")
+        if user_from is not None and not callable(user_from) and (
+                not isinstance(user_from, int) or isinstance(user_from, bool) or user_from < 0):
+            raise TypeError(f"user_from is a position (an int >= 0) or a callable, not {user_from!r}")
         self.tenant = tenant
         self.user_id = user_id
+        self.user_from = user_from
+        # The loop an async client runs on, so a sync call from a worker thread can be handed to
+        # it (its connections belong to that loop). Known when the store is built in async code
+        # or once an async call has run.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        if isinstance(tenant, AsyncTenantClient):
+            try:
+                self._loop = asyncio.get_running_loop()
+            except RuntimeError:
+                pass
 
     # -- the two entry points LangGraph calls -----------------------------------------
 
     def batch(self, ops: Iterable) -> list:
         if isinstance(self.tenant, AsyncTenantClient):
-            raise TypeError("this store wraps an async client: use abatch (or the a* methods)")
+            return self._batch_on_loop(list(ops))
         return [self._run(self._op(op)) for op in ops]
 
     async def abatch(self, ops: Iterable) -> list:
         if not isinstance(self.tenant, AsyncTenantClient):
             return await asyncio.to_thread(self.batch, list(ops))
+        self._loop = asyncio.get_running_loop()
         return [await self._arun(self._op(op)) for op in ops]
+
+    def _batch_on_loop(self, ops: list) -> list:
+        """A sync call on a store over the async client: run on the client's loop from another thread."""
+        fix = ("make the node async and use the store's a* methods (await store.aput(...)), or build "
+               "the store on the sync client (pymem.connect())")
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise TypeError(f"PymemStore over an async client was called synchronously on its event loop's "
+                            f"thread, where waiting would deadlock: {fix}")
+        if self._loop is None or not self._loop.is_running() or self._loop.is_closed():
+            raise TypeError(f"PymemStore over an async client was called synchronously with no running event "
+                            f"loop to hand the call to (a sync graph node works under graph.ainvoke): {fix}")
+        return asyncio.run_coroutine_threadsafe(self.abatch(ops), self._loop).result()
 
     def _run(self, gen):
         answer = None
@@ -176,17 +229,28 @@ class PymemStore(BaseStore):
             raise InvalidNamespaceError(f"namespace labels are non-empty strings without '.': {namespace!r}")
         if self.user_id is not None:
             return self.user_id, namespace
-        if not namespace:
-            raise InvalidNamespaceError("the first namespace element is the user id; this store is not bound to "
-                                        "one user (PymemStore(tenant, user_id=...) binds it)")
-        return namespace[0], namespace[1:]
+        if callable(self.user_from):
+            user = self.user_from(namespace)
+            if user is None:
+                raise InvalidNamespaceError(f"user_from names no user in the namespace {namespace!r}")
+            if not isinstance(user, str) or not user:
+                raise InvalidNamespaceError(f"user_from returned {user!r} for {namespace!r}, not a user id")
+            return user, namespace
+        position = self.user_from
+        if len(namespace) <= position:
+            raise InvalidNamespaceError(f"the namespace {namespace!r} has no user: this store takes the user from "
+                                        f"element {position} (user_from={position})")
+        return namespace[position], namespace[:position] + namespace[position + 1:]
 
     def _namespace(self, user: str, path: list[str]) -> tuple[str, ...]:
-        return tuple(path) if self.user_id is not None else (user, *path)
+        """The namespace an item of ``user`` stored under ``path`` was put with (_split undone)."""
+        if self.user_id is not None or callable(self.user_from):
+            return tuple(path)
+        return (*path[:self.user_from], user, *path[self.user_from:])
 
     def _current(self, user: str, path: tuple[str, ...], key: str):
         """The memory holding the item now (the newest whole one), or None."""
-        page = yield ("list", (user,), {"filters": {"metadata": {"langgraph": {"path": _path(path), "key": key}}},
+        page = yield ("list", (user,), {"filters": {"metadata": {STORE_ITEM_KEY: {"path": _path(path), "key": key}}},
                                         "limit": 10})
         return next((m for m in page if _saved(m) is not None), None)
 
@@ -220,7 +284,7 @@ class PymemStore(BaseStore):
             content = text if text is not None else json.dumps(value, sort_keys=True, default=str)
         created = (_saved(current)["created_at"] if current is not None
                    else dt.datetime.now(dt.timezone.utc).isoformat())
-        metadata = {"langgraph": {"path": _path(path), "prefixes": _prefixes(path), "namespace": list(path),
+        metadata = {STORE_ITEM_KEY: {"path": _path(path), "prefixes": _prefixes(path), "namespace": list(path),
                                   "key": op.key, "value": value, "created_at": created}}
         kwargs = {"kind": "fact", "metadata": metadata, "subject": _slot_part("langgraph", _path(path)),
                   "attribute": _slot_part("key", op.key), "value": json.dumps(value, sort_keys=True, default=str)}
@@ -229,19 +293,20 @@ class PymemStore(BaseStore):
 
     def _search(self, op: SearchOp):
         user, path = self._split(op.namespace_prefix)
-        scope = {"langgraph": {"prefixes": [_path(path)]}} if path else {"langgraph": {}}
+        scope = {STORE_ITEM_KEY: {"prefixes": [_path(path)]}} if path else {STORE_ITEM_KEY: {}}
         exact = {k: v for k, v in (op.filter or {}).items()
                  if not (isinstance(v, dict) and v and all(x.startswith("$") for x in v)) and "." not in k}
         if exact:
-            scope["langgraph"]["value"] = exact
+            scope[STORE_ITEM_KEY]["value"] = exact
         wanted = op.offset + op.limit
         found: list[Item] = []
         if op.query:
             depth = wanted
             while True:
                 memories = yield ("retrieve", (user, op.query), {"top_k": min(1000, depth),
-                                                                 "filters": {"metadata": scope}})
-                found = [self._item(m, SearchItem, score=m.score) for m in memories
+                                                                 "filters": {"metadata": scope},
+                                                                 "include_store_items": True})
+                found = [self._item(m, SearchItem, score=min(1.0, max(0.0, m.score))) for m in memories
                          if _saved(m) is not None and _matches(_saved(m)["value"], op.filter or {})]
                 if len(found) >= wanted or len(memories) < depth or depth >= 1000:
                     break
@@ -263,7 +328,7 @@ class PymemStore(BaseStore):
         fixed = tuple(p for p in (prefix.path if prefix else ()))
         fixed = fixed[:next((i for i, p in enumerate(fixed) if p == "*"), len(fixed))]
         user, path = self._split(fixed)
-        scope = {"langgraph": {"prefixes": [_path(path)]}} if path else {"langgraph": {}}
+        scope = {STORE_ITEM_KEY: {"prefixes": [_path(path)]}} if path else {STORE_ITEM_KEY: {}}
         namespaces: set[tuple[str, ...]] = set()
         before = None
         while True:

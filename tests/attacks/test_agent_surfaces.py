@@ -227,7 +227,7 @@ def test_the_mcp_servers_cache_forgets_a_user_erased_elsewhere(db, client, acme)
 # -- LangGraph: namespaces are one-to-one, and a stray memory is no item -----------------------
 
 def test_langgraph_namespaces_do_not_collide(acme):
-    store = PymemStore(acme)
+    store = PymemStore(acme, user_from=0)
     long = "x" * 300
     namespaces = [("u", "a/b"), ("u", "a", "b"), ("u", "a%2Fb"), ("u", long + "1"), ("u", long + "2")]
     for index, namespace in enumerate(namespaces):
@@ -241,7 +241,7 @@ def test_langgraph_namespaces_do_not_collide(acme):
 
 
 def test_langgraph_search_skips_a_memory_that_is_not_a_whole_item(acme):
-    store = PymemStore(acme)
+    store = PymemStore(acme, user_from=0)
     store.put(("u", "notes"), "real", {"content": "a real note about tea"})
     # any writer of the tenant may set metadata.langgraph; this one has no value
     acme.remember("u", "a stray note about tea", metadata={"langgraph": {

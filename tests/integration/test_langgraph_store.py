@@ -46,7 +46,7 @@ def stores(request, db, client):
     client.create_tenant("globex")
     if request.param == "sync":
         tenant = client.tenant("acme")
-        yield PymemStore(tenant), PymemStore(tenant, user_id="carol")
+        yield PymemStore(tenant, user_from=0), PymemStore(tenant, user_id="carol")
         return
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -54,7 +54,7 @@ def stores(request, db, client):
     async_client = asyncio.run_coroutine_threadsafe(pymem.connect_async(db.service_dsn, embedder=None), loop).result()
     tenant = async_client.tenant("acme")
     try:
-        yield SyncFacade(PymemStore(tenant), loop), SyncFacade(PymemStore(tenant, user_id="carol"), loop)
+        yield SyncFacade(PymemStore(tenant, user_from=0), loop), SyncFacade(PymemStore(tenant, user_id="carol"), loop)
     finally:
         asyncio.run_coroutine_threadsafe(async_client.close(), loop).result()
         loop.call_soon_threadsafe(loop.stop)
@@ -131,7 +131,7 @@ def test_refused_namespaces_and_tenants(stores, client):
     with pytest.raises(InvalidNamespaceError):
         store.put(("alice", "a.b"), "k", {"content": "x"})
     store.put(("alice", "secret"), "code", {"content": "the vault code is 7731"})
-    other = PymemStore(client.tenant("globex"))
+    other = PymemStore(client.tenant("globex"), user_from=0)
     assert other.get(("alice", "secret"), "code") is None
     assert other.search(("alice",), query="vault code") == []
 
@@ -157,8 +157,182 @@ def test_inside_a_compiled_graph(db, client):
     builder.add_node("remember", node)
     builder.add_edge(START, "remember")
     builder.add_edge("remember", END)
-    graph = builder.compile(store=PymemStore(client.tenant("acme")))
+    graph = builder.compile(store=PymemStore(client.tenant("acme"), user_from=0))
     result = graph.invoke({"user": "alice", "said": "I only drink green tea", "recalled": []})
     assert result["recalled"] == ["I only drink green tea"]
 
 
+
+
+# -- issue 35: LangMem's namespace convention, items apart from conversation, scores, sync over async
+
+
+def test_a_store_must_know_where_the_user_is(client):
+    """No guess: LangMem writes ("memories", user_id), LangGraph's guide (user_id, "memories")."""
+    client.create_tenant("acme")
+    tenant = client.tenant("acme")
+    with pytest.raises(TypeError, match="user_from=1"):
+        PymemStore(tenant)
+    with pytest.raises(TypeError, match="only one way"):
+        PymemStore(tenant, user_id="alice", user_from=1)
+    for wrong in (-1, "1", True, 1.0):
+        with pytest.raises(TypeError, match="user_from"):
+            PymemStore(tenant, user_from=wrong)
+
+
+def test_langmem_namespace_and_erase_user(client):
+    """("memories", user_id) as LangMem's docs write it: the user is hana, so erasing hana erases it."""
+    client.create_tenant("acme")
+    tenant = client.tenant("acme")
+    store = PymemStore(tenant, user_from=1)
+    store.put(("memories", "hana"), "diet", {"content": "Hana is vegan"})
+    store.put(("memories", "hana", "profile"), "city", {"content": "Hana lives in Kyoto"})
+    store.put(("memories", "ivan"), "diet", {"content": "Ivan eats everything"})
+    assert [m.content for m in tenant.list("hana")] == ["Hana lives in Kyoto", "Hana is vegan"]
+    assert tenant.list("memories") == []
+    assert store.get(("memories", "hana"), "diet").namespace == ("memories", "hana")
+    assert {i.key for i in store.search(("memories", "hana"))} == {"diet", "city"}  # a prefix within hana
+    assert store.list_namespaces(prefix=("memories", "hana")) == [("memories", "hana"),
+                                                                   ("memories", "hana", "profile")]
+    with pytest.raises(InvalidNamespaceError, match="user_from=1"):
+        store.search(("memories",), query="vegan")  # names no user: pymem searches per user
+    tenant.erase_user("hana")
+    assert store.get(("memories", "hana"), "diet") is None
+    assert store.search(("memories", "hana"), query="vegan") == []
+    assert store.get(("memories", "ivan"), "diet").value == {"content": "Ivan eats everything"}
+
+
+def test_user_from_a_callable(client):
+    client.create_tenant("acme")
+    tenant = client.tenant("acme")
+    store = PymemStore(tenant, user_from=lambda ns: next((x[5:] for x in ns if x.startswith("user:")), None))
+    store.put(("org:acme", "user:hana", "notes"), "n1", {"content": "Hana prefers tea"})
+    assert [m.user_id for m in tenant.list("hana")] == ["hana"]
+    assert store.get(("org:acme", "user:hana", "notes"), "n1").namespace == ("org:acme", "user:hana", "notes")
+    assert store.list_namespaces(prefix=("org:acme", "user:hana")) == [("org:acme", "user:hana", "notes")]
+    with pytest.raises(InvalidNamespaceError, match="names no user"):
+        store.put(("org:acme",), "k", {"content": "whose?"})
+
+
+def test_store_items_stay_out_of_retrieval(client):
+    """A store item is an application's data, not something the user said: ordinary retrieval
+    (and so MCP, HTTP, LangChain and LlamaIndex) leaves it out unless asked for it."""
+    from pymem.integrations.langchain import PymemRetriever
+
+    client.create_tenant("acme")
+    tenant = client.tenant("acme")
+    store = PymemStore(tenant, user_from=1)
+    said = [tenant.remember("alice", text) for text in ("Alice loves pizza from Naples",
+                                                        "Alice orders pizza on Fridays")]
+    store.put(("memories", "alice"), "order", {"food": "pizza", "n": 5})
+    store.put(("memories", "alice"), "pizza", {"food": "pizza"}, index=False)  # its key is its only text
+    for n in range(6):
+        store.put(("memories", "alice"), f"slice{n}", {"content": f"pizza slice {n}"})
+    found = tenant.retrieve("alice", "pizza")
+    assert sorted(m.id for m in found) == sorted(said)
+    assert len(tenant.retrieve("alice", "pizza", top_k=2)) == 2  # items in the way do not shrink top_k
+    assert [m.id for m in tenant.retrieve("alice", "pizza", top_k=1)] == [found[0].id]
+    assert len(tenant.retrieve("alice", "pizza", include_store_items=True)) == 10
+    documents = PymemRetriever(tenant=tenant, user_id="alice").invoke("pizza")
+    assert sorted(d.metadata["id"] for d in documents) == sorted(said)
+    # the store's own search still finds its items
+    assert "order" in {i.key for i in store.search(("memories", "alice"), query="pizza", limit=20)}
+
+
+@pytest.mark.slow
+def test_search_scores_are_within_0_and_1(semantic_client):
+    """pymem's score adds recency and importance to relevance: an exact match scores about 1.16.
+    LangGraph's SearchItem.score reads as a similarity, so it is clamped to [0, 1] (the order
+    stays pymem's)."""
+    semantic_client.create_tenant("acme")
+    tenant = semantic_client.tenant("acme")
+    store = PymemStore(tenant, user_from=1)
+    store.put(("memories", "alice"), "order", {"food": "pizza", "n": 5})
+    store.put(("memories", "alice"), "pizza", {"food": "pizza"}, index=False)
+    store.put(("memories", "alice"), "said", {"content": "pizza"})
+    raw = tenant.retrieve("alice", "pizza", include_store_items=True)
+    assert max(m.score for m in raw) > 1  # what SearchItem.score reported before
+    items = store.search(("memories", "alice"), query="pizza")
+    assert [i.key for i in items] == [m.metadata["langgraph"]["key"] for m in raw]
+    assert all(0.0 <= i.score <= 1.0 for i in items)
+    assert [i.score for i in items] == pytest.approx([min(1.0, m.score) for m in raw], abs=1e-6)
+
+
+def test_a_sync_node_over_the_async_client(db, client):
+    """LangGraph runs a sync node of an ainvoke'd graph in a worker thread: the store hands its
+    calls to the client's loop. On the loop's own thread, or with no loop, it says what to do."""
+    from typing import TypedDict
+
+    from langgraph.graph import END, START, StateGraph
+    from langgraph.store.base import BaseStore
+
+    class State(TypedDict):
+        said: str
+        recalled: list
+
+    def node(state: State, *, store: BaseStore) -> dict:
+        store.put(("memories", "alice"), "drink", {"content": state["said"]})
+        return {"recalled": [i.value["content"] for i in store.search(("memories", "alice"), query="tea")]}
+
+    client.create_tenant("acme")
+
+    async def main():
+        async_client = await pymem.connect_async(db.service_dsn, embedder=None)
+        try:
+            store = PymemStore(async_client.tenant("acme"), user_from=1)
+            builder = StateGraph(State)
+            builder.add_node("remember", node)
+            builder.add_edge(START, "remember")
+            builder.add_edge("remember", END)
+            graph = builder.compile(store=store)
+            result = await graph.ainvoke({"said": "Alice drinks green tea", "recalled": []})
+            with pytest.raises(TypeError, match="make the node async"):
+                store.get(("memories", "alice"), "drink")  # on the loop's thread: would deadlock
+            return result
+        finally:
+            await async_client.close()
+
+    assert asyncio.run(main())["recalled"] == ["Alice drinks green tea"]
+    assert client.tenant("acme").list("alice")[0].content == "Alice drinks green tea"
+    loop = asyncio.new_event_loop()
+    try:
+        async_client = loop.run_until_complete(pymem.connect_async(db.service_dsn, embedder=None))
+        with pytest.raises(TypeError, match="no running event loop"):
+            PymemStore(async_client.tenant("acme"), user_from=1).get(("memories", "alice"), "drink")
+        loop.run_until_complete(async_client.close())
+    finally:
+        loop.close()
+
+
+def test_langmem_tools_in_a_compiled_graph(client):
+    """LangMem's own tools, with the namespace its docs write, run by a ToolNode in a compiled
+    graph: what manage_memory stores is hana's, search_memory finds it, erase_user removes it."""
+    langmem = pytest.importorskip("langmem")
+    from langchain_core.messages import AIMessage
+    from langgraph.graph import END, START, MessagesState, StateGraph
+    from langgraph.prebuilt import ToolNode
+
+    client.create_tenant("acme")
+    tenant = client.tenant("acme")
+    tools = [langmem.create_manage_memory_tool(namespace=("memories", "{langgraph_user_id}")),
+             langmem.create_search_memory_tool(namespace=("memories", "{langgraph_user_id}"))]
+    builder = StateGraph(MessagesState)
+    builder.add_node("tools", ToolNode(tools))
+    builder.add_edge(START, "tools")
+    builder.add_edge("tools", END)
+    graph = builder.compile(store=PymemStore(tenant, user_from=1))
+
+    def call(tool: str, args: dict, user: str) -> str:
+        message = AIMessage(content="", tool_calls=[{"name": tool, "args": args, "id": "call-1"}])
+        result = graph.invoke({"messages": [message]}, {"configurable": {"langgraph_user_id": user}})
+        return result["messages"][-1].content
+
+    assert "created" in call("manage_memory", {"content": "Hana is vegan", "action": "create"}, "hana")
+    call("manage_memory", {"content": "Ivan eats fish", "action": "create"}, "ivan")
+    assert [m.content for m in tenant.list("hana")] == ["Hana is vegan"]
+    assert "Hana is vegan" in call("search_memory", {"query": "vegan"}, "hana")
+    assert "Hana is vegan" not in call("search_memory", {"query": "vegan"}, "ivan")
+    assert tenant.retrieve("hana", "vegan") == []  # a store item, not conversational memory
+    tenant.erase_user("hana")
+    assert "Hana is vegan" not in call("search_memory", {"query": "vegan"}, "hana")
+    assert [m.content for m in tenant.list("ivan")] == ["Ivan eats fish"]
