@@ -104,8 +104,6 @@ def _translate(exc: psycopg.Error) -> PymemError:
     return PymemError(message, state or None)
 
 
-_MAX_TOP_K = 1000  # pymem.retrieve's bound on top_k
-
 #: The metadata key that marks a memory as an item of an application's key-value store
 #: (PymemStore, LangGraph's BaseStore); such memories stay out of ordinary retrieval.
 STORE_ITEM_KEY = "langgraph"
@@ -717,28 +715,17 @@ class _TenantOperations:
             options = {**(options or {}), "min_score": min_score}
         if query_embedding is None:
             query_embedding = yield _EmbedQuery(query, self.tenant_id, user_id)
-        # pymem.retrieve has no way to leave rows out by metadata (filters only narrow to what
-        # matches), so store items are dropped here: each round widens top_k and the token
-        # budget by the items it found in the way, until no new one turns up, so a caller
-        # still gets top_k memories within its budget when that many exist.
-        dropped: list[Memory] = []
-        while True:
-            rows = yield from self._call("retrieve", {
-                "user_id": user_id, "query": query,
-                "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
-                "top_k": min(_MAX_TOP_K, top_k + len(dropped)),
-                "token_budget": None if token_budget is None else token_budget + sum(m.token_count for m in dropped),
-                "kinds": list(kinds) if kinds is not None else None,
-                "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
-                "options": Jsonb(options) if options is not None else None,
-            })
-            memories = [Memory.from_row(row) for row in rows]
-            if include_store_items:
-                return memories
-            items = [m for m in memories if is_store_item(m)]
-            if len(items) <= len(dropped) or top_k + len(dropped) >= _MAX_TOP_K:
-                return [m for m in memories if not is_store_item(m)][:top_k]
-            dropped = items
+        if include_store_items:
+            filters = {**(filters or {}), "store_items": True}
+        rows = yield from self._call("retrieve", {
+            "user_id": user_id, "query": query,
+            "query_embedding": None if query_embedding is None else np.asarray(query_embedding, dtype=np.float32),
+            "top_k": top_k, "token_budget": token_budget,
+            "kinds": list(kinds) if kinds is not None else None,
+            "filters": Jsonb(filters) if filters is not None else None, "as_of": as_of,
+            "options": Jsonb(options) if options is not None else None,
+        })
+        return [Memory.from_row(row) for row in rows]
 
     @operation
     def get(self, memory_id: str) -> StoredMemory | None:

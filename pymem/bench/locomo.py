@@ -42,7 +42,7 @@ TUNE = range(0, 5)
 TEST = range(5, 10)
 SESSION_KEY = re.compile(r"^session_(\d+)$")
 OFF = {"weight_vector": 0, "weight_lexical": 0, "weight_temporal": 0, "weight_graph": 0,
-       "context_weights": [], "context_session_weight": 0}
+       "context_weights": [], "context_session_weight": 0, "currentness_window": 0}
 SYSTEMS = {
     "pymem": None,  # the tenant's settings: the product defaults
     "pymem_without_graph": {"weight_graph": 0},  # the defaults less the knowledge-graph term

@@ -216,7 +216,7 @@ $$;
 CREATE FUNCTION _pymem.asks_about_now(p_query text) RETURNS boolean
     LANGUAGE sql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$ select not _pymem.says(p_query, 'past') $$;
+    AS $$ select coalesce(p_query, '') ~ '[[:alnum:]]' and not _pymem.says(p_query, 'past') $$;
 
 --
 -- Name: FUNCTION asks_about_now(p_query text); Type: COMMENT; Schema: _pymem; Owner: -
@@ -539,11 +539,15 @@ begin
     end if;
     perform _pymem.check_json('filters', p_filters, 16, 16384);
     select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
-    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before', 'recorded_before');
+    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before', 'recorded_before',
+                    'store_items');
     if v_unknown is not null then
         raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
             hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before, '
-                   'recorded_before.';
+                   'recorded_before, store_items (true: include key-value store items).';
+    end if;
+    if p_filters ? 'store_items' and jsonb_typeof(p_filters->'store_items') <> 'boolean' then
+        raise exception 'pymem: filters.store_items must be true or false' using errcode = '22023';
     end if;
     if p_filters ? 'metadata' and jsonb_typeof(p_filters->'metadata') <> 'object' then
         raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
@@ -3032,6 +3036,11 @@ CREATE FUNCTION _pymem.visible_predicate(p_as_of boolean, p_kinds boolean, p_fil
                 then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
         || case when p_filters ? 'recorded_before'
                 then ' and m.created_at < ($5->>''recorded_before'')::timestamptz' else '' end
+        -- Items of an application's key-value store (PymemStore: metadata key "langgraph") are
+        -- not conversational memory: left out unless store_items is true or the metadata
+        -- filter asks for them.
+        || case when p_filters->'store_items' = 'true' or (p_filters->'metadata') ? 'langgraph' then ''
+                else ' and not (m.metadata ? ''langgraph'')' end
 $_$;
 
 --
@@ -5221,6 +5230,8 @@ begin
     if p_limit is null or p_limit not between 1 and 1000 then
         raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
     end if;
+    -- Listing shows key-value store items too (they are the user's data), unless asked not to.
+    p_filters := jsonb_build_object('store_items', true) || coalesce(p_filters, '{}');
     -- $1 user  $4 kinds  $5 filters  $6 as_of: the parameters visible_predicate names
     return query execute format(
         'select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
@@ -5239,7 +5250,7 @@ $_$;
 -- Name: FUNCTION list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid); Type: COMMENT; Schema: pymem; Owner: -
 --
 
-COMMENT ON FUNCTION pymem.list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid) IS 'A user''s memories of the calling tenant, newest first: the current ones, or those valid at p_as_of, narrowed by kinds and filters as in retrieve. Pages: pass the last id as p_before. Tenant roles only.';
+COMMENT ON FUNCTION pymem.list_memories(p_user_id text, p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_limit integer, p_before uuid) IS 'A user''s memories of the calling tenant, newest first: the current ones, or those valid at p_as_of, narrowed by kinds and filters as in retrieve (key-value store items included unless filters.store_items is false). Pages: pass the last id as p_before. Tenant roles only.';
 
 --
 -- Name: list_tenants(); Type: FUNCTION; Schema: pymem; Owner: -

@@ -111,6 +111,7 @@ def test_cue_phrases_match_whole_words(db, text, cue, says):
     ("When did the launch happen?", False),
     ("What was my highest score?", False),
     ("What did we originally plan?", False),
+    ("", False),  # no words (a vector-only call)
 ])
 def test_a_query_asks_about_now_unless_it_holds_a_past_cue(db, query, about_now):
     with db.connect() as conn:

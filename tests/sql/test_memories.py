@@ -214,6 +214,23 @@ def test_get_and_list_show_memories_as_stored(acme):
         acme.list("alice", filters={"colour": "red"})
 
 
+def test_key_value_store_items_stay_out_of_retrieve_unless_asked_for_and_list_shows_them(acme):
+    """Items of an application's key-value store (metadata key "langgraph", PymemStore's) are
+    not conversational memory; the rule is in SQL, so every caller gets it."""
+    item = acme.remember("alice", '{"food": "pizza", "n": 5}', embedding=unit_vector(1),
+                         metadata={"langgraph": {"path": "alice/prefs", "key": "food"}})
+    said = acme.remember("alice", "Alice loves pizza", embedding=unit_vector(2))
+    assert [m.id for m in acme.retrieve("alice", "pizza", query_embedding=unit_vector(1))] == [said]
+    assert {m.id for m in acme.retrieve("alice", "pizza", query_embedding=unit_vector(1),
+                                        include_store_items=True)} == {item, said}
+    assert {m.id for m in acme.retrieve("alice", "pizza", query_embedding=unit_vector(1),
+                                        filters={"metadata": {"langgraph": {"key": "food"}}})} == {item}
+    assert {m.id for m in acme.list("alice")} == {item, said}
+    assert [m.id for m in acme.list("alice", filters={"store_items": False})] == [said]
+    with pytest.raises(InvalidInput, match="store_items must be true or false"):
+        acme.retrieve("alice", "pizza", query_embedding=unit_vector(1), filters={"store_items": "yes"})
+
+
 def test_min_score_leaves_out_weak_matches(acme):
     acme.remember("alice", "Alice prefers dark mode", embedding=unit_vector(1))
     acme.remember("alice", "Alice has two cats named Miso and Tofu", embedding=unit_vector(2))

@@ -42,12 +42,12 @@ $$;
 comment on function _pymem.says(text, text) is
     'Whether the text holds a cue phrase of the kind (past, change), word for word. Internal.';
 
--- Whether a query asks how things are now: it holds no past cue. (Requiring a present
+-- Whether a query asks how things are now: it holds a word and no past cue. (Requiring a present
 -- cue as well missed verbless questions, "How many units in the order?", and changed
 -- nothing on LoCoMo: StateBench train 0.772 -> 0.788 in simulation, LoCoMo recall@5 equal.)
 create or replace function _pymem.asks_about_now(p_query text) returns boolean
     language sql stable security invoker parallel safe
     set search_path = pg_catalog, pg_temp
-as $$ select not _pymem.says(p_query, 'past') $$;
+as $$ select coalesce(p_query, '') ~ '[[:alnum:]]' and not _pymem.says(p_query, 'past') $$;
 comment on function _pymem.asks_about_now(text) is
     'Whether a query asks how things are now: it holds no past cue (_pymem.cue_phrases). Internal.';

@@ -173,6 +173,8 @@ begin
     if p_limit is null or p_limit not between 1 and 1000 then
         raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
     end if;
+    -- Listing shows key-value store items too (they are the user's data), unless asked not to.
+    p_filters := jsonb_build_object('store_items', true) || coalesce(p_filters, '{}');
     -- $1 user  $4 kinds  $5 filters  $6 as_of: the parameters visible_predicate names
     return query execute format(
         'select m.id, m.tenant_id, m.user_id, m.kind, m.content, m.status, m.importance, m.confidence,
@@ -188,5 +190,6 @@ end
 $$;
 comment on function pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid) is
     'A user''s memories of the calling tenant, newest first: the current ones, or those valid at '
-    'p_as_of, narrowed by kinds and filters as in retrieve. Pages: pass the last id as p_before. '
+    'p_as_of, narrowed by kinds and filters as in retrieve (key-value store items included unless '
+    'filters.store_items is false). Pages: pass the last id as p_before. '
     'Tenant roles only.';

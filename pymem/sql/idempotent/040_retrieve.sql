@@ -178,11 +178,15 @@ begin
     end if;
     perform _pymem.check_json('filters', p_filters, 16, 16384);
     select string_agg(k, ', ') into v_unknown from jsonb_object_keys(p_filters) k
-    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before', 'recorded_before');
+    where k not in ('session_id', 'agent_id', 'metadata', 'observed_after', 'observed_before', 'recorded_before',
+                    'store_items');
     if v_unknown is not null then
         raise exception 'pymem: unknown filter(s): %', v_unknown using errcode = '22023',
             hint = 'Filters: session_id, agent_id, metadata (JSON containment), observed_after, observed_before, '
-                   'recorded_before.';
+                   'recorded_before, store_items (true: include key-value store items).';
+    end if;
+    if p_filters ? 'store_items' and jsonb_typeof(p_filters->'store_items') <> 'boolean' then
+        raise exception 'pymem: filters.store_items must be true or false' using errcode = '22023';
     end if;
     if p_filters ? 'metadata' and jsonb_typeof(p_filters->'metadata') <> 'object' then
         raise exception 'pymem: filters.metadata must be a JSON object' using errcode = '22023';
@@ -222,6 +226,11 @@ as $$
                 then ' and m.observed_at < ($5->>''observed_before'')::timestamptz' else '' end
         || case when p_filters ? 'recorded_before'
                 then ' and m.created_at < ($5->>''recorded_before'')::timestamptz' else '' end
+        -- Items of an application's key-value store (PymemStore: metadata key "langgraph") are
+        -- not conversational memory: left out unless store_items is true or the metadata
+        -- filter asks for them.
+        || case when p_filters->'store_items' = 'true' or (p_filters->'metadata') ? 'langgraph' then ''
+                else ' and not (m.metadata ? ''langgraph'')' end
 $$;
 
 -- Lexical search (issue 32). pg_textsearch 1.0.0's bm25 index, which this replaced, lost
