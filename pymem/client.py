@@ -109,11 +109,6 @@ def _translate(exc: psycopg.Error) -> PymemError:
 STORE_ITEM_KEY = "langgraph"
 
 
-def is_store_item(memory: Any) -> bool:
-    """Whether a memory is an item of an application's key-value store, not conversational memory."""
-    return isinstance(memory.metadata, dict) and isinstance(memory.metadata.get(STORE_ITEM_KEY), dict)
-
-
 def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
     """Catch what cannot reach PostgreSQL at all (NUL bytes, non-strings) with a clear error."""
     if value is None and optional:
