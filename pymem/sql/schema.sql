@@ -1208,7 +1208,7 @@ CREATE FUNCTION _pymem.entity_key(p_type text, p_name text) RETURNS text
 CREATE FUNCTION _pymem."extract"(p_messages jsonb, p_user_id text) RETURNS jsonb
     LANGUAGE plpgsql STABLE PARALLEL SAFE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 declare
     v_out      jsonb := '[]';
     v_message  record;
@@ -1245,14 +1245,15 @@ begin
         v_episode_chars := v_episode_chars - length(v_text);
         -- Each clause is read once; the readings of the whole message are at hand.
         -- A clause that only points back ("it's my favourite now") is read with the one before.
-        select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n)
+        select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n, 'said', c.text)
                                   order by c.n), '[]')
           into v_all
           from (select k.n, case when k.clause ~* '^(?:it|that|this)(?:''s|\s+is|\s+was)\M' and k.previous is not null
                                  then k.previous || ', ' || k.clause else k.clause end as text
                 from (select c.clause, c.n, lag(c.clause) over (order by c.n) as previous
                       from _pymem.clauses(v_text) c) k) c;
-        for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
+        for v_clause in select (x->>'n')::int as n, x->>'said' as said, x - 'n' - 'said' as analysis
+                        from jsonb_array_elements(v_all) x loop
             v_a := v_clause.analysis;
             v_kind := null;
             v_runs := _pymem.word_runs(v_a->>'statement');
@@ -1284,13 +1285,16 @@ begin
                 v_kind := 'procedural';
                 v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
             elsif v_a->>'modality' = 'assertion' and v_a->>'polarity' = 'positive'
-                  and (coalesce((v_a->>'update_cue')::boolean, false) or _pymem.says(v_a->>'statement', 'change')) then
-                -- A clause that announces a change ("Update: the demo moved to 11:30", "The ACTUAL
-                -- value is: 5 engineers") is kept on its own: the turn may also name the value it
-                -- replaces, and retrieval can put only a memory that states the new value alone
-                -- above the old one (017_cues.sql).
+                  and _pymem.says(v_clause.said, 'correction') then
+                -- A clause that corrects or replaces a value ("Update: the demo moved to 11:30",
+                -- "The ACTUAL value is: 5 engineers", "Make that $150,000") is kept on its own:
+                -- the turn may also name the value it replaces, and retrieval can put only a
+                -- memory that states the new value alone above the old one (017_cues.sql). It
+                -- closes nothing (kept_for): the read-time rule orders it, a wrong guess here
+                -- would lose a true memory.
                 v_kind := 'fact';
                 v_content := v_a->>'content';
+                v_a := v_a || '{"kept_for": "correction"}';
             end if;
             continue when v_kind is null;
             -- "Not X anymore - Y please": the new value closes X anyway; the cessation would
@@ -1340,7 +1344,7 @@ begin
     end loop;
     return v_out;
 end
-$$;
+$_$;
 
 --
 -- Name: FUNCTION "extract"(p_messages jsonb, p_user_id text); Type: COMMENT; Schema: _pymem; Owner: -
@@ -2444,7 +2448,7 @@ $$;
 -- Name: FUNCTION says(p_text text, p_cue text); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.says(p_text text, p_cue text) IS 'Whether the text holds a cue phrase of the kind (past, change), word for word. Internal.';
+COMMENT ON FUNCTION _pymem.says(p_text text, p_cue text) IS 'Whether the text holds a cue phrase of the kind (past, change, correction), word for word. Internal.';
 
 --
 -- Name: schedule_plan(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -3155,7 +3159,9 @@ begin
     -- A statement no vocabulary attribute covers has a slot of its own (or none). With an
     -- update cue it may still replace the nearest memory of its kind, below.
     v_own := v_statement is not null and coalesce(v_statement->>'cardinality', 'own') = 'own';
+    -- A clause the extractor kept only because it corrects something (_pymem.extract) closes nothing.
     v_cue := v_own and coalesce((v_statement->>'update_cue')::boolean, false)
+             and v_statement->>'kept_for' is distinct from 'correction'
              and v_statement->>'modality' = 'assertion' and v_statement->>'subject' = 'user';
 
     -- 1. The slot's current memory (locked: concurrent writers to one slot serialise).
@@ -6230,7 +6236,7 @@ ALTER TABLE ONLY _pymem.contradictions FORCE ROW LEVEL SECURITY;
 CREATE TABLE _pymem.cue_phrases (
     cue text NOT NULL,
     phrase text NOT NULL,
-    CONSTRAINT cue_phrases_cue_check CHECK ((cue = ANY (ARRAY['past'::text, 'change'::text]))),
+    CONSTRAINT cue_phrases_cue_check CHECK ((cue = ANY (ARRAY['past'::text, 'change'::text, 'correction'::text]))),
     CONSTRAINT cue_phrases_phrase_check CHECK (((phrase ~ '^[a-z0-9'']+( [a-z0-9'']+)*$'::text) AND (length(phrase) <= 60)))
 );
 

@@ -3,8 +3,10 @@ best results a newer statement that announces a change ranks above the older one
 stay in the answer with earlier_than naming it. Real database, as the tenant role."""
 
 import datetime as dt
+import json
 
 import numpy as np
+import psycopg
 import pytest
 
 from pymem.client import Memory, format_context
@@ -152,3 +154,28 @@ def test_the_offline_extractor_keeps_a_clause_that_announces_a_change(db):
     with db.connect() as conn:
         found = conn.execute("select _pymem.extract(%s::jsonb, 'u')", (messages,)).fetchone()[0]
     assert [(c["kind"], c["content"]) for c in found] == [("fact", "Globex demo rescheduled to 11:30 AM")]
+
+
+@pytest.mark.parametrize("kept_for, action", [(None, "superseded"), ("correction", "created")])
+def test_a_clause_kept_for_its_correction_cue_closes_nothing(client, db, kept_for, action):
+    """The write path's update-cue rule may close the nearest memory of a statement with an
+    update cue; a clause the extractor kept only because it corrects something may not: the
+    read-time rule orders it, and a wrong guess would lose a true memory."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    near = unit_vector(1)
+    acme.remember("u", "User has been reading a thriller", kind="fact", embedding=near, observed_at=NOW - DAY)
+    statement = {"subject": "user", "modality": "assertion", "polarity": "positive", "cardinality": "own",
+                 "update_cue": True, **({"kept_for": kept_for} if kept_for else {})}
+    with db.connect() as conn:
+        tenant = conn.execute("select to_jsonb(t) from _pymem.tenants t where tenant_id = 'acme'").fetchone()[0]
+        conn.execute(psycopg.sql.SQL("set role {}").format(psycopg.sql.Identifier(client.tenant_role("acme"))))
+        memory = {"tenant_id": "acme", "id": "01a25300-0000-7000-8000-000000000001", "user_id": "u", "kind": "fact",
+                  "content": "Now I am reading a cookbook", "status": "active", "importance": 0.5, "confidence": 0.9,
+                  "mention_count": 1, "source": {}, "metadata": {}, "statement": statement}
+        result = conn.execute(
+            "select _pymem.write_memory(jsonb_populate_record(null::_pymem.tenants, %s), "
+            "jsonb_populate_record(null::_pymem.memories, %s || jsonb_build_object('embedding', %s::vector::text, "
+            "'observed_at', now(), 'valid_from', now())), 'test')",
+            (json.dumps(tenant), json.dumps(memory), str(_towards(near, unit_vector(5), 0.45).tolist()))).fetchone()[0]
+    assert result["action"] == action

@@ -6,8 +6,9 @@
 -- Among the best results of such a query, a newer statement that announces a change
 -- (a change cue: "Update: ...", "we moved it to ...", "make that $150,000", "just got my
 -- highest score") ranks above the older ones; they stay in the answer, marked as earlier
--- (sql/idempotent/040_retrieve.sql, stage "current"). Chosen on StateBench train and
--- LoCoMo conversations 0-4; the figures are in docs/consistency.md.
+-- (sql/idempotent/040_retrieve.sql, stage "current"). A clause with a correction cue (a
+-- stronger subset) is kept as a memory of its own by the offline extractor (055). Chosen on
+-- StateBench train and LoCoMo conversations 0-4; the figures are in docs/consistency.md.
 
 with seed (cue, phrase) as (
     select 'past', unnest(array['did', 'didn''t', 'was', 'wasn''t', 'were', 'weren''t', 'had', 'ago', 'last',
@@ -20,6 +21,14 @@ with seed (cue, phrase) as (
                                   'make that', 'recently', 'finally', 'nowadays', 'these days', 'from now on',
                                   'replaced', 'postponed', 'no more', 'switch', 'switching', 'moving',
                                   'changing', 'updating'])
+    union all
+    -- the offline extractor keeps a clause with one of these as a memory of its own
+    select 'correction', unnest(array['update', 'updated', 'correction', 'corrected', 'actual value',
+                                      'make that', 'rescheduled', 'moved to', 'moved it to', 'changed to',
+                                      'change to', 'switched to', 'switching to', 'instead of', 'no longer',
+                                      'cancelled', 'canceled', 'postponed', 'pushed back', 'replaced', 'override',
+                                      'overriding', 'revised', 'as of today', 'from now on', 'final', 'is now',
+                                      'are now', 'am now', 'i''m now', 'we''re now'])
 ), upserted as (
     insert into _pymem.cue_phrases (cue, phrase) select cue, phrase from seed
     on conflict do nothing
@@ -40,7 +49,7 @@ as $$
                        in ' ' || regexp_replace(lower(replace(coalesce(p_text, ''), '’', '''')), '[^a-z0-9'']+', ' ', 'g') || ' ') > 0)
 $$;
 comment on function _pymem.says(text, text) is
-    'Whether the text holds a cue phrase of the kind (past, change), word for word. Internal.';
+    'Whether the text holds a cue phrase of the kind (past, change, correction), word for word. Internal.';
 
 -- Whether a query asks how things are now: it holds a word and no past cue. (Requiring a present
 -- cue as well missed verbless questions, "How many units in the order?", and changed

@@ -1020,14 +1020,15 @@ begin
         v_episode_chars := v_episode_chars - length(v_text);
         -- Each clause is read once; the readings of the whole message are at hand.
         -- A clause that only points back ("it's my favourite now") is read with the one before.
-        select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n)
+        select coalesce(jsonb_agg(pymem.analyze_statement(c.text, p_user_id, true) || jsonb_build_object('n', c.n, 'said', c.text)
                                   order by c.n), '[]')
           into v_all
           from (select k.n, case when k.clause ~* '^(?:it|that|this)(?:''s|\s+is|\s+was)\M' and k.previous is not null
                                  then k.previous || ', ' || k.clause else k.clause end as text
                 from (select c.clause, c.n, lag(c.clause) over (order by c.n) as previous
                       from _pymem.clauses(v_text) c) k) c;
-        for v_clause in select (x->>'n')::int as n, x - 'n' as analysis from jsonb_array_elements(v_all) x loop
+        for v_clause in select (x->>'n')::int as n, x->>'said' as said, x - 'n' - 'said' as analysis
+                        from jsonb_array_elements(v_all) x loop
             v_a := v_clause.analysis;
             v_kind := null;
             v_runs := _pymem.word_runs(v_a->>'statement');
@@ -1059,13 +1060,16 @@ begin
                 v_kind := 'procedural';
                 v_content := 'Instruction from user: ' || btrim(v_a->>'statement', ' .!');
             elsif v_a->>'modality' = 'assertion' and v_a->>'polarity' = 'positive'
-                  and (coalesce((v_a->>'update_cue')::boolean, false) or _pymem.says(v_a->>'statement', 'change')) then
-                -- A clause that announces a change ("Update: the demo moved to 11:30", "The ACTUAL
-                -- value is: 5 engineers") is kept on its own: the turn may also name the value it
-                -- replaces, and retrieval can put only a memory that states the new value alone
-                -- above the old one (017_cues.sql).
+                  and _pymem.says(v_clause.said, 'correction') then
+                -- A clause that corrects or replaces a value ("Update: the demo moved to 11:30",
+                -- "The ACTUAL value is: 5 engineers", "Make that $150,000") is kept on its own:
+                -- the turn may also name the value it replaces, and retrieval can put only a
+                -- memory that states the new value alone above the old one (017_cues.sql). It
+                -- closes nothing (kept_for): the read-time rule orders it, a wrong guess here
+                -- would lose a true memory.
                 v_kind := 'fact';
                 v_content := v_a->>'content';
+                v_a := v_a || '{"kept_for": "correction"}';
             end if;
             continue when v_kind is null;
             -- "Not X anymore - Y please": the new value closes X anyway; the cessation would

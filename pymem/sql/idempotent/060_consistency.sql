@@ -324,7 +324,9 @@ begin
     -- A statement no vocabulary attribute covers has a slot of its own (or none). With an
     -- update cue it may still replace the nearest memory of its kind, below.
     v_own := v_statement is not null and coalesce(v_statement->>'cardinality', 'own') = 'own';
+    -- A clause the extractor kept only because it corrects something (_pymem.extract) closes nothing.
     v_cue := v_own and coalesce((v_statement->>'update_cue')::boolean, false)
+             and v_statement->>'kept_for' is distinct from 'correction'
              and v_statement->>'modality' = 'assertion' and v_statement->>'subject' = 'user';
 
     -- 1. The slot's current memory (locked: concurrent writers to one slot serialise).
