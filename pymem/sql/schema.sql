@@ -2856,7 +2856,7 @@ $$;
 CREATE FUNCTION _pymem.tenant(p_tenant_id text) RETURNS _pymem.tenants
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
+    AS $_$
 declare
     v_tenant _pymem.tenants;
 begin
@@ -2864,11 +2864,13 @@ begin
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id;
     if not found then
         raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
-            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
+            using errcode = '42704',
+                  hint = format('Create it first: pymem tenant create %1$s (CLI), client.create_tenant(%2$s) '
+                                '(Python) or select pymem.create_tenant(%2$s) (SQL).', p_tenant_id, quote_literal(p_tenant_id));
     end if;
     return v_tenant;
 end
-$$;
+$_$;
 
 --
 -- Name: tenant_group(); Type: FUNCTION; Schema: _pymem; Owner: -

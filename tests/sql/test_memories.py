@@ -3,6 +3,7 @@ async, the same cases), on the real database."""
 
 import datetime as dt
 
+import psycopg
 import pytest
 
 from pymem.client import AlreadyExists, InvalidInput, NotFound
@@ -241,3 +242,11 @@ def test_min_score_leaves_out_weak_matches(acme):
     assert acme.retrieve("alice", "cats", query_embedding=unit_vector(2), min_score=999) == []
     with pytest.raises(InvalidInput, match="min_score"):
         acme.retrieve("alice", "cats", min_score=-1)
+
+
+def test_an_unknown_tenant_names_how_to_create_one_on_every_surface(db):
+    with db.connect() as conn, pytest.raises(psycopg.errors.UndefinedObject) as raised:
+        conn.execute("select _pymem.tenant('nobody')")
+    hint = raised.value.diag.message_hint
+    assert "pymem tenant create nobody" in hint and "client.create_tenant('nobody')" in hint
+    assert "select pymem.create_tenant('nobody')" in hint

@@ -14,7 +14,9 @@ begin
     select * into v_tenant from _pymem.tenants t where t.tenant_id = p_tenant_id;
     if not found then
         raise exception 'pymem: unknown tenant %', quote_literal(p_tenant_id)
-            using errcode = '42704', hint = 'Create it first: pymem.create_tenant(tenant_id).';
+            using errcode = '42704',
+                  hint = format('Create it first: pymem tenant create %1$s (CLI), client.create_tenant(%2$s) '
+                                '(Python) or select pymem.create_tenant(%2$s) (SQL).', p_tenant_id, quote_literal(p_tenant_id));
     end if;
     return v_tenant;
 end
