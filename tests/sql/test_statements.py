@@ -236,6 +236,18 @@ def test_a_diet_the_user_keeps_still_reads(analyze, sentence, diet):
     assert (a.get("attribute"), a.get("value")) == ("diet", diet)
 
 
+@pytest.mark.parametrize("sentence", ["The value was: Client call at 2pm EST Tuesday.", "The sync moved to 10:30 CET",
+                                      "Dial in at 9 am PST"])
+def test_a_time_zone_after_a_clock_time_is_part_of_the_time(analyze, sentence):
+    assert analyze(sentence).get("attribute") != "time_zone"
+
+
+@pytest.mark.parametrize("sentence, zone", [("I'm on EST now", "Eastern time"), ("My time zone is CET", "CET")])
+def test_a_time_zone_said_of_the_user_still_reads(analyze, sentence, zone):
+    a = analyze(sentence)
+    assert (a.get("attribute"), a.get("value")) == ("time_zone", zone)
+
+
 @pytest.mark.parametrize("sentence", ["Hey! Actually I've never been fishing.", "Never give up!", "Never been there before."])
 def test_sentences_with_never_or_always_are_no_instructions_unless_they_instruct(analyze, sentence):
     # "Actually I've never been fishing" may still be kept as a fact (a clause with a change cue)
@@ -327,3 +339,4 @@ def test_without_a_slot_or_value_a_cessation_closes_the_one_memory_that_mentions
     acme.remember("w", "I love watching rugby matches with friends")
     acme.remember("w", "I gave up rugby after my knee injury")  # two mentions: which one ends is unclear
     assert {c for c, s, _ in _memories(db, "w") if s == "superseded"} == set()
+
