@@ -396,12 +396,13 @@ def measure_client(db: BenchDatabase, spec: dict, *, queries: int, rounds: int) 
         client.close()
 
 
-def conversation_spec(*, turns: int = 500, big_turns: int = 5000, big_users: int = 2) -> dict:
-    """The conversation classes: every LoCoMo conversation cut to ``turns`` turns, and
-    ``big_users`` users of ``big_turns`` turns (conversations repeated, dates shifted)."""
+def conversation_spec(*, turns: int = 500, users: int = 10, big_turns: int = 5000, big_users: int = 2) -> dict:
+    """The conversation classes: ``users`` LoCoMo conversations (all ten by default) of
+    ``turns`` turns each, and ``big_users`` users of ``big_turns`` turns (conversations
+    repeated, dates shifted)."""
     groups = []
-    if turns:
-        groups.append({"class": f"conversation_{turns}", "tenant": f"conversation-{turns}", "users": 10,
+    if turns and users:
+        groups.append({"class": f"conversation_{turns}", "tenant": f"conversation-{turns}", "users": users,
                        "turns": turns})
     if big_turns and big_users:
         groups.append({"class": f"conversation_{big_turns}", "tenant": f"conversation-{big_turns}",
@@ -553,6 +554,12 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
         progress=None, profile: bool = False, statements: int | None = None,
         conversations: dict | None = None) -> dict:
     spec = spec or default_spec()
+    skipped = None
+    if dsn and spec["groups"] and conversations and conversations["groups"]:
+        # a --dsn database holds one corpus
+        skipped = ("skipped: with --dsn, run the conversation classes on their own "
+                   "(--small-tenants 0 --big-users 0 --huge-memories 0)")
+        conversations = None
     if spec["groups"]:
         db, corpus_info = open_corpus("pymem_bench_retrieval", spec, home=home, dsn=dsn, rebuild=rebuild,
                                       progress=progress)
@@ -567,6 +574,8 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
                                          statements=statements)
         corpus_info = {**corpus_info, "conversations": measured["corpus"]}
         conversation_classes = measured["classes"]
+    elif skipped:
+        corpus_info = {**corpus_info, "conversations": skipped}
     result = {
         "benchmark": "retrieval",
         "vectors": (f"synthetic: mixture of {spec['topics']} Gaussians on the unit sphere (384 d, noise "
