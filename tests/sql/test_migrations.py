@@ -307,6 +307,9 @@ def test_rows_stored_before_0018_get_their_values_back_in_the_row(client, db):
     with db.connect() as conn:
         conn.execute((SQL_DIR / "incremental" / "0018_rows_inline.sql").read_text(encoding="utf-8"))
         conn.commit()
+        assert conn.execute(out_of_line).fetchone() == (3, 0)  # left to the backfill
+    assert "rows_inline" in migrate.migrate(db.admin_dsn)["backfilled"]
+    with db.connect() as conn:
         assert conn.execute(out_of_line).fetchone() == (0, 0)
         assert conn.execute("select reloptions from pg_class where relname = %s", (partition,)).fetchone()[0] \
             == ["toast_tuple_target=8160"]

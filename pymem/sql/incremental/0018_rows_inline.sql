@@ -17,24 +17,19 @@
 --              partitions here, and _pymem.create_tenant (020_tenants.sql) for new ones.
 alter table _pymem.memories alter column embedding set storage plain;
 
--- Rows stored before keep their out-of-line or compressed values until rewritten: each
--- tenant partition rewrites those rows. content || '' is a new value (an unchanged one would
--- keep its TOAST pointer), so the lexemes trigger computes the same lexemes afresh; the
--- embedding goes through real[] (the same floats). The lexical statistics trigger sees
--- equal lexemes and does nothing. The HNSW and GIN indexes grow by the rewritten rows'
--- new versions until the next VACUUM (or pymem admin reindex).
 do $$
 declare
     v_tenant _pymem.tenants;
 begin
     for v_tenant in select * from _pymem.tenants t order by t.tenant_id loop
         execute format('alter table _pymem.%I set (toast_tuple_target = 8160)', 'memories_' || v_tenant.storage_suffix);
-        execute format($u$
-            update _pymem.%I m set content = m.content || '', embedding = (m.embedding::real[])::vector
-            where pg_column_toast_chunk_id(m.embedding) is not null or pg_column_compression(m.embedding) is not null
-               or pg_column_toast_chunk_id(m.lexemes) is not null or pg_column_compression(m.lexemes) is not null
-               or pg_column_toast_chunk_id(m.content) is not null or pg_column_compression(m.content) is not null$u$,
-            'memories_' || v_tenant.storage_suffix);
     end loop;
 end
 $$;
+
+-- Rows stored before keep their out-of-line or compressed values until rewritten, which
+-- `pymem migrate` does right after this file, one transaction per tenant partition
+-- (pymem/migrate.py, run_backfills 'rows_inline'): each rewritten row is a new row version
+-- in the HNSW and GIN indexes, too much for one transaction on a large install. Until then
+-- those rows answer as before, only slower.
+insert into _pymem.pending_backfills (name) values ('rows_inline');
