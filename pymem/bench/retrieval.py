@@ -579,8 +579,10 @@ def run(*, spec: dict | None = None, home=None, dsn=None, rebuild=False, queries
     result = {
         "benchmark": "retrieval",
         "vectors": (f"synthetic: mixture of {spec['topics']} Gaussians on the unit sphere (384 d, noise "
-                    f"{spec['noise']}), not the real embedder"),
-        "text": "pseudo-words: topic words mixed with common words",
+                    f"{spec['noise']}), not the real embedder") if spec["groups"] else None,
+        "text": "pseudo-words: topic words mixed with common words" if spec["groups"] else None,
+        "conversations": ("LoCoMo turns with sessions and dates, the packaged model's embeddings; LoCoMo "
+                          "questions as queries") if conversation_classes else None,
         "corpus": {**corpus_info, "spec": spec["groups"]},
         "options": options or {},
         # With --profile every call also times its stages (a few clock reads and a NOTICE):
