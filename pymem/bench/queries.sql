@@ -63,14 +63,6 @@ with u as materialized (
     where m.tenant_id = %(tenant_id)s and m.user_id = %(user_id)s and m.status = 'active' and m.embedding is not null)
 select u.id, u.distance from u where u.distance < 1 order by u.distance, u.id limit %(top_k)s;
 
--- name: profile_retrieve
--- Ask pymem.retrieve for its stage timings (a NOTICE per call) in this session.
-select set_config('pymem.profile_retrieve', 'on', false);
-
--- name: retrieve_statements
--- How many prepared main statements pymem.retrieve keeps in this session.
-select set_config('pymem.retrieve_statements', %(keep)s, false);
-
 -- name: questions_table
 -- The conversation classes' questions with their embeddings (pymem bench retrieval).
 create table if not exists public.pymem_bench_questions (
@@ -97,3 +89,11 @@ where class = %(class)s order by n, user_id;
 -- name: user_memories
 -- How many memories a user holds (a conversation build resumes with the users it lacks).
 select count(*) from _pymem.memories where tenant_id = %(tenant_id)s and user_id = %(user_id)s;
+
+-- name: profile_retrieve
+-- Ask pymem.retrieve for its stage timings (a NOTICE per call) in this session.
+select set_config('pymem.profile_retrieve', 'on', false);
+
+-- name: retrieve_statements
+-- How many prepared main statements pymem.retrieve keeps in this session.
+select set_config('pymem.retrieve_statements', %(keep)s, false);
