@@ -319,6 +319,15 @@ def _upgrade_with_lock_retries(engine, command, target: str) -> list[str]:
 _BACKFILLS = {
     # 0012_turn_hash.sql
     "turn_hash": "update {} set turn_hash = _pymem.turn_hash(content) where kind = 'episode' and turn_hash is null",
+    # 0018_rows_inline.sql: the values a row kept out of line or compressed, back in the row.
+    # content || '' is a new value (an unchanged one keeps its TOAST pointer), so the lexemes
+    # trigger computes the same lexemes afresh; the embedding goes through real[] (the same
+    # floats). The lexical statistics trigger sees equal lexemes and does nothing.
+    "rows_inline": "update {} m set content = m.content || '', embedding = (m.embedding::real[])::vector"
+                   " where pg_column_toast_chunk_id(m.embedding) is not null"
+                   " or pg_column_compression(m.embedding) is not null"
+                   " or pg_column_toast_chunk_id(m.lexemes) is not null or pg_column_compression(m.lexemes) is not null"
+                   " or pg_column_toast_chunk_id(m.content) is not null or pg_column_compression(m.content) is not null",
 }
 
 

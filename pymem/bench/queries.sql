@@ -50,13 +50,45 @@ reset role;
 -- One retrieval call, as the tenant role: the call the latency figures time.
 select id from pymem.retrieve(%(user_id)s, %(query)s, %(embedding)s, %(top_k)s, null, null, null, null, %(options)s);
 
+-- name: retrieve_vector_scores
+-- One retrieval call with each result's vector score (recall counts ties by distance).
+select id, vector_score from pymem.retrieve(%(user_id)s, %(query)s, %(embedding)s, %(top_k)s, null, null, null, null,
+                                            %(options)s);
+
 -- name: exact_neighbours
 -- Ground truth: a user's exact top-k by cosine distance (materialized: no index involved),
 -- among rows of positive similarity (retrieve clamps similarity at 0, so it cannot order the rest).
 with u as materialized (
     select m.id, m.embedding <=> %(embedding)s as distance from _pymem.memories m
     where m.tenant_id = %(tenant_id)s and m.user_id = %(user_id)s and m.status = 'active' and m.embedding is not null)
-select u.id from u where u.distance < 1 order by u.distance, u.id limit %(top_k)s;
+select u.id, u.distance from u where u.distance < 1 order by u.distance, u.id limit %(top_k)s;
+
+-- name: questions_table
+-- The conversation classes' questions with their embeddings (pymem bench retrieval).
+create table if not exists public.pymem_bench_questions (
+    class     text not null,
+    tenant_id text not null,
+    user_id   text not null,
+    n         integer not null,
+    question  text not null,
+    embedding vector(384) not null,
+    primary key (class, user_id, n)
+);
+
+-- name: question_record
+-- One question of a conversation class.
+insert into public.pymem_bench_questions (class, tenant_id, user_id, n, question, embedding)
+values (%(class)s, %(tenant_id)s, %(user_id)s, %(n)s, %(question)s, %(embedding)s)
+on conflict (class, user_id, n) do nothing;
+
+-- name: questions
+-- A conversation class's questions, users interleaved (question 0 of each user, then 1, ...).
+select tenant_id, user_id, question, embedding from public.pymem_bench_questions
+where class = %(class)s order by n, user_id;
+
+-- name: user_memories
+-- How many memories a user holds (a conversation build resumes with the users it lacks).
+select count(*) from _pymem.memories where tenant_id = %(tenant_id)s and user_id = %(user_id)s;
 
 -- name: profile_retrieve
 -- Ask pymem.retrieve for its stage timings (a NOTICE per call) in this session.

@@ -94,6 +94,13 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 @click.option("--big-memories", type=click.IntRange(1), default=1000, show_default=True, help="Memories per big-tenant user.")
 @click.option("--huge-memories", type=click.IntRange(0), default=50_000, show_default=True,
               help="Memories of the one huge user (0: none).")
+@click.option("--conversation-turns", type=click.IntRange(0), default=500, show_default=True,
+              help="Turns of each LoCoMo user of the conversation class (0: none).")
+@click.option("--conversation-users", type=click.IntRange(0, 10), default=10, show_default=True,
+              help="LoCoMo conversations in the conversation class, one user each.")
+@click.option("--conversation-big-turns", type=click.IntRange(0), default=5000, show_default=True,
+              help="Turns of each user of the big conversation class (repeated conversations; 0: none).")
+@click.option("--conversation-big-users", type=click.IntRange(0, 10), default=2, show_default=True)
 @click.option("--queries", type=click.IntRange(1), default=200, show_default=True, help="Queries per class.")
 @click.option("--rounds", type=click.IntRange(1), default=3, show_default=True,
               help="Timed rounds (after one warm-up); percentiles are medians over rounds.")
@@ -112,8 +119,10 @@ def bench_ingest(ctx: Context, rate: float, duration: float, workers: int, users
 @report
 @pass_ctx
 def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_memories: int, big_users: int,
-                    big_memories: int, huge_memories: int, queries: int, rounds: int, client_queries: int,
-                    no_client: bool, ef_search: int | None, rebuild: bool, scale: bool, scale_sizes: str,
+                    big_memories: int, huge_memories: int, conversation_turns: int, conversation_users: int,
+                    conversation_big_turns: int, conversation_big_users: int, queries: int, rounds: int,
+                    client_queries: int, no_client: bool, ef_search: int | None, rebuild: bool, scale: bool,
+                    scale_sizes: str,
                     options_json: str | None, statements: int | None, profile: bool) -> dict:
     """Latency (p50/p95/p99) and vector recall@10 of pymem.retrieve per class of user."""
     from ..bench import retrieval
@@ -132,8 +141,12 @@ def bench_retrieval(ctx: Context, small_tenants: int, small_users: int, small_me
                                           big_memories=big_memories, huge_memories=huge_memories)
             result = retrieval.run(spec=spec, home=ctx.home, dsn=ctx.dsn, rebuild=rebuild, queries=queries,
                                    rounds=rounds, client_queries=client_queries, measure_client_e2e=not no_client,
-                                   options=options, progress=progress, profile=profile, statements=statements)
-    except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError) as exc:
+                                   options=options, progress=progress, profile=profile, statements=statements,
+                                   conversations=retrieval.conversation_spec(
+                                       turns=conversation_turns, users=conversation_users,
+                                       big_turns=conversation_big_turns,
+                                       big_users=conversation_big_users))
+    except (ServerError, client_mod.PymemError, psycopg.Error, RuntimeError, FileNotFoundError) as exc:
         fail(str(exc))
     finally:
         progress.__exit__(None, None, None)  # ends the bars before the report

@@ -99,3 +99,26 @@ def test_bench_extract_times_the_worker_statement_and_digests_what_it_read(db, t
     assert (again["candidates"], again["candidates_sha256"]) == (first["candidates"], first["candidates_sha256"])
     [saved] = tmp_path.glob("extract-*.json")
     assert json.loads(saved.read_text())["candidates_sha256"] == first["candidates_sha256"]
+
+
+@pytest.mark.skipif(not (shared_dir() / "locomo" / "locomo10.json").is_file(), reason="LoCoMo is not in ../shared")
+def test_bench_retrieval_conversation_classes(db, embedder):
+    """The conversation classes: real LoCoMo turns with sessions, a long user made of one
+    conversation repeated (through export and import), LoCoMo questions as queries."""
+    args = ["retrieval", "--small-tenants", "0", "--big-users", "0", "--huge-memories", "0",
+            "--conversation-turns", "20", "--conversation-users", "1", "--conversation-big-turns", "700",
+            "--conversation-big-users", "1", "--queries", "4", "--rounds", "1", "--no-client", "--json"]
+    first = _bench(db, *args)
+    assert set(first["classes"]) == {"conversation_20", "conversation_700"}
+    for figures in first["classes"].values():
+        assert CLASS_KEYS <= set(figures) and figures["sessions"] is True
+        assert figures["calls"] == 4 and figures["recall@10"] == 1.0  # exact-scan users
+    assert first["corpus"]["conversations"]["memories"] == 20 + 700
+    with db.connect() as conn:
+        # conversation 0 has 419 turns: the rest is the same again, a span later, sessions R1S1...
+        assert conn.execute("select count(*), count(*) filter (where session_id like 'R1S%'), "
+                            "min(observed_at) filter (where session_id like 'R1S%') "
+                            "> max(observed_at) filter (where session_id not like 'R%') "
+                            "from _pymem.memories where tenant_id = 'conversation-700'").fetchone() == (700, 281, True)
+    again = _bench(db, *args)
+    assert again["corpus"]["conversations"]["reused"] is True

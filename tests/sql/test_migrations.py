@@ -272,3 +272,49 @@ def test_pending_backfills_run_one_tenant_at_a_time_and_resume(client, db):
     with db.connect() as conn:
         assert conn.execute("select count(*), max(mention_count) from _pymem.memories "
                             "where tenant_id = 'bf7' and kind = 'episode'").fetchone() == (1, 2)
+
+
+def test_rows_stored_before_0018_get_their_values_back_in_the_row(client, db):
+    """0018_rows_inline.sql: a memory's embedding, lexemes and content stay in its row (a
+    conversation turn of 2.2 kB kept its embedding in TOAST, fetched for every distance).
+    Rows written under the old layout are rewritten in place: same values, same results."""
+    from ..conftest import unit_vector
+
+    client.create_tenant("toasty")
+    tenant = client.tenant("toasty")
+    words = " ".join(f"word{n} topic{n % 7}" for n in range(60))  # ~700 characters: a row past 2 kB
+    ids = [tenant.remember("u", f"Turn {n}: {words}", kind="episode", embedding=unit_vector(n), session_id="s")
+           for n in range(3)]
+    with db.connect() as conn:
+        partition = conn.execute("select 'memories_' || storage_suffix from _pymem.tenants "
+                                 "where tenant_id = 'toasty'").fetchone()[0]
+        options = conn.execute("select reloptions from pg_class where relname = %s", (partition,)).fetchone()[0]
+        assert options == ["toast_tuple_target=8160"]
+        out_of_line = psycopg.sql.SQL(
+            "select count(*) filter (where pg_column_toast_chunk_id(embedding) is not null), "
+            "count(*) filter (where pg_column_toast_chunk_id(lexemes) is not null "
+            "or pg_column_compression(lexemes) is not null) from _pymem.{}").format(psycopg.sql.Identifier(partition))
+        assert conn.execute(out_of_line).fetchone() == (0, 0)
+        # as before 0018: the vector EXTERNAL, the partition's rows toasted past 2 kB
+        conn.execute("alter table _pymem.memories alter column embedding set storage external")
+        conn.execute(psycopg.sql.SQL("alter table _pymem.{} reset (toast_tuple_target)").format(
+            psycopg.sql.Identifier(partition)))
+        conn.execute(psycopg.sql.SQL("update _pymem.{} set content = content || '', "
+                                     "embedding = (embedding::real[])::vector").format(psycopg.sql.Identifier(partition)))
+        conn.commit()
+        assert conn.execute(out_of_line).fetchone() == (3, 0)
+    query = tenant.retrieve("u", "word3 topic3", query_embedding=unit_vector(1))
+    with db.connect() as conn:
+        conn.execute((SQL_DIR / "incremental" / "0018_rows_inline.sql").read_text(encoding="utf-8"))
+        conn.commit()
+        assert conn.execute(out_of_line).fetchone() == (3, 0)  # left to the backfill
+    assert "rows_inline" in migrate.migrate(db.admin_dsn)["backfilled"]
+    with db.connect() as conn:
+        assert conn.execute(out_of_line).fetchone() == (0, 0)
+        assert conn.execute("select reloptions from pg_class where relname = %s", (partition,)).fetchone()[0] \
+            == ["toast_tuple_target=8160"]
+    again = tenant.retrieve("u", "word3 topic3", query_embedding=unit_vector(1))
+    assert [(r.id, r.content, r.vector_score, r.lexical_score) for r in again] \
+        == [(r.id, r.content, r.vector_score, r.lexical_score) for r in query]
+    assert [r.score for r in again] == pytest.approx([r.score for r in query])  # recency moved on a little
+    assert {r.id for r in again} == set(ids)

@@ -220,6 +220,49 @@ def test_a_matching_turn_brings_its_neighbours_with_a_context_score(acme):
     assert [r.id for r in off] == [ids[2]]
 
 
+def _turns_with_vectors(handle, user, order):
+    """The same session stored in ``order`` (positions of the turns, by observed_at); each
+    turn's embedding is its own, the query's is turn 2's."""
+    start = dt.datetime(2024, 5, 8, 13, 56, tzinfo=dt.timezone.utc)
+    turns = ["Hey, how was your weekend?", "Great, we hiked up the volcano on Saturday.",
+             "What did you cook for dinner afterwards?", "I made a spicy lentil curry with rice.",
+             "Sounds delicious, send me the recipe!", "Will do, talk tomorrow."]
+    for n in order:
+        handle.remember(user, turns[n], kind="episode", session_id="s1", embedding=unit_vector(300 + n),
+                        observed_at=start + n * dt.timedelta(minutes=1))
+
+
+def _context_by_content(handle, user):
+    """Each result's context score by its text, in rank order."""
+    return {r.content: r.context_score
+            for r in handle.retrieve(user, "what did you cook for dinner", query_embedding=unit_vector(302),
+                                     options={"weight_graph": 0})}
+
+
+def test_a_turn_stored_late_takes_its_place_in_the_session_by_observed_at(acme):
+    """Neighbours are counted in observed_at order, not in the order turns were stored: a turn
+    stored after the others but said before them is the neighbour it was in the conversation."""
+    _turns_with_vectors(acme, "in_order", range(6))
+    _turns_with_vectors(acme, "late", [0, 1, 2, 4, 5, 3])  # the answer arrives last
+    in_order = _context_by_content(acme, "in_order")
+    assert in_order["I made a spicy lentil curry with rice."] > 0
+    late = _context_by_content(acme, "late")
+    assert list(late) == list(in_order) and late == pytest.approx(in_order)
+
+
+def test_context_scores_are_the_same_on_the_hnsw_path(client, acme):
+    """A user past exact_scan_max_rows finds neighbours through the episode-order index, not
+    the exact scan: the same context scores."""
+    client.create_tenant("wide", settings={"exact_scan_max_rows": 0})
+    wide = client.tenant("wide")
+    _turns_with_vectors(acme, "gus", range(6))
+    _turns_with_vectors(wide, "gus", range(6))
+    exact = _context_by_content(acme, "gus")
+    assert sum(1 for context in exact.values() if context > 0) >= 4
+    hnsw = _context_by_content(wide, "gus")
+    assert list(hnsw) == list(exact) and hnsw == pytest.approx(exact)
+
+
 def test_context_does_not_touch_facts_or_turns_without_a_session(acme):
     acme.remember("hal", "Hal's favourite dinner is ramen", kind="fact")
     acme.remember("hal", "ramen place opens at six", kind="episode")  # no session

@@ -38,15 +38,19 @@ delete from _pymem.cue_phrases c where not exists (select from seed s where s.cu
 
 -- Whether p_text holds a phrase of cue p_cue, word for word (case, punctuation and curly
 -- apostrophes aside): "Update: moved" holds "update" and "moved", "updates" holds neither.
+-- The text is normalised once (offset 0 keeps it out of the join), not once per phrase: a
+-- LoCoMo turn took 1.3 ms a call against the 40 change phrases, 0.06 ms now, and retrieve
+-- asks it of every row of its currentness window (issue 34).
 create or replace function _pymem.says(p_text text, p_cue text) returns boolean
     language sql stable security invoker parallel safe
     set search_path = pg_catalog, pg_temp
 as $$
     select exists (
-        select from _pymem.cue_phrases c
-        where c.cue = p_cue
-          and position(' ' || c.phrase || ' '
-                       in ' ' || regexp_replace(lower(replace(coalesce(p_text, ''), '’', '''')), '[^a-z0-9'']+', ' ', 'g') || ' ') > 0)
+        select
+        from (select ' ' || regexp_replace(lower(replace(coalesce(p_text, ''), '’', '''')), '[^a-z0-9'']+', ' ', 'g')
+                     || ' ' as words
+              offset 0) t
+        join _pymem.cue_phrases c on c.cue = p_cue and position(' ' || c.phrase || ' ' in t.words) > 0)
 $$;
 comment on function _pymem.says(text, text) is
     'Whether the text holds a cue phrase of the kind (past, change, correction), word for word. Internal.';

@@ -43,8 +43,10 @@ begin
         execute format('grant %I to %I with inherit true, set true', p_tenant.role_name, current_user);
     end if;
 
-    execute format('create table _pymem.%I partition of _pymem.memories for values in (%L)',
-                   v_partition, p_tenant.tenant_id);
+    -- toast_tuple_target 8160: a memory's embedding, lexemes and content stay in its row,
+    -- which retrieve reads (0018_rows_inline.sql says why).
+    execute format('create table _pymem.%I partition of _pymem.memories for values in (%L)
+                    with (toast_tuple_target = 8160)', v_partition, p_tenant.tenant_id);
     -- Queried directly by retrieve(): its own RLS and grants, for this tenant's role only.
     perform _pymem.secure_tenant_table(format('_pymem.%I', v_partition)::regclass, p_tenant.role_name,
                                        array['select', 'insert', 'update']);

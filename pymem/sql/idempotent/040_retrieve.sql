@@ -394,11 +394,14 @@ begin
             from %1$s m where m.tenant_id = $13 and %2$s and m.lexemes @@ $7),
         docs as materialized (select * from matching limit $11),
         hits as materialized (select d.id, d.len, t.lexeme, t.estimate from docs d join terms t on d.lexemes @@ t.tq),
+        -- materialized: as a subquery the count was the inner side of a nested loop and
+        -- counted docs again for every hit (409 hits: 170,000 rows read, 46 ms)
+        n as materialized (select count(*)::float8 as docs from docs),
         df as (select h.lexeme, greatest(count(*)::float8, max(h.estimate)) as df from hits h group by h.lexeme),
         scored as (
             select h.id, sum(ln(1 + (greatest($9, n.docs) - df.df + 0.5) / (df.df + 0.5))
                              * ($14 + 1) / (1 + $14 * (1 - $15 + $15 * h.len / $10))) as score
-            from hits h join df on df.lexeme = h.lexeme cross join (select count(*)::float8 as docs from docs) n
+            from hits h join df on df.lexeme = h.lexeme cross join n
             group by h.id
             order by score desc, h.id limit %3$s)
         select coalesce(array_agg(s.id order by s.score desc, s.id), '{}'),
