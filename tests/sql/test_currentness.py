@@ -179,3 +179,20 @@ def test_a_clause_kept_for_its_correction_cue_closes_nothing(client, db, kept_fo
             "'observed_at', now(), 'valid_from', now())), 'test')",
             (json.dumps(tenant), json.dumps(memory), str(_towards(near, unit_vector(5), 0.45).tolist()))).fetchone()[0]
     assert result["action"] == action
+
+
+def test_a_newer_change_about_something_else_stays_where_it_is(client):
+    """'editor colour theme dark mode' must not get 'Alice moved to Lisbon' first because it is
+    newer and says 'moved': the two results must be about the same thing."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    theme_vec, move_vec = _towards(query, unit_vector(2), 0.2), _towards(unit_vector(7), query, 0.12)
+    assert 0 < float(theme_vec @ move_vec) < 0.2  # related a little, not about the same thing
+    theme = acme.remember("u", "Alice prefers dark mode in her editor", embedding=theme_vec, observed_at=NOW - 2 * DAY)
+    move = acme.remember("u", "Alice moved to Lisbon in March", embedding=move_vec, observed_at=NOW - DAY)
+    results = acme.retrieve("u", "editor colour theme dark mode", query_embedding=query)
+    assert _ids(results)[:2] == [theme, move] and all(m.earlier_than is None for m in results)
+    lifted = acme.retrieve("u", "editor colour theme dark mode", query_embedding=query,
+                           options={"currentness_similarity": 0})
+    assert _ids(lifted)[:2] == [move, theme]  # the similarity floor is what keeps it in place

@@ -37,9 +37,10 @@
 --   3. Settle: a raw turn never ranks above the memory that replaced what it said; of two
 --      near-duplicate statements the newer ranks first.
 --   4. The current value first: when the query asks how things are now (it holds no past
---      cue such as "did" or "originally", _pymem.asks_about_now, 017_cues.sql), among the currentness_window best
---      a statement that announces a change ranks above every older one that outranked it;
---      the older ones stay, with earlier_than naming it. The write path need not have
+--      cue such as "did" or "originally", _pymem.asks_about_now, 017_cues.sql), among the
+--      currentness_window best a statement that announces a change ranks above every older
+--      one about the same thing (cosine >= currentness_similarity) that outranked it; the
+--      older ones stay, with earlier_than naming it. The write path need not have
 --      understood the update ("Make that $150,000.").
 --   5. Order: score, then newer first (created_at), then id: the same data and query give the
 --      same order every time. Cut to top_k, then to the longest prefix whose token_count sum
@@ -81,7 +82,7 @@ declare
         "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
         "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
         "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
-        "currentness_window": [0, 100, true],
+        "currentness_window": [0, 100, true], "currentness_similarity": [0, 1, false],
         "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
         "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
         "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
@@ -96,7 +97,7 @@ declare
     v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
         'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
         'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'min_score'];
+        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'currentness_similarity', 'min_score'];
     v_key      text;
     v_value    jsonb;
     v_range    jsonb;
@@ -783,13 +784,14 @@ begin
         ),
         -- The current value first (a query about now; currentness_window rows, else none):
         -- among the window's best, a statement that announces a change (_pymem.says(content,
-        -- 'change'), 017_cues.sql) ranks above every older one that outranked it, the newest
+        -- 'change'), 017_cues.sql) ranks above every older one about the same thing (cosine at
+        -- least currentness_similarity) that outranked it, the newest
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
         window_rows as materialized (
-            select w.*, m.kind, m.content, m.source
+            select w.*, m.kind, m.content, m.source, m.embedding
             from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %15$s) w
-            cross join lateral (select m.kind, m.content, m.source from %10$s m
+            cross join lateral (select m.kind, m.content, m.source, m.embedding from %10$s m
                                 where m.tenant_id = $10 and m.id = w.id offset 0) m
         ),
         changes as materialized (
@@ -800,6 +802,8 @@ begin
             select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier
             from changes b
             join window_rows a on a.score >= b.score and a.id <> b.id
+             -- about the same thing: a newer change about something else stays where it is
+             and (a.embedding <=> b.embedding) <= 1 - %16$L::float8
              and (a.observed_at < b.observed_at
                   or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
                       and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
@@ -839,7 +843,8 @@ begin
         -- the token budget are those of the unfiltered answer)
         case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end,
         -- a query that does not ask about now has an empty window
-        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end);
+        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end,
+        v_settings->>'currentness_similarity');
 
     if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
 
