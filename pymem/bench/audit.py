@@ -41,11 +41,10 @@ from pathlib import Path
 import psycopg
 from psycopg.rows import dict_row
 
-from ..client import NotFound, connect
-from ..embed import default_embedder
 from . import statebench
-from .common import BenchDatabase, bench_query, shared_dir
+from .common import bench_query, shared_dir
 from .locomo import parse_session_date, sessions
+from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 
 DATABASE = "pymem_bench_audit"
 TENANT = "bench-audit"
@@ -67,23 +66,6 @@ def _locomo_rounds(samples: list[dict]) -> list[list[tuple[str, dict]]]:
                     "messages": [{"role": "user", "content": text}],
                     "session_id": f"{sample['sample_id']}/S{n}", "observed_at": observed}))
     return [rounds[n] for n in sorted(rounds)]
-
-
-def _statebench_rounds(timelines: list[dict]) -> list[list[tuple[str, dict]]]:
-    """Round k: turn k of every timeline (as `pymem bench statebench` feeds them)."""
-    turns = {timeline["id"]: statebench._turns(timeline) for timeline in timelines}
-    rounds = []
-    for k in range(max((len(t) for t in turns.values()), default=0)):
-        batch = []
-        for timeline in timelines:
-            if k < len(turns[timeline["id"]]):
-                turn = turns[timeline["id"]][k]
-                role = "assistant" if turn.get("speaker") == "assistant" else "user"
-                batch.append((timeline["id"], {"messages": [{"role": role, "content": turn["text"]}],
-                                               "session_id": timeline["id"],
-                                               "observed_at": statebench._timestamp(turn["ts"])}))
-        rounds.append(batch)
-    return rounds
 
 
 def _statebench_source(spec: str) -> tuple[str, str | None]:
@@ -130,11 +112,8 @@ def run(*, data: str | None = None, statebench_split: str | None = None, shared:
     if statebench_split:
         split, folder = _statebench_source(statebench_split)
         timelines = statebench.load(split, folder, conversations)
-        rounds = _statebench_rounds(timelines)
-        facts = [(t["id"], {"content": str(f["value"]), "kind": "fact", "session_id": t["id"],
-                            "observed_at": statebench._timestamp(f.get("ts") or t["initial_state"]["environment"]["now"]),
-                            "source": {"statebench_fact": f.get("id")}})
-                 for t in timelines for f in statebench._facts(t)]
+        rounds = statebench.turn_rounds(timelines)
+        facts = statebench.facts_to_remember(timelines)
         dataset = {"name": "StateBench v1.0 (MIT, Parslee LLC)", "split": split, "tracks": list(statebench.TRACKS),
                    "timelines": len(timelines)}
     else:
@@ -147,19 +126,11 @@ def run(*, data: str | None = None, statebench_split: str | None = None, shared:
         rounds = _locomo_rounds(samples)
         dataset = {"name": "LoCoMo (CC BY-NC 4.0)", "file": str(path), "conversations": len(samples),
                    "users": "each speaker of each conversation, their own turns as role user"}
-    if embedder == "local":
-        embedder = default_embedder()
-
-    db = BenchDatabase(DATABASE, home=home, dsn=dsn).open(fresh=True)
-    client = connect(db.service_dsn, embedder=embedder, max_size=2)
+    embedder = worker_embedder(embedder)
+    db, client = fresh_tenant(DATABASE, TENANT, home=home, dsn=dsn, embedder=embedder)
     try:
-        try:
-            client.drop_tenant(TENANT)  # a given DSN may hold an earlier run
-        except NotFound:
-            pass
-        client.create_tenant(TENANT)
         tenant = client.tenant(TENANT)
-        worker, extractor = statebench._build_worker(client, db.service_dsn, embedder, name="bench-audit")
+        worker, extractor = build_worker(client, db.service_dsn, embedder, name="bench-audit")
         for user, fact in facts:
             tenant.remember(user, **fact)
         totals: Counter = Counter()
@@ -168,7 +139,7 @@ def run(*, data: str | None = None, statebench_split: str | None = None, shared:
             for user, turn in batch:
                 tenant.ingest(user, **turn)
             turns += len(batch)
-            statebench._drain(client, worker, totals, tenant=TENANT)
+            drain(client, worker, TENANT, totals)
             say(f"round {k + 1}/{len(rounds)}: {turns} turns ingested and extracted")
 
         with psycopg.connect(db.admin_dsn, row_factory=dict_row) as conn:
@@ -183,8 +154,7 @@ def run(*, data: str | None = None, statebench_split: str | None = None, shared:
                        "supersessions": kinds["supersession"], "outdated_on_arrival": kinds["outdated"],
                        "cessations": counts["cessations"], "closed_by_cessations": kinds["cessation"],
                        "cessations_closing_several": sum(c["closed"] > 1 for c in cessations)},
-            "extractor": getattr(extractor, "name", type(extractor).__name__)
-                         + (f" ({extractor.model})" if getattr(extractor, "model", None) else ""),
+            "extractor": extractor_name(extractor),
             "worker": dict(totals),
             "seconds": round(time.perf_counter() - started, 1),
             "events": events,

@@ -44,12 +44,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from ..client import NotFound, connect
-from ..embed import default_embedder
-from ..worker.extract import RuleExtractor
-from ..worker.llm import LLMExtractor
-from ..worker.worker import Worker, WorkerConfig
-from .common import BenchDatabase, shared_dir
+from .common import shared_dir
+from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 
 DATABASE = "pymem_bench_statebench"
 TENANT = "bench-statebench"
@@ -58,7 +54,6 @@ SPLITS = ("train", "dev")
 TOP_K = 10
 TARGET_CURRENT_FIRST_ANSWERABLE = 0.95
 FAILURE_EXAMPLES = 12
-DRAIN_TIMEOUT_S = 1800
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
@@ -108,6 +103,32 @@ def _queries(timeline: dict) -> list[dict]:
     return [e for e in timeline["events"] if e["type"] == "query"]
 
 
+def facts_to_remember(timelines: list[dict]) -> list[tuple[str, dict]]:
+    """Each timeline's initial persistent facts as (user id, remember arguments): kind fact,
+    observed at the fact's timestamp, the timeline id as user and session."""
+    return [(t["id"], {"content": str(f["value"]), "kind": "fact", "session_id": t["id"],
+                       "observed_at": _timestamp(f.get("ts") or t["initial_state"]["environment"]["now"]),
+                       "source": {"statebench_fact": f.get("id")}})
+            for t in timelines for f in _facts(t)]
+
+
+def turn_rounds(timelines: list[dict]) -> list[list[tuple[str, dict]]]:
+    """Round k: turn k of every timeline, as (user id, ingest arguments): its role, its
+    timestamp, the timeline id as user and session."""
+    turns = {timeline["id"]: _turns(timeline) for timeline in timelines}
+    rounds = []
+    for k in range(max((len(t) for t in turns.values()), default=0)):
+        batch = []
+        for timeline in timelines:
+            if k < len(turns[timeline["id"]]):
+                turn = turns[timeline["id"]][k]
+                role = "assistant" if turn.get("speaker") == "assistant" else "user"
+                batch.append((timeline["id"], {"messages": [{"role": role, "content": turn["text"]}],
+                                               "session_id": timeline["id"], "observed_at": _timestamp(turn["ts"])}))
+        rounds.append(batch)
+    return rounds
+
+
 def _names(text: str, strings: list[str]) -> bool:
     text = text.lower()
     return any(s.lower() in text for s in strings if s)
@@ -137,27 +158,6 @@ def judge(contents: list[str], must_mention: list[str], must_not_mention: list[s
             "current_first": bool(current) and (not stale or current[0] < stale[0])}
 
 
-def _build_worker(client, dsn: str, embedder, name: str = "bench-statebench"):
-    """The worker `pymem worker` runs: the LLM extractor when PYMEM_LLM_URL is set, else the offline one."""
-    extractor = LLMExtractor.from_env(kinds=client.memory_kinds(extracted=True)) or RuleExtractor()
-    config = WorkerConfig(batch_size=32, poll_interval=0.5)
-    return Worker(dsn, embedder=embedder, extractor=extractor, config=config, name=name), extractor
-
-
-def _drain(client, worker, totals: Counter, tenant: str = TENANT) -> None:
-    """Run the worker until the tenant has nothing pending or processing (retries included)."""
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while True:
-        totals.update(worker.run(once=True))
-        depth = next((row for row in client.queue_stats() if row["tenant_id"] == tenant), None)
-        if depth is None or not (depth["pending"] or depth["processing"]):
-            totals["dead_in_queue"] = depth["dead"] if depth else 0
-            return
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the extraction queue did not drain in {DRAIN_TIMEOUT_S} s: {depth}")
-        time.sleep(0.5)
-
-
 def _rates(outcomes: list[dict]) -> dict:
     n = len(outcomes)
 
@@ -184,43 +184,24 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
     started = time.perf_counter()
     say = progress or (lambda message: None)
     timelines = load(split, data, limit)
-    if embedder == "local":
-        embedder = default_embedder()
-    elif embedder is None or isinstance(embedder, str):
-        raise ValueError("the worker embeds every turn: pass embedder='local' or an Embedder object")
-
-    db = BenchDatabase(DATABASE, home=home, dsn=dsn).open(fresh=True)
-    client = connect(db.service_dsn, embedder=embedder, max_size=2)
+    embedder = worker_embedder(embedder)
+    db, client = fresh_tenant(DATABASE, TENANT, home=home, dsn=dsn, embedder=embedder)
     try:
-        try:
-            client.drop_tenant(TENANT)  # a given DSN may hold an earlier run
-        except NotFound:
-            pass
-        client.create_tenant(TENANT)
         tenant = client.tenant(TENANT)
-        worker, extractor = _build_worker(client, db.service_dsn, embedder)
+        worker, extractor = build_worker(client, db.service_dsn, embedder, name="bench-statebench")
 
-        facts = 0
-        for timeline in timelines:
-            for fact in _facts(timeline):
-                tenant.remember(timeline["id"], str(fact["value"]), kind="fact", session_id=timeline["id"],
-                                observed_at=_timestamp(fact.get("ts") or timeline["initial_state"]["environment"]["now"]),
-                                source={"statebench_fact": fact.get("id")})
-                facts += 1
-        say(f"{split}: {len(timelines)} timelines, {facts} initial facts remembered")
+        facts = facts_to_remember(timelines)
+        for user, fact in facts:
+            tenant.remember(user, **fact)
+        say(f"{split}: {len(timelines)} timelines, {len(facts)} initial facts remembered")
 
         totals: Counter = Counter()
-        turns = {timeline["id"]: _turns(timeline) for timeline in timelines}
-        rounds = max((len(t) for t in turns.values()), default=0)
-        for k in range(rounds):
-            for timeline in timelines:
-                if k < len(turns[timeline["id"]]):
-                    turn = turns[timeline["id"]][k]
-                    role = "assistant" if turn.get("speaker") == "assistant" else "user"
-                    tenant.ingest(timeline["id"], [{"role": role, "content": turn["text"]}],
-                                  session_id=timeline["id"], observed_at=_timestamp(turn["ts"]))
-            _drain(client, worker, totals)
-            say(f"round {k + 1}/{rounds}: ingested and extracted ({dict(totals)})")
+        rounds = turn_rounds(timelines)
+        for k, batch in enumerate(rounds):
+            for user, turn in batch:
+                tenant.ingest(user, **turn)
+            drain(client, worker, TENANT, totals)
+            say(f"round {k + 1}/{len(rounds)}: ingested and extracted ({dict(totals)})")
 
         outcomes = []
         for timeline in timelines:
@@ -251,8 +232,8 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
             "timelines": len(timelines),
             "queries": len(outcomes),
             "answerable": answerable_n,
-            "facts_remembered": facts,
-            "turns_ingested": sum(len(t) for t in turns.values()),
+            "facts_remembered": len(facts),
+            "turns_ingested": sum(len(batch) for batch in rounds),
             "top_k": TOP_K,
             "overall": overall,
             "by_track": {track: _report([o for o in outcomes if o["track"] == track])
@@ -261,8 +242,7 @@ def run(*, split: str = "dev", data: str | None = None, home: str | None = None,
             "meets_target": (overall["answerable"]["current_first"] >= TARGET_CURRENT_FIRST_ANSWERABLE
                              if answerable_n else None),
             "seconds": round(time.perf_counter() - started, 1),
-            "extractor": getattr(extractor, "name", type(extractor).__name__)
-                         + (f" ({extractor.model})" if getattr(extractor, "model", None) else ""),
+            "extractor": extractor_name(extractor),
             "embedder": type(embedder).__name__,
             "worker": dict(totals),
             "failures": {"answerable_not_current_first": len(failures), "examples": failures[:FAILURE_EXAMPLES]},

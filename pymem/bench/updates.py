@@ -37,13 +37,8 @@ import re
 import time
 from collections import Counter
 
-from ..client import NotFound, connect
-from ..embed import default_embedder
-from ..worker.extract import RuleExtractor
-from ..worker.llm import LLMExtractor
-from ..worker.worker import Worker, WorkerConfig
-from .common import BenchDatabase
 from . import updates_corpus, updates_corpus_heldout3
+from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 from .updates_corpus import mentions, summary
 
 SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT)
@@ -59,32 +54,10 @@ TENANT = "bench-updates"
 TOP_K = 5
 TARGETS = {"current_first_rate": 0.95, "false_supersession_rate": 0.01, "cessation_closed_rate": 0.95}
 FAILURE_EXAMPLES = 20
-DRAIN_TIMEOUT_S = 1800
 
 # A memory written after a cessation may name the ceased value only to say it has ended.
 NEGATION = re.compile(r"\b(?:no longer|not|never|stopped|quit|gave up|given up|anymore|any more|"
                       r"cancell?ed|sold|got rid|cut out|done with|used to|formerly|lapsed?)\b|n't\b")
-
-
-def _build_worker(client, dsn: str, embedder):
-    """The worker `pymem worker` runs: the LLM extractor when PYMEM_LLM_URL is set, else the offline one."""
-    extractor = LLMExtractor.from_env(kinds=client.memory_kinds(extracted=True)) or RuleExtractor()
-    config = WorkerConfig(batch_size=32, poll_interval=0.5)
-    return Worker(dsn, embedder=embedder, extractor=extractor, config=config, name="bench-updates"), extractor
-
-
-def _drain(client, worker) -> dict:
-    """Run the worker until the tenant has nothing pending or processing (retries included)."""
-    totals: Counter = Counter()
-    deadline = time.monotonic() + DRAIN_TIMEOUT_S
-    while True:
-        totals.update(worker.run(once=True))
-        depth = next((row for row in client.queue_stats() if row["tenant_id"] == TENANT), None)
-        if depth is None or not (depth["pending"] or depth["processing"]):
-            return {**totals, "dead_in_queue": depth["dead"] if depth else 0}
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the extraction queue did not drain in {DRAIN_TIMEOUT_S} s: {depth}")
-        time.sleep(0.5)
 
 
 def _memories(tenant, user_id: str) -> dict[str, dict]:
@@ -214,35 +187,27 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
     started = time.perf_counter()
     say = progress or (lambda message: None)
     scenarios = select(corpus(), split, limit)
-    if embedder == "local":
-        embedder = default_embedder()
-    elif embedder is None or isinstance(embedder, str):
-        raise ValueError("the worker embeds every turn: pass embedder='local' or an Embedder object")
-
-    db = BenchDatabase(DATABASE, home=home, dsn=dsn).open(fresh=True)
-    client = connect(db.service_dsn, embedder=embedder, max_size=2)
+    embedder = worker_embedder(embedder)
+    db, client = fresh_tenant(DATABASE, TENANT, home=home, dsn=dsn, embedder=embedder, settings=settings)
     try:
-        try:
-            client.drop_tenant(TENANT)  # a given DSN may hold an earlier run
-        except NotFound:
-            pass
-        client.create_tenant(TENANT, settings=settings or {})
         tenant = client.tenant(TENANT)
-        worker, extractor = _build_worker(client, db.service_dsn, embedder)
+        worker, extractor = build_worker(client, db.service_dsn, embedder, name="bench-updates")
         now = dt.datetime.now(dt.timezone.utc)
 
         say(f"phase 1: ingesting {len(scenarios)} first statements")
         for s in scenarios:
             tenant.ingest(s["id"], s["original"], observed_at=now - dt.timedelta(days=2))
-        phase1 = _drain(client, worker)
-        say(f"phase 1: extracted ({phase1})")
+        phase1: Counter = Counter()
+        drain(client, worker, TENANT, phase1)
+        say(f"phase 1: extracted ({dict(phase1)})")
         before = {s["id"]: _memories(tenant, s["id"]) for s in scenarios}
 
         say(f"phase 2: ingesting {len(scenarios)} second statements")
         for s in scenarios:
             tenant.ingest(s["id"], s["second"], observed_at=now - dt.timedelta(days=1))
-        phase2 = _drain(client, worker)
-        say(f"phase 2: extracted ({phase2})")
+        phase2: Counter = Counter()
+        drain(client, worker, TENANT, phase2)
+        say(f"phase 2: extracted ({dict(phase2)})")
 
         judged: list[tuple[dict, dict]] = []
         for s in scenarios:
@@ -271,10 +236,9 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
             "meets_targets_heldout2": _meets_targets(splits.get("heldout2")),
             "meets_targets_heldout3": _meets_targets(splits.get("heldout3")),
             "seconds": round(time.perf_counter() - started, 1),
-            "extractor": getattr(extractor, "name", type(extractor).__name__)
-                         + (f" ({extractor.model})" if getattr(extractor, "model", None) else ""),
+            "extractor": extractor_name(extractor),
             "embedder": type(embedder).__name__,
-            "worker": {"phase1": phase1, "phase2": phase2},
+            "worker": {"phase1": dict(phase1), "phase2": dict(phase2)},
             "failures": failures,
         }
     finally:
