@@ -106,6 +106,7 @@ begin
         _pymem.asks_about_now(text),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
+        _pymem.lexical_corpus(text),
         pymem.forget(uuid, text),
         pymem.get_memory(uuid),
         pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid),
