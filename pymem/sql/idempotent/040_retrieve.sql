@@ -329,12 +329,15 @@ $$;
 -- SECURITY DEFINER for the same reason as lexical_hits.
 create or replace function _pymem.lexical_corpus(p_user_id text, out documents double precision,
                                                  out average_length double precision)
-    language sql stable security definer
+    language plpgsql stable security definer  -- plpgsql: acting_tenant comes later (085_privacy.sql)
     set search_path = pg_catalog, pg_temp
 as $$
+begin
     select coalesce(s.documents, 0)::float8, greatest(coalesce(s.lexemes::float8 / nullif(s.documents, 0), 1), 1)
+      into documents, average_length
     from (select (_pymem.acting_tenant()).tenant_id) t
-    left join _pymem.lexical_stats s on s.tenant_id = t.tenant_id and s.user_id = p_user_id
+    left join _pymem.lexical_stats s on s.tenant_id = t.tenant_id and s.user_id = p_user_id;
+end
 $$;
 comment on function _pymem.lexical_corpus(text) is
     'BM25''s memory count and average distinct lexemes for the acting tenant''s user (pymem.retrieve). '
