@@ -6,7 +6,8 @@ from pathlib import Path
 REVIEW = Path(__file__).resolve().parents[2] / "docs" / "security.md"
 
 TENANT_EXECUTABLE = {"capabilities", "current_embedding_model", "audit_event", "erase_user", "graph_link", "graph_close", "own_memory", "check_capacity",
-                     "graph_facts", "graph_neighbors", "lexical_hits"}
+                     "graph_facts", "graph_neighbors", "lexical_hits",
+                     "lexical_corpus"}
 
 
 def test_every_definer_function_is_reviewed_and_pinned(db):
