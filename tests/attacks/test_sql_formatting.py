@@ -37,7 +37,7 @@ REVIEWED = {
     "format('select count(*) from (select 1 from %s m where %s limit %s) s',": CATALOG + ", " + CONSTANT + ", " + NUMBER,
     "'select m.* from %s c join user_rows m on m.id = c.id'": CATALOG,
     "format('select m.* from %%s c cross join lateral (": CATALOG,
-    "double precision[]) as %s', v_statement, v_sql)": CONSTANT + " (the statement retrieve prepares)",
+    "double precision) as %s', v_statement, v_sql)": CONSTANT + " (the statement retrieve prepares)",
     # 045_retrieval_admin.sql
     "format('%s %I on _pymem.%I using hnsw (embedding vector_cosine_ops) with (m = %s, ef_construction = %s)',":
         CONSTANT + " ('create index [concurrently]'), " + NUMBER,

@@ -984,8 +984,8 @@ begin
             end loop;
             execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
                                        tsquery, text, uuid[], double precision[], uuid[], uuid[],
-                                       double precision[], text[], double precision, double precision) as %s',
-                           v_statement, v_sql);
+                                       double precision[], text[], double precision,
+                                       double precision) as %s', v_statement, v_sql);
             if v_profile then v_ends := v_ends || jsonb_build_object('prepare', clock_timestamp()); end if;
             return query execute v_execute;
         end if;
