@@ -315,6 +315,41 @@ def test_lexical_score_is_bm25_over_the_users_own_memories(acme, db):
     assert by_text["Joe likes peanuts"] == pytest.approx(bm25(["peanut", "joe"], 3) / best)
 
 
+def test_lexical_scores_count_every_memory_in_n_and_only_visible_ones_in_df(acme, db):
+    """BM25 as retrieve computes it (in its main statement on the exact path): N and the
+    average length count every memory of the user, forgotten ones too; document frequencies
+    and candidates only the visible ones; a memory matching four query words sums all four;
+    lexical_scan_limit keeps the best."""
+    texts = ["Joe is allergic to peanuts and shellfish", "Joe plays the cello at the peanut festival",
+             "shellfish stew with peanuts for Joe and Ann", "Ann likes the cello", "a festival of stew and cello",
+             "peanuts, shellfish, cello, stew: Joe's list"]
+    ids = [acme.remember("lex", text, embedding=unit_vector(40 + n)) for n, text in enumerate(texts)]
+    acme.forget(ids[1])
+    query = "Joe peanuts shellfish cello stew"
+    with db.connect() as conn:
+        words = [set(conn.execute("select tsvector_to_array(to_tsvector('english', %s))", (t,)).fetchone()[0])
+                 for t in [*texts, query]]
+    import math
+    docs, terms = words[:-1], words[-1]
+    visible = [d for n, d in enumerate(docs) if n != 1]
+    average = sum(len(d) for d in docs) / len(docs)
+
+    def bm25(d):
+        return sum(math.log(1 + (len(docs) - df + 0.5) / (df + 0.5)) * 2.2 / (1 + 1.2 * (0.7 + 0.3 * len(d) / average))
+                   for t in terms & d for df in [sum(1 for v in visible if t in v)])
+
+    expected = {text: bm25(d) for n, (text, d) in enumerate(zip(texts, docs)) if n != 1 and terms & d}
+    best = max(expected.values())
+    got = {r.content: r.lexical_score for r in acme.retrieve("lex", query, query_embedding=unit_vector(40),
+                                                             options={"weight_graph": 0})}
+    assert texts[1] not in got and len(expected) == 5 and max(len(terms & d) for d in visible) >= 4
+    assert {text: got[text] for text in expected} == pytest.approx({text: s / best for text, s in expected.items()})
+    kept = [r.content for r in acme.retrieve("lex", query, query_embedding=unit_vector(40),
+                                             options={"weight_graph": 0, "lexical_scan_limit": 2})
+            if r.lexical_score > 0]
+    assert set(kept) == set(sorted(expected, key=expected.get, reverse=True)[:2])
+
+
 def test_lexical_candidates_are_the_users_best_lexical_scan_limit(acme):
     for i in range(5):
         acme.remember(f"other{i}", "zebra zebra zebra crossing")
