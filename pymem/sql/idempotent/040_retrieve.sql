@@ -7,11 +7,14 @@
 --        vector   an exact scan of the user's rows when the user has at most
 --                 exact_scan_max_rows visible memories (recall 1.0), else the partition's
 --                 HNSW index with iterative scan (hnsw_ef_search); chosen per query from the
---                 user's row count (skipped when the whole partition is that small).
+--                 user's row count (skipped when the whole partition is that small, or the
+--                 user has no more memories than that).
 --        lexical  BM25 over the user's visible rows that hold any query word (the stored
---                 tsvector memories.lexemes through the partition's GIN index), the best
---                 lexical_scan_limit of them kept. See _pymem.lexical_hits() below: one path
---                 on primaries and standbys, WAL-logged, nothing to rebuild after a restart.
+--                 tsvector memories.lexemes), the best lexical_scan_limit of them kept: on
+--                 the exact path inside the main statement, over the rows it reads; on the
+--                 HNSW path _pymem.lexical_hits() below, through the partition's GIN index.
+--                 One path on primaries and standbys, WAL-logged, nothing to rebuild after a
+--                 restart.
 --        graph    _pymem.graph_scores() (080_graph.sql): memories linked to the entities the
 --                 query names, or to entities of a type it asks for.
 --        context  conversation turns (kind episode with a session_id): the context_anchors
