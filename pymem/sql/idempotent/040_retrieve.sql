@@ -783,8 +783,9 @@ begin
             from contextual c left join settled s on s.id = c.id
         ),
         -- The current value first (a query about now; currentness_window rows, else none):
-        -- among the window's best, a statement that announces a change (_pymem.says(content,
-        -- 'change'), 017_cues.sql) ranks above every older one about the same thing (cosine at
+        -- among the window's best, a statement that announces a change (a change cue the
+        -- learned change head does not veto, or the head alone: _pymem.announces_change,
+        -- 018_heads.sql) ranks above every older one about the same thing (cosine at
         -- least currentness_similarity) that outranked it, the newest
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
@@ -796,7 +797,7 @@ begin
         ),
         changes as materialized (
             select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
-            from window_rows w where _pymem.says(w.content, 'change')
+            from window_rows w where _pymem.announces_change(w.content, w.embedding)
         ),
         outranked as (
             select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier

@@ -104,6 +104,7 @@ begin
         _pymem.check_retrieval_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
         _pymem.asks_about_now(text),
+        _pymem.announces_change(text, vector),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         pymem.forget(uuid, text),
@@ -197,7 +198,7 @@ begin
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_service);
     end if;
-    execute format('grant select on _pymem.gazetteer, _pymem.attributes, _pymem.cue_phrases to %I', v_service);
+    execute format('grant select on _pymem.gazetteer, _pymem.attributes, _pymem.cue_phrases, _pymem.reading_heads to %I', v_service);
     execute format('grant select on _pymem.attributes to %I', v_group);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
