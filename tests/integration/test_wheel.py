@@ -63,8 +63,10 @@ def test_the_wheel_carries_its_files_and_a_light_core(wheel):
 
 def _run(venv: Path, *args, env=None, cwd=None, timeout=300):
     # Never from the checkout's root: `python -c` would import ./pymem instead of the wheel.
+    # Nor with a PYTHONPATH that names the checkout.
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True, cwd=cwd or venv,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**clean, **(env or {})})
 
 
 def test_a_clean_venv_migrates_and_runs_the_demo_without_torch(light_venv, tmp_path, pg_server):
