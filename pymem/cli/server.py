@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,7 +10,7 @@ import psycopg
 
 from .. import admin
 from .. import migrate as migrations
-from ..embed import MAX_DIMENSIONS, spec_from_env
+from ..embed import MAX_DIMENSIONS, local_model_problem, spec_from_env
 from ..server import ServerError
 from ..sql import query
 from ..worker.schedule import plan as schedule_plan
@@ -120,6 +121,12 @@ def _doctor_report(dsn: str) -> dict:
     report["ok"] = (report["server_version_ok"] and report["vector"] and report["age"]
                     and not report["databases_open_to_logins"])
     report["ok"] = report["ok"] and not (report["index_health"] or {}).get("unhealthy")
+    # The local model, where this environment embeds with it (no PYMEM_EMBED_URL): loaded and
+    # run once, so a missing extra, missing weights or a damaged cache file shows here.
+    used = not os.environ.get("PYMEM_EMBED_URL")
+    problem = local_model_problem() if used else None
+    report["local_model"] = {"used": used, "problem": problem}
+    report["ok"] = report["ok"] and problem is None
     return report
 
 
@@ -140,7 +147,7 @@ def _index_health_report(dsn: str) -> dict | None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def doctor(ctx: Context, as_json: bool) -> None:
-    """Check the server version and capabilities; exit 1 if a required one is missing."""
+    """Check the server version and capabilities and the local model; exit 1 if one is missing or unusable."""
     try:
         report = _doctor_report(ctx.admin_dsn())
     except (ServerError, psycopg.Error) as exc:
@@ -151,6 +158,8 @@ def doctor(ctx: Context, as_json: bool) -> None:
         missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
         if missing:
             click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        if report["local_model"]["problem"]:
+            click.echo(f"pymem: the local embedding model is not usable: {report['local_model']['problem']}", err=True)
         for tenant_id, health in ((report.get("index_health") or {}).get("unhealthy") or {}).items():
             click.echo(f"pymem: tenant {tenant_id}: {health['rows']} rows, the lexical index returns "
                        f"{health['lexical_indexed']}, the vector index {health['vector_indexed']} of "
