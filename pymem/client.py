@@ -31,77 +31,14 @@ from psycopg.types.json import Jsonb
 
 from . import migrate as migrations
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
+# The exceptions live in pymem.errors; they stay importable from here (a public surface).
+from .errors import (AlreadyExists, Conflict, EmbedderMismatch, InvalidInput, LimitExceeded, NotFound,  # noqa: F401
+                     PermissionDenied, PymemError, Unavailable, translate)
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
 from .sql import query
 
 log = logging.getLogger("pymem")
-
-
-class PymemError(Exception):
-    """An error from pymem; ``sqlstate`` holds the PostgreSQL error code when there is one."""
-
-    def __init__(self, message: str, sqlstate: str | None = None):
-        super().__init__(message)
-        self.sqlstate = sqlstate
-
-
-class InvalidInput(PymemError, ValueError):
-    """The arguments were rejected (22xxx); nothing was written."""
-
-
-class PermissionDenied(PymemError):
-    """The role may not do this (42501)."""
-
-
-class NotFound(PymemError, LookupError):
-    """No such tenant (42704)."""
-
-
-class AlreadyExists(PymemError):
-    """The tenant exists already (42710)."""
-
-
-class LimitExceeded(PymemError):
-    """The tenant holds max_memories already (PM429); nothing was written."""
-
-
-class Conflict(PymemError):
-    """Another call on the same thing got there first (a rebuild already running, a write that
-    raced an erasure, a deadlock); nothing was committed. Retrying later succeeds."""
-
-
-class EmbedderMismatch(PymemError, ValueError):
-    """The client's embedder is not the model the database holds (the message names both)."""
-
-
-class Unavailable(PymemError):
-    """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
-
-
-_BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists,
-                                              "PM429": LimitExceeded, "40001": Conflict, "40P01": Conflict,
-                                              "55P03": Conflict}
-_MESSAGES = {
-    "57014": "the statement timed out (statement_timeout); nothing was committed",
-    "53100": "the database disk is full; nothing was committed",
-    "53200": "the database is out of memory; nothing was committed",
-    "57P01": "the database is shutting down or restarting; retry",
-}
-
-
-def _translate(exc: psycopg.Error) -> PymemError:
-    state = exc.sqlstate or ""
-    message = exc.diag.message_primary or str(exc)
-    if exc.diag.message_hint:
-        message = f"{message} ({exc.diag.message_hint})"
-    if state in _BY_SQLSTATE:  # before OperationalError: psycopg files lock and deadlock errors there
-        return _BY_SQLSTATE[state](message, state)
-    if state in _MESSAGES or isinstance(exc, psycopg.OperationalError):
-        return Unavailable(f"{_MESSAGES.get(state, 'the database is unavailable')}: {message}", state or None)
-    if state.startswith("22") or state == "54000":
-        return InvalidInput(message, state)
-    return PymemError(message, state or None)
 
 
 #: The metadata key that marks a memory as an item of an application's key-value store
@@ -984,7 +921,7 @@ class Client(_ClientBase, _ClientOperations):
                         cur.execute(query(name), params or {})
                         return cur.fetchall()  # every named query is a select
         except psycopg.Error as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
 
 
 class TenantClient(_TenantOperations):
@@ -1064,7 +1001,7 @@ class AsyncClient(_ClientBase, _ClientOperations):
                         await cur.execute(query(name), params or {})
                         return await cur.fetchall()
         except psycopg.Error as exc:
-            raise _translate(exc) from exc
+            raise translate(exc) from exc
 
 
 class AsyncTenantClient(_TenantOperations):

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..client import InvalidInput
+from ..errors import InvalidInput
 from .base import Context, debugging, emit, fail, guard, main, open_client, pass_ctx
 
 

@@ -28,9 +28,9 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from pymem.client import EmbedderMismatch
 from pymem.admin import reembed_step
 from pymem.embed import Embedder, EmbeddingError, embedder_mismatch, reembedder_from_env
+from pymem.errors import EmbedderMismatch
 from pymem.migrate import embedding_model
 from pymem.retry import backoff_delay
 from pymem.sql import query
