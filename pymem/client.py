@@ -25,15 +25,15 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from . import migrate as migrations
+from .database import FORGET_CHANNEL, atransaction, listen, transaction, translated
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
 # The exceptions live in pymem.errors; they stay importable from here (a public surface).
 from .errors import (AlreadyExists, Conflict, EmbedderMismatch, InvalidInput, LimitExceeded, NotFound,  # noqa: F401
-                     PermissionDenied, PymemError, Unavailable, translate)
+                     PermissionDenied, PymemError, Unavailable)
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
 from .server import EmbeddedServer
 from .sql import query
@@ -274,7 +274,6 @@ class CacheForgetter:
     its cache off, unless ``dsn`` names the primary (the service's ``--primary-dsn``).
     """
 
-    CHANNEL = "pymem_forget"
     QUEUE_WATERMARK = 0.25
     POLL_SECONDS = 0.5
 
@@ -334,7 +333,7 @@ class CacheForgetter:
                             log.error("the client reads from a standby and has no primary to LISTEN on "
                                       "(the service's --primary-dsn): the query-embedding cache is off")
                             return
-                        conn.execute("listen pymem_forget")
+                        listen(conn, FORGET_CHANNEL)
                         delay = 0.5
                         while not stop.is_set():
                             usage = conn.execute("select pg_notification_queue_usage()").fetchone()[0]
@@ -848,15 +847,6 @@ class _ClientBase:
     def _keep_query_vector(self, key: tuple | None, vector: np.ndarray, generation: int) -> np.ndarray:
         return vector if key is None else self.query_cache.put(*key, vector, generation=generation)
 
-    def _begin(self, role: str | None) -> list[tuple[Any, dict | None]]:
-        statements: list[tuple[Any, dict | None]] = []
-        if self.statement_timeout_ms is not None:
-            statements.append((query("set_statement_timeout"), {"ms": str(int(self.statement_timeout_ms))}))
-        if role is not None:
-            statements.append((sql.SQL("set local role {}").format(sql.Identifier(role)), None))
-        return statements
-
-
 class Client(_ClientBase, _ClientOperations):
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
@@ -910,18 +900,13 @@ class Client(_ClientBase, _ClientOperations):
         return self._keep_query_vector(key, self.embedder.embed([step.text])[0], generation)
 
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
-        try:
-            with self._pools.connection(role) as conn:
-                # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
-                # each answer: one round trip fewer per statement on the hot path.
-                with conn.pipeline(), conn.transaction():
-                    for statement, args in self._begin(role):
-                        conn.execute(statement, args)
-                    with conn.cursor(row_factory=dict_row) as cur:
-                        cur.execute(query(name), params or {})
-                        return cur.fetchall()  # every named query is a select
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        with translated(), self._pools.connection(role) as conn:
+            # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
+            # each answer: one round trip fewer per statement on the hot path.
+            with conn.pipeline(), transaction(conn, role, statement_timeout_ms=self.statement_timeout_ms):
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(query(name), params or {})
+                    return cur.fetchall()  # every named query is a select
 
 
 class TenantClient(_TenantOperations):
@@ -992,16 +977,12 @@ class AsyncClient(_ClientBase, _ClientOperations):
         return self._keep_query_vector(key, embedded[0], generation)
 
     async def _acall(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
-        try:
-            async with self._pools.connection(role) as conn:
-                async with conn.pipeline(), conn.transaction():
-                    for statement, args in self._begin(role):
-                        await conn.execute(statement, args)
-                    async with conn.cursor(row_factory=dict_row) as cur:
-                        await cur.execute(query(name), params or {})
-                        return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise translate(exc) from exc
+        with translated():
+            async with self._pools.connection(role) as conn, conn.pipeline(), \
+                    atransaction(conn, role, statement_timeout_ms=self.statement_timeout_ms):
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(query(name), params or {})
+                    return await cur.fetchall()
 
 
 class AsyncTenantClient(_TenantOperations):
