@@ -46,6 +46,13 @@ log = logging.getLogger("pymem")
 STORE_ITEM_KEY = "langgraph"
 
 
+def _number(value: Any) -> int | float | None:
+    """A numeric from the database as the int or float JSON would read it (0.001, 100)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
     """Catch what cannot reach PostgreSQL at all (NUL bytes, non-strings) with a clear error."""
     if value is None and optional:
@@ -501,6 +508,14 @@ class _ClientOperations:
         """The tenant's effective settings (product defaults overlaid with its own)."""
         _check_text("tenant_id", tenant_id)
         return (yield _Call("tenant_settings", {"tenant_id": tenant_id}))[0]["settings"]
+
+    @operation
+    def setting_specs(self) -> list[dict]:
+        """Every setting a tenant may have or a retrieve call may pass: key, value_type,
+        default_value, minimum, maximum, max_items, choices, per_tenant, per_call, about (the
+        rows the database validates against)."""
+        rows = yield _Call("setting_specs")
+        return [{**row, "minimum": _number(row["minimum"]), "maximum": _number(row["maximum"])} for row in rows]
 
     @operation
     def decay_sweep(self, batch: int = 10000) -> dict:
