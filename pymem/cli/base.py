@@ -21,6 +21,7 @@ import psycopg
 from .. import __version__
 from .. import client as client_mod
 from ..embed import EmbeddingError
+from ..errors import NotFound, PymemError
 from ..server import EmbeddedServer, ServerError
 
 
@@ -40,7 +41,7 @@ def fail(message: str, code: int = 1) -> None:
 
 # Failures a user can act on from their message alone (the database, the embedded server, the
 # embedder, a file): one line. Anything else is a bug, named by its type, with the way to see it.
-_EXPECTED = (client_mod.PymemError, ServerError, psycopg.Error, EmbeddingError, OSError, RuntimeError, ValueError)
+_EXPECTED = (PymemError, ServerError, psycopg.Error, EmbeddingError, OSError, RuntimeError, ValueError)
 
 
 class RootGroup(click.Group):
@@ -186,7 +187,7 @@ def main(ctx: click.Context, home: str | None, dsn: str | None, debug: bool) -> 
 def open_client(ctx: Context, embed: bool) -> client_mod.Client:
     try:
         return ctx.client(embed=embed)
-    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+    except (ServerError, PymemError, psycopg.Error) as exc:
         if debugging():
             raise
         fail(describe(exc))
@@ -195,7 +196,7 @@ def open_client(ctx: Context, embed: bool) -> client_mod.Client:
 def guard(fn):
     try:
         return fn()
-    except client_mod.PymemError as exc:
+    except PymemError as exc:
         if debugging():
             raise
         fail(describe(exc))
@@ -213,7 +214,7 @@ def describe(exc: BaseException) -> str:
     SQL call (``pymem.create_tenant(tenant_id)`` is SQL; here it is ``pymem tenant create``)."""
     message = str(exc).strip()
     unknown = re.match(r"(?:pymem: )?unknown tenant '([^']*)'", message)
-    if isinstance(exc, client_mod.NotFound) and unknown:
+    if isinstance(exc, NotFound) and unknown:
         return f"unknown tenant {unknown.group(1)!r}: create it first with `pymem tenant create {unknown.group(1)}`"
     return message
 

@@ -7,7 +7,7 @@ import os
 import click
 import psycopg
 
-from ..client import PymemError
+from ..errors import PymemError
 from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, EmbeddingError, embedder_for
 from ..server import ServerError
 from .base import Context, Progress, emit, fail, main, pass_ctx

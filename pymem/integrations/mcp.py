@@ -23,7 +23,8 @@ import datetime as dt
 import json
 from typing import Any, Literal
 
-from ..client import Client, InvalidInput, PymemError, format_context
+from ..client import Client, format_context
+from ..errors import InvalidInput, PymemError
 
 try:
     from mcp.server.mcpserver import MCPServer

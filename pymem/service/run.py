@@ -18,7 +18,8 @@ import tempfile
 
 import psycopg
 
-from ..client import PymemError, _resolve, connect
+from ..client import _resolve, connect
+from ..errors import PymemError
 from ..pools import GROUP_SIZE
 from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
 from ..logs import configure as configure_logging

@@ -227,6 +227,11 @@ select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext(%(tenant_id)s));
 -- A tenant's effective settings.
 select pymem.tenant_settings(%(tenant_id)s) as settings;
 
+-- name: setting_specs
+-- Every setting: key, type, default, range, where it may be set (sql/idempotent/011_settings.sql).
+select key, value_type, default_value, minimum, maximum, max_items, choices, per_tenant, per_call, about
+from _pymem.setting_specs order by key;
+
 -- name: reindex_plan
 -- The statements that rebuild one tenant's search indexes concurrently, in order.
 select step, index_name, action, statement from pymem.reindex_plan(%(tenant_id)s) order by step;

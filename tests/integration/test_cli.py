@@ -288,7 +288,7 @@ def test_list_get_history_forget_and_settings(run):
     changed = run("tenant", "settings", "set", "cli-l", "top_k=5", "fusion=rrf")
     assert changed.exit_code == 0 and json.loads(changed.output)["fusion"] == "rrf"
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
-    # A value the database refuses (_pymem.check_retrieval_settings) is bad usage: exit 2,
+    # A value the database refuses (_pymem.check_settings) is bad usage: exit 2,
     # the reason and the settings there are, and nothing stored, not even the valid key beside it.
     for assignment in ("weight_vector=-1", "nosuch=1", "top_k=abc"):
         bad = run("tenant", "settings", "set", "cli-l", "fusion=weighted", assignment)

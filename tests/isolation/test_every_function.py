@@ -101,7 +101,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_max_depth": "4", "p_max_bytes": "1000", "p_channel": "'pymem_episodes'",
         "p_lexemes": "array['vault']", "p_big": "false", "p_k1": "1.2", "p_b": "0.3", "p_statement": "'select 1'", "p_by": "gen_random_uuid()", "p_count": "1",
         "p_top_k": "10", "p_limit": "10", "p_batch": "10", "p_index": "0", "p_max": "256",
-        "p_token_budget": "null::int", "p_extracted": "false", "p_options_only": "true",
+        "p_token_budget": "null::int", "p_extracted": "false", "p_per_call": "true",
         "p_subject": "'user'", "p_attribute": "'vault'", "p_importance": "0.5::real", "p_session_id": "'sa'",
         "p_agent_id": "null::text", "p_password": "null::text", "p_name": "'probe'", "p_key_hash": "'\\x00'::bytea",
         "p_action": "'probe'", "p_subject_hash": "null::text", "p_lease_seconds": "1", "p_max_attempts": "1",
