@@ -46,7 +46,9 @@ def up(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bo
     if ctx.dsn:
         fail("PYMEM_DSN is set: pymem manages only the embedded server")
     try:
-        status = ctx.server().start()
+        server = ctx.server()
+        status = server.start()
+        server.adopt()  # up until `pymem down`, even when a `pymem mcp` or `serve` started it
         result = migrations.migrate(status.uri, embedding=_embedding_choice(status.uri, embed_model, embed_dim))
         admin.restrict_connect(status.uri)  # its service role and logins only (start() did the rest)
     except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
