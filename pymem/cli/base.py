@@ -13,6 +13,7 @@ import json
 import re
 import signal
 import sys
+import contextlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -151,16 +152,27 @@ class Context:
     def session(self) -> Iterator[None]:
         """For a long-running command (serve, mcp): the embedded server, started if need be and
         then stopped when the command ends (EmbeddedServer.session()); nothing with a DSN.
-        SIGTERM ends the command as Ctrl-C does, so that the server is stopped then too."""
+        SIGTERM ends the command as Ctrl-C does, so that the server is stopped then too; one
+        that arrives while the server starts waits until the session can stop it."""
+        _sigterm.update(defer=True, pending=None)
         signal.signal(signal.SIGTERM, _exit_on_sigterm)
-        if self.dsn:
-            yield
-            return
-        with self.server().session():
-            yield
+        try:
+            with contextlib.nullcontext() if self.dsn else self.server().session():
+                _sigterm["defer"] = False
+                if _sigterm["pending"] is not None:
+                    raise SystemExit(128 + _sigterm["pending"])
+                yield
+        finally:
+            _sigterm["defer"] = False
+
+
+_sigterm: dict[str, Any] = {"defer": False, "pending": None}
 
 
 def _exit_on_sigterm(signum, frame) -> None:
+    if _sigterm["defer"]:
+        _sigterm["pending"] = signum
+        return
     raise SystemExit(128 + signum)
 
 

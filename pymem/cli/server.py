@@ -77,9 +77,9 @@ def down(ctx: Context, purge: bool) -> None:
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """Show whether the embedded server runs, its data directory and connection URI."""
-    state = ctx.server().status().as_dict()
+    state = {**ctx.server().status().as_dict(), "found_by": ctx.location.source}  # which rule of locate()
     human = (f"running (pid {state['pid']})\nuri: {state['uri']}\ndata: {state['data_dir']}"
-             if state["running"] else f"stopped\ndata: {state['data_dir']}")
+             if state["running"] else f"stopped\ndata: {state['data_dir']}") + f"\nfound by: {state['found_by']}"
     emit(state, as_json, human)
 
 

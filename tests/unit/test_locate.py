@@ -56,3 +56,19 @@ def test_an_existing_dot_pymem_is_kept_with_a_notice(clean, caplog):
     # an empty .pymem folder (no cluster) is not a home
     (Path.cwd() / ".pymem" / "pgdata" / "PG_VERSION").unlink()
     assert locate().source == "default"
+
+
+def test_status_says_which_rule_found_the_home(clean, monkeypatch):
+    import json
+
+    from click.testing import CliRunner
+
+    from pymem.cli import main
+
+    state = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert (state["home"], state["found_by"], state["running"]) == (str(user_home()), "default", False)
+    monkeypatch.setenv("PYMEM_HOME", str(clean / "env-home"))
+    state = json.loads(CliRunner().invoke(main, ["status", "--json"]).output)
+    assert (state["home"], state["found_by"]) == (str(clean / "env-home"), "PYMEM_HOME")
+    human = CliRunner().invoke(main, ["--home", str(clean / "flag"), "status"]).output
+    assert human.endswith("found by: --home\n") and "stopped" in human
