@@ -42,11 +42,9 @@ def mcp(ctx: Context, transport: str, host: str, port: int, user_id: str | None,
         fail("set PYMEM_API_KEY to a tenant's API key (pymem tenant key create TENANT)", code=2)
     try:
         from ..integrations import mcp as server
-        from ..service.run import load_embedder
+        from ..service.run import extraction, load_embedder
     except ImportError as exc:
         fail(str(exc))
-    from ..service.run import extraction
-
     try:
         model = load_embedder(embedder)
         with ctx.session(), client_mod.connect(ctx.dsn, home=ctx.home, embedder=model) as client:
