@@ -35,7 +35,7 @@ from .embed import Embedder, default_embedder, embedder_from_env, embedder_misma
 from .errors import (AlreadyExists, Conflict, EmbedderMismatch, InvalidInput, LimitExceeded, NotFound,  # noqa: F401
                      PermissionDenied, PymemError, Unavailable)
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
-from .server import EmbeddedServer
+from .server import EmbeddedServer, locate
 from .sql import query
 
 log = logging.getLogger("pymem")
@@ -742,6 +742,32 @@ class _TenantOperations:
         return (yield from self._call("import_user", {"export": Jsonb(export), "user_id": user_id}))[0]["report"]
 
     @operation
+    def update(self, memory_id: str, content: str, *,
+               embedding: Sequence[float] | np.ndarray | None = None) -> str:
+        """Correct one current memory: a new version with ``content`` (its user, kind and
+        importance kept) supersedes it from now on, and the old one stays in its history.
+        Returns the new memory's id. NotFound for no such memory; InvalidInput for a raw
+        conversation turn or a memory already replaced (the message names the replacement).
+        Embeds ``content`` when no embedding is given."""
+        _check_text("content", content)
+        memory_uuid = _as_uuid(memory_id)
+        yield from self.client._role(self.tenant_id)
+        if embedding is None and content.strip():
+            embedding = (yield _Embed((content,)))[0]
+        rows = yield from self._call("update_memory", {
+            "memory_id": memory_uuid, "content": content,
+            "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32)})
+        return str(rows[0]["id"])
+
+    @operation
+    def list_users(self, *, limit: int = 100, after: str | None = None) -> list[dict]:
+        """The tenant's users in id order, ``limit`` (1-1000) at a time, each as {user_id,
+        memories (current ones, raw turns not counted), created_at, last_seen_at}. For the next
+        page pass the last user_id as ``after``."""
+        _check_text("after", after, optional=True)
+        return (yield from self._call("list_users", {"limit": limit, "after": after}))
+
+    @operation
     def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
         _check_text("reason", reason, optional=True)
         rows = yield from self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})
@@ -1026,10 +1052,10 @@ def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str,
              embedding: tuple[str, int] | None = None) -> tuple[str, EmbeddedServer | None]:
     """The service DSN to use, and the embedded server when pymem runs it (a database it
     creates is created for the ``embedding`` model: name, dimensions)."""
-    dsn = dsn or os.environ.get("PYMEM_DSN")
-    server = None
+    location = locate(dsn, home)
+    dsn, server = location.dsn, None
     if dsn is None:
-        server = EmbeddedServer(home)
+        server = EmbeddedServer(location.home)
         server.start()
         admin_dsn = server.uri(dbname)
         with psycopg.connect(admin_dsn) as conn:
@@ -1067,8 +1093,10 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             pool_group_size: int = GROUP_SIZE) -> Client:
     """Open a client.
 
-    ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
-    (``$PYMEM_HOME`` or ``./.pymem``), started and migrated on demand.
+    The database (pymem.server.locate()): ``dsn``, else the embedded server under ``home``,
+    else ``$PYMEM_DSN``, else the embedded server under ``$PYMEM_HOME``, an existing
+    ``./.pymem`` (with a notice) or the per-user home (``~/.local/share/pymem``), started and
+    migrated on demand.
     ``embedder`` "auto" is what the worker and the service use: the endpoint in
     ``$PYMEM_EMBED_URL`` when set, else the local model; "local" is all-MiniLM-L6-v2 from its
     wheel; None stores no vectors. ``pool_group_size``: connections per group of tenants

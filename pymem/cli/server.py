@@ -47,7 +47,9 @@ def up(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bo
     if ctx.dsn:
         fail("PYMEM_DSN is set: pymem manages only the embedded server")
     try:
-        status = ctx.server().start()
+        server = ctx.server()
+        status = server.start()
+        server.adopt()  # up until `pymem down`, even when a `pymem mcp` or `serve` started it
         result = migrations.migrate(status.uri, embedding=_embedding_choice(status.uri, embed_model, embed_dim))
         admin.restrict_connect(status.uri)  # its service role and logins only (start() did the rest)
     except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
@@ -76,9 +78,9 @@ def down(ctx: Context, purge: bool) -> None:
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """Show whether the embedded server runs, its data directory and connection URI."""
-    state = ctx.server().status().as_dict()
+    state = {**ctx.server().status().as_dict(), "found_by": ctx.location.source}  # which rule of locate()
     human = (f"running (pid {state['pid']})\nuri: {state['uri']}\ndata: {state['data_dir']}"
-             if state["running"] else f"stopped\ndata: {state['data_dir']}")
+             if state["running"] else f"stopped\ndata: {state['data_dir']}") + f"\nfound by: {state['found_by']}"
     emit(state, as_json, human)
 
 

@@ -48,6 +48,14 @@ select * from pymem.retrieve(
 -- Mark one memory forgotten.
 select pymem.forget(%(memory_id)s, %(reason)s) as forgotten;
 
+-- name: update_memory
+-- A new version of one memory, superseding it (history kept).
+select pymem.update_memory(%(memory_id)s, %(content)s, %(embedding)s) as id;
+
+-- name: list_users
+-- The current tenant's users, a page at a time.
+select * from pymem.list_users(%(limit)s::int, %(after)s);
+
 -- name: history
 -- The version chain of one memory.
 select * from pymem.history(%(memory_id)s);

@@ -128,6 +128,8 @@ class Worker:
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._poke()
             except psycopg.Error as exc:
+                if self._stop.is_set():
+                    return  # stopping: the server may be going away with us (pymem mcp's own)
                 attempt += 1
                 delay = backoff_delay(attempt, base=0.5, cap=30)
                 log.warning("listen connection lost (%s); reconnecting in %.1fs", exc, delay)

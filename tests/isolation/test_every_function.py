@@ -108,7 +108,7 @@ def _probe_values(world) -> dict[str, str]:
         "p_error": "'probe'", "p_retry_in_seconds": "1", "p_type": "'Thing'", "p_commands": "array['select']",
         "p_role": f"'{world['role_b']}'::name", "p_table": "'_pymem.memories'::regclass",
         "p_concurrently": "false", "p_model": "'probe-model'", "p_dimensions": "384",
-        "p_after_tenant": "null::text", "p_after_id": "null::uuid", "p_tenant_ids": "array['tenant-a']",
+        "p_after": "null::text", "p_after_tenant": "null::text", "p_after_id": "null::uuid", "p_tenant_ids": "array['tenant-a']",
         "p_vectors": "array[null::vector]", "p_ids": f"array['{a_id}'::uuid]", "p_scores": "array[1.0::float8]",
         "p_age_days": "1", "p_half_life": "1", "p_floor": "0.1", "p_operation": "'update'", "p_policy": "'manual'",
         "a": "'x'", "b": "'x'", "p_entity_type": "'Editor'", "p_family": "'employer'", "p_before": "'from'",

@@ -108,6 +108,8 @@ begin
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         pymem.forget(uuid, text),
+        pymem.update_memory(uuid, text, vector),
+        pymem.list_users(integer, text),
         pymem.get_memory(uuid),
         pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid),
         _pymem.check_filters(jsonb),
