@@ -23,7 +23,7 @@ import psycopg
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from .client import Conflict
+from .errors import Conflict
 from .retry import backoff_delay, call_with_retries
 from .sql import SQL_DIR, query
 

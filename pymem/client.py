@@ -25,88 +25,32 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector, register_vector_async
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from . import migrate as migrations
+from .database import FORGET_CHANNEL, atransaction, listen, transaction, translated
 from .embed import Embedder, default_embedder, embedder_from_env, embedder_mismatch
+# The exceptions live in pymem.errors; they stay importable from here (a public surface).
+from .errors import (AlreadyExists, Conflict, EmbedderMismatch, InvalidInput, LimitExceeded, NotFound,  # noqa: F401
+                     PermissionDenied, PymemError, Unavailable)
 from .pools import GROUP_SIZE, AsyncTenantPools, TenantPools
-from .server import EmbeddedServer
+from .server import EmbeddedServer, locate
 from .sql import query
 
 log = logging.getLogger("pymem")
 
 
-class PymemError(Exception):
-    """An error from pymem; ``sqlstate`` holds the PostgreSQL error code when there is one."""
-
-    def __init__(self, message: str, sqlstate: str | None = None):
-        super().__init__(message)
-        self.sqlstate = sqlstate
-
-
-class InvalidInput(PymemError, ValueError):
-    """The arguments were rejected (22xxx); nothing was written."""
-
-
-class PermissionDenied(PymemError):
-    """The role may not do this (42501)."""
-
-
-class NotFound(PymemError, LookupError):
-    """No such tenant (42704)."""
-
-
-class AlreadyExists(PymemError):
-    """The tenant exists already (42710)."""
-
-
-class LimitExceeded(PymemError):
-    """The tenant holds max_memories already (PM429); nothing was written."""
-
-
-class Conflict(PymemError):
-    """Another call on the same thing got there first (a rebuild already running, a write that
-    raced an erasure, a deadlock); nothing was committed. Retrying later succeeds."""
-
-
-class EmbedderMismatch(PymemError, ValueError):
-    """The client's embedder is not the model the database holds (the message names both)."""
-
-
-class Unavailable(PymemError):
-    """The database cannot serve the call now (restart, disk full, timeout); nothing was committed."""
-
-
-_BY_SQLSTATE: dict[str, type[PymemError]] = {"42501": PermissionDenied, "42704": NotFound, "42710": AlreadyExists,
-                                              "PM429": LimitExceeded, "40001": Conflict, "40P01": Conflict,
-                                              "55P03": Conflict}
-_MESSAGES = {
-    "57014": "the statement timed out (statement_timeout); nothing was committed",
-    "53100": "the database disk is full; nothing was committed",
-    "53200": "the database is out of memory; nothing was committed",
-    "57P01": "the database is shutting down or restarting; retry",
-}
-
-
-def _translate(exc: psycopg.Error) -> PymemError:
-    state = exc.sqlstate or ""
-    message = exc.diag.message_primary or str(exc)
-    if exc.diag.message_hint:
-        message = f"{message} ({exc.diag.message_hint})"
-    if state in _BY_SQLSTATE:  # before OperationalError: psycopg files lock and deadlock errors there
-        return _BY_SQLSTATE[state](message, state)
-    if state in _MESSAGES or isinstance(exc, psycopg.OperationalError):
-        return Unavailable(f"{_MESSAGES.get(state, 'the database is unavailable')}: {message}", state or None)
-    if state.startswith("22") or state == "54000":
-        return InvalidInput(message, state)
-    return PymemError(message, state or None)
-
-
 #: The metadata key that marks a memory as an item of an application's key-value store
 #: (PymemStore, LangGraph's BaseStore); such memories stay out of ordinary retrieval.
 STORE_ITEM_KEY = "langgraph"
+
+
+def _number(value: Any) -> int | float | None:
+    """A numeric from the database as the int or float JSON would read it (0.001, 100)."""
+    if value is None:
+        return None
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _check_text(name: str, value: Any, *, optional: bool = False) -> None:
@@ -337,7 +281,6 @@ class CacheForgetter:
     its cache off, unless ``dsn`` names the primary (the service's ``--primary-dsn``).
     """
 
-    CHANNEL = "pymem_forget"
     QUEUE_WATERMARK = 0.25
     POLL_SECONDS = 0.5
 
@@ -397,7 +340,7 @@ class CacheForgetter:
                             log.error("the client reads from a standby and has no primary to LISTEN on "
                                       "(the service's --primary-dsn): the query-embedding cache is off")
                             return
-                        conn.execute("listen pymem_forget")
+                        listen(conn, FORGET_CHANNEL)
                         delay = 0.5
                         while not stop.is_set():
                             usage = conn.execute("select pg_notification_queue_usage()").fetchone()[0]
@@ -565,6 +508,14 @@ class _ClientOperations:
         """The tenant's effective settings (product defaults overlaid with its own)."""
         _check_text("tenant_id", tenant_id)
         return (yield _Call("tenant_settings", {"tenant_id": tenant_id}))[0]["settings"]
+
+    @operation
+    def setting_specs(self) -> list[dict]:
+        """Every setting a tenant may have or a retrieve call may pass: key, value_type,
+        default_value, minimum, maximum, max_items, choices, per_tenant, per_call, about (the
+        rows the database validates against)."""
+        rows = yield _Call("setting_specs")
+        return [{**row, "minimum": _number(row["minimum"]), "maximum": _number(row["maximum"])} for row in rows]
 
     @operation
     def decay_sweep(self, batch: int = 10000) -> dict:
@@ -791,6 +742,32 @@ class _TenantOperations:
         return (yield from self._call("import_user", {"export": Jsonb(export), "user_id": user_id}))[0]["report"]
 
     @operation
+    def update(self, memory_id: str, content: str, *,
+               embedding: Sequence[float] | np.ndarray | None = None) -> str:
+        """Correct one current memory: a new version with ``content`` (its user, kind and
+        importance kept) supersedes it from now on, and the old one stays in its history.
+        Returns the new memory's id. NotFound for no such memory; InvalidInput for a raw
+        conversation turn or a memory already replaced (the message names the replacement).
+        Embeds ``content`` when no embedding is given."""
+        _check_text("content", content)
+        memory_uuid = _as_uuid(memory_id)
+        yield from self.client._role(self.tenant_id)
+        if embedding is None and content.strip():
+            embedding = (yield _Embed((content,)))[0]
+        rows = yield from self._call("update_memory", {
+            "memory_id": memory_uuid, "content": content,
+            "embedding": None if embedding is None else np.asarray(embedding, dtype=np.float32)})
+        return str(rows[0]["id"])
+
+    @operation
+    def list_users(self, *, limit: int = 100, after: str | None = None) -> list[dict]:
+        """The tenant's users in id order, ``limit`` (1-1000) at a time, each as {user_id,
+        memories (current ones, raw turns not counted), created_at, last_seen_at}. For the next
+        page pass the last user_id as ``after``."""
+        _check_text("after", after, optional=True)
+        return (yield from self._call("list_users", {"limit": limit, "after": after}))
+
+    @operation
     def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
         _check_text("reason", reason, optional=True)
         rows = yield from self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})
@@ -911,15 +888,6 @@ class _ClientBase:
     def _keep_query_vector(self, key: tuple | None, vector: np.ndarray, generation: int) -> np.ndarray:
         return vector if key is None else self.query_cache.put(*key, vector, generation=generation)
 
-    def _begin(self, role: str | None) -> list[tuple[Any, dict | None]]:
-        statements: list[tuple[Any, dict | None]] = []
-        if self.statement_timeout_ms is not None:
-            statements.append((query("set_statement_timeout"), {"ms": str(int(self.statement_timeout_ms))}))
-        if role is not None:
-            statements.append((sql.SQL("set local role {}").format(sql.Identifier(role)), None))
-        return statements
-
-
 class Client(_ClientBase, _ClientOperations):
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
@@ -973,18 +941,13 @@ class Client(_ClientBase, _ClientOperations):
         return self._keep_query_vector(key, self.embedder.embed([step.text])[0], generation)
 
     def _call(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
-        try:
-            with self._pools.connection(role) as conn:
-                # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
-                # each answer: one round trip fewer per statement on the hot path.
-                with conn.pipeline(), conn.transaction():
-                    for statement, args in self._begin(role):
-                        conn.execute(statement, args)
-                    with conn.cursor(row_factory=dict_row) as cur:
-                        cur.execute(query(name), params or {})
-                        return cur.fetchall()  # every named query is a select
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
+        with translated(), self._pools.connection(role) as conn:
+            # Pipeline mode sends BEGIN, SET LOCAL ROLE and the call without waiting for
+            # each answer: one round trip fewer per statement on the hot path.
+            with conn.pipeline(), transaction(conn, role, statement_timeout_ms=self.statement_timeout_ms):
+                with conn.cursor(row_factory=dict_row) as cur:
+                    cur.execute(query(name), params or {})
+                    return cur.fetchall()  # every named query is a select
 
 
 class TenantClient(_TenantOperations):
@@ -1055,16 +1018,12 @@ class AsyncClient(_ClientBase, _ClientOperations):
         return self._keep_query_vector(key, embedded[0], generation)
 
     async def _acall(self, name: str, params: dict | None = None, *, role: str | None = None) -> list[dict]:
-        try:
-            async with self._pools.connection(role) as conn:
-                async with conn.pipeline(), conn.transaction():
-                    for statement, args in self._begin(role):
-                        await conn.execute(statement, args)
-                    async with conn.cursor(row_factory=dict_row) as cur:
-                        await cur.execute(query(name), params or {})
-                        return await cur.fetchall()
-        except psycopg.Error as exc:
-            raise _translate(exc) from exc
+        with translated():
+            async with self._pools.connection(role) as conn, conn.pipeline(), \
+                    atransaction(conn, role, statement_timeout_ms=self.statement_timeout_ms):
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(query(name), params or {})
+                    return await cur.fetchall()
 
 
 class AsyncTenantClient(_TenantOperations):
@@ -1093,10 +1052,10 @@ def _resolve(dsn: str | None, home: str | os.PathLike | None, dbname: str,
              embedding: tuple[str, int] | None = None) -> tuple[str, EmbeddedServer | None]:
     """The service DSN to use, and the embedded server when pymem runs it (a database it
     creates is created for the ``embedding`` model: name, dimensions)."""
-    dsn = dsn or os.environ.get("PYMEM_DSN")
-    server = None
+    location = locate(dsn, home)
+    dsn, server = location.dsn, None
     if dsn is None:
-        server = EmbeddedServer(home)
+        server = EmbeddedServer(location.home)
         server.start()
         admin_dsn = server.uri(dbname)
         with psycopg.connect(admin_dsn) as conn:
@@ -1134,8 +1093,10 @@ def connect(dsn: str | None = None, *, home: str | os.PathLike | None = None,
             pool_group_size: int = GROUP_SIZE) -> Client:
     """Open a client.
 
-    ``dsn`` None means ``$PYMEM_DSN``, or else the embedded server under ``home``
-    (``$PYMEM_HOME`` or ``./.pymem``), started and migrated on demand.
+    The database (pymem.server.locate()): ``dsn``, else the embedded server under ``home``,
+    else ``$PYMEM_DSN``, else the embedded server under ``$PYMEM_HOME``, an existing
+    ``./.pymem`` (with a notice) or the per-user home (``~/.local/share/pymem``), started and
+    migrated on demand.
     ``embedder`` "auto" is what the worker and the service use: the endpoint in
     ``$PYMEM_EMBED_URL`` when set, else the local model; "local" is all-MiniLM-L6-v2 from its
     wheel; None stores no vectors. ``pool_group_size``: connections per group of tenants

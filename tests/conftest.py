@@ -4,7 +4,8 @@ fresh clone of it per test (pytest-postgresql's DatabaseJanitor). Fixtures are l
 unit tier (tests/unit) asks for none of them and never starts the server.
 
 Tiers: unit (no database), sql (SQL functions, as the roles that call them), integration
-(client, worker, service, CLI, benchmarks as processes), isolation (tenant against tenant).
+(client, worker, service, CLI, benchmarks as processes), isolation (tenant against tenant),
+firstrun (a newcomer's path: the built wheel in a clean venv with an empty home).
 
 Roles are cluster-wide: the clones share the template's install id, so they share its
 service and group roles; tenant roles get random suffixes and are dropped after each test.

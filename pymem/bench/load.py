@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from . import service_profile
 from .common import BenchDatabase, cpu_seconds
 from ..client import connect
+from ..database import transaction
 from ..sql import query
 
 SCRIPT = Path(__file__).resolve().parent / "k6" / "load.js"
@@ -117,8 +117,7 @@ def _seed(service_dsn: str, *, tenants: int, users: int, memories_per_user: int,
                 continue
             with psycopg.connect(service_dsn) as conn:
                 register_vector(conn)
-                with conn.pipeline(), conn.transaction():
-                    conn.execute(sql.SQL("set local role {}").format(sql.Identifier(role)))
+                with conn.pipeline(), transaction(conn, role):
                     for u in range(users):
                         for j in range(memories_per_user):
                             index = (u + j) % len(SENTENCES)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from ..client import Client, NotFound, connect
+from ..client import Client, connect
+from ..errors import NotFound
 from ..embed import default_embedder
 from ..worker.extract import RuleExtractor
 from ..worker.llm import LLMExtractor

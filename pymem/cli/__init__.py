@@ -1,7 +1,7 @@
 """The ``pymem`` command line: one module per command group.
 
   server.py    up, down, status, doctor, migrate
-  tenants.py   tenant create|list|drop, tenant settings get|set, tenant login ..., tenant key ...
+  tenants.py   tenant create|list|drop, tenant settings get|set|describe, tenant login ..., tenant key ...
   memories.py  remember, search, list, get, history, forget, ingest, erase-user, export-user,
                import-user, audit, contradictions
   worker.py    worker, sweep

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 import psycopg
 
-from ..client import PymemError
+from ..errors import PymemError
 from ..server import ServerError
 from .base import Context, Progress, emit, fail, guard, main, open_client, pass_ctx
 

@@ -10,9 +10,13 @@ input the CLI refuses before it writes anything).
 from __future__ import annotations
 
 import json
-import os
 import re
+import signal
 import sys
+import contextlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -21,7 +25,8 @@ import psycopg
 from .. import __version__
 from .. import client as client_mod
 from ..embed import EmbeddingError
-from ..server import EmbeddedServer, ServerError
+from ..errors import NotFound, PymemError
+from ..server import EmbeddedServer, Location, ServerError, locate
 
 
 def emit(data: Any, as_json: bool, human: str | None = None) -> None:
@@ -40,7 +45,7 @@ def fail(message: str, code: int = 1) -> None:
 
 # Failures a user can act on from their message alone (the database, the embedded server, the
 # embedder, a file): one line. Anything else is a bug, named by its type, with the way to see it.
-_EXPECTED = (client_mod.PymemError, ServerError, psycopg.Error, EmbeddingError, OSError, RuntimeError, ValueError)
+_EXPECTED = (PymemError, ServerError, psycopg.Error, EmbeddingError, OSError, RuntimeError, ValueError)
 
 
 class RootGroup(click.Group):
@@ -108,9 +113,26 @@ class TextSource(click.ParamType):
 
 
 class Context:
+    """Where the database is (server.locate(): --dsn, --home, PYMEM_DSN, PYMEM_HOME, an
+    existing ./.pymem, the per-user home), found once, when a command first asks."""
+
     def __init__(self, home: str | None, dsn: str | None):
-        self.home = home
-        self.dsn = dsn or os.environ.get("PYMEM_DSN")
+        self._given = (dsn, home)
+        self._location: Location | None = None
+
+    @property
+    def location(self) -> Location:
+        if self._location is None:
+            self._location = locate(*self._given)
+        return self._location
+
+    @property
+    def dsn(self) -> str | None:
+        return self.location.dsn
+
+    @property
+    def home(self) -> Path | None:
+        return self.location.home
 
     def server(self) -> EmbeddedServer:
         return EmbeddedServer(self.home)
@@ -126,6 +148,33 @@ class Context:
 
     def client(self, embed: bool = True) -> client_mod.Client:
         return client_mod.connect(self.dsn, home=self.home, embedder="auto" if embed else None)
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """For a long-running command (serve, mcp): the embedded server, started if need be and
+        then stopped when the command ends (EmbeddedServer.session()); nothing with a DSN.
+        SIGTERM ends the command as Ctrl-C does, so that the server is stopped then too; one
+        that arrives while the server starts waits until the session can stop it."""
+        _sigterm.update(defer=True, pending=None)
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        try:
+            with contextlib.nullcontext() if self.dsn else self.server().session():
+                _sigterm["defer"] = False
+                if _sigterm["pending"] is not None:
+                    raise SystemExit(128 + _sigterm["pending"])
+                yield
+        finally:
+            _sigterm["defer"] = False
+
+
+_sigterm: dict[str, Any] = {"defer": False, "pending": None}
+
+
+def _exit_on_sigterm(signum, frame) -> None:
+    if _sigterm["defer"]:
+        _sigterm["pending"] = signum
+        return
+    raise SystemExit(128 + signum)
 
 
 pass_ctx = click.make_pass_decorator(Context)
@@ -170,12 +219,18 @@ class Progress:
 # container or a unit file configures pymem by environment. The command line wins.
 @click.group(cls=RootGroup, context_settings={"auto_envvar_prefix": "PYMEM", "show_default": True})
 @click.version_option(__version__, prog_name="pymem")
-@click.option("--home", envvar="PYMEM_HOME", help="Embedded server home (default ./.pymem).")
-@click.option("--dsn", help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")
+@click.option("--home", envvar=None, allow_from_autoenv=False,
+              help="Embedded server home. Without --dsn and --home: $PYMEM_DSN, else $PYMEM_HOME, else ./.pymem "
+                   "where this folder has one (with a notice), else $XDG_DATA_HOME/pymem or ~/.local/share/pymem.")
+@click.option("--dsn", envvar=None, allow_from_autoenv=False,
+              help="Use this PostgreSQL instead of the embedded one (or set PYMEM_DSN).")
 @click.option("--debug", is_flag=True, help="On an error, show its traceback instead of one line (or PYMEM_DEBUG=1).")
 @click.pass_context
 def main(ctx: click.Context, home: str | None, dsn: str | None, debug: bool) -> None:
     """pymem: a memory layer for AI agents that lives inside PostgreSQL.
+
+    The database, for every command: --dsn or --home, else $PYMEM_DSN, else $PYMEM_HOME, else
+    the per-user home (~/.local/share/pymem; ./.pymem where this folder already has one).
 
     Text arguments (remember's and ingest's CONTENT, search's QUERY_TEXT, ingest --messages)
     read stdin when given as -, and a UTF-8 file when given as @PATH; write @@ for a text
@@ -186,7 +241,7 @@ def main(ctx: click.Context, home: str | None, dsn: str | None, debug: bool) -> 
 def open_client(ctx: Context, embed: bool) -> client_mod.Client:
     try:
         return ctx.client(embed=embed)
-    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+    except (ServerError, PymemError, psycopg.Error) as exc:
         if debugging():
             raise
         fail(describe(exc))
@@ -195,7 +250,7 @@ def open_client(ctx: Context, embed: bool) -> client_mod.Client:
 def guard(fn):
     try:
         return fn()
-    except client_mod.PymemError as exc:
+    except PymemError as exc:
         if debugging():
             raise
         fail(describe(exc))
@@ -213,7 +268,7 @@ def describe(exc: BaseException) -> str:
     SQL call (``pymem.create_tenant(tenant_id)`` is SQL; here it is ``pymem tenant create``)."""
     message = str(exc).strip()
     unknown = re.match(r"(?:pymem: )?unknown tenant '([^']*)'", message)
-    if isinstance(exc, client_mod.NotFound) and unknown:
+    if isinstance(exc, NotFound) and unknown:
         return f"unknown tenant {unknown.group(1)!r}: create it first with `pymem tenant create {unknown.group(1)}`"
     return message
 

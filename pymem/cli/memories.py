@@ -1,5 +1,5 @@
-"""A tenant's data: remember, search, list, get, history, forget, ingest, erase, export, import,
-audit, contradictions."""
+"""A tenant's data: remember, search, list, get, update, history, forget, users, ingest, erase,
+export, import, audit, contradictions."""
 
 from __future__ import annotations
 
@@ -131,6 +131,40 @@ def forget(ctx: Context, tenant_id: str, reason: str | None, memory_id: str) -> 
     if not forgotten:
         fail(f"no memory {memory_id} to forget in tenant {tenant_id}")
     click.echo(f"forgot {memory_id}")
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--no-embed", is_flag=True, help="Store the new version without a vector (lexical search only).")
+@click.option("--json", "as_json", is_flag=True)
+@click.argument("memory_id")
+@click.argument("content", type=TextSource("the new text"))
+@pass_ctx
+def update(ctx: Context, tenant_id: str, no_embed: bool, as_json: bool, memory_id: str, content: str) -> None:
+    """Correct MEMORY_ID: a new version with CONTENT supersedes it; its history keeps the old one.
+    Prints the new memory's id. CONTENT reads stdin as -, a UTF-8 file as @PATH."""
+    with open_client(ctx, embed=not no_embed) as client:
+        new_id = guard(lambda: client.tenant(tenant_id).update(memory_id, content))
+    emit({"id": new_id, "supersedes": memory_id, "tenant_id": tenant_id}, as_json, new_id)
+
+
+@main.command()
+@click.option("--tenant", "tenant_id", required=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--after", help="The last user id of the previous page.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def users(ctx: Context, tenant_id: str, limit: int, after: str | None, as_json: bool) -> None:
+    """The tenant's users in id order, each with its count of current memories."""
+    with open_client(ctx, embed=False) as client:
+        page = guard(lambda: client.tenant(tenant_id).list_users(limit=limit, after=after))
+    if as_json:
+        emit({"users": page}, True)
+        return
+    for user in page:
+        click.echo(f"{user['user_id']}  {user['memories']} memories  last seen {user['last_seen_at']:%Y-%m-%d %H:%M}")
+    if not page:
+        click.echo("no users")
 
 
 @main.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -9,7 +10,7 @@ import psycopg
 
 from .. import admin
 from .. import migrate as migrations
-from ..embed import MAX_DIMENSIONS, spec_from_env
+from ..embed import MAX_DIMENSIONS, local_model_problem, spec_from_env
 from ..server import ServerError
 from ..sql import query
 from ..worker.schedule import plan as schedule_plan
@@ -46,7 +47,9 @@ def up(ctx: Context, embed_model: str | None, embed_dim: int | None, as_json: bo
     if ctx.dsn:
         fail("PYMEM_DSN is set: pymem manages only the embedded server")
     try:
-        status = ctx.server().start()
+        server = ctx.server()
+        status = server.start()
+        server.adopt()  # up until `pymem down`, even when a `pymem mcp` or `serve` started it
         result = migrations.migrate(status.uri, embedding=_embedding_choice(status.uri, embed_model, embed_dim))
         admin.restrict_connect(status.uri)  # its service role and logins only (start() did the rest)
     except (ServerError, migrations.MigrationError, psycopg.Error) as exc:
@@ -75,9 +78,9 @@ def down(ctx: Context, purge: bool) -> None:
 @pass_ctx
 def status(ctx: Context, as_json: bool) -> None:
     """Show whether the embedded server runs, its data directory and connection URI."""
-    state = ctx.server().status().as_dict()
+    state = {**ctx.server().status().as_dict(), "found_by": ctx.location.source}  # which rule of locate()
     human = (f"running (pid {state['pid']})\nuri: {state['uri']}\ndata: {state['data_dir']}"
-             if state["running"] else f"stopped\ndata: {state['data_dir']}")
+             if state["running"] else f"stopped\ndata: {state['data_dir']}") + f"\nfound by: {state['found_by']}"
     emit(state, as_json, human)
 
 
@@ -120,6 +123,12 @@ def _doctor_report(dsn: str) -> dict:
     report["ok"] = (report["server_version_ok"] and report["vector"] and report["age"]
                     and not report["databases_open_to_logins"])
     report["ok"] = report["ok"] and not (report["index_health"] or {}).get("unhealthy")
+    # The local model, where this environment embeds with it (no PYMEM_EMBED_URL): loaded and
+    # run once, so a missing extra, missing weights or a damaged cache file shows here.
+    used = not os.environ.get("PYMEM_EMBED_URL")
+    problem = local_model_problem() if used else None
+    report["local_model"] = {"used": used, "problem": problem}
+    report["ok"] = report["ok"] and problem is None
     return report
 
 
@@ -140,7 +149,7 @@ def _index_health_report(dsn: str) -> dict | None:
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
 def doctor(ctx: Context, as_json: bool) -> None:
-    """Check the server version and capabilities; exit 1 if a required one is missing."""
+    """Check the server version and capabilities and the local model; exit 1 if one is missing or unusable."""
     try:
         report = _doctor_report(ctx.admin_dsn())
     except (ServerError, psycopg.Error) as exc:
@@ -151,6 +160,8 @@ def doctor(ctx: Context, as_json: bool) -> None:
         missing = [k for k in ("server_version_ok", "vector", "age") if not report[k]]
         if missing:
             click.echo(f"pymem: required capability missing: {', '.join(missing)}", err=True)
+        if report["local_model"]["problem"]:
+            click.echo(f"pymem: the local embedding model is not usable: {report['local_model']['problem']}", err=True)
         for tenant_id, health in ((report.get("index_health") or {}).get("unhealthy") or {}).items():
             click.echo(f"pymem: tenant {tenant_id}: {health['rows']} rows, the lexical index returns "
                        f"{health['lexical_indexed']}, the vector index {health['vector_indexed']} of "

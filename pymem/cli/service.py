@@ -47,6 +47,10 @@ from .base import Context, fail, main, pass_ctx
                    "workers x (pool size + 2) + 10 must fit the server's max_connections.")
 @click.option("--key-cache-seconds", type=click.FloatRange(0), default=5.0, show_default=True,
               help="How long a verified API key is trusted without asking the database (revocation delay).")
+@click.option("--extract/--no-extract", default=True, show_default=True,
+              envvar=["PYMEM_SERVE_EXTRACT", "PYMEM_EXTRACT"],
+              help="Extract memories from ingested turns in this process (one worker loop). --no-extract "
+                   "(or PYMEM_EXTRACT=0) when `pymem worker` processes do it (scale-out).")
 @click.option("--log-level", type=click.Choice(["critical", "error", "warning", "info", "debug"]),
               default="info", show_default=True)
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
@@ -57,7 +61,7 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
           gateway_tenant_header: str | None,
           gateway_trusted_network: bool, auto_provision: bool, primary_dsn: str | None, owner_dsn: str | None,
           workers: int,
-          key_cache_seconds: float, log_level: str, log_format: str) -> None:
+          key_cache_seconds: float, extract: bool, log_level: str, log_format: str) -> None:
     """Serve the HTTP API (OpenAPI at /openapi.json, Prometheus at /metrics, health at /healthz).
 
     Admin routes accept the token in $PYMEM_ADMIN_TOKEN (Authorization: Bearer ...); /metrics the one
@@ -78,18 +82,19 @@ def serve(ctx: Context, host: str, port: int, embedder: str, max_concurrent_per_
         fail(f"gateway mode on {host}: without an API key the tenant header, or the body's tenant_id, names the "
              "tenant, so anyone who can reach this address can act as any tenant. Bind to 127.0.0.1 behind the "
              "gateway, or add --gateway-trusted-network if only the gateway can reach it", code=2)
-    config = ServiceConfig(max_concurrent_per_tenant=max_concurrent_per_tenant, max_body_bytes=max_body_bytes,
-                           request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
-                           auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
-                           metrics_token=os.environ.get("PYMEM_METRICS_TOKEN") or None,
-                           key_cache_seconds=key_cache_seconds, owner_dsn=owner_dsn or ctx.admin_dsn(),
-                           primary_dsn=primary_dsn)
-    try:
-        run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
-                    pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,
-                    workers=workers, pool_group_size=pool_group_size)
-    except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
-        fail(str(exc))
+    with ctx.session():  # an embedded server started here stops with the service
+        config = ServiceConfig(max_concurrent_per_tenant=max_concurrent_per_tenant, max_body_bytes=max_body_bytes,
+                               request_timeout=request_timeout, gateway_tenant_header=gateway_tenant_header,
+                               auto_provision=auto_provision, admin_token=os.environ.get("PYMEM_ADMIN_TOKEN") or None,
+                               metrics_token=os.environ.get("PYMEM_METRICS_TOKEN") or None,
+                               key_cache_seconds=key_cache_seconds, owner_dsn=owner_dsn or ctx.admin_dsn(),
+                               primary_dsn=primary_dsn)
+        try:
+            run_service(dsn=ctx.dsn, home=ctx.home, host=host, port=port, embedder=embedder, config=config,
+                        pool_size=pool_size, statement_timeout_ms=int(request_timeout * 1000), log_level=log_level,
+                        workers=workers, pool_group_size=pool_group_size, extract=extract)
+        except (ServerError, client_mod.PymemError, psycopg.Error) as exc:
+            fail(str(exc))
 
 
 def _loopback(host: str) -> bool:

@@ -8,7 +8,7 @@ import sys
 
 import click
 
-from ..client import InvalidInput
+from ..errors import InvalidInput
 from .base import Context, debugging, emit, fail, guard, main, open_client, pass_ctx
 
 
@@ -76,6 +76,53 @@ def tenant_settings_get(ctx: Context, tenant_id: str, key: str | None) -> None:
         emit(settings[key], True)
 
 
+@tenant_settings.command("describe")
+@click.option("--json", "as_json", is_flag=True, help="The rows as JSON.")
+@click.option("--markdown", is_flag=True, help="The table of docs/settings.md.")
+@pass_ctx
+def tenant_settings_describe(ctx: Context, as_json: bool, markdown: bool) -> None:
+    """Every setting: its default, type and range, and whether a tenant or a retrieve call
+    sets it (per call: `pymem search --options`, p_options). The database validates against
+    these rows."""
+    with open_client(ctx, embed=False) as client:
+        specs = guard(client.setting_specs)
+    emit(specs, as_json, settings_table(specs) if markdown else "\n".join(
+        f"{s['key']}\t{_default(s)}\t{_kind(s)}\t{_scope(s)}" for s in specs))
+
+
+def _default(spec: dict) -> str:
+    return "" if spec["default_value"] is None and not spec["per_tenant"] else json.dumps(spec["default_value"])
+
+
+def _kind(spec: dict) -> str:
+    """A setting's type and range in words."""
+    low, high, items = spec["minimum"], spec["maximum"], spec["max_items"]
+    if spec["value_type"] in ("number", "integer"):
+        return f"{spec['value_type']} {low} to {high}"
+    if spec["value_type"] == "number[]":
+        return f"up to {items} numbers {low} to {high}"
+    if spec["value_type"] == "text[]":
+        return f"up to {items} strings"
+    if spec["choices"]:
+        return " or ".join(f'"{choice}"' for choice in spec["choices"])
+    return {"boolean": "true or false", "text search config": "a text search configuration"}.get(
+        spec["value_type"], spec["value_type"])
+
+
+def _scope(spec: dict) -> str:
+    return ", ".join(where for where, on in (("tenant", spec["per_tenant"]), ("call", spec["per_call"])) if on)
+
+
+def settings_table(specs: list[dict]) -> str:
+    """The settings as the Markdown table docs/settings.md holds."""
+    lines = ["| setting | default | type and range | set per | what it does |", "|---|---|---|---|---|"]
+    for spec in specs:
+        default = _default(spec)
+        lines.append(f"| `{spec['key']}` | {f'`{default}`' if default else ''} | {_kind(spec)} | {_scope(spec)} "
+                     f"| {spec['about']} |")
+    return "\n".join(lines)
+
+
 @tenant_settings.command("set")
 @click.argument("tenant_id")
 @click.argument("assignments", nargs=-1, required=True, metavar="KEY=VALUE...")
@@ -97,16 +144,16 @@ def tenant_settings_set(ctx: Context, tenant_id: str, assignments: tuple[str, ..
         try:
             settings = client.update_tenant_settings(tenant_id, changes)
         except InvalidInput as exc:
-            # The database validates (_pymem.check_retrieval_settings) and stores nothing; an
-            # unknown key, a wrong type or a value out of range is bad usage, so exit 2 and
-            # name the settings there are (the unknown-key message names them already). Other
-            # errors (an unknown tenant) are RootGroup's: one line, exit 1.
+            # The database validates (_pymem.check_settings, against the rows `describe`
+            # prints) and stores nothing; an unknown key, a wrong type or a value out of range
+            # is bad usage, so exit 2 and name the settings there are (the unknown-key message
+            # names them already). Other errors (an unknown tenant) are RootGroup's: one line, exit 1.
             if debugging():
                 raise
             message = str(exc)
             if "Settings:" not in message:
-                accepted = guard(lambda: client.tenant_settings(tenant_id))
-                message = f"{message} (Settings: {', '.join(sorted(accepted))}.)"
+                accepted = [spec["key"] for spec in guard(client.setting_specs) if spec["per_tenant"]]
+                message = f"{message} (Settings: {', '.join(accepted)}.)"
             fail(message, code=2)
     emit(settings, True)
 

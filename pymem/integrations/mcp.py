@@ -1,12 +1,17 @@
-"""The MCP server: remember, ingest, retrieve, forget, history and export as tools for any
-agent that speaks the Model Context Protocol (`pymem mcp`, stdio or streamable HTTP).
+"""The MCP server: remember, ingest, retrieve, update, forget, history, list_users and
+export_user as tools for any agent that speaks the Model Context Protocol (`pymem mcp`, stdio
+or streamable HTTP).
+
+Every tool describes its parameters, bounds and enums in its input schema, its result in an
+output schema, and whether it only reads or replaces what retrieve returns (annotations), so
+a model can use it without guessing.
 
 One server acts for one tenant, the one its API key belongs to (``PYMEM_API_KEY``); no tool
 takes a tenant. The user is either fixed by the server's configuration (``--user``: the
-tools act for that user only and refuse any other, and a memory id of another user is "no
-memory", the safe choice for a single-user agent), or a ``user_id`` argument of each tool
-(a multi-user agent; the model then picks among the tenant's users, never beyond the
-tenant).
+tools have no user_id parameter and act for that user only, and a memory id of another user
+is "no memory", the safe choice for a single-user agent), or a required ``user_id`` argument
+of each tool (a multi-user agent; the model then picks among the tenant's users, which
+list_users names, never beyond the tenant).
 
 Over HTTP every request carries an API key as ``Authorization: Bearer``, checked against
 the database as ``pymem serve`` checks it (the same KeyCache: a revoked key stops working
@@ -19,39 +24,134 @@ otherwise.
 from __future__ import annotations
 
 import datetime as dt
-
+import functools
+import inspect
 import json
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from ..client import Client, InvalidInput, PymemError, format_context
+from pydantic import BaseModel, Field
+
+from ..client import Client
+from ..errors import InvalidInput, PymemError
 
 try:
     from mcp.server.mcpserver import MCPServer
     from mcp.server.mcpserver.exceptions import ToolError
+    from mcp.types import ToolAnnotations
 except ImportError as exc:  # pragma: no cover - the message is the point
     raise ImportError("pymem's MCP server needs the mcp extra: pip install 'pymem-pg[mcp]'") from exc
 
+# The kinds as the database lists them (pymem.memory_kinds(); a test checks they agree), as
+# enums in the tools' schemas: a model picks from the list instead of guessing a word.
 Kind = Literal["fact", "preference", "event", "procedural"]
+AnyKind = Literal["fact", "preference", "event", "procedural", "episode"]
 
 INSTRUCTIONS = (
     "Long-term memory about the user. Call retrieve before answering anything that may depend on "
     "what the user said before (preferences, facts, plans); call ingest with each user turn worth "
-    "keeping, or remember for one explicit fact. Memories belong to this server's tenant only.")
+    "keeping (memories are extracted from it in the background), remember for one explicit fact, "
+    "update when the user corrects a memory retrieve returned. Memories belong to this server's "
+    "tenant only.")
+
+UserId = Annotated[str, Field(min_length=1, max_length=256,
+                              description="The user the memories are about (list_users names the known ones).")]
+MemoryId = Annotated[str, Field(min_length=36, max_length=36, description="A memory's id, as retrieve returns it.")]
+Content = Annotated[str, Field(min_length=1, max_length=100000)]
+
+READ = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+WRITE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=False, open_world_hint=False)
+# update and forget end a memory's current life (history keeps it): destructive to what
+# retrieve returns, so a client may ask the user first.
+REPLACE = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=False, open_world_hint=False)
+FORGET = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
-def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) -> MCPServer:
-    """The MCP server for one tenant; ``user_id`` fixes the user every tool acts for."""
+class Stored(BaseModel):
+    id: str = Field(description="The memory's id (for update, forget, history).")
+
+
+class Queued(BaseModel):
+    episode_id: str = Field(description="The stored turns' episode; its memories are extracted in the background.")
+
+
+class Result(BaseModel):
+    id: str
+    kind: str
+    content: str
+    score: float = Field(description="Relevance, higher is better; compare within one answer only.")
+    observed_at: dt.datetime = Field(description="When it was said.")
+    earlier_than: str | None = Field(None, description="A newer result here (this id) updates what this one says.")
+
+
+class Retrieved(BaseModel):
+    results: list[Result] = Field(description="Best first; each memory once.")
+
+
+class Updated(BaseModel):
+    id: str = Field(description="The new version's id.")
+    supersedes: str = Field(description="The memory it replaced; history(id) of that one still shows it.")
+
+
+class Forgotten(BaseModel):
+    id: str
+    forgotten: bool
+
+
+class Version(BaseModel):
+    version: int
+    operation: str = Field(description="create, update (mentioned again), supersede, forget, restore ...")
+    reason: str | None
+    recorded_at: dt.datetime
+    content: str | None
+    status: str | None = Field(description="active, superseded, forgotten or contested after this change.")
+    superseded_by: str | None = Field(None, description="The memory that replaced this one, once one did.")
+
+
+class History(BaseModel):
+    id: str
+    versions: list[Version] = Field(description="Oldest first.")
+
+
+class UserSummary(BaseModel):
+    user_id: str
+    memories: int = Field(description="Current memories (raw conversation turns not counted).")
+    last_seen_at: dt.datetime
+
+
+class Users(BaseModel):
+    users: list[UserSummary]
+    next_after: str | None = Field(None, description="Pass as `after` for the next page; null on the last.")
+
+
+def build_server(client: Client, tenant_id: str, *, user_id: str | None = None, extracting: bool = True) -> MCPServer:
+    """The MCP server for one tenant. ``user_id`` fixes the user every tool acts for: the tools
+    then have no user_id parameter (one sent anyway is dropped by the SDK, as any argument a
+    tool does not define), and list_users is not offered. ``extracting``: whether this
+    process extracts what ingest stores (what the ingest tool tells the model)."""
     tenant = client.tenant(tenant_id)
     server = MCPServer("pymem", instructions=INSTRUCTIONS)
 
-    def user(given: str | None) -> str:
-        if user_id is not None:
-            if given not in (None, user_id):
-                raise ToolError(f"this memory server acts for user {user_id!r} only")
-            return user_id
-        if not given:
-            raise ToolError("user_id is required: this memory server serves several users")
-        return given
+    def tool(annotations: ToolAnnotations, *, multi_user_only: bool = False, description: str | None = None):
+        """Register a tool; with a fixed user, without its user_id parameter."""
+        def register(fn):
+            if description:
+                fn.__doc__ = description
+            if user_id is not None and multi_user_only:
+                return fn
+            if user_id is not None and "user_id" in inspect.signature(fn).parameters:
+                signature = inspect.signature(fn, eval_str=True)
+
+                @functools.wraps(fn)
+                def bound(**arguments):
+                    return fn(user_id=user_id, **arguments)
+
+                bound.__signature__ = signature.replace(
+                    parameters=[p for p in signature.parameters.values() if p.name != "user_id"])
+                server.add_tool(bound, annotations=annotations)
+            else:
+                server.add_tool(fn, annotations=annotations)
+            return fn
+        return register
 
     def call(fn):
         try:
@@ -60,70 +160,117 @@ def build_server(client: Client, tenant_id: str, *, user_id: str | None = None) 
             raise ToolError(str(exc).removeprefix("pymem: ")) from None
 
     def check_owner(memory_id: str) -> None:
-        """With ``--user``, a memory of another user is no memory at all: the same error as an
-        id nobody has. Checking before the call is safe: a memory's user never changes, and an
-        id names another memory only after an erasure and an import, which no tool does."""
+        """With a fixed user, a memory of another user is no memory at all: the same error as
+        an id nobody has. Checking before the call is safe: a memory's user never changes, and
+        an id names another memory only after an erasure and an import, which no tool does."""
         if user_id is None:
             return
         memory = call(lambda: tenant.get(memory_id))
         if memory is None or memory.user_id != user_id:
             raise ToolError(f"no memory {memory_id}")
 
-    @server.tool()
-    def remember(content: str, kind: Kind = "fact", importance: float = 0.5,
-                 user_id: str | None = None) -> dict[str, Any]:
-        """Store one memory about the user now (a fact, preference, event or instruction).
-        A newer statement of the same thing replaces the older one; history is kept."""
-        memory_id = call(lambda: tenant.remember(user(user_id), content, kind=kind, importance=importance))
-        return {"id": memory_id}
+    @tool(WRITE)
+    def remember(user_id: UserId, content: Annotated[Content, Field(description="One statement about the user, "
+                                                                    "in the third person or the user's words.")],
+                 kind: Annotated[Kind, Field(description="fact: true about the user; preference: what they like "
+                                                         "or want; event: something at a time; procedural: a "
+                                                         "standing instruction for the agent.")] = "fact",
+                 importance: Annotated[float, Field(ge=0, le=1, description="0 trivial .. 1 vital.")] = 0.5) -> Stored:
+        """Store one memory about the user now. A newer statement of the same thing (the same
+        slot, e.g. their home city) replaces the older one; history is kept."""
+        return Stored(id=call(lambda: tenant.remember(user_id, content, kind=kind, importance=importance)))
 
-    @server.tool()
-    def ingest(content: str | None = None, messages: list[dict[str, str]] | None = None,
-               session_id: str | None = None, user_id: str | None = None) -> dict[str, Any]:
-        """Hand conversation turns to memory: `content` (one user message) or `messages`
-        ([{role, content}]). Returns at once; memories are extracted in the background."""
+    ingest_doc = ("Hand conversation turns to memory: `content` (one user message) or `messages` ([{role, "
+                  "content}]). Returns at once; memories are extracted from the user's turns "
+                  + ("by this server within seconds." if extracting else "by the deployment's workers."))
+
+    @tool(WRITE, description=ingest_doc)
+    def ingest(user_id: UserId,
+               content: Annotated[Content | None, Field(description="One user message.")] = None,
+               messages: Annotated[list[dict[str, str]] | None,
+                                   Field(min_length=1, max_length=200,
+                                         description="Turns as [{role: user|assistant, content}].")] = None,
+               session_id: Annotated[str | None, Field(min_length=1, max_length=256,
+                                                       description="Groups the turns of one conversation.")] = None
+               ) -> Queued:
         if (content is None) == (messages is None):
             raise ToolError("give exactly one of content and messages")
-        episode = call(lambda: tenant.ingest(user(user_id), content if messages is None else messages,
+        episode = call(lambda: tenant.ingest(user_id, content if messages is None else messages,
                                              session_id=session_id))
-        return {"episode_id": episode}
+        return Queued(episode_id=episode)
 
-    @server.tool()
-    def retrieve(query: str, top_k: int = 10, token_budget: int | None = None, kinds: list[str] | None = None,
-                 min_score: float | None = None, user_id: str | None = None,
-                 as_of: dt.datetime | None = None, recorded_before: dt.datetime | None = None) -> dict[str, Any]:
-        """What memory holds about the user for `query`, best first, as a context block and as
-        results with scores. `min_score` drops weak matches; `token_budget` caps the size.
-        `as_of`: what was true as of when things were said by then; `recorded_before`: only what
-        had been stored before that time."""
+    @tool(READ)
+    def retrieve(user_id: UserId,
+                 query: Annotated[str, Field(min_length=1, max_length=10000,
+                                             description="What to look for, in words (the user's question).")],
+                 top_k: Annotated[int, Field(ge=1, le=100, description="At most this many results.")] = 10,
+                 token_budget: Annotated[int | None, Field(ge=1, le=100000, description="Cap the results' total "
+                                                           "size in tokens.")] = None,
+                 kinds: Annotated[list[AnyKind] | None, Field(min_length=1, max_length=5, description="Only these "
+                                                             "kinds (episode: raw conversation turns).")] = None,
+                 min_score: Annotated[float | None, Field(ge=0, le=1000, description="Leave out results scoring "
+                                                          "below this (about 0.3 keeps only strong matches).")] = None,
+                 as_of: Annotated[dt.datetime | None, Field(description="Answer from what was true as of this "
+                                                            "time (by when things were said).")] = None,
+                 recorded_before: Annotated[dt.datetime | None, Field(description="Only what had been stored before "
+                                                                      "this time.")] = None) -> Retrieved:
+        """What memory holds about the user for `query`, best first, with scores."""
         filters = {"recorded_before": recorded_before.isoformat()} if recorded_before else None
-        memories = call(lambda: tenant.retrieve(user(user_id), query, top_k=top_k, token_budget=token_budget,
+        memories = call(lambda: tenant.retrieve(user_id, query, top_k=top_k, token_budget=token_budget,
                                                 kinds=kinds, min_score=min_score, as_of=as_of, filters=filters))
-        return {"context": format_context(memories),
-                "results": [{"id": m.id, "kind": m.kind, "content": m.content, "score": round(m.score, 4),
-                             "observed_at": m.observed_at.isoformat()} for m in memories]}
+        seen: set[str] = set()
+        results = []
+        for m in memories:
+            if m.id not in seen:
+                seen.add(m.id)
+                results.append(Result(id=m.id, kind=m.kind, content=m.content, score=round(m.score, 4),
+                                      observed_at=m.observed_at, earlier_than=m.earlier_than))
+        return Retrieved(results=results)
 
-    @server.tool()
-    def forget(memory_id: str) -> dict[str, Any]:
+    @tool(REPLACE)
+    def update(memory_id: MemoryId,
+               content: Annotated[Content, Field(description="The corrected statement, in full.")]) -> Updated:
+        """Correct one memory (by id from retrieve): a new version with `content` replaces it
+        from now on; the old one stays in its history. For a raw turn (kind episode), use
+        remember instead."""
+        check_owner(memory_id)
+        return Updated(id=call(lambda: tenant.update(memory_id, content)), supersedes=memory_id)
+
+    @tool(FORGET)
+    def forget(memory_id: MemoryId) -> Forgotten:
         """Forget one memory (by id from retrieve): it is never returned again."""
         check_owner(memory_id)
         if not call(lambda: tenant.forget(memory_id, reason="mcp")):
             raise ToolError(f"no memory {memory_id}")
-        return {"id": memory_id, "forgotten": True}
+        return Forgotten(id=memory_id, forgotten=True)
 
-    @server.tool()
-    def history(memory_id: str) -> dict[str, Any]:
-        """Every version of one memory: when it was stored, replaced or forgotten, and why."""
+    @tool(READ)
+    def history(memory_id: MemoryId) -> History:
+        """Every version of one memory, oldest first: when it was stored, replaced or forgotten, and why."""
         check_owner(memory_id)
         versions = call(lambda: tenant.history(memory_id))
         if not versions:
             raise ToolError(f"no memory {memory_id}")
-        return {"id": memory_id, "versions": [{**v, "recorded_at": v["recorded_at"].isoformat()} for v in versions]}
+        # The snapshot's role names and internal columns stay out: a model needs the text and the change.
+        return History(id=memory_id, versions=[
+            Version(version=v["version"], operation=v["operation"], reason=v["reason"], recorded_at=v["recorded_at"],
+                    content=v["snapshot"].get("content"), status=v["snapshot"].get("status"),
+                    superseded_by=v["snapshot"].get("superseded_by")) for v in versions])
 
-    @server.tool()
-    def export_user(user_id: str | None = None) -> dict[str, Any]:
+    @tool(READ, multi_user_only=True)
+    def list_users(limit: Annotated[int, Field(ge=1, le=1000, description="At most this many users.")] = 100,
+                   after: Annotated[str | None, Field(min_length=1, max_length=256, description="The last user_id "
+                                                      "of the previous page.")] = None) -> Users:
+        """The users memory knows in this tenant, in id order, with how many memories each has."""
+        page = call(lambda: tenant.list_users(limit=limit, after=after))
+        return Users(users=[UserSummary(user_id=u["user_id"], memories=u["memories"], last_seen_at=u["last_seen_at"])
+                            for u in page],
+                     next_after=page[-1]["user_id"] if len(page) == limit else None)
+
+    @tool(READ)
+    def export_user(user_id: UserId) -> dict[str, Any]:
         """Everything memory holds about the user, as one JSON document."""
-        return call(lambda: tenant.export_user(user(user_id)))
+        return call(lambda: tenant.export_user(user_id))
 
     return server
 
@@ -189,9 +336,9 @@ class RequireKey:
 
 
 def serve(client: Client, api_key: str, *, user_id: str | None, transport: str, host: str, port: int,
-          key_cache_seconds: float = 5.0) -> None:
+          key_cache_seconds: float = 5.0, extracting: bool = True) -> None:
     tenant_id = tenant_of_key(client, api_key)
-    server = build_server(client, tenant_id, user_id=user_id)
+    server = build_server(client, tenant_id, user_id=user_id, extracting=extracting)
     if transport == "stdio":
         server.run("stdio")
         return

@@ -29,7 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .. import __version__
-from ..client import CacheForgetter, Client, PymemError
+from ..client import CacheForgetter, Client
+from ..errors import PymemError
 from .errors import STATUS_CODES, ServiceError, error_response, from_pymem
 from .keys import KeyCache
 from .metrics import DatabaseCollector, ServiceMetrics

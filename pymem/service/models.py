@@ -135,6 +135,28 @@ class HistoryResponse(BaseModel):
     versions: list[Version]
 
 
+class UpdateRequest(_Body):
+    content: str = Field(min_length=1, max_length=100000, description="The memory's new text.")
+
+
+class UpdateResponse(BaseModel):
+    id: str = Field(description="The new version's memory id.")
+    supersedes: str = Field(description="The memory it replaced (now superseded; its history is kept).")
+    tenant_id: str
+
+
+class User(BaseModel):
+    user_id: str
+    memories: int = Field(description="Current memories (raw conversation turns not counted).")
+    created_at: dt.datetime
+    last_seen_at: dt.datetime
+
+
+class UsersResponse(BaseModel):
+    users: list[User]
+    next_after: str | None = Field(None, description="Pass as `after` for the next page; null on the last.")
+
+
 class UserRequest(_Body):
     tenant_id: str | None = Field(None, min_length=1, max_length=63)
     user_id: str = Field(min_length=1, max_length=256)

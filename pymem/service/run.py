@@ -15,13 +15,17 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psycopg
 
-from ..client import PymemError, _resolve, connect
+from ..client import _resolve, connect
+from ..errors import PymemError
 from ..pools import GROUP_SIZE
 from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
 from ..logs import configure as configure_logging
+from ..sql import query
 from .app import ServiceConfig, create_app
 from .batching import BatchingEmbedder
 
@@ -65,9 +69,28 @@ def check_connection_budget(dsn: str, workers: int, pool_size: int) -> None:
                          f"connections, over the server's max_connections of {limit}: lower --pool-size or --workers")
 
 
+@contextmanager
+def extraction(dsn: str, enabled: bool, *, embedder=None) -> Iterator[None]:
+    """The extraction worker on threads of this process while the block runs, when
+    ``enabled`` (pymem.worker.build.in_process_worker; ``embedder``: the process's model,
+    shared). Off, extraction is left to `pymem worker` processes."""
+    if not enabled:
+        yield
+        return
+    from ..worker.build import in_process_worker
+
+    with psycopg.connect(dsn) as conn:
+        kinds = [kind for kind, extracted, _ in conn.execute(query("memory_kinds")) if extracted]
+    with in_process_worker(dsn, kinds, embedder=embedder):
+        yield
+
+
 def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: str = "auto",
           config: ServiceConfig | None = None, pool_size: int = 20, statement_timeout_ms: int | None = None,
-          log_level: str = "info", workers: int = 1, pool_group_size: int = GROUP_SIZE) -> None:
+          log_level: str = "info", workers: int = 1, pool_group_size: int = GROUP_SIZE,
+          extract: bool = True) -> None:
+    """``extract``: run the extraction worker in this process too (one claim loop; the
+    parent process's when ``workers > 1``)."""
     import uvicorn
 
     config = config or ServiceConfig()
@@ -82,9 +105,10 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
         client = connect(dsn, home=home, embedder=load_embedder(embedder, EMBED_THREADS), max_size=pool_size,
                          pool_group_size=pool_group_size)
         try:
-            log.info("pymem serve: http://%s:%d (embedder %s, gateway header %s)", host, port, embedder,
-                     config.gateway_tenant_header or "off")
-            uvicorn.run(create_app(client, config), **options)
+            log.info("pymem serve: http://%s:%d (embedder %s, gateway header %s, extraction %s)", host, port,
+                     embedder, config.gateway_tenant_header or "off", "in this process" if extract else "elsewhere")
+            with extraction(client.dsn, extract, embedder=client.embedder):
+                uvicorn.run(create_app(client, config), **options)
         finally:
             client.close()
         return
@@ -101,7 +125,8 @@ def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: 
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     log.info("pymem serve: http://%s:%d, %d worker processes x pool %d", host, port, workers, pool_size)
     try:
-        uvicorn.run("pymem.service.run:worker_app", factory=True, workers=workers, **options)
+        with extraction(resolved, extract):
+            uvicorn.run("pymem.service.run:worker_app", factory=True, workers=workers, **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

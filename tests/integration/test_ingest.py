@@ -196,3 +196,23 @@ def test_unknown_tenant_and_unregistered_users(client):
         strict.ingest("ghost", "hello")
     with pytest.raises(NotFound, match="unknown user"):
         strict.remember("ghost", "hello")
+
+
+def test_a_conflict_in_apply_extraction_is_retried_not_dead_lettered(acme, client, db, endpoint):
+    """A lock the worker cannot get in time (55P03, pymem.errors: Conflict) says nothing about
+    the episode: it goes back to the queue with backoff, and the next try applies it."""
+    acme.ingest("fred", "I live in Lisbon")
+    worker = make_worker(db, client, endpoint, retry_base=0.01, retry_cap=0.02)
+    worker.dsn = psycopg.conninfo.make_conninfo(db.service_dsn, options="-c lock_timeout=200")
+    with db.connect() as blocker:
+        suffix = blocker.execute("select storage_suffix from _pymem.tenants where tenant_id = 'acme'").fetchone()[0]
+        blocker.execute(psycopg.sql.SQL("lock table {} in share mode").format(
+            psycopg.sql.Identifier("_pymem", f"memories_{suffix}")))
+        outcome = worker.run(once=True)
+        blocker.rollback()
+    assert outcome["failed"] == 1 and outcome["dead"] == 0, outcome
+    [(status, attempts, error, _)] = episodes(db)
+    assert status != "dead" and attempts == 1 and "lock" in error, (status, error)
+    time.sleep(0.05)
+    assert worker.run(once=True)["applied"] == 1
+    assert episodes(db)[0][0] == "done"

@@ -42,15 +42,16 @@ def test_the_tools_act_for_the_keys_tenant_only(db, tenants):
 
     async def session():
         async with Client(stdio(db, keys["acme"]), read_timeout_seconds=60) as mcp:
-            names = {tool.name for tool in (await mcp.list_tools()).tools}
-            assert names == {"remember", "ingest", "retrieve", "forget", "history", "export_user"}
+            tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+            assert set(tools) == {"remember", "ingest", "retrieve", "update", "forget", "history", "list_users",
+                                  "export_user"}
             stored = await mcp.call_tool("remember", {"content": "Alice prefers green tea", "kind": "preference",
                                                       "user_id": "alice"})
             assert not stored.is_error, text(stored)
             memory_id = stored.structured_content["id"]
             found = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice"})
             assert [r["content"] for r in found.structured_content["results"]] == ["Alice prefers green tea"]
-            assert "Alice prefers green tea" in found.structured_content["context"]
+            assert text(found).count("Alice prefers green tea") == 1  # each memory sent once
             weak = await mcp.call_tool("retrieve", {"query": "tea", "user_id": "alice", "min_score": 999})
             assert weak.structured_content["results"] == []
             # the two times: said before 2000 (nothing was), stored before 2000 (nothing was)
@@ -61,6 +62,9 @@ def test_the_tools_act_for_the_keys_tenant_only(db, tenants):
             assert not queued.is_error and queued.structured_content["episode_id"]
             versions = await mcp.call_tool("history", {"memory_id": memory_id})
             assert [v["operation"] for v in versions.structured_content["versions"]] == ["create"]
+            assert "pm_" not in text(versions)  # no internal role names
+            users = await mcp.call_tool("list_users", {})
+            assert [u["user_id"] for u in users.structured_content["users"]] == ["alice"]
             exported = await mcp.call_tool("export_user", {"user_id": "alice"})
             assert "Alice prefers green tea" in str(exported.structured_content)
             # Another tenant's data is out of reach: same user id, its memory id, a tenant argument.
@@ -83,18 +87,79 @@ def test_the_tools_act_for_the_keys_tenant_only(db, tenants):
     assert rows == [("acme", "forgotten")]
 
 
-def test_a_server_fixed_to_one_user_refuses_others(db, tenants):
+def test_a_server_fixed_to_one_user_refuses_others(db, client, tenants):
     keys, _ = tenants
+
+    bobs = client.tenant("acme").remember("bob", "Bob keeps wasps")
 
     async def session():
         async with Client(stdio(db, keys["acme"], "--user", "alice"), read_timeout_seconds=60) as mcp:
+            tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+            # the user is the server's: no tool offers a user_id, and no tool lists the tenant's users
+            assert "list_users" not in tools
+            assert all("user_id" not in tool.input_schema["properties"] for tool in tools.values()), tools
             assert not (await mcp.call_tool("remember", {"content": "Alice keeps bees"})).is_error
-            other = await mcp.call_tool("retrieve", {"query": "bees", "user_id": "bob"})
-            assert other.is_error and "acts for user 'alice' only" in text(other)
+            # a user_id sent anyway is dropped (as any argument no tool defines): still alice's memories
+            other = await mcp.call_tool("retrieve", {"query": "wasps bees", "user_id": "bob"})
+            assert [r["content"] for r in other.structured_content["results"]] == ["Alice keeps bees"]
             mine = await mcp.call_tool("retrieve", {"query": "bees"})
             assert [r["content"] for r in mine.structured_content["results"]] == ["Alice keeps bees"]
+            for tool, arguments in (("update", {"memory_id": bobs, "content": "Bob keeps bees"}),
+                                    ("forget", {"memory_id": bobs}), ("history", {"memory_id": bobs})):
+                refused = await mcp.call_tool(tool, arguments)
+                assert refused.is_error and f"no memory {bobs}" in text(refused), tool
 
     asyncio.run(session())
+    assert client.tenant("acme").get(bobs).status == "active"
+
+
+def test_tools_describe_themselves_and_update_keeps_history(db, tenants):
+    keys, _ = tenants
+
+    async def session():
+        async with Client(stdio(db, keys["acme"]), read_timeout_seconds=60) as mcp:
+            tools = {tool.name: tool for tool in (await mcp.list_tools()).tools}
+            for tool in tools.values():
+                assert tool.description and tool.output_schema, tool.name
+                assert tool.annotations is not None and tool.annotations.read_only_hint is not None, tool.name
+                for name, schema in tool.input_schema["properties"].items():
+                    assert schema.get("description"), (tool.name, name)
+                assert ("user_id" in tool.input_schema.get("required", [])) == ("user_id" in tool.input_schema["properties"])
+            read_only = {name for name, tool in tools.items() if tool.annotations.read_only_hint}
+            assert read_only == {"retrieve", "history", "list_users", "export_user"}
+            assert {name for name, tool in tools.items() if tool.annotations.destructive_hint} == {"update", "forget"}
+            retrieve = tools["retrieve"].input_schema["properties"]
+            assert (retrieve["top_k"]["minimum"], retrieve["top_k"]["maximum"]) == (1, 100)
+            assert set(retrieve["kinds"]["anyOf"][0]["items"]["enum"]) == {"fact", "preference", "event", "procedural",
+                                                                          "episode"}
+            assert set(tools["remember"].input_schema["properties"]["kind"]["enum"]) == {
+                "fact", "preference", "event", "procedural"}
+            too_many = await mcp.call_tool("retrieve", {"query": "x", "user_id": "alice", "top_k": 101})
+            assert too_many.is_error
+            stored = await mcp.call_tool("remember", {"content": "Alice lives in Berlin", "user_id": "alice"})
+            old = stored.structured_content["id"]
+            updated = await mcp.call_tool("update", {"memory_id": old, "content": "Alice lives in Lisbon"})
+            assert not updated.is_error, text(updated)
+            new = updated.structured_content["id"]
+            assert updated.structured_content == {"id": new, "supersedes": old}
+            found = await mcp.call_tool("retrieve", {"query": "where does Alice live", "user_id": "alice"})
+            assert [r["content"] for r in found.structured_content["results"]] == ["Alice lives in Lisbon"]
+            versions = (await mcp.call_tool("history", {"memory_id": old})).structured_content["versions"]
+            assert [(v["operation"], v["content"], v["superseded_by"]) for v in versions] == [
+                ("create", "Alice lives in Berlin", None), ("supersede", "Alice lives in Berlin", new)]
+            again = await mcp.call_tool("update", {"memory_id": old, "content": "Alice lives in Porto"})
+            assert again.is_error and new in text(again)
+
+    asyncio.run(session())
+
+
+def test_the_kind_enums_are_the_databases(client):
+    from typing import get_args
+
+    from pymem.integrations.mcp import AnyKind, Kind
+
+    assert set(get_args(AnyKind)) == set(client.memory_kinds())
+    assert set(get_args(Kind)) == set(client.memory_kinds(extracted=True))
 
 
 def test_an_unknown_key_does_not_start(db):

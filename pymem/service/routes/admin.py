@@ -6,9 +6,8 @@ import anyio
 import psycopg
 from fastapi import APIRouter, Depends, Request
 
-from ... import client as client_mod
 from ...admin import reindex_tenant
-from ...client import PymemError
+from ...errors import PymemError, translate
 from ..errors import COMMON, ServiceError, from_pymem, responses
 from ..models import RebuildRequest
 from . import service
@@ -37,7 +36,7 @@ async def rebuild_indexes(body: RebuildRequest, request: Request, svc=Depends(se
         try:
             return [reindex_tenant(svc.config.owner_dsn, t) for t in tenants]
         except psycopg.Error as exc:
-            raise client_mod._translate(exc) from exc
+            raise translate(exc) from exc
 
     try:
         reports = await anyio.to_thread.run_sync(rebuild)

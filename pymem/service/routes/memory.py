@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from ...client import StoredMemory
 from ..errors import COMMON, ServiceError, responses
 from ..models import (Filters, HistoryResponse, IngestRequest, IngestResponse, Kind, ListResponse, RetrieveRequest,
-                      RetrieveResponse)
+                      RetrieveResponse, UpdateRequest, UpdateResponse)
 from . import service
 
 router = APIRouter(prefix="/api/memory", tags=["memory"])
@@ -95,6 +95,17 @@ async def memory_history(memory_id: uuid.UUID, request: Request, svc=Depends(ser
     if not versions:
         raise ServiceError(404, "memory_not_found", f"no memory {memory_id} for this tenant")
     return {"memory_id": str(memory_id), "versions": versions}
+
+
+@router.put("/{memory_id}", response_model=UpdateResponse, responses={**COMMON, **responses(404)})
+async def update_memory(memory_id: uuid.UUID, body: UpdateRequest, request: Request, svc=Depends(service)):
+    """Correct one current memory (`pymem.update_memory`): a new version with `content`
+    supersedes it, and the old one stays in its history. 404 when the caller's tenant has no
+    such memory; 422 for a raw conversation turn or a memory already replaced."""
+    tenant_id = await svc.tenant_for(request, None)
+    tenant = svc.client.tenant(tenant_id)
+    new_id = await svc.for_tenant(tenant_id, "update", lambda: tenant.update(str(memory_id), body.content))
+    return {"id": new_id, "supersedes": str(memory_id), "tenant_id": tenant_id}
 
 
 @router.delete("/{memory_id}", responses={**COMMON, **responses(404)})

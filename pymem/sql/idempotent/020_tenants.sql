@@ -112,7 +112,7 @@ begin
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
         raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
     end if;
-    perform _pymem.check_retrieval_settings(p_settings, false);
+    perform _pymem.check_settings(p_settings, false);
     -- Serialise tenant creation per id so two callers cannot race on the same tenant.
     perform pg_advisory_xact_lock(hashtext('pymem.create_tenant'), hashtext(p_tenant_id));
     if exists (select from _pymem.tenants t where t.tenant_id = p_tenant_id) then

@@ -50,7 +50,8 @@
 --      fits token_budget (a first result bigger than the budget gives an empty result).
 --
 -- Settings come from _pymem.settings() (product defaults overlaid with the tenant's own) and,
--- per call, p_options (retrieval keys only; _pymem.check_retrieval_settings() says which).
+-- per call, p_options (the settings whose row in _pymem.setting_specs says per_call;
+-- 011_settings.sql describes each).
 -- LoCoMo (pymem bench locomo, tuned on conversations 0-4) chose the context weights and
 -- bm25_b 0.3: context turns lift recall@10 by ~0.05 there. Timings behind the structure
 -- (statements of their own for the HNSW and lexical scans, a prepared main statement) are in
@@ -66,108 +67,6 @@ create or replace function _pymem.scored_ids(p_ids uuid[], p_scores double preci
 as $$ select u.id, u.score, u.n from unnest(p_ids, p_scores) with ordinality u(id, score, n) $$;
 comment on function _pymem.scored_ids(uuid[], double precision[]) is
     'Rows (id, score, position) from parallel arrays, for pymem.retrieve. Internal.';
-
--- Validates retrieval settings: the per-call options of retrieve (p_options_only: only the
--- keys a call may override) or a tenant's settings (other keys pass through untouched).
--- Raises 22023 naming the key.
-create or replace function _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean)
-    returns void
-    language plpgsql stable security invoker
-    set search_path = pg_catalog, @extensions@, pg_temp
-as $$
-declare
-    -- key -> [minimum, maximum, integer?]
-    v_numbers constant jsonb := '{
-        "weight_vector": [0, 100, false], "weight_lexical": [0, 100, false],
-        "weight_temporal": [0, 100, false], "weight_graph": [0, 100, false],
-        "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
-        "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
-        "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
-        "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
-        "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
-        "currentness_window": [0, 100, true], "currentness_similarity": [0, 1, false],
-        "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
-        "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
-        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
-        "min_score": [0, 1000, false],
-        "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
-        "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
-        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true],
-        "login_idle_session_timeout_ms": [1000, 86400000, true], "login_work_mem_kb": [64, 2097151, true],
-        "login_temp_file_limit_kb": [0, 2147483647, true], "max_pending_episodes": [1, 100000000, true],
-        "max_memories": [1, 1000000000, true]}';
-    -- keys a single call may override; the rest are the tenant's (index shape, decay)
-    v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
-        'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
-        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'currentness_similarity', 'min_score'];
-    v_key      text;
-    v_value    jsonb;
-    v_range    jsonb;
-    v_defaults jsonb;
-begin
-    if p_settings is null then
-        return;
-    end if;
-    if jsonb_typeof(p_settings) <> 'object' then
-        raise exception 'pymem: % must be a JSON object', case when p_options_only then 'options' else 'settings' end
-            using errcode = '22023';
-    end if;
-    -- The settings a tenant may have are the keys of the defaults, each of its default's JSON
-    -- type (a number stays a number: top_k=abc was stored, then every retrieve failed).
-    v_defaults := _pymem.settings(jsonb_populate_record(null::_pymem.tenants, '{"settings": {}}'));
-    for v_key, v_value in select * from jsonb_each(p_settings) loop
-        if p_options_only and not v_key = any(v_call_keys) then
-            raise exception 'pymem: unknown retrieval option %', quote_literal(left(v_key, 60))
-                using errcode = '22023', hint = 'Options: ' || array_to_string(v_call_keys, ', ') || '.';
-        end if;
-        if not p_options_only and not v_defaults ? v_key then
-            raise exception 'pymem: unknown tenant setting %', quote_literal(left(v_key, 60))
-                using errcode = '22023',
-                      hint = 'Settings: ' || (select string_agg(k, ', ' order by k) from jsonb_object_keys(v_defaults) k) || '.';
-        end if;
-        if not p_options_only and jsonb_typeof(v_defaults->v_key) <> 'null'
-           and jsonb_typeof(v_value) not in (jsonb_typeof(v_defaults->v_key), 'null') then
-            raise exception 'pymem: tenant setting % is a %, not a %', v_key, jsonb_typeof(v_defaults->v_key),
-                jsonb_typeof(v_value) using errcode = '22023';
-        end if;
-        v_range := v_numbers->v_key;
-        if v_range is not null then
-            if jsonb_typeof(v_value) <> 'number'
-               or (v_value::text)::numeric < (v_range->>0)::numeric
-               or (v_value::text)::numeric > (v_range->>1)::numeric
-               or ((v_range->>2)::boolean and (v_value::text)::numeric <> trunc((v_value::text)::numeric)) then
-                raise exception 'pymem: % must be a% number between % and %', v_key,
-                    case when (v_range->>2)::boolean then 'n integer' else '' end, v_range->>0, v_range->>1
-                    using errcode = '22023';
-            end if;
-        elsif v_key = 'fusion' then
-            if v_value not in ('"weighted"', '"rrf"') then
-                raise exception 'pymem: fusion must be "weighted" or "rrf"' using errcode = '22023';
-            end if;
-        elsif v_key = 'context_weights' then
-            if jsonb_typeof(v_value) <> 'array' or jsonb_array_length(v_value) > 5
-               or exists (select from jsonb_array_elements(v_value) w
-                          where jsonb_typeof(w) <> 'number' or (w::text)::numeric < 0 or (w::text)::numeric > 100) then
-                raise exception 'pymem: context_weights must be an array of at most 5 numbers between 0 and 100'
-                    using errcode = '22023';
-            end if;
-        elsif v_key = 'text_config' then
-            begin
-                perform (v_value->>0)::regconfig;
-            exception when others then
-                v_value := null;
-            end;
-            if v_value is null or jsonb_typeof(v_value) <> 'string' then
-                raise exception 'pymem: text_config must name a text search configuration' using errcode = '22023';
-            end if;
-        end if;
-    end loop;
-end
-$$;
-comment on function _pymem.check_retrieval_settings(jsonb, boolean) is
-    'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not '
-    'override). Used by pymem.retrieve and pymem.update_tenant_settings.';
 
 -- The filters retrieve and list_memories accept, or 22023 naming what is wrong.
 create or replace function _pymem.check_filters(p_filters jsonb) returns void
@@ -565,7 +464,7 @@ begin
     end if;
     perform _pymem.check_filters(v_filters);
     perform _pymem.check_time('as_of', p_as_of);
-    perform _pymem.check_retrieval_settings(p_options, true);
+    perform _pymem.check_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
     v_pool := greatest((v_settings->>'candidate_pool')::numeric::int, p_top_k);
@@ -785,8 +684,9 @@ begin
     if v_window > 0 then
         v_current := format($w$
         -- The current value first (a query about now; currentness_window rows, else none):
-        -- among the window's best, a statement that announces a change (_pymem.says(content,
-        -- 'change'), 017_cues.sql) ranks above every older one about the same thing (cosine at
+        -- among the window's best, a statement that announces a change (a change cue the
+        -- learned change head does not veto, or the head alone: _pymem.announces_change,
+        -- 018_heads.sql) ranks above every older one about the same thing (cosine at
         -- least currentness_similarity) that outranked it, the newest
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
@@ -798,7 +698,7 @@ begin
         ),
         changes as materialized (
             select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
-            from window_rows w where _pymem.says(w.content, 'change')
+            from window_rows w where _pymem.announces_change(w.content, w.embedding)
         ),
         outranked as (
             select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier

@@ -46,7 +46,7 @@ begin
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
         raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
     end if;
-    perform _pymem.check_retrieval_settings(jsonb_strip_nulls(p_settings), false);
+    perform _pymem.check_settings(jsonb_strip_nulls(p_settings), false);
     update _pymem.tenants t
        set settings = jsonb_strip_nulls(t.settings || p_settings)
      where t.tenant_id = p_tenant_id

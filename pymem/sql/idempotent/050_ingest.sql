@@ -48,6 +48,36 @@ comment on function pymem.register_user(text) is
     'Registers a user of the calling tenant (needed only where auto_register_users is false). '
     'Tenant roles only. Returns false when the user existed already.';
 
+-- The calling tenant's users, by id, a page at a time (p_after: the last id of the page
+-- before), each with how many current memories it has (raw turns not counted).
+create or replace function pymem.list_users(p_limit integer default 100, p_after text default null)
+    returns table (user_id text, memories bigint, created_at timestamptz, last_seen_at timestamptz)
+    language plpgsql stable security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+begin
+    if p_limit is null or p_limit < 1 or p_limit > 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    if p_after is not null then
+        perform _pymem.check_id('after', p_after);
+    end if;
+    return query
+        select u.user_id,
+               (select count(*) from _pymem.memories m
+                where m.tenant_id = u.tenant_id and m.user_id = u.user_id and m.status = 'active'
+                  and m.kind <> 'episode'),
+               u.created_at, u.last_seen_at
+        from _pymem.users u
+        where u.tenant_id = (select _pymem.current_tenant_id()) and (p_after is null or u.user_id > p_after)
+        order by u.user_id
+        limit p_limit;
+end
+$$;
+comment on function pymem.list_users(integer, text) is
+    'The calling tenant''s users in id order, at most p_limit (1-1000) after p_after, each with its '
+    'count of current memories. Tenant roles only.';
+
 -- A turn's text normalised for "said again" (case and spacing ignored), hashed. Episodes
 -- keep it in memories.turn_hash, set by the trigger below on every insert and content change:
 -- ingest finds an earlier identical turn by that column (0012_turn_hash.sql says why a column).

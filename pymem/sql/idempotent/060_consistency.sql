@@ -425,6 +425,78 @@ begin
 end
 $$;
 
+-- A correction the caller makes by naming the memory: a new version of it with the new text
+-- (its user, kind, importance, session and metadata kept), which supersedes the old one from
+-- now on; the old one stays in history (status superseded, superseded_by the new id). The
+-- caller names the memory, so unlike write_memory nothing is searched for: no duplicate
+-- check, no slot lookup. The slot is what the new text says, else the old memory's own.
+create or replace function pymem.update_memory(p_memory_id uuid, p_content text, p_embedding vector default null)
+    returns uuid
+    language plpgsql volatile security invoker
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+declare
+    v_tenant    _pymem.tenants := _pymem.require_tenant();
+    v_old       _pymem.memories;
+    v_new       _pymem.memories;
+    v_statement jsonb;
+begin
+    if p_content is null or length(btrim(p_content)) = 0 then
+        raise exception 'pymem: content must be a non-empty string' using errcode = '22023';
+    end if;
+    if length(p_content) > 100000 then
+        raise exception 'pymem: content is % characters long; the limit is 100000', length(p_content)
+            using errcode = '22023';
+    end if;
+    perform _pymem.check_embedding(p_embedding);
+    select * into v_old from _pymem.memories m
+    where m.tenant_id = v_tenant.tenant_id and m.id = p_memory_id
+    for update;
+    if not found then
+        raise exception 'pymem: no memory %', p_memory_id using errcode = '42704';
+    end if;
+    if v_old.kind = 'episode' then
+        raise exception 'pymem: memory % is a conversation turn, kept as it was said; remember the correction instead',
+            p_memory_id using errcode = '22023';
+    end if;
+    if v_old.status <> 'active' then
+        raise exception 'pymem: memory % is %, not current%', p_memory_id, v_old.status,
+            case when v_old.superseded_by is not null then format('; update %s, which replaced it', v_old.superseded_by)
+                 else '' end
+            using errcode = '22023';
+    end if;
+    perform _pymem.check_capacity(v_tenant, 1);
+
+    v_new := v_old;
+    v_new.id := null;
+    v_new.content := p_content;
+    v_new.embedding := p_embedding;
+    v_new.status := 'active';
+    v_new.valid_to := null;
+    v_new.superseded_by := null;
+    v_new.observed_at := now();
+    v_new.valid_from := now();
+    v_new.source := jsonb_build_object('updates', p_memory_id);
+    v_statement := pymem.analyze_statement(p_content, v_old.user_id, false) - 'entities' - 'content';
+    v_new.statement := v_statement;
+    if v_statement->>'attribute' is not null and v_statement->>'polarity' = 'positive' then
+        v_new.subject := v_statement->>'subject';
+        v_new.attribute := left(v_statement->>'attribute', 256);
+        v_new.value := coalesce(v_statement->>'value', p_content);
+    elsif v_old.subject is not null then
+        v_new.value := p_content;
+    end if;
+    v_new := _pymem.insert_memory(v_new, 'update');
+    perform _pymem.close_memory(v_old, v_new, 'updated');
+    return v_new.id;
+end
+$$;
+comment on function pymem.update_memory(uuid, text, vector) is
+    'Replaces one current memory of the calling tenant with a new version holding p_content (and '
+    'p_embedding): the old one is superseded from now on and stays in history. Tenant roles only. '
+    'Returns the new memory''s id; 42704 for no such memory, 22023 for a raw turn or a memory no '
+    'longer current (the message names its replacement).';
+
 -- History: what the agent knew about a user at a moment, on the observation timeline
 -- (valid_from/valid_to come from when statements were made, so back-filled conversations
 -- answer for their own dates; for live traffic this is also when they were recorded).

@@ -388,7 +388,7 @@ begin
         from pg_proc p
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
-                            'get_memory', 'list_memories',
+                            'get_memory', 'list_memories', 'update_memory', 'list_users',
                             'graph_facts', 'graph_neighbors', 'graph_entities', 'graph_paths',
                             'graph_relation_types', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')

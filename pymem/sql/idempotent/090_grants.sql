@@ -101,13 +101,16 @@ begin
     execute format($g$grant execute on function
         pymem.remember(text, text, vector, text, real, jsonb, text, text, timestamptz, jsonb, text, text, text),
         pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz, jsonb),
-        _pymem.check_retrieval_settings(jsonb, boolean),
+        _pymem.check_settings(jsonb, boolean),
         _pymem.scored_ids(uuid[], double precision[]),
         _pymem.asks_about_now(text),
+        _pymem.announces_change(text, vector),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         _pymem.lexical_corpus(text),
         pymem.forget(uuid, text),
+        pymem.update_memory(uuid, text, vector),
+        pymem.list_users(integer, text),
         pymem.get_memory(uuid),
         pymem.list_memories(text, text[], jsonb, timestamptz, integer, uuid),
         _pymem.check_filters(jsonb),
@@ -160,6 +163,7 @@ begin
         _pymem.check_embedding(vector),
         _pymem.check_embedding_norm(vector),
         _pymem.settings(_pymem.tenants),
+        _pymem.setting_defaults(),
         _pymem.snapshot(_pymem.memories),
         _pymem.record_version(_pymem.memories, text, text)
         to %I$g$, v_group);
@@ -198,8 +202,10 @@ begin
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_service);
     end if;
-    execute format('grant select on _pymem.gazetteer, _pymem.attributes, _pymem.cue_phrases to %I', v_service);
+    execute format('grant select on _pymem.gazetteer, _pymem.attributes, _pymem.cue_phrases, _pymem.reading_heads to %I', v_service);
     execute format('grant select on _pymem.attributes to %I', v_group);
+    -- retrieve validates a call's options (as the tenant); the CLI describes the settings
+    execute format('grant select on _pymem.setting_specs to %I, %I', v_group, v_service);
     execute format('grant select on pymem.metrics_supersession_events, pymem.metrics_contradictions,
                     pymem.metrics_stale_fact_ratio, pymem.metrics_user_memory_counts to %I', v_service);
     -- Row updates through column privileges only (no LOCK TABLE beyond ROW EXCLUSIVE).

@@ -1,0 +1,96 @@
+"""The learned change head (sql/idempotent/018_heads.sql): a logistic scorer over a memory's
+embedding, kept in _pymem.reading_heads and applied in SQL with pgvector. Real database; the
+head is the one the repository ships, so its own weight vector is what it reads most surely."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from ..conftest import unit_vector
+from ..helpers import as_role, sqlstate_of
+
+NOW = dt.datetime.now(dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture
+def head(db):
+    """The shipped change head's weights (unit length), bias and threshold."""
+    with db.connect() as conn:
+        weights, bias, threshold = conn.execute(
+            "select weights::text, bias, threshold from _pymem.reading_heads where name = 'change'").fetchone()
+    w = np.array([float(x) for x in weights.strip("[]").split(",")], dtype=np.float32)
+    return w / np.linalg.norm(w), bias, threshold
+
+
+def _announces(db, text, embedding):
+    with db.connect() as conn:
+        return conn.execute("select _pymem.announces_change(%s, %s::vector)",
+                            (text, "[" + ",".join(map(str, embedding)) + "]")).fetchone()[0]
+
+
+def test_the_shipped_head_is_for_the_local_model_and_has_its_size(db):
+    with db.connect() as conn:
+        rows = conn.execute("select name, model, dimensions, vector_dims(weights) from _pymem.reading_heads").fetchall()
+    assert rows == [("change", "sentence-transformers/all-MiniLM-L6-v2", 384, 384)]
+
+
+def test_the_head_reads_a_change_without_a_cue_and_never_vetoes_one(db, head):
+    direction, _, _ = head
+    assert _announces(db, "Let's proceed with GlobalTech for the contract.", direction) is True
+    assert _announces(db, "Let's proceed with GlobalTech for the contract.", -direction) is False
+    assert _announces(db, "Update: the launch moved to Friday.", -direction) is True  # the cue alone
+
+
+def test_a_head_for_another_model_reads_nothing(db, head):
+    direction, _, _ = head
+    with db.connect() as conn:
+        conn.execute("update _pymem.reading_heads set model = 'another/model'")
+        try:
+            assert conn.execute("select _pymem.announces_change(%s, %s::vector)",
+                                ("Let's proceed with GlobalTech.", "[" + ",".join(map(str, direction)) + "]")
+                                ).fetchone()[0] is False
+            assert conn.execute("select _pymem.announces_change('Update: moved to Friday.', %s::vector)",
+                                ("[" + ",".join(map(str, direction)) + "]",)).fetchone()[0] is True
+        finally:
+            conn.rollback()
+
+
+def test_a_newer_statement_the_head_reads_as_a_change_ranks_first(client, head):
+    direction, _, _ = head
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    # the older statement is closer to the query; the newer one holds no cue phrase but lies
+    # along the head (mixed with the query so the two are about the same thing)
+    old = acme.remember("u", "We're going with TechStart for the contract.",
+                        embedding=0.8 * query + 0.6 * unit_vector(2), observed_at=NOW - 2 * DAY)
+    newer = 0.45 * query + 0.89 * direction
+    new = acme.remember("u", "Let's proceed with GlobalTech for the contract.",
+                        embedding=newer / np.linalg.norm(newer), observed_at=NOW - DAY)
+    plain = acme.retrieve("u", "Which vendor are we using?", query_embedding=query, options={"currentness_window": 0})
+    assert [m.id for m in plain][:2] == [old, new]
+    results = acme.retrieve("u", "Which vendor are we using?", query_embedding=query)
+    assert [m.id for m in results][:2] == [new, old]
+    assert results[1].earlier_than == new
+
+
+def test_a_tenant_reads_the_heads_but_cannot_change_them(client, db):
+    client.create_tenant("acme")
+    with as_role(db, client.tenant_role("acme")) as conn:
+        assert conn.execute("select count(*) from _pymem.reading_heads").fetchone()[0] == 1
+        assert sqlstate_of(conn, "update _pymem.reading_heads set threshold = -100") == "42501"
+        assert sqlstate_of(conn, "delete from _pymem.reading_heads") == "42501"
+        assert sqlstate_of(conn, "insert into _pymem.reading_heads select * from _pymem.reading_heads") == "42501"
+
+
+@pytest.mark.parametrize("text", ["Update: Globex demo moved to 11:30 AM", "The budget updates are weekly",
+                                  "I’m no longer at Acme", "Nobody knows", "We've finalized the pricing.",
+                                  "I just love painting!", "MAKE THAT $150,000", ""])
+def test_the_trainer_reads_the_cue_phrases_as_sql_does(db, text):
+    from pymem.bench import heads
+
+    with db.connect() as conn:
+        assert heads.says(text, heads.change_cues()) is conn.execute("select _pymem.says(%s, 'change')",
+                                                                       (text,)).fetchone()[0]
