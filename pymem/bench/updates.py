@@ -26,7 +26,7 @@ A distractor or cessation whose first statement produced no memory naming the va
 trivially; ``*_with_extracted_original`` counts those that were really tested.
 Targets apply to the held-out halves, ``heldout`` (written before any tuning), ``heldout2``
 (written blind after ``heldout`` was measured) and ``heldout3`` (families of its own, written
-blind to the statement-reading rules before issue 33 changed them: the unseen test now; see
+blind to the statement-reading rules before they were reworked: the unseen test now; see
 :mod:`pymem.bench.updates_corpus_heldout3`); tune on ``tune``.
 """
 
