@@ -26,8 +26,10 @@ A distractor or cessation whose first statement produced no memory naming the va
 trivially; ``*_with_extracted_original`` counts those that were really tested.
 Targets apply to the held-out halves, ``heldout`` (written before any tuning), ``heldout2``
 (written blind after ``heldout`` was measured) and ``heldout3`` (families of its own, written
-blind to the statement-reading rules before they were reworked: the unseen test now; see
-:mod:`pymem.bench.updates_corpus_heldout3`); tune on ``tune``.
+blind to the statement-reading rules before they were reworked; see
+:mod:`pymem.bench.updates_corpus_heldout3`) and ``heldout4`` (families and wording of its own,
+written blind to those rules and to the other halves' text: the unseen test now; see
+:mod:`pymem.bench.updates_corpus_heldout4`); tune on ``tune``.
 """
 
 from __future__ import annotations
@@ -37,16 +39,16 @@ import re
 import time
 from collections import Counter
 
-from . import updates_corpus, updates_corpus_heldout3
+from . import updates_corpus, updates_corpus_heldout3, updates_corpus_heldout4
 from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 from .updates_corpus import mentions, summary
 
-SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT)
+SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT, updates_corpus_heldout4.SPLIT)
 
 
 def corpus() -> list[dict]:
-    """The generated halves, then ``heldout3`` (written out in a module of its own)."""
-    return updates_corpus.corpus() + updates_corpus_heldout3.scenarios()
+    """The generated halves, then ``heldout3`` and ``heldout4`` (each written out in a module of its own)."""
+    return updates_corpus.corpus() + updates_corpus_heldout3.scenarios() + updates_corpus_heldout4.scenarios()
 
 
 DATABASE = "pymem_bench_updates"
@@ -235,6 +237,7 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
             "meets_targets_heldout": _meets_targets(splits.get("heldout")),
             "meets_targets_heldout2": _meets_targets(splits.get("heldout2")),
             "meets_targets_heldout3": _meets_targets(splits.get("heldout3")),
+            "meets_targets_heldout4": _meets_targets(splits.get("heldout4")),
             "seconds": round(time.perf_counter() - started, 1),
             "extractor": extractor_name(extractor),
             "embedder": type(embedder).__name__,

@@ -37,6 +37,12 @@ def _commit() -> str | None:
     return (out.stdout.strip() + ("-dirty" if dirty else "")) if out.returncode == 0 else None
 
 
+def _number(text: str) -> int | float:
+    """A number given on the command line: whole numbers stay integers (candidate_pool=40)."""
+    value = float(text)
+    return int(value) if value.is_integer() and "." not in text and "e" not in text.lower() else value
+
+
 def report(fn=None, *, text=None):
     """Adds --json (the default output anyway) and --save [--results-dir] to a benchmark
     command whose function returns the result: prints it as one JSON line, and saves it.
@@ -341,7 +347,7 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
 
 
 @bench.command("updates")
-@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3"]), help="Only this split (default: all, reported apart).")
+@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3", "heldout4"]), help="Only this split (default: all, reported apart).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many scenarios of each type (a short run).")
 @click.option("--settings", "settings_json", help="Tenant settings as a JSON object (default: the product's).")
 @report
@@ -388,7 +394,7 @@ def bench_statebench(ctx: Context, split: str, data: str | None, limit: int | No
 
     progress = Progress(prefix="pymem bench")
     try:
-        parsed = {key: float(value) for key, value in (o.split("=", 1) for o in options)}
+        parsed = {key: _number(value) for key, value in (o.split("=", 1) for o in options)}
         return statebench.run(split=split, data=data, home=ctx.home, dsn=ctx.dsn, limit=limit, progress=progress,
                               options=parsed or None)
     except (ServerError, client_mod.PymemError, psycopg.Error, ValueError, FileNotFoundError) as exc:

@@ -52,6 +52,9 @@ def test_a_newer_change_ranks_first_for_a_question_about_now_and_the_older_one_s
     assert by_id[old].earlier_than == new and by_id[new].earlier_than is None
     assert by_id[new].score > by_id[old].score
     assert all(m.earlier_than is None for m in plain)
+    # an integer option given as a whole float (JSON 0.0, a CLI's float parse) is that integer
+    assert _ids(acme.retrieve("u", "What's the project budget?", query_embedding=query,
+                              options={"currentness_window": 0.0, "candidate_pool": 40.0})) == _ids(plain)
     again = acme.retrieve("u", "What's the project budget?", query_embedding=query)
     assert [(m.id, m.earlier_than) for m in again] == [(m.id, m.earlier_than) for m in results]  # deterministic
 

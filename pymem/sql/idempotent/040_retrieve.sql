@@ -539,12 +539,12 @@ begin
     perform _pymem.check_retrieval_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
-    v_pool := greatest((v_settings->>'candidate_pool')::int, p_top_k);
-    v_exact_max := (v_settings->>'exact_scan_max_rows')::int;
+    v_pool := greatest((v_settings->>'candidate_pool')::numeric::int, p_top_k);
+    v_exact_max := (v_settings->>'exact_scan_max_rows')::numeric::int;
     select coalesce(array_agg(w::float8 order by o), '{}') into v_context
     from jsonb_array_elements_text(v_settings->'context_weights') with ordinality e(w, o);
     v_session_w := (v_settings->>'context_session_weight')::float8;
-    perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
+    perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::numeric::int, v_pool)::text, true);
     if v_profile then v_ends := v_ends || jsonb_build_object('setup', clock_timestamp()); end if;
 
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
@@ -581,7 +581,7 @@ begin
         select h.ids, h.scores into v_lex_ids, v_lex_raw
         from _pymem.lexical_hits(p_user_id, v_terms, p_kinds, v_filters, p_as_of, not v_exact,
                                  (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
-                                 (v_settings->>'lexical_scan_limit')::int) h;
+                                 (v_settings->>'lexical_scan_limit')::numeric::int) h;
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
@@ -605,7 +605,7 @@ begin
     --          (a few probes per anchor turn); candidate rows by primary key.
     -- Context: the context_anchors best pool turns (by the weighted score) bring the turns up
     -- to cardinality(context_weights) positions before and after them in their session.
-    v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::int else 0 end;
+    v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::numeric::int else 0 end;
     if v_exact then
         v_head := format($h$
         user_rows as materialized (
@@ -843,7 +843,7 @@ begin
         -- the token budget are those of the unfiltered answer)
         case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end,
         -- a query that does not ask about now has an empty window
-        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end,
+        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::numeric::int else 0 end,
         v_settings->>'currentness_similarity');
 
     if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
