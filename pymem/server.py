@@ -103,7 +103,7 @@ class ServerStatus:
 #   2. $PYMEM_DSN       a PostgreSQL of your own
 #   3. $PYMEM_HOME      an embedded server's home
 #   4. ./.pymem         only where the current folder already holds one (pymem's default
-#                       before issue 35), with a one-line notice: moving the default must not
+#                       in earlier versions), with a one-line notice: moving the default must not
 #                       make an existing user's memories look gone, nor leave their server
 #                       running unseen; a folder without one never gets one unasked
 #   5. the per-user home: $XDG_DATA_HOME/pymem, else ~/.local/share/pymem
