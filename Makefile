@@ -20,7 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: $(STAMP)
 	$(BIN)/python examples/demo.py
 
-# Everything (what CI runs): unit, sql, integration and isolation tiers.
+# Everything (what CI runs): the unit, sql, integration, isolation and attacks tiers.
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 

@@ -5,7 +5,7 @@ role that is not a superuser (pymem/sql/owner_prelude.sql; ``_pymem.lockdown()``
 
 ``reindex_tenant`` rebuilds one tenant's HNSW and GIN (lexical) indexes from its current
 settings without blocking reads (and rewrites its lexemes where text_config changed). Nothing
-needs a reindex after a restart, a crash or a recovery: both indexes are WAL-logged (issue 32);
+needs a reindex after a restart, a crash or a recovery: both indexes are WAL-logged;
 ``index_health`` / ``pymem doctor`` say when one is short anyway. The statements come from
 ``pymem.reindex_plan()`` (the database decides what to build and how); this module only runs
 them in order, each in its own implicit transaction, because CREATE/DROP INDEX CONCURRENTLY

@@ -650,7 +650,7 @@ class _TenantOperations:
         The query is embedded with the client's embedder (through its LRU cache) unless
         ``query_embedding`` is given. ``min_score`` leaves out weaker matches (what "what
         pets?" should not return). ``options`` overrides retrieval settings for this call
-        (weights, fusion, candidate_pool, context_weights, ...; see sql/idempotent/040_retrieve.sql).
+        (weights, fusion, candidate_pool, context_weights, ...; see pymem/sql/idempotent/040_retrieve.sql).
         Items an application keeps in a key-value store (``PymemStore``, LangGraph's store) are
         not conversational memory and are left out unless ``include_store_items`` is true.
         """

@@ -98,7 +98,7 @@ def _check_frozen(conn: psycopg.Connection) -> None:
         path = SQL_DIR / "incremental" / file_name
         if path.exists() and _sha256(path) != recorded:
             raise MigrationError(
-                f"sql/incremental/{file_name} changed after it was applied "
+                f"pymem/sql/incremental/{file_name} changed after it was applied "
                 f"(recorded {recorded[:12]}, file {_sha256(path)[:12]}); released migrations are "
                 "immutable: put the change in a new incremental file"
             )

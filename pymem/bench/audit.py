@@ -1,14 +1,14 @@
 """`pymem bench audit`: every supersession and cessation a real conversation caused, for reading.
 
-A write-time supersession or cessation must be right at least 99 times in 100 on real text
-(issue 33): closing a true memory because of an unrelated sentence is worse than missing an
-update. No benchmark knows which closings are right, so this one lists them all, with both
-texts and the turns they came from, for a person to read and judge.
+A write-time supersession or cessation must be right at least 99 times in 100 on real text:
+closing a true memory because of an unrelated sentence is worse than missing an update. No
+benchmark knows which closings are right, so this one lists them all, with both texts and the
+turns they came from, for a person to read and judge.
 
 Through the public path only, in a database of the bench's own (created fresh), one tenant:
 
-  LoCoMo (``--data``, LoCoMo's JSON format; default ``locomo/locomo10.json`` in the shared
-          benchmark folder)  Both speakers are people, and the extractor reads only user
+  LoCoMo (``--data``, LoCoMo's JSON format; default ``locomo/locomo10.json`` in the
+          benchmark data folder)  Both speakers are people, and the extractor reads only user
           turns, so each speaker of each conversation is a user of their own (``caroline-conv-26``:
           the speaker's name first, as a user id usually is, so "Caroline is ..." reads as
           about the user): their own turns go in through ``ingest`` as role user, with the
@@ -42,7 +42,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from . import statebench
-from .common import bench_query, shared_dir
+from .common import bench_data_file, bench_query
 from .locomo import parse_session_date, sessions
 from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 
@@ -102,7 +102,7 @@ def _closings(conn: psycopg.Connection) -> tuple[dict, list[dict], list[dict]]:
     return counts, events, cessations
 
 
-def run(*, data: str | None = None, statebench_split: str | None = None, shared: str | None = None,
+def run(*, data: str | None = None, statebench_split: str | None = None, data_dir: str | None = None,
         conversations: int | None = None, home: str | None = None, dsn: str | None = None,
         progress=None, embedder="local") -> dict:
     """Ingest the corpus through the worker and list what it closed (see the module docstring)."""
@@ -117,9 +117,7 @@ def run(*, data: str | None = None, statebench_split: str | None = None, shared:
         dataset = {"name": "StateBench v1.0 (MIT, Parslee LLC)", "split": split, "tracks": list(statebench.TRACKS),
                    "timelines": len(timelines)}
     else:
-        path = Path(data) if data else shared_dir(shared) / "locomo" / "locomo10.json"
-        if not path.is_file():
-            raise FileNotFoundError(f"LoCoMo not found at {path} (use --data or PYMEM_SHARED_BENCH)")
+        path = Path(data) if data else bench_data_file("locomo", "locomo10.json", override=data_dir)
         samples = json.loads(path.read_text(encoding="utf-8"))
         if conversations is not None:
             samples = samples[:conversations]

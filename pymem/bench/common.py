@@ -1,5 +1,5 @@
-"""What the benchmarks share: where the shared data lives, a database of their own,
-percentiles, and their named queries (pymem/bench/queries.sql)."""
+"""What the benchmarks share: where their data lives (PYMEM_BENCH_DATA), a database of their
+own, percentiles, paths fit to save, and their named queries (pymem/bench/queries.sql)."""
 
 from __future__ import annotations
 
@@ -21,19 +21,81 @@ def bench_query(name: str) -> str:
     return query(name, QUERIES)
 
 
-def shared_dir(override: str | os.PathLike | None = None) -> Path:
-    """The shared benchmark folder: ``override``, ``$PYMEM_SHARED_BENCH``, or ``../shared/bench``
-    beside the repository root (the checkout sits at /work/main or a CI clone with shared/
-    next to it). Data is read from there and never copied into the repository."""
+class BenchDataMissing(FileNotFoundError):
+    """The benchmark data folder (or a file in it) is not where the settings say."""
+
+
+def repository_root() -> Path | None:
+    """The repository checkout this code runs from (an editable install), or None for an
+    installed wheel: benchmark corpora, load scripts and saved results live in the checkout."""
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / ".git").exists() else None
+
+
+DATA_SETTING = "PYMEM_BENCH_DATA"
+
+
+def bench_data_dir(override: str | os.PathLike | None = None) -> Path:
+    """The benchmark data folder (locomo/, statebench/, k6/, recall_eval.py): ``override``
+    (--data-dir), else ``$PYMEM_BENCH_DATA`` (``$PYMEM_SHARED_BENCH``, its old name, still
+    counts), else ``../shared/bench`` beside the repository checkout. Data is read from
+    there and never copied into the repository."""
     if override:
         return Path(override).expanduser().resolve()
-    if os.environ.get("PYMEM_SHARED_BENCH"):
-        return Path(os.environ["PYMEM_SHARED_BENCH"]).expanduser().resolve()
-    repo_root = Path(__file__).resolve().parents[2]
-    for candidate in (repo_root.parent / "shared" / "bench", Path.cwd().parent / "shared" / "bench"):
-        if candidate.is_dir():
-            return candidate
-    return repo_root.parent / "shared" / "bench"
+    for variable in (DATA_SETTING, "PYMEM_SHARED_BENCH"):
+        if os.environ.get(variable):
+            return Path(os.environ[variable]).expanduser().resolve()
+    root = repository_root()
+    if root is not None and (root.parent / "shared" / "bench").is_dir():
+        return root.parent / "shared" / "bench"
+    raise BenchDataMissing(f"no benchmark data folder: set {DATA_SETTING} (or pass --data-dir) to the folder "
+                           "that holds locomo/, statebench/ and k6/")
+
+
+def bench_data_file(*parts: str, override: str | os.PathLike | None = None) -> Path:
+    """A file in the benchmark data folder; BenchDataMissing naming the setting when absent."""
+    path = bench_data_dir(override).joinpath(*parts)
+    if not path.is_file():
+        raise BenchDataMissing(f"{path} not found: set {DATA_SETTING} (or pass --data-dir) to the benchmark "
+                               f"data folder that holds {'/'.join(parts)}")
+    return path
+
+
+def repository_file(relative: str, what: str) -> Path:
+    """A file that ships with the repository but not the wheel (corpora, load scripts)."""
+    root = repository_root()
+    path = (root or Path(__file__).resolve().parents[2]) / relative
+    if not path.is_file():
+        raise BenchDataMissing(f"{what} ({relative}) ships with the repository, not the wheel: run this "
+                               "benchmark from a checkout (pip install -e .)")
+    return path
+
+
+def portable_paths(value, *, root: Path | None = None, data: Path | None = None):
+    """``value`` (a result to save) with every absolute path made machine-independent:
+    under the repository -> relative to it; under the benchmark data folder ->
+    ``$PYMEM_BENCH_DATA/...``; anywhere else (a temporary folder, a home) -> None. A string
+    counts as a path when it starts with ``/`` and its first part is a folder of this
+    machine (so ``/api/memory/retrieve`` stays). Also ``--option=/path`` in argv."""
+    if isinstance(value, dict):
+        return {key: portable_paths(item, root=root, data=data) for key, item in value.items()}
+    if isinstance(value, list):
+        return [portable_paths(item, root=root, data=data) for item in value]
+    if not isinstance(value, str):
+        return value
+    option, equals, rest = value.partition("=")
+    if equals and option.startswith("--"):
+        converted = portable_paths(rest, root=root, data=data)
+        return f"{option}={converted}" if converted is not None else None
+    parts = Path(value).parts
+    if not value.startswith("/") or len(parts) < 2 or not Path("/", parts[1]).is_dir():
+        return value
+    path = Path(value)
+    for base, prefix in ((data, f"${DATA_SETTING}"), (root, None)):
+        if base is not None and path.is_relative_to(base):
+            relative = path.relative_to(base).as_posix()
+            return f"{prefix}/{relative}" if prefix else relative
+    return None
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,5 +1,5 @@
 """`pymem bench extract`: what reading users' turns costs the database. Every turn of LoCoMo
-(read from the shared bench folder, never copied) goes through the worker's own statement,
+(read from the benchmark data folder, never copied) goes through the worker's own statement,
 ``_pymem.extract``, one turn a call over one connection, as the service role: latency per
 turn, and a digest of every candidate returned, so runs at two commits can show that they
 read the same."""
@@ -16,7 +16,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ..sql import query
-from .common import BenchDatabase, latency_summary, shared_dir
+from .common import BenchDatabase, bench_data_file, latency_summary
 from .locomo import sessions
 
 DATABASE = "pymem_bench_extract"
@@ -31,11 +31,9 @@ def turns(data_path: Path) -> list[tuple[str, str]]:
     return [(speaker, text) for speaker, text in found if text.strip()]
 
 
-def run(*, data: str | None = None, shared: str | None = None, home: str | None = None, dsn: str | None = None,
+def run(*, data: str | None = None, data_dir: str | None = None, home: str | None = None, dsn: str | None = None,
         rounds: int = 3, limit: int | None = None) -> dict:
-    data_path = Path(data) if data else shared_dir(shared) / "locomo" / "locomo10.json"
-    if not data_path.is_file():
-        raise FileNotFoundError(f"LoCoMo not found at {data_path} (use --data or PYMEM_SHARED_BENCH)")
+    data_path = Path(data) if data else bench_data_file("locomo", "locomo10.json", override=data_dir)
     texts = turns(data_path)[:limit]
     db = BenchDatabase(DATABASE, home=home, dsn=dsn).open(fresh=False)
     statement = query("extract")

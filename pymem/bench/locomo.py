@@ -18,7 +18,7 @@ Baselines, in the same run on the same stored rows, also through ``pymem.retriev
 
 LoCoMo has no dev split. The defaults that matter here (context weights, bm25_b) were chosen
 on conversations 0-4 ("tune"); the JSON reports conversations 5-9 ("test") and all ten.
-LoCoMo is CC BY-NC 4.0: evaluation only, read from the shared folder, never copied.
+LoCoMo is CC BY-NC 4.0: evaluation only, read from the benchmark data folder (PYMEM_BENCH_DATA), never copied.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..client import connect
 from ..embed import default_embedder
-from .common import BenchDatabase, percentile, shared_dir
+from .common import BenchDatabase, bench_data_file, percentile
 
 TENANT = "locomo"
 DATABASE = "pymem_bench_locomo"
@@ -95,16 +95,13 @@ def _metrics(aggregate: dict) -> dict:
             "questions": overall["n"], "per_category": per_category}
 
 
-def run(*, data: str | None = None, shared: str | None = None, home: str | None = None,
+def run(*, data: str | None = None, data_dir: str | None = None, home: str | None = None,
         dsn: str | None = None, out_dir: str = "bench-out/locomo", top_k: int = 20,
         conversations: int | None = None, progress=None) -> dict:
-    bench = shared_dir(shared)
-    data_path = Path(data) if data else bench / "locomo" / "locomo10.json"
-    scorer_path = bench / "recall_eval.py"
+    data_path = Path(data) if data else bench_data_file("locomo", "locomo10.json", override=data_dir)
+    scorer_path = bench_data_file("recall_eval.py", override=data_dir)
     if not data_path.is_file():
-        raise FileNotFoundError(f"LoCoMo not found at {data_path} (use --data or PYMEM_SHARED_BENCH)")
-    if not scorer_path.is_file():
-        raise FileNotFoundError(f"the scorer is not at {scorer_path}")
+        raise FileNotFoundError(f"LoCoMo not found at {data_path}")
     samples = json.loads(data_path.read_text(encoding="utf-8"))
     if conversations is not None:
         samples = samples[:conversations]

@@ -31,7 +31,7 @@ The corpus is kept in a database of its own (``pymem_bench_retrieval``) and reus
 sizes match; ``--rebuild`` builds it again. ``--scale`` builds one tenant per total size
 (half in users of 1,000 memories, half in one big user) and reports how p95 grows.
 
-Conversation classes (issue 34: the synthetic classes have no sessions, and sessions are what
+Conversation classes (the synthetic classes have no sessions, and sessions are what
 made a conversational user slow): real LoCoMo turns, stored the way ``pymem bench locomo``
 stores them (``remember(kind="episode")`` with their session, session date, speaker and the
 packaged model's embedding), in a database of their own (``pymem_bench_conversations``):
@@ -59,7 +59,7 @@ from psycopg.types.json import Jsonb
 
 from ..admin import reindex_tenant
 from ..client import connect
-from .common import BenchDatabase, bench_query, latency_summary, percentile, shared_dir
+from .common import BenchDatabase, bench_data_file, bench_query, latency_summary, percentile
 
 DIMENSIONS = 384
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
@@ -451,7 +451,7 @@ def build_conversations(db: BenchDatabase, spec: dict, *, data: str | None = Non
     from ..embed import default_embedder
 
     say = progress or (lambda *message: None)
-    samples = json.loads((Path(data) if data else shared_dir() / "locomo" / "locomo10.json").read_text("utf-8"))
+    samples = json.loads((Path(data) if data else bench_data_file("locomo", "locomo10.json")).read_text("utf-8"))
     embedder = default_embedder()
     started = time.perf_counter()
     client = connect(db.service_dsn, embedder=None, max_size=2)

@@ -5,8 +5,8 @@ events (conversation turns with timestamps, the benchmark's own state writes, an
 with ground truth). This bench uses four of its tracks, the ones about a value that changes:
 ``supersession``, ``supersession_detection``, ``environmental_freshness`` and
 ``repair_propagation``. The data is read at run time from ``--data`` (default
-``$PYMEM_BENCH_DATA/statebench``, else ``statebench`` in the shared benchmark folder,
-``../shared/bench`` beside the repository root) and never copied into the repository.
+``statebench`` in the benchmark data folder, ``$PYMEM_BENCH_DATA``, else ``../shared/bench``
+beside the repository checkout) and never copied into the repository.
 
 Through the public path only, in a database of the bench's own (created fresh), one tenant,
 one user per timeline:
@@ -44,7 +44,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .common import shared_dir
+from .common import DATA_SETTING, bench_data_dir
 from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 
 DATABASE = "pymem_bench_statebench"
@@ -57,12 +57,10 @@ FAILURE_EXAMPLES = 12
 
 
 def data_dir(override: str | os.PathLike | None = None) -> Path:
-    """``override``, else ``$PYMEM_BENCH_DATA/statebench``, else the shared folder's ``statebench``."""
+    """``override``, else ``statebench`` in the benchmark data folder (``$PYMEM_BENCH_DATA``)."""
     if override:
         return Path(override).expanduser().resolve()
-    if os.environ.get("PYMEM_BENCH_DATA"):
-        return Path(os.environ["PYMEM_BENCH_DATA"]).expanduser().resolve() / "statebench"
-    return shared_dir() / "statebench"
+    return bench_data_dir() / "statebench"
 
 
 def load(split: str, data: str | os.PathLike | None = None, limit: int | None = None) -> list[dict]:
@@ -72,7 +70,7 @@ def load(split: str, data: str | os.PathLike | None = None, limit: int | None = 
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     path = data_dir(data) / f"{split}.jsonl"
     if not path.is_file():
-        raise FileNotFoundError(f"StateBench {split} not found at {path} (use --data or PYMEM_BENCH_DATA)")
+        raise FileNotFoundError(f"StateBench {split} not found at {path} (use --data or {DATA_SETTING})")
     by_track: dict[str, list[dict]] = {track: [] for track in TRACKS}
     with path.open(encoding="utf-8") as handle:
         for line in handle:

@@ -26,10 +26,10 @@ A distractor or cessation whose first statement produced no memory naming the va
 trivially; ``*_with_extracted_original`` counts those that were really tested.
 Targets apply to the held-out halves, ``heldout`` (written before any tuning), ``heldout2``
 (written blind after ``heldout`` was measured) and ``heldout3`` (families of its own, written
-blind to the statement-reading rules before issue 33 changed them; see
+blind to the statement-reading rules before they were reworked; see
 :mod:`pymem.bench.updates_corpus_heldout3`) and ``heldout4`` (families and wording of its own,
-written blind to those rules and to the other halves' text on 2026-12-08: the unseen test now;
-see :mod:`pymem.bench.updates_corpus_heldout4`); tune on ``tune``.
+written blind to those rules and to the other halves' text: the unseen test now; see
+:mod:`pymem.bench.updates_corpus_heldout4`); tune on ``tune``.
 """
 
 from __future__ import annotations

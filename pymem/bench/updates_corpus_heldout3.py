@@ -4,7 +4,7 @@ What it is: scenarios of the same three types and with the same fields as
 :mod:`pymem.bench.updates_corpus` generates (``update``: ``current_terms`` / ``stale_terms``;
 ``distractor``: ``kind``, ``protected_terms`` / ``expected_terms``; ``cessation``:
 ``ceased_terms``), but over families of its own, chosen from what real conversations showed
-the statement reading to miss or misread (issue 33): counts and numbers that go up (the page
+the statement reading to miss or misread: counts and numbers that go up (the page
 a reader is on, projects finished, a best score, a budget, a mortgage pre-approval, a
 streak), moves, job and car changes, a new phone number; cessations in everyday wording
 ("I don't eat meat anymore", "I quit my job"); many-valued facts that must keep every value
@@ -14,7 +14,7 @@ looking for economy tickets and don't have a preferred airline" or "I'm still ge
 to living in Tokyo").
 
 When and why: written by hand, blind to the statement-reading rules (pymem/sql) and to the
-wording of the other halves, before issue 33 changed anything, so it measures how readings
+wording of the other halves, before the statement reading was reworked, so it measures how readings
 carry over to unseen text. Its first run is the baseline. Nothing here was taken from
 elsewhere.
 

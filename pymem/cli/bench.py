@@ -1,6 +1,6 @@
 """Benchmarks: each prints one JSON line; with --save it is also written to a file under
-docs/benchmarks/results/ (named by benchmark and UTC time), with when and at which commit
-it ran."""
+docs/benchmarks/results/ of the repository checkout (named by benchmark and UTC time), with when
+and at which commit it ran, its paths relative to the repository (or none)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,10 @@ from .base import Context, Progress, fail, json_object, main, pass_ctx
 
 
 RESULTS_DIR = "docs/benchmarks/results"
+
+
+def _deprecated(old: str, new: str) -> None:
+    click.echo(f"pymem bench: {old} is deprecated; use {new}", err=True)
 
 
 def _commit() -> str | None:
@@ -48,21 +52,48 @@ def report(fn=None, *, text=None):
 
     @click.option("--json", "as_json", is_flag=True,
                   help="Print only the JSON line" + (" (else a listing to read)." if text else " (the default output too)."))
-    @click.option("--save", is_flag=True, help=f"Also write the JSON to {RESULTS_DIR}/ (or --results-dir).")
-    @click.option("--results-dir", default=RESULTS_DIR, show_default=True, type=click.Path(file_okay=False))
+    @click.option("--save", is_flag=True,
+                  help=f"Also write the JSON to the checkout's {RESULTS_DIR}/ (or --results-dir).")
+    @click.option("--results-dir", type=click.Path(file_okay=False),
+                  help=f"Where --save writes (default: {RESULTS_DIR}/ of the repository checkout).")
     @functools.wraps(fn)
-    def command(*args, as_json: bool, save: bool, results_dir: str, **kwargs):
+    def command(*args, as_json: bool, save: bool, results_dir: str | None, **kwargs):
+        from ..bench.common import bench_data_dir, portable_paths, repository_root
+
+        root = repository_root()
+        if save and results_dir is None and root is None:
+            fail(f"--save writes to {RESULTS_DIR}/ of a repository checkout; outside one, pass --results-dir", code=2)
         result = fn(*args, **kwargs)
         click.echo(text(result) if text and not as_json else json.dumps(result, default=str))
         if save:
             now = dt.datetime.now(dt.timezone.utc)
-            record = {**result, "run": {"at": now.isoformat(timespec="seconds"), "commit": _commit(),
-                                        "argv": ["pymem", *sys.argv[1:]]}}
-            folder = Path(results_dir)
+            try:
+                data = bench_data_dir()
+            except FileNotFoundError:
+                data = None
+            # Paths of this machine mean nothing elsewhere: relative to the repository, to
+            # $PYMEM_BENCH_DATA, or none.
+            record = portable_paths({**result, "run": {"at": now.isoformat(timespec="seconds"), "commit": _commit(),
+                                                       "argv": ["pymem", *sys.argv[1:]]}}, root=root, data=data)
+            folder = Path(results_dir) if results_dir else root / RESULTS_DIR
             folder.mkdir(parents=True, exist_ok=True)
             path = folder / f"{result.get('benchmark', 'bench')}-{now:%Y%m%dT%H%M%SZ}.json"
             path.write_text(json.dumps(record, default=str, indent=1) + "\n", encoding="utf-8")
             click.echo(f"pymem bench: saved {path}", err=True)
+    return command
+
+
+def data_dir_option(fn):
+    """--data-dir: the benchmark data folder (--shared, its old name, still works, unlisted)."""
+    @click.option("--data-dir", type=click.Path(file_okay=False),
+                  help="The benchmark data folder (locomo/, statebench/, k6/; default: $PYMEM_BENCH_DATA, "
+                       "else ../shared/bench beside the repository checkout).")
+    @click.option("--shared", "old_data_dir", type=click.Path(file_okay=False), hidden=True)
+    @functools.wraps(fn)
+    def command(*args, data_dir: str | None, old_data_dir: str | None, **kwargs):
+        if old_data_dir:
+            _deprecated("--shared", "--data-dir")
+        return fn(*args, data_dir=data_dir or old_data_dir, **kwargs)
     return command
 
 
@@ -171,18 +202,18 @@ def bench_embed(rounds: int) -> dict:
 
 @bench.command("extract")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
-              help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
-@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder.")
+              help="locomo10.json (default: locomo/locomo10.json in the benchmark data folder).")
 @click.option("--rounds", type=click.IntRange(1, 20), default=3, show_default=True, help="Passes over the turns.")
 @click.option("--limit", type=click.IntRange(1), help="Only the first N turns.")
+@data_dir_option
 @report
 @pass_ctx
-def bench_extract(ctx: Context, data: str | None, shared: str | None, rounds: int, limit: int | None) -> dict:
+def bench_extract(ctx: Context, data: str | None, data_dir: str | None, rounds: int, limit: int | None) -> dict:
     """The offline extractor in the database over every LoCoMo turn: ms per turn, and a digest of what it read."""
     from ..bench import extract
 
     try:
-        return extract.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, rounds=rounds, limit=limit)
+        return extract.run(data=data, data_dir=data_dir, home=ctx.home, dsn=ctx.dsn, rounds=rounds, limit=limit)
     except (ServerError, psycopg.Error, FileNotFoundError) as exc:
         fail(str(exc))
 
@@ -190,7 +221,7 @@ def bench_extract(ctx: Context, data: str | None, shared: str | None, rounds: in
 @bench.command("heads")
 @click.option("--data", type=click.Path(file_okay=False),
               help="The StateBench folder (train.jsonl); default as for `bench statebench`.")
-@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (LoCoMo's turns).")
+@data_dir_option
 @click.option("--c", "c", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
               help="Inverse regularisation strength of the logistic fit.")
 @click.option("--threshold", type=float, default=1.0, show_default=True,
@@ -198,14 +229,14 @@ def bench_extract(ctx: Context, data: str | None, shared: str | None, rounds: in
 @click.option("--veto", type=float, help="Score below which the head overrules a change cue phrase (default: never).")
 @click.option("--write-sql", is_flag=True, help="Rewrite pymem/sql/idempotent/018_heads.sql from this fit.")
 @report
-def bench_heads(data: str | None, shared: str | None, c: float, threshold: float, veto: float | None,
+def bench_heads(data: str | None, data_dir: str | None, c: float, threshold: float, veto: float | None,
                 write_sql: bool) -> dict:
     """Train the learned reading head (change) on StateBench train and bench updates' tune split:
     cross-validated precision and recall, and how many LoCoMo turns it reads as changes."""
     from ..bench import heads
 
     try:
-        return heads.run(data=data, shared=shared, c=c, threshold=threshold, veto=veto, write_sql=write_sql,
+        return heads.run(data=data, data_dir=data_dir, c=c, threshold=threshold, veto=veto, write_sql=write_sql,
                          progress=Progress(prefix="pymem bench"))
     except (ValueError, FileNotFoundError) as exc:
         fail(str(exc))
@@ -213,21 +244,22 @@ def bench_heads(data: str | None, shared: str | None, c: float, threshold: float
 
 @bench.command("locomo")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
-              help="locomo10.json (default: ../shared/bench/locomo/ beside the repository, or $PYMEM_SHARED_BENCH).")
-@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (holds recall_eval.py).")
+              help="locomo10.json (default: locomo/locomo10.json in the benchmark data folder, which holds "
+                   "recall_eval.py too).")
 @click.option("--out", "out_dir", default="bench-out/locomo", show_default=True, help="Where run files go.")
 @click.option("--top-k", type=click.IntRange(10, 1000), default=20, show_default=True)
 @click.option("--conversations", type=click.IntRange(1, 10), help="Only the first N conversations.")
+@data_dir_option
 @report
 @pass_ctx
-def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: str, top_k: int,
+def bench_locomo(ctx: Context, data: str | None, data_dir: str | None, out_dir: str, top_k: int,
                  conversations: int | None) -> dict:
     """Recall@5/@10 on LoCoMo for pymem, pure-vector and BM25-only retrieval, same run."""
     from ..bench import locomo
 
     progress = Progress(prefix="pymem bench")
     try:
-        result = locomo.run(data=data, shared=shared, home=ctx.home, dsn=ctx.dsn, out_dir=out_dir, top_k=top_k,
+        result = locomo.run(data=data, data_dir=data_dir, home=ctx.home, dsn=ctx.dsn, out_dir=out_dir, top_k=top_k,
                             conversations=conversations, progress=progress)
     except (FileNotFoundError, ServerError, client_mod.PymemError, psycopg.Error) as exc:
         fail(str(exc))
@@ -254,37 +286,50 @@ def bench_locomo(ctx: Context, data: str | None, shared: str | None, out_dir: st
 @click.option("--out", type=click.Path(file_okay=False), help="Keep k6's summary and the logs here.")
 @click.option("--workers", default="1", show_default=True,
               help="`pymem serve --workers`: service processes. With --capacity a comma list (1,2) is searched "
-                   "in turn on one seeded database.")
+                   "in turn on one database.")
 @click.option("--capacity", is_flag=True, help="Search the highest arrival rate meeting the objective.")
 @click.option("--start-rate", type=click.IntRange(1), default=50, show_default=True, help="--capacity: first rate.")
 @click.option("--max-rate", type=click.IntRange(1), default=3000, show_default=True, help="--capacity: stop here.")
 @click.option("--step-seconds", type=click.IntRange(3), default=20, show_default=True,
               help="--capacity: seconds per rate.")
-@click.option("--queries", default="unique,seed", show_default=True,
-              help="--capacity: query texts, each searched separately: unique, seed, fixture.")
+@click.option("--queries", default="unique,fixed", show_default=True,
+              help="--capacity: query texts, each searched separately: unique (new every request), fixed (the "
+                   "reference load test's five questions), fixture (a question about one of the user's memories).")
 @click.option("--profile-service", is_flag=True,
               help="--capacity: one more step at the rate found, with py-spy sampling the service: where its "
                    "time goes (embedding, database, HTTP, event loop).")
-@click.option("--seed-script", is_flag=True, help="Run ../shared/bench/k6/seed-load-test.js unchanged but its stages.")
-@click.option("--seed-vus", default="50,100,150,200", show_default=True,
-              help="--seed-script: virtual users to try, in order (stops at the first that misses).")
-@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder (holds k6/).")
+@click.option("--reference-script", is_flag=True,
+              help="Run the reference load test (k6/seed-load-test.js in the benchmark data folder, the production "
+                   "guide's script) unchanged but its stages.")
+@click.option("--reference-vus", default="50,100,150,200", show_default=True,
+              help="--reference-script: virtual users to try, in order (stops at the first that misses).")
+@click.option("--seed-script", "old_reference_script", is_flag=True, hidden=True)  # the old names
+@click.option("--seed-vus", "old_reference_vus", hidden=True)
+@data_dir_option
 @report
 @pass_ctx
 def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, stages: str, think_time: float,
                ingest_ratio: float, embedder: str, worker: bool, worker_nice: int,
                pool_group_size: int, port: int, out: str | None, workers: str,
                capacity: bool, start_rate: int, max_rate: int, step_seconds: int, queries: str,
-               profile_service: bool, seed_script: bool, seed_vus: str, shared: str | None) -> dict:
+               profile_service: bool, reference_script: bool, reference_vus: str, old_reference_script: bool,
+               old_reference_vus: str | None, data_dir: str | None) -> dict:
     """HTTP load test: service + worker on the embedded database, seeded, driven by k6.
 
     Default: our production profile (closed model, --stages). --capacity: the highest constant
-    arrival rate meeting p95 < 150 ms and < 1% errors, with unique and with the seed's repeating
-    queries. --seed-script: the seed's own script from the shared folder, unchanged but for its
-    stages, at each --seed-vus count.
+    arrival rate meeting p95 < 150 ms and < 1% errors, with unique and with the five fixed
+    questions. --reference-script: the reference load test, unchanged but for its stages, at
+    each --reference-vus count.
     """
     from ..bench import load
-    from ..bench.common import shared_dir
+    from ..bench.common import bench_data_file
+
+    if old_reference_script:
+        _deprecated("--seed-script", "--reference-script")
+        reference_script = True
+    if old_reference_vus:
+        _deprecated("--seed-vus", "--reference-vus")
+        reference_vus = old_reference_vus
 
     try:
         counts = tuple(int(w) for w in workers.split(","))
@@ -293,32 +338,35 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
     if not counts or not all(1 <= c <= 64 for c in counts) or (len(counts) > 1 and not capacity):
         fail("--workers: a number from 1 to 64 (a comma list only with --capacity)", code=2)
     try:
-        if capacity and seed_script:
-            fail("--capacity and --seed-script are separate runs", code=2)
+        if capacity and reference_script:
+            fail("--capacity and --reference-script are separate runs", code=2)
         if profile_service and not capacity:
             fail("--profile-service goes with --capacity", code=2)
         if capacity:
             modes = tuple(m.strip() for m in queries.split(",") if m.strip())
-            if not modes or not set(modes) <= {"unique", "seed", "fixture"}:
-                fail("--queries: a comma list of unique, seed, fixture", code=2)
+            if "seed" in modes:
+                _deprecated("--queries seed", "--queries fixed")
+                modes = tuple("fixed" if m == "seed" else m for m in modes)
+            if not modes or not set(modes) <= {"unique", "fixed", "fixture"}:
+                fail("--queries: a comma list of unique, fixed, fixture", code=2)
             return load.capacity(tenants=tenants, users=users, memories_per_user=memories_per_user,
                                  embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts,
                                  start_rate=start_rate, max_rate=max_rate, step_seconds=step_seconds,
                                  ingest_ratio=ingest_ratio, query_modes=modes, port=port, out=out, home=ctx.home,
                                  dsn=ctx.dsn, profile_service=profile_service, pool_group_size=pool_group_size)
-        if seed_script:
+        if reference_script:
             try:
-                vus = tuple(int(v) for v in seed_vus.split(","))
+                vus = tuple(int(v) for v in reference_vus.split(","))
             except ValueError:
-                fail("--seed-vus: a comma list of virtual-user counts, like 50,100,150", code=2)
-            return load.seed_script(script=shared_dir(shared) / "k6" / "seed-load-test.js", vus=vus,
-                                    embedder=embedder, worker=worker, worker_nice=worker_nice, workers=counts[0],
-                                    memories_per_user=memories_per_user, port=port, out=out, home=ctx.home,
-                                    dsn=ctx.dsn)
+                fail("--reference-vus: a comma list of virtual-user counts, like 50,100,150", code=2)
+            return load.reference_script(script=bench_data_file("k6", "seed-load-test.js", override=data_dir),
+                                         vus=vus, embedder=embedder, worker=worker, worker_nice=worker_nice,
+                                         workers=counts[0], memories_per_user=memories_per_user, port=port, out=out,
+                                         home=ctx.home, dsn=ctx.dsn)
         return load.run(tenants=tenants, users=users, memories_per_user=memories_per_user, stages=stages,
                         think_time=think_time, ingest_ratio=ingest_ratio, embedder=embedder, worker=worker,
                         worker_nice=worker_nice, port=port, out=out, home=ctx.home, dsn=ctx.dsn, workers=counts[0])
-    except (load.LoadBenchError, load.service_profile.ProfilerMissing) as exc:
+    except (load.LoadBenchError, load.service_profile.ProfilerMissing, FileNotFoundError) as exc:
         fail(str(exc))
 
 
@@ -331,7 +379,13 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
 def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_json: str | None) -> dict:
     """Corrections, cessations and distractors in users' own words, through ingest -> worker ->
     retrieve: current_first_rate, false_supersession_rate, cessation_closed_rate per half."""
-    from ..bench import updates
+    try:
+        from ..bench import updates
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("pymem.bench.updates_corpus"):
+            raise
+        fail("pymem bench updates reads its corpora (pymem/bench/updates_corpus*.py) from the repository; "
+             "the wheel does not ship them: run it from a checkout (pip install -e .)")
 
     settings = None
     if settings_json:
@@ -349,8 +403,8 @@ def bench_updates(ctx: Context, split: str | None, limit: int | None, settings_j
 @bench.command("statebench")
 @click.option("--split", type=click.Choice(["train", "dev"]), default="dev", show_default=True)
 @click.option("--data", type=click.Path(file_okay=False),
-              help="The StateBench folder (train.jsonl, dev.jsonl); default $PYMEM_BENCH_DATA/statebench, "
-                   "else ../shared/bench/statebench beside the repository.")
+              help="The StateBench folder (train.jsonl, dev.jsonl); default statebench/ in the benchmark data "
+                   "folder ($PYMEM_BENCH_DATA, else ../shared/bench beside the repository checkout).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many timelines, taken from the tracks in turn.")
 @click.option("--option", "options", multiple=True, metavar="KEY=NUMBER",
               help="A retrieval option for every query (repeat), e.g. weight_temporal=0.3.")
@@ -379,26 +433,26 @@ def _render_audit(result: dict) -> str:
 
 @bench.command("audit")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
-              help="A conversation corpus in LoCoMo's JSON format (default: ../shared/bench/locomo/locomo10.json "
-                   "beside the repository, or $PYMEM_SHARED_BENCH).")
+              help="A conversation corpus in LoCoMo's JSON format (default: locomo/locomo10.json in the benchmark "
+                   "data folder).")
 @click.option("--statebench", "statebench_split", metavar="SPLIT|FILE",
               help="StateBench instead: a split (dev, train) or the path of its .jsonl; its four tracks about a "
                    "value that changes.")
-@click.option("--shared", type=click.Path(file_okay=False), help="The shared bench folder.")
 @click.option("--conversations", type=click.IntRange(1), help="Only the first N conversations (timelines).")
+@data_dir_option
 @report(text=_render_audit)
 @pass_ctx
-def bench_audit(ctx: Context, data: str | None, statebench_split: str | None, shared: str | None,
+def bench_audit(ctx: Context, data: str | None, statebench_split: str | None, data_dir: str | None,
                 conversations: int | None) -> dict:
     """Ingest a real corpus through the worker and list every supersession and cessation it
-    caused, with both texts and their turns, for a person to judge (issue 33)."""
+    caused, with both texts and their turns, for a person to judge."""
     from ..bench import audit
 
     if data and statebench_split:
         fail("--data (LoCoMo format) and --statebench are separate runs", code=2)
     progress = Progress(prefix="pymem bench")
     try:
-        return audit.run(data=data, statebench_split=statebench_split, shared=shared, conversations=conversations,
+        return audit.run(data=data, statebench_split=statebench_split, data_dir=data_dir, conversations=conversations,
                          home=ctx.home, dsn=ctx.dsn, progress=progress)
     except (FileNotFoundError, ServerError, client_mod.PymemError, psycopg.Error, ValueError) as exc:
         fail(str(exc))

@@ -273,9 +273,9 @@ class Service:
     async def tenant_for(self, request: Request, claimed: str | None) -> str:
         """The tenant this request acts for. The API key decides; a body tenant_id that
         disagrees is refused (403). In gateway mode, without a key, the trusted header does,
-        and without the header the body's tenant_id (the seed's clients send it there): the
-        gateway vouches for the whole request. Outside gateway mode a body tenant_id never
-        chooses the tenant."""
+        and without the header the body's tenant_id (clients of the gateway request contract
+        send it there): the gateway vouches for the whole request. Outside gateway mode a body
+        tenant_id never chooses the tenant."""
         key = self._presented_key(request)
         header = self.config.gateway_tenant_header
         gateway_tenant = self._single(request, header) if header else None

@@ -15,8 +15,9 @@ from ..client import Memory, StoredMemory
 # The kinds a request may name. The database holds the list (_pymem.memory_kinds) and
 # refuses any other; this literal gives the OpenAPI spec its enum, and a test checks the two agree.
 Kind = Literal["fact", "preference", "event", "procedural", "episode"]
-# What an ingest's `type` may say: a kind (stored now), or "observation", the seed's word for
-# something the user said that extraction should read (enqueued as an episode, like no type).
+# What an ingest's `type` may say: a kind (stored now), or "observation", the gateway request
+# contract's word (the reference load test sends it) for something the user said that
+# extraction should read (enqueued as an episode, like no type).
 IngestType = Literal["fact", "preference", "event", "procedural", "episode", "observation"]
 
 

@@ -6,8 +6,15 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from pymem.bench.common import shared_dir
+from pymem.bench.common import BenchDataMissing, bench_data_file
 from pymem.cli import main
+
+def _has_locomo() -> bool:
+    try:
+        return bench_data_file("locomo", "locomo10.json").is_file()
+    except BenchDataMissing:
+        return False
+
 
 CLASS_KEYS = {"tenants", "users", "memories_per_user", "path", "p50_ms", "p95_ms", "p99_ms", "calls", "rounds",
               "recall@10"}
@@ -59,7 +66,7 @@ def test_bench_retrieval_client_end_to_end_uses_the_cache(db, embedder):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (shared_dir() / "locomo" / "locomo10.json").is_file(), reason="no shared LoCoMo data")
+@pytest.mark.skipif(not _has_locomo(), reason="no LoCoMo in the benchmark data folder (PYMEM_BENCH_DATA)")
 def test_bench_locomo_on_one_conversation_prints_recall_for_pymem_and_both_baselines(db, embedder, tmp_path):
     result = _bench(db, "locomo", "--conversations", "1", "--out", str(tmp_path), "--json")
     assert result["conversations"] == 1 and result["turns"] > 300
@@ -101,7 +108,7 @@ def test_bench_extract_times_the_worker_statement_and_digests_what_it_read(db, t
     assert json.loads(saved.read_text())["candidates_sha256"] == first["candidates_sha256"]
 
 
-@pytest.mark.skipif(not (shared_dir() / "locomo" / "locomo10.json").is_file(), reason="LoCoMo is not in ../shared")
+@pytest.mark.skipif(not _has_locomo(), reason="no LoCoMo in the benchmark data folder (PYMEM_BENCH_DATA)")
 def test_bench_retrieval_conversation_classes(db, embedder):
     """The conversation classes: real LoCoMo turns with sessions, a long user made of one
     conversation repeated (through export and import), LoCoMo questions as queries."""

@@ -44,8 +44,8 @@ def test_bench_load_capacity_short_with_one_and_two_service_workers(db, tmp_path
     assert report["service_workers"] == [1, 2] and set(report["capacity"]) == {"1", "2"}
     assert report["pool_group_size"] == 5
     for count in ("1", "2"):
-        assert set(report["capacity"][count]) == {"unique", "seed"}
-        for mode in ("unique", "seed"):
+        assert set(report["capacity"][count]) == {"unique", "fixed"}
+        for mode in ("unique", "fixed"):
             found = report["queries"][count][mode]
             assert found["warmup"]["rate_per_s"] == 5
             assert all(s["error_rate"] == 0 for s in found["steps"])
@@ -76,11 +76,11 @@ def test_bench_load_capacity_profiles_the_service_under_load(db, tmp_path):
     tests/unit/test_service_profile.py)."""
     result = CliRunner().invoke(main, [
         "--dsn", db.service_dsn, "bench", "load", "--capacity", "--tenants", "2", "--users", "4",
-        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--queries", "seed", "--start-rate", "10",
+        "--memories-per-user", "2", "--embedder", "none", "--no-worker", "--queries", "fixed", "--start-rate", "10",
         "--max-rate", "10", "--step-seconds", "4", "--profile-service", "--out", str(tmp_path)],
         catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    found = json.loads(result.output.strip().splitlines()[-1])["queries"]["1"]["seed"]
+    found = json.loads(result.output.strip().splitlines()[-1])["queries"]["1"]["fixed"]
     profile = found["service_profile"]
     assert "error" not in profile, profile
     assert profile["rate_per_s"] == (found["max_rate_per_s"] or 10) and profile["error_rate"] == 0
@@ -90,7 +90,7 @@ def test_bench_load_capacity_profiles_the_service_under_load(db, tmp_path):
     assert profile["parts"]["query embedding"] == 0  # --embedder none
     assert profile["top_functions"] and all(0 < f["share"] <= 1 for f in profile["top_functions"])
     # it sampled the service, request handling included
-    recording = (tmp_path / f"service-profile-seed-{profile['rate_per_s']}.txt").read_text()
+    recording = (tmp_path / f"service-profile-fixed-{profile['rate_per_s']}.txt").read_text()
     assert "pymem/service/routes/memory.py" in recording
 
 

@@ -48,9 +48,13 @@ def test_the_wheel_carries_its_files_and_a_light_core(wheel):
     for required in ("pymem/sql/queries.sql", "pymem/sql/schema.sql", "pymem/sql/released.json",
                      "pymem/sql/incremental/0001_schema.sql", "pymem/sql/idempotent/090_grants.sql",
                      "pymem/migrations/env.py", "pymem/migrations/versions/0001_schema.py",
-                     "pymem/bench/k6/load.js", "pymem/bench/queries.sql", "pymem/py.typed"):
+                     "pymem/bench/queries.sql", "pymem/py.typed"):
         assert required in names, required
     assert not any(n.startswith(("workers/", "sql/", "migrations/", "tests/")) for n in names)
+    # Benchmark corpora and k6 scripts stay in the repository (every one of them, new ones too).
+    in_tree = {p.relative_to(ROOT).as_posix() for p in (ROOT / "pymem" / "bench").rglob("*")
+               if p.is_file() and (p.name.startswith("updates_corpus") or p.suffix == ".js")}
+    assert len(in_tree) >= 4 and not in_tree & names, in_tree & names
 
     [metadata_name] = [n for n in names if n.endswith(".dist-info/METADATA")]
     metadata = Parser().parsestr(archive.read(metadata_name).decode())

@@ -1,5 +1,5 @@
 // pymem's production load profile for k6 (`pymem bench load` runs it; so can you:
-//   k6 run -e PYMEM_FIXTURE=fixture.json pymem/k6/load.js).
+//   k6 run -e PYMEM_FIXTURE=fixture.json pymem/bench/k6/load.js).
 //
 // 100 tenants x 100 users (from the fixture), 10% ingest / 90% retrieve, 100 ms think
 // time, ramping to 200 then 500 virtual users. Every retrieval is checked: 200, results
@@ -13,7 +13,7 @@
 // MODE=rate (`pymem bench load --capacity`) is the open model instead: RATE iterations per
 // second for DURATION whatever the latency (k6's constant-arrival-rate), no think time.
 // QUERIES: "fixture" (a query about one of the user's memories, the default), "unique"
-// (the same, made unique per request so no cache helps) or "seed" (the seed's five questions).
+// (the same, made unique per request so no cache helps) or "fixed" (the reference load test's five fixed questions).
 import http from 'k6/http';
 import { check, sleep } from 'k6';
 import { Counter } from 'k6/metrics';
@@ -78,7 +78,7 @@ export default function () {
     const sentence = fixture.sentences[(userIndex + j) % fixture.sentences.length];
     let text = sentence.query;
     if (QUERIES === 'unique') text = `${sentence.query} (request ${__VU}-${__ITER})`;
-    if (QUERIES === 'seed') text = fixture.seed_queries[pick(fixture.seed_queries.length)];
+    if (QUERIES === 'fixed') text = fixture.fixed_queries[pick(fixture.fixed_queries.length)];
     const body = JSON.stringify({ tenant_id: tenant.tenant_id, user_id: user, query: text, top_k: 10 });
     const res = http.post(`${BASE}/api/memory/retrieve`, body, { ...params, tags: { op: 'retrieve' } });
     let results = null;

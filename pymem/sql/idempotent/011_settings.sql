@@ -1,5 +1,5 @@
 -- 011_settings: every setting a tenant may have or a retrieve call may pass, described once:
--- the rows of _pymem.setting_specs (0020_setting_specs.sql). Idempotent, like 015-017: the
+-- the rows of _pymem.setting_specs (0019_setting_specs.sql). Idempotent, like 015-017: the
 -- table is made to hold exactly these rows. What reads them:
 --   _pymem.setting_defaults()  the product defaults, written below from the rows
 --   _pymem.settings(tenant)    those defaults overlaid with the tenant's own

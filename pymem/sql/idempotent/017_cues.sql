@@ -1,4 +1,4 @@
--- 017_cues: the cue phrases retrieve reads to put the current value first (issue 33).
+-- 017_cues: the cue phrases retrieve reads to put the current value first.
 -- Idempotent, like 015 and 016: the table is made to hold exactly these rows.
 --
 -- A query asks how things are NOW unless it holds a past cue ("What's the project
@@ -40,7 +40,7 @@ delete from _pymem.cue_phrases c where not exists (select from seed s where s.cu
 -- apostrophes aside): "Update: moved" holds "update" and "moved", "updates" holds neither.
 -- The text is normalised once (offset 0 keeps it out of the join), not once per phrase: a
 -- LoCoMo turn took 1.3 ms a call against the 40 change phrases, 0.06 ms now, and retrieve
--- asks it of every row of its currentness window (issue 34).
+-- asks it of every row of its currentness window.
 create or replace function _pymem.says(p_text text, p_cue text) returns boolean
     language sql stable security invoker parallel safe
     set search_path = pg_catalog, pg_temp

@@ -136,7 +136,7 @@ as $$
                 else ' and not (m.metadata ? ''langgraph'')' end
 $$;
 
--- Lexical search (issue 32). pg_textsearch 1.0.0's bm25 index, which this replaced, lost
+-- Lexical search. pg_textsearch 1.0.0's bm25 index, which this replaced, lost
 -- everything after a clean restart, what was written since the last checkpoint after a
 -- crash, and was empty on a standby and after a point-in-time recovery (its memtable and
 -- corpus statistics are not WAL-logged). Everything here is plain tables and a GIN index,
@@ -349,7 +349,7 @@ drop function if exists _pymem.bm25_hits(text, text, text[], jsonb, timestamptz,
 -- Before 0.2 retrieve had eight parameters and fewer result columns; CREATE OR REPLACE can
 -- change neither, so the old signature goes first (a no-op once it is gone).
 drop function if exists pymem.retrieve(text, text, vector, integer, integer, text[], jsonb, timestamptz);
--- Until issue 33 its rows had no earlier_than column.
+-- Its rows once had no earlier_than column.
 do $$
 begin
     if exists (select from pg_proc p

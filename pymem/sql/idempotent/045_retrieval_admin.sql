@@ -126,7 +126,7 @@ comment on function pymem.reindex_plan(text) is
     'one concurrently. Run them in order, each outside a transaction, as the owning role '
     '(pymem admin reindex does). Service role and owner.';
 
--- Whether each tenant's search indexes hold every row (issue 32: pg_textsearch's index once
+-- Whether each tenant's search indexes hold every row (pg_textsearch's index once
 -- answered nothing after a restart, and nothing said so). Per tenant partition:
 --   rows            the partition's rows (by the primary key, not by a search index)
 --   lexical_indexed the rows a full scan of the GIN index on lexemes returns (a query that

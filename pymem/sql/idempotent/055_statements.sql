@@ -233,7 +233,7 @@ $$;
 -- A value as a memory may state it: one to five words, none of which is a pronoun, an
 -- article, an auxiliary or a conjunction, as written, inside it ("make a doctor", "me as an engineer",
 -- "with a well-known artist" are pieces of a sentence, not values). A reading whose value
--- is not clean is refused, never written as a slot value (issue 33).
+-- is not clean is refused, never written as a slot value.
 create or replace function _pymem.is_clean_value(p_value text) returns boolean
     language sql immutable security invoker parallel safe
     set search_path = pg_catalog, pg_temp
@@ -891,7 +891,7 @@ begin
         end if;
     end if;
     -- A cessation whose words do not end exactly what it names is read as no slot at all:
-    -- it neither closes anything nor states a fact (precision before eagerness, issue 33).
+    -- it neither closes anything nor states a fact (precision before eagerness).
     if v_polarity = 'cessation'
        and not _pymem.cessation_names(v_text, coalesce(v_old, v_object, v_surface, v_value)) then
         v_family := null;

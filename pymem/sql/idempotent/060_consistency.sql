@@ -24,7 +24,7 @@
 -- Before 0.2 the cap took no count; CREATE OR REPLACE cannot change that, so the old one goes.
 drop function if exists _pymem.check_capacity(_pymem.tenants);
 
--- The tenant's cap (max_memories, seed default 100,000): refuses p_adding more memories when
+-- The tenant's cap (max_memories, default 100,000): refuses p_adding more memories when
 -- the tenant holds max_memories already, with its own SQLSTATE (PM429) so callers can tell
 -- it from bad input; the HTTP API answers 409. Raw turns count: ingest checks too.
 create or replace function _pymem.check_capacity(p_tenant _pymem.tenants, p_adding integer default 1) returns void
@@ -210,7 +210,7 @@ as $$ select regexp_replace(coalesce(p_text, ''), '([.^$*+?()\[\]{}|\\/-])', '\\
 -- likes:coffee). Only where none is, the one memory that mentions it ("I do most of my work
 -- in Photoshop" for "I no longer use Photoshop", "I'm on a rugby team" for "I gave up
 -- rugby"); two or more such mentions are ambiguous and close nothing. (analyze_statement
--- reads a cessation only where its cue ends exactly the clean value it names.) Before issue 33 any memory with the word
+-- reads a cessation only where its cue ends exactly the clean value it names.) Before that, any memory with the word
 -- in it closed: "We're looking for economy tickets" ended six unrelated memories.
 create or replace function _pymem.cease(p_tenant _pymem.tenants, p_memory _pymem.memories, p_statement jsonb,
                                         p_reason text) returns jsonb

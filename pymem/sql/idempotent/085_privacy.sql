@@ -526,7 +526,7 @@ begin
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
     end if;
-    -- Its own database only: pymem databases are closed to PUBLIC (issue 31, admin.restrict_connect).
+    -- Its own database only: pymem databases are closed to PUBLIC (admin.restrict_connect).
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_login);
     end if;

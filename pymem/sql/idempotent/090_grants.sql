@@ -197,8 +197,8 @@ begin
         _pymem.service_role(),
         _pymem.extract(jsonb, text)
         to %I$g$, v_service);
-    -- The service role connects although pymem databases are closed to PUBLIC (issue 31,
-    -- admin.restrict_connect; a non-superuser owner holds CONNECT with grant option).
+    -- The service role connects although pymem databases are closed to PUBLIC
+    -- (admin.restrict_connect; a non-superuser owner holds CONNECT with grant option).
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_service);
     end if;

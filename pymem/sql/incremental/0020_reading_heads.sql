@@ -1,5 +1,5 @@
--- 0021_reading_heads: learned reading heads over memory embeddings.
--- Incremental file: run once by alembic revision 0021, then frozen.
+-- 0020_reading_heads: learned reading heads over memory embeddings.
+-- Incremental file: run once by alembic revision 0020, then frozen.
 --
 --   _pymem.reading_heads  one logistic scorer per (name, embedding model) over a statement's
 --                         embedding (score = embedding . weights + bias): "change" reads a

@@ -1,5 +1,5 @@
--- 0020_setting_specs: every setting described once, as a row. Incremental file: run once by
--- alembic revision 0020, then frozen.
+-- 0019_setting_specs: every setting described once, as a row. Incremental file: run once by
+-- alembic revision 0019, then frozen.
 --
 --   _pymem.setting_specs  one row a setting: its key, its default, its type and range, and
 --                         where it may be set (a tenant's settings, a retrieve call's

@@ -1,6 +1,7 @@
-"""The seed's request contract (../shared/bench/k6/seed-load-test.js): its bodies, sent as the
-seed's clients send them, work in gateway mode and name nothing outside it; the CLI refuses
-gateway mode on an address others can reach; erasures clear every service's query cache."""
+"""The gateway request contract (the bodies of the reference load test, k6/seed-load-test.js in
+the benchmark data folder: the tenant in the body, no API key): its bodies, sent as its clients
+send them, work in gateway mode and name nothing outside it; the CLI refuses gateway mode on an
+address others can reach; erasures clear every service's query cache."""
 
 import time
 
@@ -14,8 +15,8 @@ from tests.integration.test_service import assert_error
 JSON = {"Content-Type": "application/json"}
 
 
-def seed_bodies(tenant, user):
-    """The seed script's three request bodies, field for field."""
+def contract_bodies(tenant, user):
+    """The reference load test's three request bodies, field for field."""
     setup = {"tenant_id": tenant, "user_id": user, "content": "I prefer dark mode in all applications",
              "type": "preference"}
     ingest = {"tenant_id": tenant, "user_id": user, "content": f"Memory entry at {int(time.time() * 1000)} from {user}",
@@ -25,9 +26,9 @@ def seed_bodies(tenant, user):
     return setup, ingest, retrieve
 
 
-def test_the_seed_bodies_work_in_gateway_mode_with_the_tenant_in_the_body(make_api, client):
+def test_the_contract_bodies_work_in_gateway_mode_with_the_tenant_in_the_body(make_api, client):
     api, _ = make_api(gateway_tenant_header="X-Pymem-Tenant", auto_provision=True)
-    setup, ingest, retrieve = seed_bodies("tenant-0", "tenant-0-user-0")
+    setup, ingest, retrieve = contract_bodies("tenant-0", "tenant-0-user-0")
     stored = api.post("/api/memory/ingest", json=setup, headers=JSON)
     assert stored.status_code == 201, stored.text
     assert stored.json()["kind"] == "preference" and stored.json()["tenant_id"] == "tenant-0"
@@ -39,7 +40,7 @@ def test_the_seed_bodies_work_in_gateway_mode_with_the_tenant_in_the_body(make_a
     assert results[0]["content"] == "I prefer dark mode in all applications"  # the episode, not yet read, may follow
     assert all(r["tenant_id"] == "tenant-0" for r in results)
     # Another tenant named in the body sees none of it.
-    _, _, other = seed_bodies("tenant-1", "tenant-0-user-0")
+    _, _, other = contract_bodies("tenant-1", "tenant-0-user-0")
     assert api.post("/api/memory/retrieve", json=other, headers=JSON).json()["results"] == []
     # The header, when a gateway sends it, wins over nothing but must agree with the body.
     r = api.post("/api/memory/retrieve", json=retrieve, headers={"X-Pymem-Tenant": "tenant-1"})
@@ -48,12 +49,12 @@ def test_the_seed_bodies_work_in_gateway_mode_with_the_tenant_in_the_body(make_a
 
 def test_outside_gateway_mode_a_body_tenant_id_chooses_nothing(make_api, keys):
     api, _ = make_api()
-    setup, _, retrieve = seed_bodies("acme", "alice")
+    setup, _, retrieve = contract_bodies("acme", "alice")
     assert_error(api.post("/api/memory/ingest", json=setup, headers=JSON), 401, "unauthorized")
     assert_error(api.post("/api/memory/retrieve", json=retrieve, headers=JSON), 401, "unauthorized")
     # Gateway mode without auto-provisioning: an unknown tenant in the body is a 404, not a new tenant.
     gateway, _ = make_api(gateway_tenant_header="X-Pymem-Tenant")
-    assert_error(gateway.post("/api/memory/retrieve", json=seed_bodies("nobody", "u")[2], headers=JSON),
+    assert_error(gateway.post("/api/memory/retrieve", json=contract_bodies("nobody", "u")[2], headers=JSON),
                  404, "unknown_tenant")
 
 
@@ -62,7 +63,7 @@ def test_gateway_mode_forgets_a_dropped_tenant_at_once(make_api, client):
     # tenant dropped through the client is looked up again (and is then unknown).
     api, _ = make_api(gateway_tenant_header="X-Pymem-Tenant")
     client.create_tenant("brief")
-    retrieve = seed_bodies("brief", "u")[2]
+    retrieve = contract_bodies("brief", "u")[2]
     assert client.known_role("brief") is None
     assert api.post("/api/memory/retrieve", json=retrieve, headers=JSON).status_code == 200
     assert client.known_role("brief") == client.tenant_role("brief")
@@ -73,7 +74,7 @@ def test_gateway_mode_forgets_a_dropped_tenant_at_once(make_api, client):
 
 def test_an_unknown_type_is_refused_naming_the_accepted_ones(make_api):
     api, _ = make_api(gateway_tenant_header="X-Pymem-Tenant", auto_provision=True)
-    body = {**seed_bodies("tenant-0", "u")[0], "type": "semantic"}
+    body = {**contract_bodies("tenant-0", "u")[0], "type": "semantic"}
     response = api.post("/api/memory/ingest", json=body, headers=JSON)
     assert_error(response, 422, "invalid_request")
     message = response.json()["error"]["details"][0]["msg"]
