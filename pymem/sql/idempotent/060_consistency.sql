@@ -461,7 +461,7 @@ begin
     end if;
     if v_old.status <> 'active' then
         raise exception 'pymem: memory % is %, not current%', p_memory_id, v_old.status,
-            case when v_old.superseded_by is not null then format('; update %s, which replaced it', v_old.superseded_by)
+            case when v_old.superseded_by is not null then '; update ' || v_old.superseded_by::text || ', which replaced it'
                  else '' end
             using errcode = '22023';
     end if;
