@@ -174,6 +174,30 @@ end
 $$;
 
 --
+-- Name: announces_change(text, public.vector); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.announces_change(p_text text, p_embedding public.vector) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+    select case when h.score is null then c.cue
+                else (c.cue and (h.veto is null or h.score > h.veto)) or h.score > h.threshold end
+    from (select _pymem.says(p_text, 'change') as cue) c
+    left join lateral (
+        select -(p_embedding <#> r.weights) + r.bias as score, r.veto, r.threshold
+        from _pymem.reading_heads r
+        where r.name = 'change' and r.dimensions = vector_dims(p_embedding)
+          and r.model = (_pymem.current_embedding_model()).model) h on true
+$$;
+
+--
+-- Name: FUNCTION announces_change(p_text text, p_embedding public.vector); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.announces_change(p_text text, p_embedding public.vector) IS 'Whether a statement announces a new value: a change cue the learned change head does not veto, or the head alone. Internal.';
+
+--
 -- Name: api_schema(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -645,109 +669,86 @@ end
 $$;
 
 --
--- Name: check_retrieval_settings(jsonb, boolean); Type: FUNCTION; Schema: _pymem; Owner: -
+-- Name: check_settings(jsonb, boolean); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
-CREATE FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) RETURNS void
+CREATE FUNCTION _pymem.check_settings(p_settings jsonb, p_per_call boolean) RETURNS void
     LANGUAGE plpgsql STABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 declare
-    -- key -> [minimum, maximum, integer?]
-    v_numbers constant jsonb := '{
-        "weight_vector": [0, 100, false], "weight_lexical": [0, 100, false],
-        "weight_temporal": [0, 100, false], "weight_graph": [0, 100, false],
-        "rrf_k": [0, 100000, false], "candidate_pool": [1, 1000, true],
-        "exact_scan_max_rows": [0, 10000000, true], "hnsw_ef_search": [1, 1000, true],
-        "lexical_scan_limit": [1, 100000, true], "context_session_weight": [0, 100, false],
-        "context_anchors": [0, 1000, true], "outdated_turn_weight": [0, 1, false],
-        "near_duplicate_similarity": [0, 1, false], "update_cue_similarity": [0, 1, false],
-        "currentness_window": [0, 100, true], "currentness_similarity": [0, 1, false],
-        "hnsw_m": [2, 100, true], "hnsw_ef_construction": [4, 1000, true],
-        "bm25_k1": [0, 10, false], "bm25_b": [0, 1, false],
-        "decay_half_life_days": [0.001, 1000000, false], "decay_floor": [0, 1, false],
-        "min_score": [0, 1000, false],
-        "login_connection_limit": [1, 1000, true], "login_statement_timeout_ms": [100, 86400000, true],
-        "login_idle_in_transaction_timeout_ms": [100, 86400000, true],
-        "login_transaction_timeout_ms": [100, 86400000, true], "login_lock_timeout_ms": [10, 3600000, true],
-        "login_idle_session_timeout_ms": [1000, 86400000, true], "login_work_mem_kb": [64, 2097151, true],
-        "login_temp_file_limit_kb": [0, 2147483647, true], "max_pending_episodes": [1, 100000000, true],
-        "max_memories": [1, 1000000000, true]}';
-    -- keys a single call may override; the rest are the tenant's (index shape, decay)
-    v_call_keys constant text[] := array['fusion', 'rrf_k', 'weight_vector', 'weight_lexical',
-        'weight_temporal', 'weight_graph', 'candidate_pool', 'exact_scan_max_rows', 'hnsw_ef_search',
-        'lexical_scan_limit', 'context_weights', 'context_session_weight', 'context_anchors',
-        'outdated_turn_weight', 'near_duplicate_similarity', 'currentness_window', 'currentness_similarity', 'min_score'];
-    v_key      text;
-    v_value    jsonb;
-    v_range    jsonb;
-    v_defaults jsonb;
+    v_what  text := case when p_per_call then 'retrieval option' else 'tenant setting' end;
+    v_key   text;
+    v_value jsonb;
+    v_spec  _pymem.setting_specs;
+    v_json_type text;
 begin
     if p_settings is null then
         return;
     end if;
     if jsonb_typeof(p_settings) <> 'object' then
-        raise exception 'pymem: % must be a JSON object', case when p_options_only then 'options' else 'settings' end
+        raise exception 'pymem: % must be a JSON object', case when p_per_call then 'options' else 'settings' end
             using errcode = '22023';
     end if;
-    -- The settings a tenant may have are the keys of the defaults, each of its default's JSON
-    -- type (a number stays a number: top_k=abc was stored, then every retrieve failed).
-    v_defaults := _pymem.settings(jsonb_populate_record(null::_pymem.tenants, '{"settings": {}}'));
     for v_key, v_value in select * from jsonb_each(p_settings) loop
-        if p_options_only and not v_key = any(v_call_keys) then
-            raise exception 'pymem: unknown retrieval option %', quote_literal(left(v_key, 60))
-                using errcode = '22023', hint = 'Options: ' || array_to_string(v_call_keys, ', ') || '.';
-        end if;
-        if not p_options_only and not v_defaults ? v_key then
-            raise exception 'pymem: unknown tenant setting %', quote_literal(left(v_key, 60))
+        select * into v_spec from _pymem.setting_specs s
+        where s.key = v_key and case when p_per_call then s.per_call else s.per_tenant end;
+        if not found then
+            raise exception 'pymem: unknown % %', v_what, quote_literal(left(v_key, 60))
                 using errcode = '22023',
-                      hint = 'Settings: ' || (select string_agg(k, ', ' order by k) from jsonb_object_keys(v_defaults) k) || '.';
+                      hint = case when p_per_call then 'Options: ' else 'Settings: ' end
+                             || (select string_agg(s.key, ', ' order by s.key) from _pymem.setting_specs s
+                                 where case when p_per_call then s.per_call else s.per_tenant end) || '.';
         end if;
-        if not p_options_only and jsonb_typeof(v_defaults->v_key) <> 'null'
-           and jsonb_typeof(v_value) not in (jsonb_typeof(v_defaults->v_key), 'null') then
-            raise exception 'pymem: tenant setting % is a %, not a %', v_key, jsonb_typeof(v_defaults->v_key),
-                jsonb_typeof(v_value) using errcode = '22023';
+        continue when v_value = 'null' and v_spec.default_value = 'null';
+        v_json_type := case v_spec.value_type when 'number' then 'number' when 'integer' then 'number'
+                                              when 'boolean' then 'boolean' when 'number[]' then 'array'
+                                              when 'text[]' then 'array' else 'string' end;
+        if jsonb_typeof(v_value) <> v_json_type then
+            raise exception 'pymem: % % is a %, not a %', v_what, v_key, v_json_type, jsonb_typeof(v_value)
+                using errcode = '22023';
         end if;
-        v_range := v_numbers->v_key;
-        if v_range is not null then
-            if jsonb_typeof(v_value) <> 'number'
-               or (v_value::text)::numeric < (v_range->>0)::numeric
-               or (v_value::text)::numeric > (v_range->>1)::numeric
-               or ((v_range->>2)::boolean and (v_value::text)::numeric <> trunc((v_value::text)::numeric)) then
-                raise exception 'pymem: % must be a% number between % and %', v_key,
-                    case when (v_range->>2)::boolean then 'n integer' else '' end, v_range->>0, v_range->>1
-                    using errcode = '22023';
-            end if;
-        elsif v_key = 'fusion' then
-            if v_value not in ('"weighted"', '"rrf"') then
-                raise exception 'pymem: fusion must be "weighted" or "rrf"' using errcode = '22023';
-            end if;
-        elsif v_key = 'context_weights' then
-            if jsonb_typeof(v_value) <> 'array' or jsonb_array_length(v_value) > 5
-               or exists (select from jsonb_array_elements(v_value) w
-                          where jsonb_typeof(w) <> 'number' or (w::text)::numeric < 0 or (w::text)::numeric > 100) then
-                raise exception 'pymem: context_weights must be an array of at most 5 numbers between 0 and 100'
-                    using errcode = '22023';
-            end if;
-        elsif v_key = 'text_config' then
+        if v_spec.value_type in ('number', 'integer')
+           and ((v_value::text)::numeric not between v_spec.minimum and v_spec.maximum
+                or (v_spec.value_type = 'integer' and (v_value::text)::numeric <> trunc((v_value::text)::numeric))) then
+            raise exception 'pymem: % must be % between % and %', v_key,
+                case v_spec.value_type when 'integer' then 'an integer' else 'a number' end, v_spec.minimum, v_spec.maximum
+                using errcode = '22023';
+        elsif v_spec.value_type = 'number[]'
+              and (jsonb_array_length(v_value) > v_spec.max_items
+                   or exists (select from jsonb_array_elements(v_value) e
+                              where jsonb_typeof(e) <> 'number'
+                                 or (e::text)::numeric not between v_spec.minimum and v_spec.maximum)) then
+            raise exception 'pymem: % must be an array of at most % numbers between % and %', v_key,
+                v_spec.max_items, v_spec.minimum, v_spec.maximum using errcode = '22023';
+        elsif v_spec.value_type = 'text[]'
+              and (jsonb_array_length(v_value) > v_spec.max_items
+                   or exists (select from jsonb_array_elements(v_value) e
+                              where jsonb_typeof(e) <> 'string' or length(e->>0) > 60)) then
+            raise exception 'pymem: % must be an array of at most % strings', v_key, v_spec.max_items
+                using errcode = '22023';
+        elsif v_spec.choices is not null and not (v_value->>0) = any(v_spec.choices) then
+            raise exception 'pymem: % must be %', v_key,
+                (select string_agg('"' || c || '"', ', ' order by o) from unnest(v_spec.choices) with ordinality u(c, o)
+                 where o < cardinality(v_spec.choices))
+                || ' or "' || v_spec.choices[cardinality(v_spec.choices)] || '"'
+                using errcode = '22023';
+        elsif v_spec.value_type = 'text search config' then
             begin
                 perform (v_value->>0)::regconfig;
             exception when others then
-                v_value := null;
+                raise exception 'pymem: % must name a text search configuration', v_key using errcode = '22023';
             end;
-            if v_value is null or jsonb_typeof(v_value) <> 'string' then
-                raise exception 'pymem: text_config must name a text search configuration' using errcode = '22023';
-            end if;
         end if;
     end loop;
 end
 $$;
 
 --
--- Name: FUNCTION check_retrieval_settings(p_settings jsonb, p_options_only boolean); Type: COMMENT; Schema: _pymem; Owner: -
+-- Name: FUNCTION check_settings(p_settings jsonb, p_per_call boolean); Type: COMMENT; Schema: _pymem; Owner: -
 --
 
-COMMENT ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) IS 'Raises 22023 for an invalid retrieval setting (or, with p_options_only, a key a call may not override). Used by pymem.retrieve and pymem.update_tenant_settings.';
+COMMENT ON FUNCTION _pymem.check_settings(p_settings jsonb, p_per_call boolean) IS 'Raises 22023 for a tenant setting (or, with p_per_call, a retrieve option) that _pymem.setting_specs does not describe or whose value is not of its type and range. Used by pymem.retrieve, pymem.create_tenant and pymem.update_tenant_settings.';
 
 --
 -- Name: check_stored_embedding(); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -1737,6 +1738,28 @@ CREATE FUNCTION _pymem.is_clean_value(p_value text) RETURNS boolean
 $_$;
 
 --
+-- Name: lexical_corpus(text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    select coalesce(s.documents, 0)::float8, greatest(coalesce(s.lexemes::float8 / nullif(s.documents, 0), 1), 1)
+      into documents, average_length
+    from (select (_pymem.acting_tenant()).tenant_id) t
+    left join _pymem.lexical_stats s on s.tenant_id = t.tenant_id and s.user_id = p_user_id;
+end
+$$;
+
+--
+-- Name: FUNCTION lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision) IS 'BM25''s memory count and average distinct lexemes for the acting tenant''s user (pymem.retrieve). Internal; tenant roles (through retrieve).';
+
+--
 -- Name: lexical_hits(text, text[], text[], jsonb, timestamp with time zone, boolean, double precision, double precision, integer); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -1963,7 +1986,7 @@ begin
         from pg_proc p
         where p.pronamespace = 'pymem'::regnamespace
           and p.proname in ('remember', 'retrieve', 'forget', 'history', 'ingest', 'register_user',
-                            'get_memory', 'list_memories',
+                            'get_memory', 'list_memories', 'update_memory', 'list_users',
                             'graph_facts', 'graph_neighbors', 'graph_entities', 'graph_paths',
                             'graph_relation_types', 'contradictions',
                             'resolve_contradiction', 'compact', 'export_user', 'erase_user')
@@ -2628,102 +2651,28 @@ end
 $$;
 
 --
+-- Name: setting_defaults(); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.setting_defaults() RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$select '{"rrf_k": 60, "top_k": 10, "bm25_b": 0.3, "fusion": "weighted", "hnsw_m": 24, "bm25_k1": 1.2, "decay_floor": 0.1, "index_roles": ["user"], "text_config": "english", "max_memories": 100000, "stale_weight": 0.25, "weight_graph": 0.2, "weight_vector": 0.6, "candidate_pool": 50, "hnsw_ef_search": 120, "weight_lexical": 0.25, "context_anchors": 30, "context_weights": [0.35, 0.2], "weight_temporal": 0.15, "compact_max_rows": 2000, "dedup_similarity": 0.95, "max_ingest_bytes": 1048576, "login_work_mem_kb": 16384, "max_message_chars": 32000, "currentness_window": 10, "episode_importance": 0.3, "lexical_scan_limit": 500, "auto_register_users": true, "exact_scan_max_rows": 4000, "supersession_policy": "newest_wins", "archive_below_weight": 0.05, "decay_half_life_days": 90, "hnsw_ef_construction": 128, "max_pending_episodes": 20000, "outdated_turn_weight": 0.5, "login_lock_timeout_ms": 5000, "update_cue_similarity": 0.6, "context_session_weight": 0.2, "currentness_similarity": 0.2, "episode_retention_days": null, "login_connection_limit": 10, "max_messages_per_ingest": 200, "supersession_similarity": 0.92, "episode_summary_age_days": 30, "login_temp_file_limit_kb": 262144, "near_duplicate_similarity": 0.92, "archive_protect_importance": 0.9, "login_statement_timeout_ms": 30000, "login_transaction_timeout_ms": 300000, "login_idle_session_timeout_ms": 300000, "login_idle_in_transaction_timeout_ms": 60000}'::jsonb$$;
+
+--
+-- Name: FUNCTION setting_defaults(); Type: COMMENT; Schema: _pymem; Owner: -
+--
+
+COMMENT ON FUNCTION _pymem.setting_defaults() IS 'The product defaults of every tenant setting (written from _pymem.setting_specs by 011_settings.sql). Internal.';
+
+--
 -- Name: settings(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
 CREATE FUNCTION _pymem.settings(p_tenant _pymem.tenants) RETURNS jsonb
     LANGUAGE sql IMMUTABLE
-    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
-    AS $$
-    select jsonb_build_object(
-        'weight_vector', 0.6,
-        'weight_lexical', 0.25,
-        'weight_temporal', 0.15,
-        -- The graph term adds to the three above (a memory the question names by entity
-        -- gains up to 0.2); 0 turns it off.
-        'weight_graph', 0.2,
-        'candidate_pool', 50,
-        'top_k', 10,
-        -- Users with at most this many visible memories get an exact scan (recall 1.0,
-        -- 0.5-3 ms measured up to a few thousand rows); bigger ones use the partition's
-        -- HNSW index with iterative scan.
-        'exact_scan_max_rows', 4000,
-        -- A denser graph, so that a small ef_search reaches the recall target. On a
-        -- 50k-memory user of clustered vectors (pymem bench retrieval), recall@10:
-        --   m 16, ef_construction 64:   ef_search 100 0.964, 200 0.972-0.986, 300 0.986-0.991
-        --   m 24, ef_construction 128:  ef_search 100 0.988, 120 0.993, 160 0.995
-        -- and the index scan alone: 5.9 ms p50 (m 16, ef 300) against 2.6 ms (m 24, ef 120).
-        -- The 50k-row build took 32 s with m 24 / 128.
-        'hnsw_m', 24,
-        'hnsw_ef_construction', 128,
-        'hnsw_ef_search', 120,
-        -- retrieval (sql/idempotent/040_retrieve.sql explains each; 045 validates them)
-        'fusion', 'weighted',
-        'rrf_k', 60,
-        'context_weights', jsonb_build_array(0.35, 0.2),
-        'context_session_weight', 0.2,
-        'context_anchors', 30,
-        'lexical_scan_limit', 500,
-        'bm25_k1', 1.2,
-        'bm25_b', 0.3,
-        'text_config', 'english',
-        'decay_half_life_days', 90,
-        'decay_floor', 0.1,
-        'supersession_similarity', 0.92,
-        'dedup_similarity', 0.95,
-        -- Without a slot, a statement with an update cue ("now", "actually", "switched",
-        -- "instead", ...) replaces the nearest current memory of the same kind this close
-        -- (calibrated on the tuning half of pymem bench updates; see docs/consistency.md).
-        'update_cue_similarity', 0.6,
-        -- A raw turn whose extracted memory was replaced says something outdated: its score
-        -- is multiplied by this, and it never ranks above the memory that replaced it.
-        'outdated_turn_weight', 0.5,
-        -- Of two results this close (cosine), the newer ranks first.
-        'near_duplicate_similarity', 0.92,
-        -- Among this many best results of a query about now, a newer statement that
-        -- announces a change ranks above the older ones (0: off; 017_cues.sql).
-        'currentness_window', 10,
-        -- ... and is about the same thing as the older one: their cosine at least this. On
-        -- StateBench train 0.1 and 0.2 cost nothing (0.972), 0.3 cost 0.048 (a short correction
-        -- clause reads unlike the turn it corrects); without it, "moved to Lisbon" came first
-        -- for "editor colour theme dark mode" (tests/integration/test_replica.py).
-        'currentness_similarity', 0.2,
-        'supersession_policy', 'newest_wins') || jsonb_build_object(  -- (at most 100 arguments a call)
-        'max_memories', 100000,
-        -- decay and consolidation
-        'stale_weight', 0.25,
-        'archive_below_weight', 0.05,
-        'archive_protect_importance', 0.9,
-        'episode_summary_age_days', 30,
-        -- privacy: delete raw episodes after this many days (null keeps them)
-        'episode_retention_days', null,
-        'compact_max_rows', 2000,
-        -- ingest
-        'auto_register_users', true,
-        'max_messages_per_ingest', 200,
-        'max_message_chars', 32000,
-        'max_ingest_bytes', 1048576,
-        'index_roles', jsonb_build_array('user'),
-        'episode_importance', 0.3,
-        -- login roles (pymem.create_login): at most this many connections, and these
-        -- session defaults; pymem.enforce_login_limits() ends sessions past them (a
-        -- session may change its own settings, so the defaults alone bind only the willing)
-        'login_connection_limit', 10,
-        'login_statement_timeout_ms', 30000,
-        'login_idle_in_transaction_timeout_ms', 60000,
-        'login_transaction_timeout_ms', 300000,
-        'login_lock_timeout_ms', 5000,
-        -- an idle session is ended after this long: a login that LISTENs and never reads
-        -- holds back the cluster's one NOTIFY queue
-        'login_idle_session_timeout_ms', 300000,
-        -- memory per sort or hash and temporary files of a login's session (temp_file_limit
-        -- only where the installing role is a superuser: PostgreSQL lets no one else set it)
-        'login_work_mem_kb', 16384,
-        'login_temp_file_limit_kb', 262144,
-        -- a tenant's episodes waiting for extraction; past it, ingest answers PM429
-        'max_pending_episodes', 20000
-    ) || p_tenant.settings
-$$;
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$ select _pymem.setting_defaults() || p_tenant.settings $$;
 
 --
 -- Name: slug(text); Type: FUNCTION; Schema: _pymem; Owner: -
@@ -3868,7 +3817,7 @@ begin
         end if;
     end if;
     -- A cessation whose words do not end exactly what it names is read as no slot at all:
-    -- it neither closes anything nor states a fact (precision before eagerness, issue 33).
+    -- it neither closes anything nor states a fact (precision before eagerness).
     if v_polarity = 'cessation'
        and not _pymem.cessation_names(v_text, coalesce(v_old, v_object, v_surface, v_value)) then
         v_family := null;
@@ -4182,7 +4131,7 @@ begin
     else
         execute format('create role %I login noinherit password %L', v_login, p_password);
     end if;
-    -- Its own database only: pymem databases are closed to PUBLIC (issue 31, admin.restrict_connect).
+    -- Its own database only: pymem databases are closed to PUBLIC (admin.restrict_connect).
     if has_database_privilege(current_user, current_database(), 'connect with grant option') then
         execute format('grant connect on database %I to %I', current_database(), v_login);
     end if;
@@ -4228,7 +4177,7 @@ begin
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
         raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
     end if;
-    perform _pymem.check_retrieval_settings(p_settings, false);
+    perform _pymem.check_settings(p_settings, false);
     -- Serialise tenant creation per id so two callers cannot race on the same tenant.
     perform pg_advisory_xact_lock(hashtext('pymem.create_tenant'), hashtext(p_tenant_id));
     if exists (select from _pymem.tenants t where t.tenant_id = p_tenant_id) then
@@ -5297,6 +5246,40 @@ $$;
 COMMENT ON FUNCTION pymem.list_tenants() IS 'Every tenant with its role, graph and memory count. Service role only.';
 
 --
+-- Name: list_users(integer, text); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.list_users(p_limit integer DEFAULT 100, p_after text DEFAULT NULL::text) RETURNS TABLE(user_id text, memories bigint, created_at timestamp with time zone, last_seen_at timestamp with time zone)
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+begin
+    if p_limit is null or p_limit < 1 or p_limit > 1000 then
+        raise exception 'pymem: limit must be between 1 and 1000' using errcode = '22023';
+    end if;
+    if p_after is not null then
+        perform _pymem.check_id('after', p_after);
+    end if;
+    return query
+        select u.user_id,
+               (select count(*) from _pymem.memories m
+                where m.tenant_id = u.tenant_id and m.user_id = u.user_id and m.status = 'active'
+                  and m.kind <> 'episode'),
+               u.created_at, u.last_seen_at
+        from _pymem.users u
+        where u.tenant_id = (select _pymem.current_tenant_id()) and (p_after is null or u.user_id > p_after)
+        order by u.user_id
+        limit p_limit;
+end
+$$;
+
+--
+-- Name: FUNCTION list_users(p_limit integer, p_after text); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.list_users(p_limit integer, p_after text) IS 'The calling tenant''s users in id order, at most p_limit (1-1000) after p_after, each with its count of current memories. Tenant roles only.';
+
+--
 -- Name: memory_kinds(); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -5620,6 +5603,12 @@ declare
     v_exact_max integer;
     v_rows      integer;
     v_tenant_rows real;
+    v_documents double precision;
+    v_average_length double precision;
+    v_lexical   text;
+    v_lex_best  text;
+    v_window    integer;
+    v_current   text;
     v_context   double precision[];
     v_session_w double precision;
     v_exact     boolean;
@@ -5669,15 +5658,15 @@ begin
     end if;
     perform _pymem.check_filters(v_filters);
     perform _pymem.check_time('as_of', p_as_of);
-    perform _pymem.check_retrieval_settings(p_options, true);
+    perform _pymem.check_settings(p_options, true);
 
     v_settings := _pymem.settings(v_tenant) || coalesce(p_options, '{}');
-    v_pool := greatest((v_settings->>'candidate_pool')::int, p_top_k);
-    v_exact_max := (v_settings->>'exact_scan_max_rows')::int;
+    v_pool := greatest((v_settings->>'candidate_pool')::numeric::int, p_top_k);
+    v_exact_max := (v_settings->>'exact_scan_max_rows')::numeric::int;
     select coalesce(array_agg(w::float8 order by o), '{}') into v_context
     from jsonb_array_elements_text(v_settings->'context_weights') with ordinality e(w, o);
     v_session_w := (v_settings->>'context_session_weight')::float8;
-    perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::int, v_pool)::text, true);
+    perform set_config('hnsw.ef_search', greatest((v_settings->>'hnsw_ef_search')::numeric::int, v_pool)::text, true);
     if v_profile then v_ends := v_ends || jsonb_build_object('setup', clock_timestamp()); end if;
 
     -- What the user may see: current memories, or those valid at p_as_of; only the filters
@@ -5685,15 +5674,21 @@ begin
     -- $1 user  $2 query text  $3 query embedding  $4 kinds  $5 filters  $6 as_of
     -- $7 token budget  $8 context weights  $9 tsquery (any query word)  $10 tenant id
     -- $11 lexical hit ids, $12 their raw scores (best first)  $13 HNSW hit ids
-    -- $14 graph hit ids, $15 their graph scores
+    -- $14 graph hit ids, $15 their graph scores  $16 the query's lexemes  $17 the user's
+    -- memories of any status, $18 their average distinct lexemes (BM25 on the exact path)
     v_visible := _pymem.visible_predicate(p_as_of is not null, p_kinds is not null, v_filters);
 
     -- 1. Which path: exact for users with few rows, HNSW past exact_scan_max_rows. A
-    -- partition that holds no more rows than that (by its statistics) needs no count; else
-    -- the user's visible rows are counted, stopping there.
+    -- partition that holds no more rows than that (by its statistics) needs no count, nor
+    -- does a user whose memories of any status (BM25's document count, kept by a trigger)
+    -- are no more than that (a user of 500 turns in a tenant of 5,000: the count read 500
+    -- rows, 1.3 ms of CPU); else the user's visible rows are counted, stopping there.
+    select c.documents, c.average_length into v_documents, v_average_length from _pymem.lexical_corpus(p_user_id) c;
     select c.reltuples into v_tenant_rows from pg_class c where c.oid = v_partition::regclass;
     if v_tenant_rows between 0 and v_exact_max then
         v_rows := null;
+    elsif v_documents <= v_exact_max then
+        v_rows := v_documents::int;  -- a bound: the visible rows are no more
     else
         execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
                        v_partition, v_visible, v_exact_max + 1)
@@ -5704,17 +5699,24 @@ begin
 
     -- Lexical candidates: BM25 (above _pymem.set_memory_lexemes) over every visible row of
     -- the user that holds a query word (a big user: see below), the best lexical_scan_limit
-    -- kept with their scores (best first). A statement of its own: the rows matching are read once, through the GIN
-    -- index or the user's rows, whichever the planner finds cheaper, and scored there.
+    -- kept with their scores (best first). On the HNSW path a statement of its own
+    -- (lexical_hits): the rows matching are read once, through the GIN index or the user's
+    -- rows, whichever the planner finds cheaper, and scored there. On the exact path the main
+    -- statement scores the rows it reads anyway (v_lexical below): the same formula, summed
+    -- in the same order (by lexeme), without a second read of the matching rows, a
+    -- statement planned per call and the hits sent back to it as literals (5.6 ms of CPU
+    -- for a LoCoMo question over 500 turns, most of them matching a speaker's name).
     select coalesce(array_agg(l order by l), '{}') into v_terms
     from unnest(tsvector_to_array(to_tsvector((v_settings->>'text_config')::regconfig, v_query))) l;
     if cardinality(v_terms) > 0 and v_rows is distinct from 0 then
         -- Any query word may match (websearch_to_tsquery would demand all of them).
         select to_tsquery('simple', string_agg(quote_literal(l), ' | ')) into v_tsquery from unnest(v_terms) l;
+    end if;
+    if cardinality(v_terms) > 0 and v_rows is distinct from 0 and not v_exact then
         select h.ids, h.scores into v_lex_ids, v_lex_raw
         from _pymem.lexical_hits(p_user_id, v_terms, p_kinds, v_filters, p_as_of, not v_exact,
                                  (v_settings->>'bm25_k1')::float8, (v_settings->>'bm25_b')::float8,
-                                 (v_settings->>'lexical_scan_limit')::int) h;
+                                 (v_settings->>'lexical_scan_limit')::numeric::int) h;
     end if;
 
     if v_profile then v_ends := v_ends || jsonb_build_object('lexical', clock_timestamp()); end if;
@@ -5738,17 +5740,42 @@ begin
     --          (a few probes per anchor turn); candidate rows by primary key.
     -- Context: the context_anchors best pool turns (by the weighted score) bring the turns up
     -- to cardinality(context_weights) positions before and after them in their session.
-    v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::int else 0 end;
+    v_anchors := case when cardinality(v_context) > 0 then (v_settings->>'context_anchors')::numeric::int else 0 end;
     if v_exact then
         v_head := format($h$
         user_rows as materialized (
             select m.id, m.kind, m.session_id, m.observed_at, m.created_at, m.importance, m.token_count, m.superseded_by,
                    case when $3 is null or m.embedding is null then null::float8
-                        else (m.embedding <=> $3)::float8 end as distance
+                        else (m.embedding <=> $3)::float8 end as distance,
+                   case when m.lexemes @@ $9 then m.lexemes end as lexemes  -- $9: any query word
             from %1$s m where %2$s),
         vector_hits as (
             select r.id from user_rows r where r.distance is not null order by r.distance, r.id limit %3$s),$h$,
             v_partition, v_visible, v_pool);
+        -- BM25 as _pymem.lexical_hits computes it ($16 the query's lexemes, $17 the user's
+        -- memories, $18 their average distinct lexemes), over the visible rows read above.
+        v_lexical := format($x$
+        lexical_terms as materialized (
+            select t.lexeme, to_tsquery('simple', quote_literal(t.lexeme)) as tq from unnest($16::text[]) t(lexeme)),
+        lexical_docs as materialized (
+            select r.id, r.lexemes, length(r.lexemes)::float8 as len from user_rows r where r.lexemes is not null),
+        lexical_term_hits as materialized (
+            select d.id, d.len, t.lexeme from lexical_docs d join lexical_terms t on d.lexemes @@ t.tq),
+        lexical_df as (select h.lexeme, count(*)::float8 as df from lexical_term_hits h group by h.lexeme),
+        lexical_all as materialized (
+            select s.id, s.lex, row_number() over (order by s.lex desc, s.id) as n
+            from (select h.id,
+                         sum(ln(1 + (greatest($17, c.docs) - df.df + 0.5) / (df.df + 0.5))
+                             * (%1$L::float8 + 1) / (1 + %1$L::float8 * (1 - %2$L::float8 + %2$L::float8 * h.len / $18))
+                             order by h.lexeme) as lex
+                  from lexical_term_hits h
+                  join lexical_df df on df.lexeme = h.lexeme
+                  cross join (select count(*)::float8 as docs from lexical_docs) c
+                  group by h.id) s
+            order by s.lex desc, s.id limit %3$s),$x$,
+            v_settings->>'bm25_k1', v_settings->>'bm25_b',
+            least(greatest((v_settings->>'lexical_scan_limit')::numeric::int, 1), 100000));
+        v_lex_best := '(select max(b.lex) from lexical_all b)';
         v_links := format($l$
             with turns as materialized (  -- of the anchors' sessions only: positions count within one
                 select r.id, r.session_id,
@@ -5782,6 +5809,9 @@ begin
                     set_config('enable_sort', v_planner[3], true);
         end if;
         v_head := 'vector_hits as (select h.id from unnest($13::uuid[]) h(id)),';
+        v_lexical := '
+        lexical_all as materialized (select l.id, l.score as lex, l.n from _pymem.scored_ids($11, $12) l),';
+        v_lex_best := '$12[1]';
         v_links := format($l$
             select a.id as a, n.id as b, n.distance
             from anchors a
@@ -5815,7 +5845,7 @@ begin
                    -- a raw turn whose extracted memory was replaced (not asked as of a past moment)
                    case when m.kind = 'episode' and $6 is null then m.superseded_by end as replaced_by,
                    coalesce(greatest(0::float8, 1 - %1$s), 0::float8) as vector_score,
-                   coalesce(l.lex / nullif($12[1], 0), 0::float8) as lexical_score,
+                   coalesce(l.lex / nullif(%5$s, 0), 0::float8) as lexical_score,
                    coalesce(g.graph_score, 0::float8) as graph_score,
                    greatest(%2$L::float8,
                             power(0.5::float8, greatest(0::float8,
@@ -5825,7 +5855,7 @@ begin
             from (%4$s) m
             left join lexical_all l on l.id = m.id
             left join graph_hits g on g.id = m.id$c$,
-        v_distance, v_settings->>'decay_floor', v_settings->>'decay_half_life_days', v_fetch);
+        v_distance, v_settings->>'decay_floor', v_settings->>'decay_half_life_days', v_fetch, v_lex_best);
     v_weighted := format('%1$L::float8 * n.vector_score + %2$L::float8 * n.lexical_score
                           + %3$L::float8 * n.recency_score + %4$L::float8 * n.graph_score',
                          v_settings->>'weight_vector', v_settings->>'weight_lexical', v_settings->>'weight_temporal',
@@ -5840,11 +5870,57 @@ begin
         else v_weighted
     end;
 
+    -- The current value first, for a query about now (_pymem.asks_about_now): the window's
+    -- CTEs, else two empty ones (no window: nothing is lifted or marked earlier; left out,
+    -- not run empty, the main statement costs 0.9 ms less CPU to start and run).
+    v_window := case when _pymem.asks_about_now(v_query)
+                     then (v_settings->>'currentness_window')::numeric::int else 0 end;
+    if v_window > 0 then
+        v_current := format($w$
+        -- The current value first (a query about now; currentness_window rows, else none):
+        -- among the window's best, a statement that announces a change (a change cue the
+        -- learned change head does not veto, or the head alone: _pymem.announces_change,
+        -- 018_heads.sql) ranks above every older one about the same thing (cosine at
+        -- least currentness_similarity) that outranked it, the newest
+        -- change highest; those stay in the answer, marked earlier_than it. A memory read from
+        -- a turn also ranks above that turn (the turn may name the old value beside the new).
+        window_rows as materialized (
+            select w.*, m.kind, m.content, m.source, m.embedding
+            from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %2$s) w
+            cross join lateral (select m.kind, m.content, m.source, m.embedding from %1$s m
+                                where m.tenant_id = $10 and m.id = w.id offset 0) m
+        ),
+        changes as materialized (
+            select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
+            from window_rows w where _pymem.announces_change(w.content, w.embedding)
+        ),
+        outranked as (
+            select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier
+            from changes b
+            join window_rows a on a.score >= b.score and a.id <> b.id
+             -- about the same thing: a newer change about something else stays where it is
+             and (a.embedding <=> b.embedding) <= 1 - %3$L::float8
+             and (a.observed_at < b.observed_at
+                  or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
+                      and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
+        ),
+        lifted as (
+            select o.newer as id, max(o.score) + 1e-9 * o.nth as score from outranked o group by o.newer, o.nth
+        ),
+        earlier as (
+            select distinct on (o.older) o.older as id, o.newer from outranked o where o.earlier
+            order by o.older, o.nth desc
+        ),$w$, v_partition, v_window, v_settings->>'currentness_similarity');
+    else
+        v_current := '
+        lifted as (select null::uuid as id, null::float8 as score where false),
+        earlier as (select null::uuid as id, null::uuid as newer where false),';
+    end if;
+
     -- 4. Context, final score, order, cut. Intermediate rows stay narrow (ids and numbers);
     -- content, metadata and source are fetched for the final top_k only.
     v_sql := format($q$
-        with %1$s
-        lexical_all as materialized (select l.id, l.score as lex, l.n from _pymem.scored_ids($11, $12) l),
+        with %1$s%17$s
         lexical_hits as (select l.id from lexical_all l where l.n <= %2$s),
         graph_hits as materialized (
             select g.id, g.score as graph_score from _pymem.scored_ids($14, $15) g),
@@ -5914,40 +5990,7 @@ begin
         settled_scores as materialized (
             select c.id, c.observed_at, c.created_at, coalesce(s.score, c.base + c.context_score) as score
             from contextual c left join settled s on s.id = c.id
-        ),
-        -- The current value first (a query about now; currentness_window rows, else none):
-        -- among the window's best, a statement that announces a change (_pymem.says(content,
-        -- 'change'), 017_cues.sql) ranks above every older one about the same thing (cosine at
-        -- least currentness_similarity) that outranked it, the newest
-        -- change highest; those stay in the answer, marked earlier_than it. A memory read from
-        -- a turn also ranks above that turn (the turn may name the old value beside the new).
-        window_rows as materialized (
-            select w.*, m.kind, m.content, m.source, m.embedding
-            from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %15$s) w
-            cross join lateral (select m.kind, m.content, m.source, m.embedding from %10$s m
-                                where m.tenant_id = $10 and m.id = w.id offset 0) m
-        ),
-        changes as materialized (
-            select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
-            from window_rows w where _pymem.says(w.content, 'change')
-        ),
-        outranked as (
-            select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier
-            from changes b
-            join window_rows a on a.score >= b.score and a.id <> b.id
-             -- about the same thing: a newer change about something else stays where it is
-             and (a.embedding <=> b.embedding) <= 1 - %16$L::float8
-             and (a.observed_at < b.observed_at
-                  or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
-                      and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
-        ),
-        lifted as (
-            select o.newer as id, max(o.score) + 1e-9 * o.nth as score from outranked o group by o.newer, o.nth
-        ),
-        earlier as (
-            select distinct on (o.older) o.older as id, o.newer from outranked o where o.earlier
-            order by o.older, o.nth desc
-        ),
+        ),%18$s
         ordered as (
             select c.*, coalesce(l.score, s.score) as final_score, e.newer as earlier_than,
                    row_number() over w as rank,
@@ -5976,8 +6019,8 @@ begin
         -- the token budget are those of the unfiltered answer)
         case when v_settings ? 'min_score' then format(' and o.final_score >= %L::float8', v_settings->>'min_score') else '' end,
         -- a query that does not ask about now has an empty window
-        case when _pymem.asks_about_now(v_query) then (v_settings->>'currentness_window')::int else 0 end,
-        v_settings->>'currentness_similarity');
+        v_window,
+        v_settings->>'currentness_similarity', v_lexical, v_current);
 
     if v_profile then v_ends := v_ends || jsonb_build_object('build', clock_timestamp()); end if;
 
@@ -5997,15 +6040,25 @@ begin
     -- client's): they cannot run SQL of their caller's. A login role's session can PREPARE a
     -- statement of its own under a name it has seen in pg_prepared_statements, which
     -- EXECUTE would then run as the tenant role; its calls are planned each time instead.
+    -- The exact path reads the user's rows through memories_user_idx, never the whole
+    -- partition: a generic plan estimates a user's rows as the partition's divided by its
+    -- users, and in a tenant of two 5,000-turn users a user of a few rows was read by a
+    -- sequential scan of all 10,000 (26 ms). The setting weighs on planning only.
+    if v_exact then
+        v_planner := array[current_setting('enable_seqscan')];
+        perform set_config('enable_seqscan', 'off', true);
+    end if;
     if current_setting('role') in ('none', session_user::text) then
         return query execute v_sql
             using p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw;
+                  v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw,
+                  v_terms, v_documents, v_average_length;
     else
         v_statement := 'pymem_retrieve_' || md5(v_sql);
-        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)', v_statement,
-            p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
-            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw);
+        v_execute := format('execute %I(%L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L, %L)',
+            v_statement, p_user_id, v_query, p_query_embedding, p_kinds, v_filters, p_as_of, p_token_budget,
+            v_context, v_tsquery, v_tenant.tenant_id, v_lex_ids, v_lex_raw, v_vec_ids, v_graph_ids, v_graph_raw,
+            v_terms, v_documents, v_average_length);
         v_reused := true;
         begin
             return query execute v_execute;
@@ -6028,10 +6081,14 @@ begin
             end loop;
             execute format('prepare %I (text, text, vector, text[], jsonb, timestamptz, integer, double precision[],
                                        tsquery, text, uuid[], double precision[], uuid[], uuid[],
-                                       double precision[]) as %s', v_statement, v_sql);
+                                       double precision[], text[], double precision,
+                                       double precision) as %s', v_statement, v_sql);
             if v_profile then v_ends := v_ends || jsonb_build_object('prepare', clock_timestamp()); end if;
             return query execute v_execute;
         end if;
+    end if;
+    if v_exact then
+        perform set_config('enable_seqscan', v_planner[1], true);
     end if;
     if v_profile then
         -- Milliseconds per stage: from the end of the one before (the call's start for the first).
@@ -6137,6 +6194,77 @@ CREATE FUNCTION pymem.tenant_settings(p_tenant_id text) RETURNS jsonb
 COMMENT ON FUNCTION pymem.tenant_settings(p_tenant_id text) IS 'A tenant''s effective settings: the product defaults overlaid with its own. Service role only.';
 
 --
+-- Name: update_memory(uuid, text, public.vector); Type: FUNCTION; Schema: pymem; Owner: -
+--
+
+CREATE FUNCTION pymem.update_memory(p_memory_id uuid, p_content text, p_embedding public.vector DEFAULT NULL::public.vector) RETURNS uuid
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'public', 'pg_temp'
+    AS $$
+declare
+    v_tenant    _pymem.tenants := _pymem.require_tenant();
+    v_old       _pymem.memories;
+    v_new       _pymem.memories;
+    v_statement jsonb;
+begin
+    if p_content is null or length(btrim(p_content)) = 0 then
+        raise exception 'pymem: content must be a non-empty string' using errcode = '22023';
+    end if;
+    if length(p_content) > 100000 then
+        raise exception 'pymem: content is % characters long; the limit is 100000', length(p_content)
+            using errcode = '22023';
+    end if;
+    perform _pymem.check_embedding(p_embedding);
+    select * into v_old from _pymem.memories m
+    where m.tenant_id = v_tenant.tenant_id and m.id = p_memory_id
+    for update;
+    if not found then
+        raise exception 'pymem: no memory %', p_memory_id using errcode = '42704';
+    end if;
+    if v_old.kind = 'episode' then
+        raise exception 'pymem: memory % is a conversation turn, kept as it was said; remember the correction instead',
+            p_memory_id using errcode = '22023';
+    end if;
+    if v_old.status <> 'active' then
+        raise exception 'pymem: memory % is %, not current%', p_memory_id, v_old.status,
+            case when v_old.superseded_by is not null then '; update ' || v_old.superseded_by::text || ', which replaced it'
+                 else '' end
+            using errcode = '22023';
+    end if;
+    perform _pymem.check_capacity(v_tenant, 1);
+
+    v_new := v_old;
+    v_new.id := null;
+    v_new.content := p_content;
+    v_new.embedding := p_embedding;
+    v_new.status := 'active';
+    v_new.valid_to := null;
+    v_new.superseded_by := null;
+    v_new.observed_at := now();
+    v_new.valid_from := now();
+    v_new.source := jsonb_build_object('updates', p_memory_id);
+    v_statement := pymem.analyze_statement(p_content, v_old.user_id, false) - 'entities' - 'content';
+    v_new.statement := v_statement;
+    if v_statement->>'attribute' is not null and v_statement->>'polarity' = 'positive' then
+        v_new.subject := v_statement->>'subject';
+        v_new.attribute := left(v_statement->>'attribute', 256);
+        v_new.value := coalesce(v_statement->>'value', p_content);
+    elsif v_old.subject is not null then
+        v_new.value := p_content;
+    end if;
+    v_new := _pymem.insert_memory(v_new, 'update');
+    perform _pymem.close_memory(v_old, v_new, 'updated');
+    return v_new.id;
+end
+$$;
+
+--
+-- Name: FUNCTION update_memory(p_memory_id uuid, p_content text, p_embedding public.vector); Type: COMMENT; Schema: pymem; Owner: -
+--
+
+COMMENT ON FUNCTION pymem.update_memory(p_memory_id uuid, p_content text, p_embedding public.vector) IS 'Replaces one current memory of the calling tenant with a new version holding p_content (and p_embedding): the old one is superseded from now on and stays in history. Tenant roles only. Returns the new memory''s id; 42704 for no such memory, 22023 for a raw turn or a memory no longer current (the message names its replacement).';
+
+--
 -- Name: update_tenant_settings(text, jsonb); Type: FUNCTION; Schema: pymem; Owner: -
 --
 
@@ -6151,7 +6279,7 @@ begin
     if p_settings is null or jsonb_typeof(p_settings) <> 'object' then
         raise exception 'pymem: tenant settings must be a JSON object' using errcode = '22023';
     end if;
-    perform _pymem.check_retrieval_settings(jsonb_strip_nulls(p_settings), false);
+    perform _pymem.check_settings(jsonb_strip_nulls(p_settings), false);
     update _pymem.tenants t
        set settings = jsonb_strip_nulls(t.settings || p_settings)
      where t.tenant_id = p_tenant_id
@@ -6474,6 +6602,24 @@ CREATE TABLE _pymem.pending_backfills (
 );
 
 --
+-- Name: reading_heads; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.reading_heads (
+    name text NOT NULL,
+    model text NOT NULL,
+    dimensions integer NOT NULL,
+    weights public.vector NOT NULL,
+    bias double precision NOT NULL,
+    threshold double precision NOT NULL,
+    veto double precision,
+    trained_on text NOT NULL,
+    CONSTRAINT reading_heads_check CHECK ((public.vector_dims(weights) = dimensions)),
+    CONSTRAINT reading_heads_dimensions_check CHECK (((dimensions >= 1) AND (dimensions <= 2000))),
+    CONSTRAINT reading_heads_name_check CHECK ((name = 'change'::text))
+);
+
+--
 -- Name: secrets; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -6481,6 +6627,32 @@ CREATE TABLE _pymem.secrets (
     name text NOT NULL,
     value bytea NOT NULL,
     CONSTRAINT secrets_value_check CHECK ((octet_length(value) >= 16))
+);
+
+--
+-- Name: setting_specs; Type: TABLE; Schema: _pymem; Owner: -
+--
+
+CREATE TABLE _pymem.setting_specs (
+    key text NOT NULL,
+    value_type text NOT NULL,
+    default_value jsonb,
+    minimum numeric,
+    maximum numeric,
+    max_items integer,
+    choices text[],
+    per_tenant boolean NOT NULL,
+    per_call boolean NOT NULL,
+    about text NOT NULL,
+    CONSTRAINT setting_specs_check CHECK ((maximum >= minimum)),
+    CONSTRAINT setting_specs_check1 CHECK ((per_tenant OR per_call)),
+    CONSTRAINT setting_specs_check2 CHECK ((per_tenant = (default_value IS NOT NULL))),
+    CONSTRAINT setting_specs_check3 CHECK (((minimum IS NULL) = (value_type <> ALL (ARRAY['number'::text, 'integer'::text, 'number[]'::text])))),
+    CONSTRAINT setting_specs_check4 CHECK (((max_items IS NULL) = (value_type <> ALL (ARRAY['number[]'::text, 'text[]'::text])))),
+    CONSTRAINT setting_specs_check5 CHECK (((choices IS NULL) OR (value_type = 'text'::text))),
+    CONSTRAINT setting_specs_key_check CHECK ((key ~ '^[a-z][a-z0-9_]{0,62}$'::text)),
+    CONSTRAINT setting_specs_max_items_check CHECK ((max_items > 0)),
+    CONSTRAINT setting_specs_value_type_check CHECK ((value_type = ANY (ARRAY['number'::text, 'integer'::text, 'boolean'::text, 'text'::text, 'text search config'::text, 'number[]'::text, 'text[]'::text])))
 );
 
 --
@@ -6724,11 +6896,25 @@ ALTER TABLE ONLY _pymem.pending_backfills
     ADD CONSTRAINT pending_backfills_pkey PRIMARY KEY (name);
 
 --
+-- Name: reading_heads reading_heads_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.reading_heads
+    ADD CONSTRAINT reading_heads_pkey PRIMARY KEY (name, model);
+
+--
 -- Name: secrets secrets_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
 --
 
 ALTER TABLE ONLY _pymem.secrets
     ADD CONSTRAINT secrets_pkey PRIMARY KEY (name);
+
+--
+-- Name: setting_specs setting_specs_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
+--
+
+ALTER TABLE ONLY _pymem.setting_specs
+    ADD CONSTRAINT setting_specs_pkey PRIMARY KEY (key);
 
 --
 -- Name: tenant_usage tenant_usage_pkey; Type: CONSTRAINT; Schema: _pymem; Owner: -
@@ -7424,6 +7610,13 @@ REVOKE ALL ON FUNCTION _pymem.add_mention(p_existing _pymem.memories, p_new _pym
 GRANT ALL ON FUNCTION _pymem.add_mention(p_existing _pymem.memories, p_new _pymem.memories) TO pm_INSTALL_tenant;
 
 --
+-- Name: FUNCTION announces_change(p_text text, p_embedding public.vector); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.announces_change(p_text text, p_embedding public.vector) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.announces_change(p_text text, p_embedding public.vector) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION api_schema(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
 --
 
@@ -7556,11 +7749,11 @@ GRANT ALL ON FUNCTION _pymem.check_kind(p_field text, p_kind text, p_extracted b
 REVOKE ALL ON FUNCTION _pymem.check_model_name(p_model text, p_dimensions integer) FROM PUBLIC;
 
 --
--- Name: FUNCTION check_retrieval_settings(p_settings jsonb, p_options_only boolean); Type: ACL; Schema: _pymem; Owner: -
+-- Name: FUNCTION check_settings(p_settings jsonb, p_per_call boolean); Type: ACL; Schema: _pymem; Owner: -
 --
 
-REVOKE ALL ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) FROM PUBLIC;
-GRANT ALL ON FUNCTION _pymem.check_retrieval_settings(p_settings jsonb, p_options_only boolean) TO pm_INSTALL_tenant;
+REVOKE ALL ON FUNCTION _pymem.check_settings(p_settings jsonb, p_per_call boolean) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.check_settings(p_settings jsonb, p_per_call boolean) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION check_stored_embedding(); Type: ACL; Schema: _pymem; Owner: -
@@ -7769,6 +7962,13 @@ GRANT ALL ON FUNCTION _pymem.install_id() TO pm_INSTALL_service;
 REVOKE ALL ON FUNCTION _pymem.is_clean_value(p_value text) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.is_clean_value(p_value text) TO pm_INSTALL_tenant;
 GRANT ALL ON FUNCTION _pymem.is_clean_value(p_value text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.lexical_corpus(p_user_id text, OUT documents double precision, OUT average_length double precision) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION lexical_hits(p_user_id text, p_lexemes text[], p_kinds text[], p_filters jsonb, p_as_of timestamp with time zone, p_big boolean, p_k1 double precision, p_b double precision, p_limit integer, OUT ids uuid[], OUT scores double precision[]); Type: ACL; Schema: _pymem; Owner: -
@@ -7999,6 +8199,13 @@ REVOKE ALL ON FUNCTION _pymem.set_memory_lexemes() FROM PUBLIC;
 --
 
 REVOKE ALL ON FUNCTION _pymem.set_turn_hash() FROM PUBLIC;
+
+--
+-- Name: FUNCTION setting_defaults(); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.setting_defaults() FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.setting_defaults() TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION settings(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
@@ -8437,6 +8644,13 @@ REVOKE ALL ON FUNCTION pymem.list_tenants() FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.list_tenants() TO pm_INSTALL_service;
 
 --
+-- Name: FUNCTION list_users(p_limit integer, p_after text); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.list_users(p_limit integer, p_after text) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.list_users(p_limit integer, p_after text) TO pm_INSTALL_tenant;
+
+--
 -- Name: FUNCTION memory_kinds(); Type: ACL; Schema: pymem; Owner: -
 --
 
@@ -8520,6 +8734,13 @@ GRANT ALL ON FUNCTION pymem.tenant_role(p_tenant_id text) TO pm_INSTALL_service;
 
 REVOKE ALL ON FUNCTION pymem.tenant_settings(p_tenant_id text) FROM PUBLIC;
 GRANT ALL ON FUNCTION pymem.tenant_settings(p_tenant_id text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION update_memory(p_memory_id uuid, p_content text, p_embedding public.vector); Type: ACL; Schema: pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION pymem.update_memory(p_memory_id uuid, p_content text, p_embedding public.vector) FROM PUBLIC;
+GRANT ALL ON FUNCTION pymem.update_memory(p_memory_id uuid, p_content text, p_embedding public.vector) TO pm_INSTALL_tenant;
 
 --
 -- Name: FUNCTION update_tenant_settings(p_tenant_id text, p_settings jsonb); Type: ACL; Schema: pymem; Owner: -
@@ -8716,6 +8937,20 @@ GRANT UPDATE(last_seen_at) ON TABLE _pymem.users TO pm_INSTALL_tenant;
 --
 
 GRANT SELECT ON TABLE _pymem.metrics_user_memory_distribution TO pm_INSTALL_service;
+
+--
+-- Name: TABLE reading_heads; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT SELECT ON TABLE _pymem.reading_heads TO pm_INSTALL_tenant;
+GRANT SELECT ON TABLE _pymem.reading_heads TO pm_INSTALL_service;
+
+--
+-- Name: TABLE setting_specs; Type: ACL; Schema: _pymem; Owner: -
+--
+
+GRANT SELECT ON TABLE _pymem.setting_specs TO pm_INSTALL_tenant;
+GRANT SELECT ON TABLE _pymem.setting_specs TO pm_INSTALL_service;
 
 --
 -- Name: TABLE type_hints; Type: ACL; Schema: _pymem; Owner: -
