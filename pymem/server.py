@@ -72,6 +72,9 @@ def bin_dir() -> Path:
     import-time setup we do not use."""
     spec = find_spec("pgserver")
     if spec is None or not spec.submodule_search_locations:
+        if os.environ.get("PYMEM_OWNER_DSN"):  # inside a pymem image, past its entrypoint
+            raise ServerError("no database given: inside the pymem images run commands through the entrypoint "
+                              "(docker compose run --rm migrate tenant create acme), or pass --dsn \"$PYMEM_OWNER_DSN\"")
         raise ServerError("the embedded PostgreSQL needs the 'server' extra: pip install 'pymem-pg[server]' "
                           "(or point PYMEM_DSN at a PostgreSQL of your own)")
     return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"

@@ -1,5 +1,8 @@
 """Container entrypoint: run `pymem migrate` as the owner when asked, then exec `pymem ARGS`
-connected as the install's service role.
+connected as the install's service role, which also creates tenants and their API keys:
+
+    docker compose -f docker/compose.yaml run --rm migrate tenant create acme
+    docker compose -f docker/compose.yaml run --rm migrate tenant key create acme --name agent
 
 PYMEM_OWNER_DSN   the role that owns the schema: migrations, finding the install id, and
                   `pymem serve`'s index rebuilds (it reads PYMEM_OWNER_DSN itself)

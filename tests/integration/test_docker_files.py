@@ -66,3 +66,32 @@ def test_no_stage_installs_torch():
     assert "COPY --from=model /opt/pymem-cache" in stages["api"] and "'.[service,local]'" in stages["api"]
     assert "COPY --from=model /opt/pymem-cache" in stages["worker"] and "'.[local]'" in stages["worker"]
     assert "pip install --constraint constraints.txt . " in stages["migrate"]
+
+
+def _quickstart_commands() -> list[list[str]]:
+    """The `docker compose ... run --rm SERVICE ARGS` lines of operations.md's quickstart."""
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    lines = re.findall(r"^docker compose -f docker/compose.yaml run --rm (.+?)(?:\s+#.*)?$", text, flags=re.M)
+    return [line.split() for line in lines]
+
+
+def test_the_quickstart_creates_a_tenant_and_a_key_through_the_image_entrypoint(db):
+    """The documented tenant and key commands name a pymem image of the compose file whose
+    environment holds the owner's DSN, and its entrypoint, run here with that DSN, makes them
+    (as the service role it finds; no image is built: the entrypoint is the image's own script)."""
+    commands = _quickstart_commands()
+    assert [c[1:3] for c in commands] == [["tenant", "create"], ["tenant", "key"]]
+    done = subprocess.run([_tool("docker-compose"), "-f", str(DOCKER / "compose.yaml"), "config", "--format", "json"],
+                          capture_output=True, text=True, timeout=60)
+    services = json.loads(done.stdout)["services"]
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": "/nonexistent"}
+    for service, *args in commands:
+        assert services[service]["build"]["dockerfile"].endswith("pymem/Dockerfile")
+        assert services[service]["environment"]["PYMEM_OWNER_DSN"]
+        run = subprocess.run([sys.executable, str(DOCKER / "pymem" / "entrypoint.py"), *args],
+                             env={**env, "PYMEM_OWNER_DSN": db.owner_dsn}, capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stderr
+        if args[:2] == ["tenant", "key"]:
+            assert "pmk_" in run.stdout
+    with db.connect() as conn:
+        assert conn.execute("select count(*) from _pymem.tenants where tenant_id = 'acme'").fetchone()[0] == 1
