@@ -415,22 +415,20 @@ _R = TypeVar("_R")
 _Op = Generator[Any, Any, _R]
 
 
-class _Blocking(Protocol):
-    def _drive(self, gen: Any) -> Any: ...
-
-
-class _Awaiting(Protocol):
-    async def _adrive(self, gen: Any) -> Any: ...
-
-
 if TYPE_CHECKING:
+    class _Blocking(Protocol):  # Client, TenantClient
+        def _drive(self, gen: Any) -> Any: ...
+
+    class _Awaiting(Protocol):  # AsyncClient, AsyncTenantClient
+        async def _adrive(self, gen: Any) -> Any: ...
+
     class _Operation(Generic[_P, _R]):
         """What a type checker sees of an operation: on Client and TenantClient a method that
         returns its result, on AsyncClient and AsyncTenantClient a coroutine of it (what
         _bind makes of it at runtime)."""
 
         @overload
-        def __get__(self, obj: None, owner: type) -> "_Operation[_P, _R]": ...
+        def __get__(self, obj: None, owner: type) -> _Operation[_P, _R]: ...
         @overload
         def __get__(self, obj: _Blocking, owner: type) -> Callable[_P, _R]: ...
         @overload
@@ -438,7 +436,7 @@ if TYPE_CHECKING:
         def __get__(self, obj: object, owner: type) -> Any: ...
 
 
-def operation(fn: Callable[Concatenate[Any, _P], _Op[_R]]) -> "_Operation[_P, _R]":
+def operation(fn: Callable[Concatenate[Any, _P], _Op[_R]]) -> _Operation[_P, _R]:
     """Marks a generator method as an operation both clients expose (see _bind)."""
     fn._pymem_operation = True  # type: ignore[attr-defined]
     return fn  # type: ignore[return-value]
@@ -941,9 +939,11 @@ def _close_at_exit() -> None:
 
     atexit runs before the interpreter freezes daemon threads; a pool closed later, by its
     finaliser, waits 5 s for each worker thread in vain on Python 3.13 ("couldn't stop
-    thread", 40 s for the README's snippet)."""
+    thread", 40 s for the README's snippet). A forked child leaves its parent's clients alone:
+    closing their connections would end the parent's sessions."""
     for client in list(_open_clients):
-        client.close()
+        if client._opened_by == os.getpid():
+            client.close()
 
 
 class Client(_ClientBase, _ClientOperations):
@@ -961,6 +961,7 @@ class Client(_ClientBase, _ClientOperations):
             if problem:
                 self._pools.close()
                 raise EmbedderMismatch(problem)
+        self._opened_by = os.getpid()
         _open_clients.add(self)
         return self
 
