@@ -9,18 +9,23 @@ service role, which may SET ROLE to any tenant but holds none of their rights it
 from __future__ import annotations
 
 import asyncio
+import atexit
+import builtins
 import datetime as dt
 import functools
 import hashlib
+import inspect
 import logging
 import os
 import random
 import threading
 import time
 import uuid
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import (TYPE_CHECKING, Any, Callable, Concatenate, Coroutine, Generator, Generic, ParamSpec, Protocol,
+                    Sequence, TypeVar, overload)
 
 import numpy as np
 import psycopg
@@ -404,10 +409,37 @@ class _EmbedQuery:
     user_id: str | None
 
 
-def operation(fn):
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+#: An operation: the steps it yields, then its result (what the client's method returns).
+_Op = Generator[Any, Any, _R]
+
+
+if TYPE_CHECKING:
+    class _Blocking(Protocol):  # Client, TenantClient
+        def _drive(self, gen: Any) -> Any: ...
+
+    class _Awaiting(Protocol):  # AsyncClient, AsyncTenantClient
+        async def _adrive(self, gen: Any) -> Any: ...
+
+    class _Operation(Generic[_P, _R]):
+        """What a type checker sees of an operation: on Client and TenantClient a method that
+        returns its result, on AsyncClient and AsyncTenantClient a coroutine of it (what
+        _bind makes of it at runtime)."""
+
+        @overload
+        def __get__(self, obj: None, owner: type) -> _Operation[_P, _R]: ...
+        @overload
+        def __get__(self, obj: _Blocking, owner: type) -> Callable[_P, _R]: ...
+        @overload
+        def __get__(self, obj: _Awaiting, owner: type) -> Callable[_P, Coroutine[Any, Any, _R]]: ...
+        def __get__(self, obj: object, owner: type) -> Any: ...
+
+
+def operation(fn: Callable[Concatenate[Any, _P], _Op[_R]]) -> _Operation[_P, _R]:
     """Marks a generator method as an operation both clients expose (see _bind)."""
-    fn._pymem_operation = True
-    return fn
+    fn._pymem_operation = True  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
 
 
 def _bind(cls, *bases):
@@ -424,7 +456,14 @@ def _bind(cls, *bases):
             else:
                 def method(self, *args, __fn=fn, **kwargs):
                     return self._drive(__fn(self, *args, **kwargs))
-            setattr(cls, name, functools.wraps(fn)(method))
+            method = functools.wraps(fn)(method)
+            # The signature shows the result, not the generator (_Op[X] -> X).
+            signature = inspect.signature(fn)
+            returns = signature.return_annotation
+            if isinstance(returns, str) and returns.startswith("_Op[") and returns.endswith("]"):
+                method.__signature__ = signature.replace(return_annotation=returns[4:-1])
+                method.__annotations__ = {**fn.__annotations__, "return": returns[4:-1]}
+            setattr(cls, name, method)
     return cls
 
 
@@ -446,7 +485,7 @@ class _ClientOperations:
         return role
 
     @operation
-    def tenant_role(self, tenant_id: str) -> str:
+    def tenant_role(self, tenant_id: str) -> _Op[str]:
         return (yield from self._role(tenant_id))
 
     def known_role(self, tenant_id: str) -> str | None:
@@ -456,23 +495,24 @@ class _ClientOperations:
             return self._roles.get(tenant_id)
 
     @operation
-    def embed(self, texts: Sequence[str]) -> list[np.ndarray | None]:
+    def embed(self, texts: Sequence[str]) -> _Op[list[np.ndarray | None]]:
         return (yield _Embed(tuple(texts)))
 
     @operation
     def embed_query(self, text: str, *, tenant_id: str | None = None,
-                    user_id: str | None = None) -> np.ndarray | None:
+                    user_id: str | None = None) -> _Op[np.ndarray | None]:
         """The embedding of a retrieval query, from the LRU cache when this user asked it before."""
         return (yield _EmbedQuery(text, tenant_id, user_id))
 
     @operation
-    def capabilities(self) -> dict:
+    def capabilities(self) -> _Op[dict[str, Any]]:
         """Server version and the capabilities recorded at install (bm25 engine, age, ...)."""
         row = (yield _Call("install_capabilities"))[0]
         return {"server_version": row["server_version"], **row["capabilities"]}
 
     @operation
-    def create_tenant(self, tenant_id: str, *, settings: dict | None = None, exist_ok: bool = False) -> dict:
+    def create_tenant(self, tenant_id: str, *, settings: dict | None = None,
+                      exist_ok: bool = False) -> _Op[dict[str, Any]]:
         _check_text("tenant_id", tenant_id)
         try:
             return (yield _Call("create_tenant", {"tenant_id": tenant_id, "settings": Jsonb(settings or {})}))[0]
@@ -482,7 +522,7 @@ class _ClientOperations:
         return next(t for t in (yield _Call("list_tenants")) if t["tenant_id"] == tenant_id)
 
     @operation
-    def drop_tenant(self, tenant_id: str) -> dict:
+    def drop_tenant(self, tenant_id: str) -> _Op[dict[str, Any]]:
         _check_text("tenant_id", tenant_id)
         with self._roles_lock:
             self._roles.pop(tenant_id, None)
@@ -491,11 +531,11 @@ class _ClientOperations:
         return report
 
     @operation
-    def list_tenants(self) -> list[dict]:
+    def list_tenants(self) -> _Op[list[dict[str, Any]]]:
         return (yield _Call("list_tenants"))
 
     @operation
-    def update_tenant_settings(self, tenant_id: str, settings: dict) -> dict:
+    def update_tenant_settings(self, tenant_id: str, settings: dict) -> _Op[dict[str, Any]]:
         """Merge ``settings`` into the tenant's own (None removes a key); returns the effective
         settings. Index settings (hnsw_m, hnsw_ef_construction, bm25_k1, bm25_b) apply after
         ``pymem admin reindex``."""
@@ -504,13 +544,13 @@ class _ClientOperations:
         return rows[0]["settings"]
 
     @operation
-    def tenant_settings(self, tenant_id: str) -> dict:
+    def tenant_settings(self, tenant_id: str) -> _Op[dict[str, Any]]:
         """The tenant's effective settings (product defaults overlaid with its own)."""
         _check_text("tenant_id", tenant_id)
         return (yield _Call("tenant_settings", {"tenant_id": tenant_id}))[0]["settings"]
 
     @operation
-    def setting_specs(self) -> list[dict]:
+    def setting_specs(self) -> _Op[list[dict[str, Any]]]:
         """Every setting a tenant may have or a retrieve call may pass: key, value_type,
         default_value, minimum, maximum, max_items, choices, per_tenant, per_call, about (the
         rows the database validates against)."""
@@ -518,60 +558,61 @@ class _ClientOperations:
         return [{**row, "minimum": _number(row["minimum"]), "maximum": _number(row["maximum"])} for row in rows]
 
     @operation
-    def decay_sweep(self, batch: int = 10000) -> dict:
+    def decay_sweep(self, batch: int = 10000) -> _Op[dict[str, Any]]:
         """One batch of the decay sweep (the next memories in key order, at most 32 tenants):
         {scanned, updated, stale, archived, pass_done}."""
         return (yield _Call("decay_sweep", {"batch": batch}))[0]["report"]
 
     @operation
-    def compact_all(self) -> dict:
+    def compact_all(self) -> _Op[dict[str, Any]]:
         return (yield _Call("compact_all"))[0]["report"]
 
     @operation
-    def audit_log(self, tenant_id: str | None = None, limit: int = 100) -> list[dict]:
+    def audit_log(self, tenant_id: str | None = None, limit: int = 100) -> _Op[list[dict[str, Any]]]:
         """Erasures, exports, imports, forgets, tenant and login changes, newest first."""
         return (yield _Call("audit_log", {"tenant_id": tenant_id, "limit": limit}))
 
     @operation
-    def retention_sweep(self) -> dict:
+    def retention_sweep(self) -> _Op[dict[str, Any]]:
         return (yield _Call("retention_sweep"))[0]["report"]
 
     @operation
-    def create_login(self, tenant_id: str, login: str | None = None, password: str | None = None) -> dict:
+    def create_login(self, tenant_id: str, login: str | None = None,
+                     password: str | None = None) -> _Op[dict[str, Any]]:
         """A LOGIN role that can act for ``tenant_id`` only through its public functions."""
         _check_text("tenant_id", tenant_id)
         return (yield _Call("create_login", {"tenant_id": tenant_id, "login": login, "password": password}))[0]
 
     @operation
-    def drop_login(self, login: str) -> bool:
+    def drop_login(self, login: str) -> _Op[bool]:
         return (yield _Call("drop_login", {"login": login}))[0]["dropped"]
 
     @operation
-    def queue_stats(self) -> list[dict]:
+    def queue_stats(self) -> _Op[list[dict[str, Any]]]:
         """Episodes pending, processing and dead per tenant."""
         return (yield _Call("queue_stats"))
 
     @operation
-    def retry_dead(self, tenant_id: str | None = None) -> int:
+    def retry_dead(self, tenant_id: str | None = None) -> _Op[int]:
         """Re-queue dead-letter episodes (of one tenant, or all); returns how many."""
         return (yield _Call("retry_dead", {"tenant_id": tenant_id}))[0]["requeued"]
 
     @operation
-    def memory_kinds(self, *, extracted: bool | None = None) -> list[str]:
+    def memory_kinds(self, *, extracted: bool | None = None) -> _Op[list[str]]:
         """The kinds of memory the database accepts (``extracted``: only those an extractor
         may produce, or only those it may not)."""
         return [r["kind"] for r in (yield _Call("memory_kinds"))
                 if extracted is None or r["extracted"] == extracted]
 
     @operation
-    def gazetteer(self) -> list[tuple[str, str, str]]:
+    def gazetteer(self) -> _Op[list[tuple[str, str, str]]]:
         """(term, canonical, entity_type) rows: the typed entities extraction recognises."""
         return [(r["term"], r["canonical"], r["entity_type"]) for r in (yield _Call("gazetteer"))]
 
     # -- API keys (the HTTP service) ---------------------------------------------------
 
     @operation
-    def create_api_key(self, tenant_id: str, *, name: str | None = None) -> dict:
+    def create_api_key(self, tenant_id: str, *, name: str | None = None) -> _Op[dict[str, Any]]:
         """A new API key for ``tenant_id``: {key_id, tenant_id, api_key, key_prefix, created_at}.
         ``api_key`` is shown here only; the database keeps its SHA-256 digest."""
         _check_text("tenant_id", tenant_id)
@@ -579,16 +620,16 @@ class _ClientOperations:
         return (yield _Call("create_api_key", {"tenant_id": tenant_id, "name": name}))[0]
 
     @operation
-    def revoke_api_key(self, key_id: str) -> bool:
+    def revoke_api_key(self, key_id: str) -> _Op[bool]:
         return bool((yield _Call("revoke_api_key", {"key_id": _as_uuid(key_id)}))[0]["revoked"])
 
     @operation
-    def list_api_keys(self, tenant_id: str | None = None) -> list[dict]:
+    def list_api_keys(self, tenant_id: str | None = None) -> _Op[list[dict[str, Any]]]:
         _check_text("tenant_id", tenant_id, optional=True)
         return (yield _Call("list_api_keys", {"tenant_id": tenant_id}))
 
     @operation
-    def authenticate_key(self, api_key: str) -> dict | None:
+    def authenticate_key(self, api_key: str) -> _Op[dict[str, Any] | None]:
         """{tenant_id, role_name, key_id} for an active key, else None. Only the key's
         SHA-256 digest is sent to the database."""
         _check_text("api_key", api_key)
@@ -614,7 +655,7 @@ class _TenantOperations:
                  metadata: dict | None = None, session_id: str | None = None,
                  agent_id: str | None = None, observed_at: dt.datetime | None = None,
                  source: dict | None = None, subject: str | None = None,
-                 attribute: str | None = None, value: str | None = None) -> str:
+                 attribute: str | None = None, value: str | None = None) -> _Op[str]:
         """Store one memory now, through the consistency engine; returns the id of the memory
         that holds the statement (an existing one when it was a duplicate).
 
@@ -644,7 +685,7 @@ class _TenantOperations:
                  kinds: Sequence[str] | None = None, filters: dict | None = None,
                  as_of: dt.datetime | None = None, min_score: float | None = None,
                  query_embedding: Sequence[float] | np.ndarray | None = None,
-                 options: dict | None = None, include_store_items: bool = False) -> list[Memory]:
+                 options: dict | None = None, include_store_items: bool = False) -> _Op[list[Memory]]:
         """The user's top-k memories for ``query``, best first, each with its score components.
 
         The query is embedded with the client's embedder (through its LRU cache) unless
@@ -674,7 +715,7 @@ class _TenantOperations:
         return [Memory.from_row(row) for row in rows]
 
     @operation
-    def get(self, memory_id: str) -> StoredMemory | None:
+    def get(self, memory_id: str) -> _Op[StoredMemory | None]:
         """One memory as stored, whatever its status (superseded and forgotten ones too), or
         None when the tenant has no such memory."""
         rows = yield from self._call("get_memory", {"memory_id": _as_uuid(memory_id)})
@@ -682,7 +723,7 @@ class _TenantOperations:
 
     @operation
     def list(self, user_id: str, *, kinds: Sequence[str] | None = None, filters: dict | None = None,
-             as_of: dt.datetime | None = None, limit: int = 50, before: str | None = None) -> list[StoredMemory]:
+             as_of: dt.datetime | None = None, limit: int = 50, before: str | None = None) -> _Op[list[StoredMemory]]:
         """The user's memories, newest first: the current ones (or those valid at ``as_of``),
         narrowed by ``kinds`` and ``filters`` as in retrieve. For the next page pass the last
         id as ``before``."""
@@ -696,7 +737,7 @@ class _TenantOperations:
     @operation
     def ingest(self, user_id: str, messages: str | Sequence[dict], *, session_id: str | None = None,
                metadata: dict | None = None, agent_id: str | None = None,
-               observed_at: dt.datetime | None = None) -> str:
+               observed_at: dt.datetime | None = None) -> _Op[str]:
         """Enqueue a conversation turn (or turns) for extraction; returns the episode id at once.
 
         ``messages`` is a list of {"role", "content", "name"?, "id"?} or a plain string (one
@@ -723,7 +764,7 @@ class _TenantOperations:
         return str(rows[0]["episode_id"])
 
     @operation
-    def erase_user(self, user_id: str) -> dict:
+    def erase_user(self, user_id: str) -> _Op[dict[str, Any]]:
         """Erase the user everywhere in one transaction; returns counts per store and a
         verified ``residual`` of 0. Unknown users report zeros."""
         _check_text("user_id", user_id)
@@ -732,18 +773,18 @@ class _TenantOperations:
         return report
 
     @operation
-    def export_user(self, user_id: str) -> dict:
+    def export_user(self, user_id: str) -> _Op[dict[str, Any]]:
         _check_text("user_id", user_id)
         return (yield from self._call("export_user", {"user_id": user_id}))[0]["export"]
 
     @operation
-    def import_user(self, export: dict, *, user_id: str | None = None) -> dict:
+    def import_user(self, export: dict, *, user_id: str | None = None) -> _Op[dict[str, Any]]:
         _check_text("user_id", user_id, optional=True)
         return (yield from self._call("import_user", {"export": Jsonb(export), "user_id": user_id}))[0]["report"]
 
     @operation
     def update(self, memory_id: str, content: str, *,
-               embedding: Sequence[float] | np.ndarray | None = None) -> str:
+               embedding: Sequence[float] | np.ndarray | None = None) -> _Op[str]:
         """Correct one current memory: a new version with ``content`` (its user, kind and
         importance kept) supersedes it from now on, and the old one stays in its history.
         Returns the new memory's id. NotFound for no such memory; InvalidInput for a raw
@@ -760,7 +801,7 @@ class _TenantOperations:
         return str(rows[0]["id"])
 
     @operation
-    def list_users(self, *, limit: int = 100, after: str | None = None) -> list[dict]:
+    def list_users(self, *, limit: int = 100, after: str | None = None) -> _Op[builtins.list[dict[str, Any]]]:
         """The tenant's users in id order, ``limit`` (1-1000) at a time, each as {user_id,
         memories (current ones, raw turns not counted), created_at, last_seen_at}. For the next
         page pass the last user_id as ``after``."""
@@ -768,14 +809,14 @@ class _TenantOperations:
         return (yield from self._call("list_users", {"limit": limit, "after": after}))
 
     @operation
-    def forget(self, memory_id: str, *, reason: str | None = None) -> bool:
+    def forget(self, memory_id: str, *, reason: str | None = None) -> _Op[bool]:
         _check_text("reason", reason, optional=True)
         rows = yield from self._call("forget", {"memory_id": _as_uuid(memory_id), "reason": reason})
         return bool(rows[0]["forgotten"])
 
     @operation
     def history(self, memory_id: str | None = None, *, user_id: str | None = None,
-                as_of: dt.datetime | None = None) -> list[dict]:
+                as_of: dt.datetime | None = None) -> _Op[builtins.list[dict[str, Any]]]:
         """The version chain of one memory, or (``user_id`` + ``as_of``) what the agent knew
         about a user at that moment."""
         if memory_id is not None:
@@ -786,19 +827,19 @@ class _TenantOperations:
         return (yield from self._call("history_as_of", {"user_id": user_id, "as_of": as_of}))
 
     @operation
-    def contradictions(self, status: str | None = "open") -> list[dict]:
+    def contradictions(self, status: str | None = "open") -> _Op[builtins.list[dict[str, Any]]]:
         """Slot conflicts: open ones wait for review (policy manual); others record decisions."""
         return (yield from self._call("contradictions", {"status": status}))
 
     @operation
-    def resolve_contradiction(self, contradiction_id: str, resolution: str) -> dict:
+    def resolve_contradiction(self, contradiction_id: str, resolution: str) -> _Op[dict[str, Any]]:
         """keep_existing, accept_new or keep_both."""
         rows = yield from self._call("resolve_contradiction", {"id": _as_uuid(contradiction_id),
                                                                "resolution": resolution})
         return rows[0]["result"]
 
     @operation
-    def compact(self, user_id: str | None = None) -> dict:
+    def compact(self, user_id: str | None = None) -> _Op[dict[str, Any]]:
         """Merge near-duplicates and summarise old episodes (one user, or all)."""
         _check_text("user_id", user_id, optional=True)
         return (yield from self._call("compact", {"user_id": user_id}))[0]["report"]
@@ -888,6 +929,23 @@ class _ClientBase:
     def _keep_query_vector(self, key: tuple | None, vector: np.ndarray, generation: int) -> np.ndarray:
         return vector if key is None else self.query_cache.put(*key, vector, generation=generation)
 
+#: Blocking clients not closed yet; closed at interpreter exit (see _close_at_exit).
+_open_clients: "weakref.WeakSet[Client]" = weakref.WeakSet()
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    """Close the clients a program left open while their pools' threads can still stop.
+
+    atexit runs before the interpreter freezes daemon threads; a pool closed later, by its
+    finaliser, waits 5 s for each worker thread in vain on Python 3.13 ("couldn't stop
+    thread", 40 s for the README's snippet). A forked child leaves its parent's clients alone:
+    closing their connections would end the parent's sessions."""
+    for client in list(_open_clients):
+        if client._opened_by == os.getpid():
+            client.close()
+
+
 class Client(_ClientBase, _ClientOperations):
     """A connection pool to one pymem database. Create it with :func:`connect`."""
 
@@ -903,9 +961,12 @@ class Client(_ClientBase, _ClientOperations):
             if problem:
                 self._pools.close()
                 raise EmbedderMismatch(problem)
+        self._opened_by = os.getpid()
+        _open_clients.add(self)
         return self
 
     def close(self) -> None:
+        _open_clients.discard(self)
         self.cache_forgetter.close()
         self._pools.close()
 
