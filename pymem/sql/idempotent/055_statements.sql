@@ -232,19 +232,19 @@ begin
 end
 $$;
 
--- Every match of p_pattern in p_text (its first group the value, found where it first
--- stands), put in its place by place_value; matched: whether there was any.
-create or replace function _pymem.place_matches(p_text text, p_pattern text, inout old_value text,
-                                                inout new_value text, out matched boolean)
+-- A reader of one attribute by the shape of its values: every match of p_pattern in p_text
+-- (its first group the value, found where it first stands) makes p_family the statement's
+-- attribute, and is put in its place by place_value.
+create or replace function _pymem.place_matches(p_text text, p_pattern text, p_family text, inout family text,
+                                                inout old_value text, inout new_value text)
     language plpgsql immutable security invoker parallel safe
     set search_path = pg_catalog, pg_temp
 as $$
 declare
     v_match text[];
 begin
-    matched := false;
     for v_match in select m from regexp_matches(p_text, p_pattern, 'g') m loop
-        matched := true;
+        family := p_family;
         select p.old_value, p.new_value into old_value, new_value
           from _pymem.place_value(left(p_text, greatest(strpos(p_text, v_match[1]) - 1, 0)), v_match[1],
                                   old_value, new_value) p;
@@ -399,7 +399,6 @@ declare
     v_entities  jsonb := '[]';
     v_mention   record;
     v_pos       integer;
-    v_matched   boolean;
     v_attr      _pymem.attributes;
 begin
     select s.statement, s.cue into v_text, v_cue from _pymem.strip_discourse(p_text) s;
@@ -588,26 +587,21 @@ begin
         end loop;
     end if;
     if (v_family is null or (v_family = 'pronouns' and v_value is null)) and strpos(v_lower, '/') > 0 then
-        select p.old_value, p.new_value, p.matched into v_old, v_value, v_matched
+        select p.family, p.old_value, p.new_value into v_family, v_old, v_value
           from _pymem.place_matches(v_lower,
                  '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:he|she|they|him|her|them|xe|xem|ze|zir|hir|em|faer|its|all|any)(?:/[a-z]+)?)\M',
-                 v_old, v_value) p;
-        if v_matched then
-            v_family := 'pronouns';
-        end if;
+                 'pronouns', v_family, v_old, v_value) p;
     end if;
     if v_family is null or (v_family = 'time_zone' and v_value is null) then
         if v_runs && array['utc', 'gmt'] or strpos(v_text, '/') > 0 then
-            select p.old_value, p.new_value, p.matched into v_old, v_value, v_matched
+            select p.family, p.old_value, p.new_value into v_family, v_old, v_value
               from _pymem.place_matches(v_text,
                      '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)',
-                     v_old, v_value) p;
-            if v_matched then
-                v_family := 'time_zone';
-                -- (no value was set before this block: a new one is a match, as written)
-                if v_value !~ '/' then
-                    v_value := upper(regexp_replace(v_value, '\s+', '', 'g'));
-                end if;
+                     'time_zone', v_family, v_old, v_value) p;
+            -- (No value was set before this block, so one now is a match.) An offset is
+            -- kept in capitals without spaces: "utc + 2" is UTC+2.
+            if v_value !~ '/' then
+                v_value := upper(regexp_replace(v_value, '\s+', '', 'g'));
             end if;
         end if;
         if v_family is null and v_runs && array['time zone', 'timezone'] then
@@ -747,13 +741,10 @@ begin
                                             'go to the office', 'travel to work', 'travel to the office', 'ride to work',
                                             'drive to work', 'head to work', 'head to the office', 'going', 'go', 'travel'] then
         -- commute: "I commute by X", "I get to work/the office by X"
-        select p.old_value, p.new_value, p.matched into v_old, v_value, v_matched
+        select p.family, p.old_value, p.new_value into v_family, v_old, v_value
           from _pymem.place_matches(v_lower,
                  '(by (?:bike|bicycle|train|car|bus|tram|subway|metro|underground|tube|ferry|scooter|e-bike|motorbike|'
-                 'motorcycle|taxi|carpool|boat)|on foot)', v_old, v_value) p;
-        if v_matched then
-            v_family := 'commute';
-        end if;
+                 'motorcycle|taxi|carpool|boat)|on foot)', 'commute', v_family, v_old, v_value) p;
     end if;
     if v_family is null
        and (v_runs && array['favourite', 'favorite', 'more than anything', 'above all', 'best of all', 'number one']
