@@ -132,7 +132,8 @@ def seed_sql(model: str, dimensions: int, weights: np.ndarray, bias: float, thre
 -- do not edit by hand: retrain). Idempotent, like 017: the table is made to hold exactly these rows.
 --
 -- A head scores a memory's embedding: embedding . weights + bias, true above threshold
--- (pymem/bench/heads.py says how it is trained and measured; docs/consistency.md the figures).
+-- (019_change_reading.sql reads it; pymem/bench/heads.py says how it is trained and measured;
+-- docs/consistency.md the figures).
 
 with seed (name, model, dimensions, weights, bias, threshold, veto, trained_on) as (
     values ('{HEAD}', '{model}', {dimensions},
@@ -147,27 +148,6 @@ with seed (name, model, dimensions, weights, bias, threshold, veto, trained_on) 
     returning name, model
 )
 delete from _pymem.reading_heads h where not exists (select from seed s where s.name = h.name and s.model = h.model);
-
--- Whether a statement announces a change: it holds a change cue (_pymem.says, 017_cues.sql)
--- and the change head does not read it below its veto, or the head reads it above its
--- threshold without a cue. With no head for the database's embedding model (another model,
--- or none), the cue alone decides. pgvector's <#> is the negative inner product; text and
--- embedding are values, never SQL.
-create or replace function _pymem.announces_change(p_text text, p_embedding vector) returns boolean
-    language sql stable security invoker parallel safe
-    set search_path = pg_catalog, @extensions@, pg_temp
-as $$
-    select case when h.score is null then c.cue
-                else (c.cue and (h.veto is null or h.score > h.veto)) or h.score > h.threshold end
-    from (select _pymem.says(p_text, 'change') as cue) c
-    left join lateral (
-        select -(p_embedding <#> r.weights) + r.bias as score, r.veto, r.threshold
-        from _pymem.reading_heads r
-        where r.name = 'change' and r.dimensions = vector_dims(p_embedding)
-          and r.model = (_pymem.current_embedding_model()).model) h on true
-$$;
-comment on function _pymem.announces_change(text, vector) is
-    'Whether a statement announces a new value: a change cue the learned change head does not veto, or the head alone. Internal.';
 """
 
 

@@ -196,20 +196,19 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
         worker, extractor = build_worker(client, db.service_dsn, embedder, name="bench-updates")
         now = dt.datetime.now(dt.timezone.utc)
 
-        say(f"phase 1: ingesting {len(scenarios)} first statements")
-        for s in scenarios:
-            tenant.ingest(s["id"], s["original"], observed_at=now - dt.timedelta(days=2))
-        phase1: Counter = Counter()
-        drain(client, worker, TENANT, phase1)
-        say(f"phase 1: extracted ({dict(phase1)})")
-        before = {s["id"]: _memories(tenant, s["id"]) for s in scenarios}
+        def phase(n: int, statement: str, days_ago: int) -> dict:
+            """Ingest every scenario's first (n=1) or second statement, observed days_ago, and extract."""
+            say(f"phase {n}: ingesting {len(scenarios)} {('first', 'second')[n - 1]} statements")
+            for s in scenarios:
+                tenant.ingest(s["id"], s[statement], observed_at=now - dt.timedelta(days=days_ago))
+            extracted: Counter = Counter()
+            drain(client, worker, TENANT, extracted)
+            say(f"phase {n}: extracted ({dict(extracted)})")
+            return dict(extracted)
 
-        say(f"phase 2: ingesting {len(scenarios)} second statements")
-        for s in scenarios:
-            tenant.ingest(s["id"], s["second"], observed_at=now - dt.timedelta(days=1))
-        phase2: Counter = Counter()
-        drain(client, worker, TENANT, phase2)
-        say(f"phase 2: extracted ({dict(phase2)})")
+        phase1 = phase(1, "original", days_ago=2)
+        before = {s["id"]: _memories(tenant, s["id"]) for s in scenarios}
+        phase2 = phase(2, "second", days_ago=1)
 
         judged: list[tuple[dict, dict]] = []
         for s in scenarios:
@@ -241,7 +240,7 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
             "seconds": round(time.perf_counter() - started, 1),
             "extractor": extractor_name(extractor),
             "embedder": type(embedder).__name__,
-            "worker": {"phase1": dict(phase1), "phase2": dict(phase2)},
+            "worker": {"phase1": phase1, "phase2": phase2},
             "failures": failures,
         }
     finally:

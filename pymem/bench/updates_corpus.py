@@ -839,7 +839,7 @@ def _cessations(rng: random.Random, split: str) -> list[dict]:
     return out
 
 
-def _check(scenario: dict) -> None:
+def check(scenario: dict) -> None:
     """Each statement names what it should and nothing it should not."""
     s = scenario
     if s["type"] == "update":
@@ -868,7 +868,7 @@ def corpus(seed: int = 0) -> list[dict]:
         rng_heldout2.shuffle(later)
         scenarios.extend(of_type + later)
     for scenario in scenarios:
-        _check(scenario)
+        check(scenario)
     return scenarios
 
 

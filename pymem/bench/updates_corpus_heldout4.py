@@ -20,14 +20,15 @@ The rule that makes it worth anything: do not read it while changing extraction,
 consistency settings or thresholds, and do not fit anything to its results or failure
 examples. Once its failures have been looked at and acted on it is spent.
 
-How scenarios are made: deterministically, by walking each family's values and templates in
-turn. Placeholders ``{old}``, ``{new}``, ``{other}`` take a value's surface text (its first
-alias); matching is :func:`updates_corpus.mentions` (whole words, lowercased, optional plural).
+How scenarios are made (:mod:`pymem.bench.updates_corpus_walk`): deterministically, by
+walking each family's values and templates in turn. Placeholders ``{old}``, ``{new}``,
+``{other}`` take a value's surface text (its first alias); matching is
+:func:`updates_corpus.mentions` (whole words, lowercased, optional plural).
 """
 
 from __future__ import annotations
 
-from .updates_corpus import mentions
+from . import updates_corpus_walk as walk
 
 SPLIT = "heldout4"
 
@@ -646,106 +647,9 @@ CESSATION_FAMILIES = {
     },
 }
 
-UPDATES_PER_FAMILY = 10
-DISTRACTORS_PER_TEMPLATE = 2
-ADDITIONS_PER_FAMILY = 7
-CESSATIONS_PER_FAMILY = 6
-
-
-def _terms(value: tuple[str, ...]) -> list[str]:
-    return list(dict.fromkeys(alias.lower() for alias in value))
-
-
-def _fill(template: str, **values: tuple[str, ...]) -> str:
-    text = template.format(**{k: v[0] for k, v in values.items()})
-    return text[0].upper() + text[1:]
-
-
-def _updates() -> list[dict]:
-    out = []
-    for family, t in UPDATE_FAMILIES.items():
-        vals = t["values"]
-        for i in range(UPDATES_PER_FAMILY):
-            old, new = vals[i % len(vals)], vals[(i + 1 + i // len(vals)) % len(vals)]
-            if new == old:
-                new = vals[(i + 2) % len(vals)]
-            out.append({"id": f"update-{family}-{SPLIT}-{i:02d}", "split": SPLIT, "type": "update", "family": family,
-                        "original": _fill(t["original"][i % len(t["original"])], old=old),
-                        "second": _fill(t["update"][(i * 3 + 1) % len(t["update"])], old=old, new=new),
-                        "question": t["question"][i % len(t["question"])],
-                        "current_terms": _terms(new), "stale_terms": _terms(old)})
-    counts: dict[str, int] = {}
-    for family, original, second, question, stale, current in UPDATE_PAIRS:
-        k = counts[family] = counts.get(family, -1) + 1
-        out.append({"id": f"update-{family}-{SPLIT}-{k:02d}", "split": SPLIT, "type": "update", "family": family,
-                    "original": original, "second": second, "question": question,
-                    "current_terms": list(current), "stale_terms": list(stale)})
-    return out
-
-
-def _distractors() -> list[dict]:
-    out = []
-    for family, t in UPDATE_FAMILIES.items():
-        vals = t["values"]
-        for j, (kind, template) in enumerate(t["distractor"]):
-            for k in range(DISTRACTORS_PER_TEMPLATE):
-                i = j * DISTRACTORS_PER_TEMPLATE + k
-                old, other = vals[i % len(vals)], vals[(i + 2 + k) % len(vals)]
-                out.append({"id": f"distractor-{kind}-{family}-{SPLIT}-{i:02d}", "split": SPLIT, "type": "distractor",
-                            "family": family, "kind": kind,
-                            "original": _fill(t["original"][i % len(t["original"])], old=old),
-                            "second": _fill(template, other=other),
-                            "question": t["question"][i % len(t["question"])],
-                            "protected_terms": _terms(old), "expected_terms": _terms(old)})
-    for family, t in ADDITIVE_FAMILIES.items():
-        vals = t["values"]
-        for i in range(ADDITIONS_PER_FAMILY):
-            old, other = vals[i % len(vals)], vals[(i + 3) % len(vals)]
-            out.append({"id": f"distractor-addition-{family}-{SPLIT}-{i:02d}", "split": SPLIT, "type": "distractor",
-                        "family": family, "kind": "addition",
-                        "original": _fill(t["original"][i % len(t["original"])], old=old),
-                        "second": _fill(t["addition"][(i + 1) % len(t["addition"])], other=other),
-                        "question": t["question"], "protected_terms": _terms(old), "expected_terms": _terms(old)})
-    for i, (kind, family, original, second, question, protected, expected) in enumerate(DISTRACTOR_PAIRS):
-        out.append({"id": f"distractor-{kind}-{family}-{SPLIT}-w{i:02d}", "split": SPLIT, "type": "distractor",
-                    "family": family, "kind": kind, "original": original, "second": second, "question": question,
-                    "protected_terms": list(protected), "expected_terms": list(expected)})
-    return out
-
-
-def _cessations() -> list[dict]:
-    out = []
-    for family, t in CESSATION_FAMILIES.items():
-        vals = t["values"]
-        for i in range(CESSATIONS_PER_FAMILY):
-            old = vals[i % len(vals)]
-            out.append({"id": f"cessation-{family}-{SPLIT}-{i:02d}", "split": SPLIT, "type": "cessation",
-                        "family": family,
-                        "original": _fill(t["original"][i % len(t["original"])], old=old),
-                        "second": _fill(t["cessation"][(i * 2 + 1) % len(t["cessation"])], old=old),
-                        "question": t["question"].format(old=old[0]), "ceased_terms": _terms(old)})
-    return out
-
-
-def _check(s: dict) -> None:
-    """Each statement names what it should and nothing it should not (as updates_corpus checks)."""
-    if s["type"] == "update":
-        ok = (mentions(s["original"], s["stale_terms"]) and not mentions(s["original"], s["current_terms"])
-              and mentions(s["second"], s["current_terms"]))
-    elif s["type"] == "distractor":
-        ok = mentions(s["original"], s["protected_terms"]) and not mentions(s["second"], s["protected_terms"])
-    else:
-        ok = mentions(s["original"], s["ceased_terms"]) and mentions(s["second"], s["ceased_terms"])
-    if not ok:
-        raise AssertionError(f"scenario {s['id']} does not name its values as it should: {s}")
-
 
 def scenarios() -> list[dict]:
     """Every ``heldout4`` scenario: updates, then distractors, then cessations (deterministic)."""
-    out = _updates() + _distractors() + _cessations()
-    ids = [s["id"] for s in out]
-    if len(ids) != len(set(ids)):
-        raise AssertionError("heldout4 scenario ids must be unique")
-    for s in out:
-        _check(s)
-    return out
+    return walk.scenarios(SPLIT, update_families=UPDATE_FAMILIES, update_pairs=UPDATE_PAIRS,
+                          additive_families=ADDITIVE_FAMILIES, distractor_pairs=DISTRACTOR_PAIRS,
+                          cessation_families=CESSATION_FAMILIES)

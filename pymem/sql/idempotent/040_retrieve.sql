@@ -686,7 +686,7 @@ begin
         -- The current value first (a query about now; currentness_window rows, else none):
         -- among the window's best, a statement that announces a change (a change cue the
         -- learned change head does not veto, or the head alone: _pymem.announces_change,
-        -- 018_heads.sql) ranks above every older one about the same thing (cosine at
+        -- 019_change_reading.sql) ranks above every older one about the same thing (cosine at
         -- least currentness_similarity) that outranked it, the newest
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).

@@ -86,6 +86,8 @@ begin
         _pymem.third_person(text),
         _pymem.first_person(text, text),
         _pymem.names_old_value(text),
+        _pymem.place_value(text, text, text, text),
+        _pymem.place_matches(text, text, text, text, text, text),
         _pymem.is_clean_value(text),
         _pymem.cessation_names(text, text),
         _pymem.attribute_of_type(text),
