@@ -1962,6 +1962,43 @@ end
 $$;
 
 --
+-- Name: place_matches(text, text, text, text, text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.place_matches(p_text text, p_pattern text, p_family text, INOUT family text, INOUT old_value text, INOUT new_value text) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+declare
+    v_match text[];
+begin
+    for v_match in select m from regexp_matches(p_text, p_pattern, 'g') m loop
+        family := p_family;
+        select p.old_value, p.new_value into old_value, new_value
+          from _pymem.place_value(left(p_text, greatest(strpos(p_text, v_match[1]) - 1, 0)), v_match[1],
+                                  old_value, new_value) p;
+    end loop;
+end
+$$;
+
+--
+-- Name: place_value(text, text, text, text); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.place_value(p_before text, p_found text, INOUT old_value text, INOUT new_value text) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+begin
+    if _pymem.names_old_value(p_before) then
+        old_value := coalesce(old_value, p_found);
+    elsif new_value is null then
+        new_value := p_found;
+    end if;
+end
+$$;
+
+--
 -- Name: provision_api(_pymem.tenants); Type: FUNCTION; Schema: _pymem; Owner: -
 --
 
@@ -3446,11 +3483,8 @@ begin
     loop
         continue when v_family is not null and v_family <> v_mention.family;
         v_family := v_mention.family;
-        if _pymem.names_old_value(v_mention.words_before) then
-            v_old := coalesce(v_old, v_mention.entity_name);
-        elsif v_value is null then
-            v_value := v_mention.entity_name;
-        end if;
+        select p.old_value, p.new_value into v_old, v_value
+          from _pymem.place_value(v_mention.words_before, v_mention.entity_name, v_old, v_value) p;
     end loop;
 
     -- 2. Values the gazetteer cannot list, by their shape: "<x> mode", "<x> seat",
@@ -3474,39 +3508,28 @@ begin
                              when v_match[2] ~ '^seat' then 'seat' else 'response_style' end;
             v_pos := strpos(v_lower, v_match[1] || ' ' || v_match[2]);
             if v_pos = 0 then v_pos := strpos(v_lower, v_match[1] || '-' || v_match[2]); end if;
-            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[1] || ' ' || regexp_replace(v_match[2], '^seats$', 'seat'));
-            elsif v_value is null then
-                v_value := v_match[1] || ' ' || regexp_replace(v_match[2], '^seats$', 'seat');
-            end if;
+            select p.old_value, p.new_value into v_old, v_value
+              from _pymem.place_value(left(v_lower, greatest(v_pos - 1, 0)),
+                                      v_match[1] || ' ' || regexp_replace(v_match[2], '^seats$', 'seat'), v_old, v_value) p;
         end loop;
     end if;
     if (v_family is null or (v_family = 'pronouns' and v_value is null)) and strpos(v_lower, '/') > 0 then
-        for v_match in select m from regexp_matches(v_lower,
-                '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:he|she|they|him|her|them|xe|xem|ze|zir|hir|em|faer|its|all|any)(?:/[a-z]+)?)\M', 'g') m
-        loop
-            v_family := 'pronouns';
-            v_pos := strpos(v_lower, v_match[1]);
-            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[1]);
-            elsif v_value is null then
-                v_value := v_match[1];
-            end if;
-        end loop;
+        select p.family, p.old_value, p.new_value into v_family, v_old, v_value
+          from _pymem.place_matches(v_lower,
+                 '\m((?:he|she|they|xe|ze|ey|fae|it|any)/(?:he|she|they|him|her|them|xe|xem|ze|zir|hir|em|faer|its|all|any)(?:/[a-z]+)?)\M',
+                 'pronouns', v_family, v_old, v_value) p;
     end if;
     if v_family is null or (v_family = 'time_zone' and v_value is null) then
         if v_runs && array['utc', 'gmt'] or strpos(v_text, '/') > 0 then
-            for v_match in select m from regexp_matches(v_text,
-                    '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)', 'g') m
-            loop
-                v_family := 'time_zone';
-                v_pos := strpos(v_text, v_match[1]);
-                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
-                    v_old := coalesce(v_old, v_match[1]);
-                elsif v_value is null then
-                    v_value := case when v_match[1] ~ '/' then v_match[1] else upper(regexp_replace(v_match[1], '\s+', '', 'g')) end;
-                end if;
-            end loop;
+            select p.family, p.old_value, p.new_value into v_family, v_old, v_value
+              from _pymem.place_matches(v_text,
+                     '(\m(?:[Uu][Tt][Cc]|[Gg][Mm][Tt])\s*[+-]\s*\d{1,2}(?::\d{2})?|\m[A-Z][a-z]+/[A-Z][A-Za-z_]+(?:/[A-Z][A-Za-z_]+)?)',
+                     'time_zone', v_family, v_old, v_value) p;
+            -- (No value was set before this block, so one now is a match.) An offset is
+            -- kept in capitals without spaces: "utc + 2" is UTC+2.
+            if v_value !~ '/' then
+                v_value := upper(regexp_replace(v_value, '\s+', '', 'g'));
+            end if;
         end if;
         if v_family is null and v_runs && array['time zone', 'timezone'] then
             v_match := regexp_match(v_text, '\mtime ?zone\M(?:\s+(?:is|to|changed to|is now|now))+\s+([^,;.!?]+)', 'i');
@@ -3579,11 +3602,8 @@ begin
                 loop
                     v_family := 'home_city';
                     v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
-                    if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
-                        v_old := coalesce(v_old, v_match[2]);
-                    elsif v_value is null then
-                        v_value := v_match[2];
-                    end if;
+                    select p.old_value, p.new_value into v_old, v_value
+                      from _pymem.place_value(left(v_text, greatest(v_pos - 1, 0)), v_match[2], v_old, v_value) p;
                 end loop;
             end if;
         end if;
@@ -3610,11 +3630,8 @@ begin
                 continue when v_match[1] ~* '^i(?:''m|\s+am)' and v_lower !~ '\m(?:job|jobs|work|company|employ\w*|hired|joined)\M';
                 v_family := 'employer';
                 v_pos := strpos(v_text, v_match[1] || ' ' || v_match[2]);
-                if _pymem.names_old_value(left(v_text, greatest(v_pos - 1, 0))) then
-                    v_old := coalesce(v_old, v_match[2]);
-                elsif v_value is null then
-                    v_value := v_match[2];
-                end if;
+                select p.old_value, p.new_value into v_old, v_value
+                  from _pymem.place_value(left(v_text, greatest(v_pos - 1, 0)), v_match[2], v_old, v_value) p;
             end loop;
         end if;
         if (v_family is null or (v_family = 'employer' and v_value is null))
@@ -3643,29 +3660,18 @@ begin
             continue when not _pymem.is_clean_value(v_match[1])
                       or left(v_lower, greatest(v_pos - 1, 0)) ~ '\m(?:you|your|you''re|he|she|they|his|her|their|he''s|she''s|they''re)\M';
             v_family := 'job_title';
-            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[1]);
-            elsif v_value is null then
-                v_value := v_match[1];
-            end if;
+            select p.old_value, p.new_value into v_old, v_value
+              from _pymem.place_value(left(v_lower, greatest(v_pos - 1, 0)), v_match[1], v_old, v_value) p;
         end loop;
     end if;
     if v_family is null and v_runs && array['commute', 'commuting', 'get to work', 'get to the office', 'go to work',
                                             'go to the office', 'travel to work', 'travel to the office', 'ride to work',
                                             'drive to work', 'head to work', 'head to the office', 'going', 'go', 'travel'] then
         -- commute: "I commute by X", "I get to work/the office by X"
-        for v_match in select m from regexp_matches(v_lower,
-                '(by (?:bike|bicycle|train|car|bus|tram|subway|metro|underground|tube|ferry|scooter|e-bike|motorbike|'
-                'motorcycle|taxi|carpool|boat)|on foot)', 'g') m
-        loop
-            v_family := 'commute';
-            v_pos := strpos(v_lower, v_match[1]);
-            if _pymem.names_old_value(left(v_lower, greatest(v_pos - 1, 0))) then
-                v_old := coalesce(v_old, v_match[1]);
-            elsif v_value is null then
-                v_value := v_match[1];
-            end if;
-        end loop;
+        select p.family, p.old_value, p.new_value into v_family, v_old, v_value
+          from _pymem.place_matches(v_lower,
+                 '(by (?:bike|bicycle|train|car|bus|tram|subway|metro|underground|tube|ferry|scooter|e-bike|motorbike|'
+                 'motorcycle|taxi|carpool|boat)|on foot)', 'commute', v_family, v_old, v_value) p;
     end if;
     if v_family is null
        and (v_runs && array['favourite', 'favorite', 'more than anything', 'above all', 'best of all', 'number one']
@@ -5880,7 +5886,7 @@ begin
         -- The current value first (a query about now; currentness_window rows, else none):
         -- among the window's best, a statement that announces a change (a change cue the
         -- learned change head does not veto, or the head alone: _pymem.announces_change,
-        -- 018_heads.sql) ranks above every older one about the same thing (cosine at
+        -- 019_change_reading.sql) ranks above every older one about the same thing (cosine at
         -- least currentness_similarity) that outranked it, the newest
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
@@ -8010,6 +8016,22 @@ REVOKE ALL ON FUNCTION _pymem.notify_episodes() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION _pymem.own_memory(p_memory _pymem.memories) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.own_memory(p_memory _pymem.memories) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION place_matches(p_text text, p_pattern text, p_family text, INOUT family text, INOUT old_value text, INOUT new_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.place_matches(p_text text, p_pattern text, p_family text, INOUT family text, INOUT old_value text, INOUT new_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.place_matches(p_text text, p_pattern text, p_family text, INOUT family text, INOUT old_value text, INOUT new_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.place_matches(p_text text, p_pattern text, p_family text, INOUT family text, INOUT old_value text, INOUT new_value text) TO pm_INSTALL_service;
+
+--
+-- Name: FUNCTION place_value(p_before text, p_found text, INOUT old_value text, INOUT new_value text); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.place_value(p_before text, p_found text, INOUT old_value text, INOUT new_value text) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.place_value(p_before text, p_found text, INOUT old_value text, INOUT new_value text) TO pm_INSTALL_tenant;
+GRANT ALL ON FUNCTION _pymem.place_value(p_before text, p_found text, INOUT old_value text, INOUT new_value text) TO pm_INSTALL_service;
 
 --
 -- Name: FUNCTION provision_api(p_tenant _pymem.tenants); Type: ACL; Schema: _pymem; Owner: -
