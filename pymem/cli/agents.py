@@ -42,7 +42,7 @@ def mcp(ctx: Context, transport: str, host: str, port: int, user_id: str | None,
         fail("set PYMEM_API_KEY to a tenant's API key (pymem tenant key create TENANT)", code=2)
     try:
         from ..integrations import mcp as server
-        from ..service.run import extraction, load_embedder
+        from ..service.inprocess import extraction, load_embedder
     except ImportError as exc:
         fail(str(exc))
     try:

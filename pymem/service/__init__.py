@@ -5,17 +5,20 @@
   models.py    request and response bodies; errors.py: the one error shape
   metrics.py   Prometheus metrics; batching.py: concurrent query embeddings in one model call
   run.py       starting it: the client, the embedder, uvicorn
+  inprocess.py what serve and mcp both run in their process: the model, the extraction worker
 """
 
-try:
-    import fastapi  # noqa: F401
-    import uvicorn  # noqa: F401
-except ImportError as exc:  # pragma: no cover - the message is the point
-    raise ImportError(f"pymem's HTTP service needs the 'service' extra ({exc.name} is missing): "
-                      "pip install 'pymem-pg[service]'") from exc
+import importlib
 
-from .app import Service, ServiceConfig, create_app
-from .errors import ServiceError
-from .metrics import DatabaseCollector, ServiceMetrics
+# Imported on first use: pymem mcp runs this package's plain modules (inprocess, batching,
+# keys) with the `mcp` extra alone; app.py names the `service` extra when fastapi is missing.
+_EXPORTS = {"Service": ".app", "ServiceConfig": ".app", "create_app": ".app", "ServiceError": ".errors",
+            "DatabaseCollector": ".metrics", "ServiceMetrics": ".metrics"}
 
-__all__ = ["DatabaseCollector", "Service", "ServiceConfig", "ServiceError", "ServiceMetrics", "create_app"]
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name], __name__), name)

@@ -24,6 +24,13 @@ from dataclasses import dataclass
 from typing import Callable, TypeVar
 
 import anyio
+
+try:
+    import fastapi  # noqa: F401
+    import uvicorn  # noqa: F401
+except ImportError as exc:  # pragma: no cover - the message is the point
+    raise ImportError(f"pymem's HTTP service needs the 'service' extra ({exc.name} is missing): "
+                      "pip install 'pymem-pg[service]'") from exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException

@@ -15,19 +15,16 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 
 from ..client import _resolve, connect
 from ..errors import PymemError
 from ..pools import GROUP_SIZE
-from ..embed import embedder_from_env, set_cpu_threads, spec_from_env
+from ..embed import spec_from_env
 from ..logs import configure as configure_logging
-from ..sql import query
 from .app import ServiceConfig, create_app
-from .batching import BatchingEmbedder
+from .inprocess import extraction, load_embedder
 
 log = logging.getLogger("pymem.service")
 
@@ -40,24 +37,6 @@ _SPEC = "PYMEM_SERVE_SPEC"  # how the parent hands its settings to worker proces
 EMBED_THREADS = 1
 
 
-def load_embedder(name: str, threads: int | None = None):
-    """"auto": PYMEM_EMBED_URL's endpoint if set, else the local model; "local"; "none"
-    (lexical and recency ranking only). The model is loaded here, once, not on the first
-    request."""
-    if name == "none":
-        return None
-    if threads:
-        set_cpu_threads(threads)
-    if name == "local":
-        from ..embed import default_embedder
-
-        embedder = default_embedder()
-    else:
-        embedder = embedder_from_env()
-    embedder.embed(["warm up"])
-    return BatchingEmbedder(embedder)
-
-
 def check_connection_budget(dsn: str, workers: int, pool_size: int) -> None:
     """Refuse a configuration whose pools could exhaust the server's max_connections."""
     with psycopg.connect(dsn) as conn:
@@ -67,22 +46,6 @@ def check_connection_budget(dsn: str, workers: int, pool_size: int) -> None:
     if needed > limit:
         raise PymemError(f"{workers} workers x (pool {pool_size} + 2) + {RESERVED_CONNECTIONS} reserved = {needed} "
                          f"connections, over the server's max_connections of {limit}: lower --pool-size or --workers")
-
-
-@contextmanager
-def extraction(dsn: str, enabled: bool, *, embedder=None) -> Iterator[None]:
-    """The extraction worker on threads of this process while the block runs, when
-    ``enabled`` (pymem.worker.build.in_process_worker; ``embedder``: the process's model,
-    shared). Off, extraction is left to `pymem worker` processes."""
-    if not enabled:
-        yield
-        return
-    from ..worker.build import in_process_worker
-
-    with psycopg.connect(dsn) as conn:
-        kinds = [kind for kind, extracted, _ in conn.execute(query("memory_kinds")) if extracted]
-    with in_process_worker(dsn, kinds, embedder=embedder):
-        yield
 
 
 def serve(*, dsn: str | None, home: str | None, host: str, port: int, embedder: str = "auto",

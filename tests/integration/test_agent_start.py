@@ -42,11 +42,12 @@ def readme_mcp_config() -> dict:
     return server
 
 
-def bare_env(home: Path) -> dict:
-    """What an app gives the processes it launches: HOME and PATH (this interpreter's first,
-    where `pymem` is installed); PYTHONPATH only where the tests run from a source tree."""
-    env = {"HOME": str(home), "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"}
-    if os.environ.get("PYTHONPATH"):
+def bare_env(home: Path, bindir: Path | None = None) -> dict:
+    """What an app gives the processes it launches: HOME and PATH, with `bindir` (where `pymem`
+    is installed: this interpreter's by default) first; PYTHONPATH only where the tests run
+    this interpreter's pymem from a source tree."""
+    env = {"HOME": str(home), "PATH": f"{bindir or Path(sys.executable).parent}:/usr/bin:/bin"}
+    if bindir is None and os.environ.get("PYTHONPATH"):
         env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     return env
 
@@ -79,14 +80,15 @@ def machine(tmp_path_factory):
 
 def mcp_params(machine, folder: Path) -> StdioServerParameters:
     """The README's config as Claude Desktop runs it: its command, its args, its env with the
-    key filled in, in a folder of the app's choosing."""
+    key filled in, in a folder of the app's choosing; `pymem` from machine["bin"] when given."""
     config = readme_mcp_config()
     env = dict(config.get("env", {}))
     assert set(env) <= {"PYMEM_API_KEY", "PYMEM_HOME", "PYMEM_DSN"}, env
     env["PYMEM_API_KEY"] = machine["key"]
-    command = shutil.which(config["command"], path=bare_env(machine["home"])["PATH"])
+    app_env = bare_env(machine["home"], machine.get("bin"))
+    command = shutil.which(config["command"], path=app_env["PATH"])
     assert command, f"{config['command']} is not on PATH"
-    return StdioServerParameters(command=command, args=config["args"], env={**bare_env(machine["home"]), **env},
+    return StdioServerParameters(command=command, args=config["args"], env={**app_env, **env},
                                  cwd=str(folder))
 
 

@@ -305,34 +305,9 @@ def test_a_sync_node_over_the_async_client(db, client):
 
 
 def test_langmem_tools_in_a_compiled_graph(client):
-    """LangMem's own tools, with the namespace its docs write, run by a ToolNode in a compiled
-    graph: what manage_memory stores is hana's, search_memory finds it, erase_user removes it."""
-    langmem = pytest.importorskip("langmem")
-    from langchain_core.messages import AIMessage
-    from langgraph.graph import END, START, MessagesState, StateGraph
-    from langgraph.prebuilt import ToolNode
+    """LangMem's own tools in a compiled graph (tests/integration/langmem_graph.py)."""
+    pytest.importorskip("langmem")
+    from tests.integration.langmem_graph import check_langmem_tools
 
     client.create_tenant("acme")
-    tenant = client.tenant("acme")
-    tools = [langmem.create_manage_memory_tool(namespace=("memories", "{langgraph_user_id}")),
-             langmem.create_search_memory_tool(namespace=("memories", "{langgraph_user_id}"))]
-    builder = StateGraph(MessagesState)
-    builder.add_node("tools", ToolNode(tools))
-    builder.add_edge(START, "tools")
-    builder.add_edge("tools", END)
-    graph = builder.compile(store=PymemStore(tenant, user_from=1))
-
-    def call(tool: str, args: dict, user: str) -> str:
-        message = AIMessage(content="", tool_calls=[{"name": tool, "args": args, "id": "call-1"}])
-        result = graph.invoke({"messages": [message]}, {"configurable": {"langgraph_user_id": user}})
-        return result["messages"][-1].content
-
-    assert "created" in call("manage_memory", {"content": "Hana is vegan", "action": "create"}, "hana")
-    call("manage_memory", {"content": "Ivan eats fish", "action": "create"}, "ivan")
-    assert [m.content for m in tenant.list("hana")] == ["Hana is vegan"]
-    assert "Hana is vegan" in call("search_memory", {"query": "vegan"}, "hana")
-    assert "Hana is vegan" not in call("search_memory", {"query": "vegan"}, "ivan")
-    assert tenant.retrieve("hana", "vegan") == []  # a store item, not conversational memory
-    tenant.erase_user("hana")
-    assert "Hana is vegan" not in call("search_memory", {"query": "vegan"}, "hana")
-    assert [m.content for m in tenant.list("ivan")] == ["Ivan eats fish"]
+    check_langmem_tools(client.tenant("acme"))
