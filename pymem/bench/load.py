@@ -223,7 +223,9 @@ def _processes(service_dsn: str, *, embedder: str, worker: bool, port: int, work
     try:
         serve_proc = subprocess.Popen(
             [sys.executable, "-m", "pymem.cli", "--dsn", service_dsn, "serve", "--port", str(port),
-             "--embedder", embedder, "--log-level", "warning", "--workers", str(workers), *serve_args],
+             "--embedder", embedder, "--log-level", "warning", "--workers", str(workers),
+             # extraction is the bench's own worker process (or none): not inside the service it measures
+             "--no-extract", *serve_args],
             stdout=serve_log, stderr=subprocess.STDOUT)
         if worker:
             worker_proc = subprocess.Popen(

@@ -23,6 +23,7 @@ def service_and_key(client, db):
 
 
 OPERATIONS = [("POST", "/api/memory/ingest"), ("POST", "/api/memory/retrieve"), ("DELETE", "/api/memory/{memory_id}"),
+              ("PUT", "/api/memory/{memory_id}"), ("GET", "/api/users"),
               ("GET", "/api/memory"), ("GET", "/api/memory/{memory_id}"), ("GET", "/api/memory/{memory_id}/history"),
               ("POST", "/api/users/erase"), ("POST", "/api/users/export"), ("POST", "/api/admin/index/rebuild"),
               ("GET", "/healthz"), ("GET", "/metrics")]

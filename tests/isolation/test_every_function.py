@@ -112,6 +112,8 @@ def _probe_values(world) -> dict[str, str]:
         "p_vectors": "array[null::vector]", "p_ids": f"array['{a_id}'::uuid]", "p_scores": "array[1.0::float8]",
         "p_age_days": "1", "p_half_life": "1", "p_floor": "0.1", "p_operation": "'update'", "p_policy": "'manual'",
         "a": "'x'", "b": "'x'", "p_entity_type": "'Editor'", "p_family": "'employer'", "p_before": "'from'",
+        "p_found": "'probe'", "p_pattern": "'(probe)'", "family": "null::text", "old_value": "null::text",
+        "new_value": "null::text",
         "p_spoken": "true", "p_plurals": "true", "p_adding": "1", "p_cap": "500", "p_pool": "50",
         "p_as_of:boolean": "true", "p_kinds:boolean": "true", "p_key": "'\\x00'::bytea", "p_before:uuid": f"'{a_id}'::uuid", "p_message": "'x'::bytea", "p_statement": """'{"polarity": "cessation", "subject": "user", "object": "vault"}'::jsonb""",
     }
