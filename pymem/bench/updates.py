@@ -28,8 +28,10 @@ Targets apply to the held-out halves, ``heldout`` (written before any tuning), `
 (written blind after ``heldout`` was measured) and ``heldout3`` (families of its own, written
 blind to the statement-reading rules before they were reworked; see
 :mod:`pymem.bench.updates_corpus_heldout3`) and ``heldout4`` (families and wording of its own,
-written blind to those rules and to the other halves' text: the unseen test now; see
-:mod:`pymem.bench.updates_corpus_heldout4`); tune on ``tune``.
+written blind to those rules and to the other halves' text; see
+:mod:`pymem.bench.updates_corpus_heldout4`) and ``heldout5`` (families and wording of its own,
+written blind on 2026-12-08 to the reading rules and the other halves' text: the unseen test
+now; see :mod:`pymem.bench.updates_corpus_heldout5`); tune on ``tune``.
 """
 
 from __future__ import annotations
@@ -39,16 +41,19 @@ import re
 import time
 from collections import Counter
 
-from . import updates_corpus, updates_corpus_heldout3, updates_corpus_heldout4
+from . import updates_corpus, updates_corpus_heldout3, updates_corpus_heldout4, updates_corpus_heldout5
 from .through_worker import build_worker, drain, extractor_name, fresh_tenant, worker_embedder
 from .updates_corpus import mentions, summary
 
-SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT, updates_corpus_heldout4.SPLIT)
+SPLITS = (*updates_corpus.SPLITS, updates_corpus_heldout3.SPLIT, updates_corpus_heldout4.SPLIT,
+          updates_corpus_heldout5.SPLIT)
 
 
 def corpus() -> list[dict]:
-    """The generated halves, then ``heldout3`` and ``heldout4`` (each written out in a module of its own)."""
-    return updates_corpus.corpus() + updates_corpus_heldout3.scenarios() + updates_corpus_heldout4.scenarios()
+    """The generated halves, then ``heldout3``, ``heldout4`` and ``heldout5`` (each written out in a
+    module of its own)."""
+    return (updates_corpus.corpus() + updates_corpus_heldout3.scenarios() + updates_corpus_heldout4.scenarios()
+            + updates_corpus_heldout5.scenarios())
 
 
 DATABASE = "pymem_bench_updates"
@@ -237,6 +242,7 @@ def run(*, home: str | None = None, dsn: str | None = None, split: str | None = 
             "meets_targets_heldout2": _meets_targets(splits.get("heldout2")),
             "meets_targets_heldout3": _meets_targets(splits.get("heldout3")),
             "meets_targets_heldout4": _meets_targets(splits.get("heldout4")),
+            "meets_targets_heldout5": _meets_targets(splits.get("heldout5")),
             "seconds": round(time.perf_counter() - started, 1),
             "extractor": extractor_name(extractor),
             "embedder": type(embedder).__name__,

@@ -1,5 +1,5 @@
-"""How the halves written out by hand (``heldout3``, ``heldout4``) become scenarios: one walk,
-shared so that each half's module holds only its own tables.
+"""How the halves written out by hand (``heldout3``, ``heldout4``, ``heldout5``) become scenarios:
+one walk, shared so that each half's module holds only its own tables.
 
 Deterministic (no random stream): each family's values and templates are taken in turn.
 Placeholders ``{old}``, ``{new}``, ``{other}`` take a value's surface text (its first alias)

@@ -371,7 +371,7 @@ def bench_load(ctx: Context, tenants: int, users: int, memories_per_user: int, s
 
 
 @bench.command("updates")
-@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3", "heldout4"]), help="Only this split (default: all, reported apart).")
+@click.option("--split", type=click.Choice(["tune", "heldout", "heldout2", "heldout3", "heldout4", "heldout5"]), help="Only this split (default: all, reported apart).")
 @click.option("--limit", type=click.IntRange(1), help="At most this many scenarios of each type (a short run).")
 @click.option("--settings", "settings_json", help="Tenant settings as a JSON object (default: the product's).")
 @report
