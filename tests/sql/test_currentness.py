@@ -68,14 +68,15 @@ def test_a_question_about_the_past_keeps_the_plain_order(budget, question):
     assert all(m.earlier_than is None for m in results)
 
 
-def test_a_newer_statement_that_announces_no_change_does_not_move(client):
+def test_a_newer_statement_that_announces_no_change_and_says_something_else_does_not_move(client):
     client.create_tenant("acme")
     acme = client.tenant("acme")
     query = unit_vector(1)
     old = acme.remember("u", "The project budget is $50,000.", embedding=_towards(query, unit_vector(2), 0.2),
                         observed_at=NOW - 2 * DAY)
-    acme.remember("u", "The budget review went well.", embedding=_towards(query, unit_vector(3), 0.6),
-                  observed_at=NOW - DAY)
+    newer_vec = _towards(query, unit_vector(3), 0.8)
+    assert float(_towards(query, unit_vector(2), 0.2) @ newer_vec) < 0.45  # not a restatement either
+    acme.remember("u", "The budget review went well.", embedding=newer_vec, observed_at=NOW - DAY)
     results = acme.retrieve("u", "What is the project budget?", query_embedding=query)
     assert results[0].id == old and results[0].earlier_than is None
 
@@ -199,3 +200,62 @@ def test_a_newer_change_about_something_else_stays_where_it_is(client):
     lifted = acme.retrieve("u", "editor colour theme dark mode", query_embedding=query,
                            options={"currentness_similarity": 0})
     assert _ids(lifted)[:2] == [move, theme]  # the similarity floor is what keeps it in place
+
+
+def test_a_newer_plain_restatement_ranks_first_when_it_is_close_enough(client):
+    """No change cue at all ("Got through a big chunk on the train, so I'm up to page 220"): a
+    newer statement about now at least currentness_restatement_similarity close to an older
+    result that outranked it is read as its update."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    old_vec, new_vec = _towards(query, unit_vector(2), 0.2), _towards(query, unit_vector(3), 0.45)
+    assert float(old_vec @ new_vec) > 0.45
+    old = acme.remember("u", "I'm on page 200 of the novel.", embedding=old_vec, observed_at=NOW - 2 * DAY)
+    new = acme.remember("u", "Got through a big chunk on the train, so I'm up to page 220.", embedding=new_vec,
+                        observed_at=NOW - DAY)
+    results = acme.retrieve("u", "What page is the user on?", query_embedding=query)
+    assert _ids(results) == [new, old]
+    assert results[1].earlier_than == new
+    off = acme.retrieve("u", "What page is the user on?", query_embedding=query,
+                        options={"currentness_restatement_similarity": 1})
+    assert _ids(off) == [old, new] and all(m.earlier_than is None for m in off)
+
+
+@pytest.mark.parametrize("content", ["Am I on page 220 already?", "Last week I was on page 220."])
+def test_a_newer_question_or_statement_about_the_past_does_not_move(client, content):
+    """A question states no value; a statement with a past cue ("our previous conclusion X was
+    wrong") names a value only to place it in the past."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    old = acme.remember("u", "I'm on page 200 of the novel.", embedding=_towards(query, unit_vector(2), 0.2),
+                        observed_at=NOW - 2 * DAY)
+    acme.remember("u", content, embedding=_towards(query, unit_vector(3), 0.45), observed_at=NOW - DAY)
+    results = acme.retrieve("u", "What page is the user on?", query_embedding=query)
+    assert results[0].id == old and all(m.earlier_than is None for m in results)
+
+
+def test_a_memory_read_from_an_older_turn_is_compared_through_that_turn(client, db):
+    """"User is on page 200" reads unlike "so I'm up to page 220"; the turn it was read from does
+    not. The newer statement ranks above the memory too, and a caller's own source holding
+    anything at all (not a uuid, not a turn number) changes nothing and breaks nothing."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    turn_vec, fact_vec = _towards(query, unit_vector(2), 0.8), _towards(query, unit_vector(5), 0.15)
+    new_vec = (turn_vec + unit_vector(6)) / np.linalg.norm(turn_vec + unit_vector(6))
+    assert float(new_vec @ turn_vec) > 0.45 > float(new_vec @ fact_vec)
+    episode = acme.ingest("u", "I'm currently on page 200 of the novel.", observed_at=NOW - 2 * DAY)
+    with db.connect() as conn:  # the worker's embedding of the turn, without a model
+        conn.execute("update _pymem.memories set embedding = %s::vector where tenant_id = 'acme' and kind = 'episode'",
+                     (str(turn_vec.tolist()),))
+    fact = acme.remember("u", "User is currently on page 200", kind="fact", embedding=fact_vec,
+                         observed_at=NOW - 2 * DAY, source={"episode_id": episode, "turns": [0]})
+    acme.remember("u", "User likes long novels", kind="preference", embedding=_towards(query, unit_vector(8), 0.9),
+                  observed_at=NOW - 3 * DAY, source={"episode_id": "not-a-uuid", "turns": ["0); drop table x; --"]})
+    new = acme.remember("u", "Got through a big chunk on the train, so I'm up to page 220.", embedding=new_vec,
+                        observed_at=NOW - DAY)
+    results = acme.retrieve("u", "What page is the user on?", query_embedding=query)
+    assert _ids(results)[0] == new
+    assert {m.id: m.earlier_than for m in results}[fact] == new

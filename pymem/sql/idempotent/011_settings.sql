@@ -73,6 +73,10 @@ with spec (key, value_type, default_value, minimum, maximum, max_items, choices,
     -- "editor colour theme dark mode" (tests/integration/test_replica.py).
     ('currentness_similarity', 'number', '0.2', 0, 1, null, null, true, true,
      'how close (cosine) the newer change must be to an older result to rank above it'),
+    -- A newer statement that announces no change ranks above an older result about the same
+    -- thing only this close (cosine, the statements or the turns they were read from).
+    ('currentness_restatement_similarity', 'number', '0.45', 0, 1, null, null, true, true,
+     'how close (cosine) a newer statement without a change cue must be to an older result to rank above it'),
     ('min_score', 'number', null, 0, 1000, null, null, false, true, 'results below this score are left out'),
     -- consistency: supersession and deduplication (060_consistency.sql)
     ('supersession_similarity', 'number', '0.92', 0, 1, null, null, true, false,

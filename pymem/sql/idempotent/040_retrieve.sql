@@ -691,21 +691,40 @@ begin
         -- change highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
         window_rows as materialized (
-            select w.*, m.kind, m.content, m.source, m.embedding
+            select w.*, m.kind, m.content, m.source, m.embedding, coalesce(t.embedding, m.embedding) as said
             from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %2$s) w
             cross join lateral (select m.kind, m.content, m.source, m.embedding from %1$s m
                                 where m.tenant_id = $10 and m.id = w.id offset 0) m
+            -- a memory read from a turn is compared through that turn too: "User is on page
+            -- 200" reads unlike "so I'm up to page 220", the turn it came from does not
+            left join lateral (select t.embedding from _pymem.episodes e
+                               join %1$s t on t.tenant_id = $10
+                                and t.id = e.memory_ids[case when m.source->'turns'->>0 ~ '^[0-9]{1,6}$'
+                                                             then (m.source->'turns'->>0)::int + 1 end]
+                               where m.kind <> 'episode' and e.tenant_id = $10
+                                 -- a caller's own source may hold anything: cast only a uuid
+                                 and e.id = case when m.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                                                 then (m.source->>'episode_id')::uuid end
+                               offset 0) t on true
         ),
         changes as materialized (
-            select w.*, row_number() over (order by w.observed_at, w.created_at, w.id) as nth
-            from window_rows w where _pymem.announces_change(w.content, w.embedding)
+            select c.*, row_number() over (order by c.observed_at, c.created_at, c.id) as nth
+            from (select w.*, _pymem.announces_change(w.content, w.embedding) as announced
+                  from window_rows w
+                  where w.content !~ '[?][[:space:]"'')]*$') c  -- a question states no value
+            -- a plain statement about now (no past cue: "our previous conclusion X was wrong"
+            -- restates X only to take it back)
+            where c.announced or not _pymem.says(c.content, 'past')
         ),
         outranked as (
             select a.id as older, a.score, b.id as newer, b.nth, a.observed_at < b.observed_at as earlier
             from changes b
             join window_rows a on a.score >= b.score and a.id <> b.id
-             -- about the same thing: a newer change about something else stays where it is
-             and (a.embedding <=> b.embedding) <= 1 - %3$L::float8
+             -- about the same thing: a change at least currentness_similarity close, a plain
+             -- restatement at least currentness_restatement_similarity; a newer statement
+             -- about something else stays where it is
+             and greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said))
+                 >= case when b.announced then %3$L::float8 else %4$L::float8 end
              and (a.observed_at < b.observed_at
                   or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
                       and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
@@ -716,7 +735,8 @@ begin
         earlier as (
             select distinct on (o.older) o.older as id, o.newer from outranked o where o.earlier
             order by o.older, o.nth desc
-        ),$w$, v_partition, v_window, v_settings->>'currentness_similarity');
+        ),$w$, v_partition, v_window, v_settings->>'currentness_similarity',
+               coalesce(v_settings->>'currentness_restatement_similarity', '1'));
     else
         v_current := '
         lifted as (select null::uuid as id, null::float8 as score where false),
