@@ -371,6 +371,38 @@ def test_big_users_take_the_hnsw_path(client):
     assert got[0] == "memory 3"
 
 
+def test_the_path_follows_the_rows_a_user_can_see(client, db):
+    """Past exact_scan_max_rows by memories of any status, a user whose active memories are
+    no more takes the exact path (their active rows counted from the status index); more
+    active memories take the HNSW path, unless a filter narrows them to few."""
+    import json
+
+    from ..helpers import as_role
+
+    client.create_tenant("few", settings={"exact_scan_max_rows": 5})
+    few = client.tenant("few")
+    ids = [few.remember("u", f"memory {i}", embedding=unit_vector(3000 + i), session_id=f"s{i % 2}")
+           for i in range(8)]
+    for memory_id in ids[:4]:
+        assert few.forget(memory_id)
+
+    def path(filters=None):
+        with as_role(db, client.tenant_role("few")) as conn:
+            notes = []
+            conn.add_notice_handler(lambda d: notes.append(d.message_primary))
+            conn.execute("set pymem.profile_retrieve = on")
+            rows = conn.execute("select content from pymem.retrieve('u', 'memory', %s, 3, p_filters => %s)",
+                                (unit_vector(3005), psycopg.types.json.Jsonb(filters) if filters else None)).fetchall()
+        profile = json.loads(next(n for n in notes if n.startswith("pymem.retrieve profile "))[23:])
+        return profile["path"], rows[0][0]
+
+    assert path() == ("exact", "memory 5")
+    for i in range(8, 12):
+        few.remember("u", f"memory {i}", embedding=unit_vector(3000 + i), session_id="s2")
+    assert path() == ("hnsw", "memory 5")
+    assert path({"session_id": "s1"}) == ("exact", "memory 5")
+
+
 # -- reindex --------------------------------------------------------------------------
 
 

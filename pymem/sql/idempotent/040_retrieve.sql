@@ -495,6 +495,22 @@ begin
         v_rows := null;
     elsif v_documents <= v_exact_max then
         v_rows := v_documents::int;  -- a bound: the visible rows are no more
+    elsif p_as_of is null and p_kinds is null and v_filters = '{}' then
+        -- No filter narrows the user's rows: their active rows are a bound too (store items
+        -- among them), and they are the documents less the rows of any other status. Those
+        -- are few as a rule, and counted from the (tenant, user, status) index alone, only as
+        -- far as decides (documents - exact_scan_max_rows of them leave no more than that
+        -- many active). Counting the visible rows read the rows themselves: 5.5 ms p50 for a
+        -- user of 5,000 turns (the planner read the whole partition through its primary
+        -- key). A user whose store items alone lift them past exact_scan_max_rows takes the
+        -- HNSW path.
+        execute format('select count(*) from (
+                            select 1 from %1$s m where m.tenant_id = $2 and m.user_id = $1 and m.status < ''active''
+                            union all
+                            select 1 from %1$s m where m.tenant_id = $2 and m.user_id = $1 and m.status > ''active''
+                            limit $3) s', v_partition)
+            into v_rows using p_user_id, v_tenant.tenant_id, (v_documents - v_exact_max)::bigint;
+        v_rows := (v_documents - v_rows)::int;
     else
         execute format('select count(*) from (select 1 from %s m where %s limit %s) s',
                        v_partition, v_visible, v_exact_max + 1)
