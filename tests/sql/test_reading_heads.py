@@ -3,6 +3,7 @@ embedding, kept in _pymem.reading_heads and applied in SQL with pgvector. Real d
 head is the one the repository ships, so its own weight vector is what it reads most surely."""
 
 import datetime as dt
+import json
 
 import numpy as np
 import pytest
@@ -12,6 +13,20 @@ from ..helpers import as_role, sqlstate_of
 
 NOW = dt.datetime.now(dt.timezone.utc)
 DAY = dt.timedelta(days=1)
+
+
+def _head(db, name):
+    """A shipped head's weights (unit length), bias and threshold."""
+    with db.connect() as conn:
+        weights, bias, threshold = conn.execute(
+            "select weights::text, bias, threshold from _pymem.reading_heads where name = %s", (name,)).fetchone()
+    w = np.array([float(x) for x in weights.strip("[]").split(",")], dtype=np.float32)
+    return w / np.linalg.norm(w), bias, threshold
+
+
+@pytest.fixture
+def holds(db):
+    return _head(db, "holds")
 
 
 @pytest.fixture
@@ -33,7 +48,8 @@ def _announces(db, text, embedding):
 def test_the_shipped_head_is_for_the_local_model_and_has_its_size(db):
     with db.connect() as conn:
         rows = conn.execute("select name, model, dimensions, vector_dims(weights) from _pymem.reading_heads").fetchall()
-    assert rows == [("change", "sentence-transformers/all-MiniLM-L6-v2", 384, 384)]
+    assert sorted(rows) == [("change", "sentence-transformers/all-MiniLM-L6-v2", 384, 384),
+                            ("holds", "sentence-transformers/all-MiniLM-L6-v2", 384, 384)]
 
 
 def test_the_head_reads_a_change_without_a_cue_and_never_vetoes_one(db, head):
@@ -53,6 +69,8 @@ def test_a_head_for_another_model_reads_nothing(db, head):
                                 ).fetchone()[0] is False
             assert conn.execute("select _pymem.announces_change('Update: moved to Friday.', %s::vector)",
                                 ("[" + ",".join(map(str, direction)) + "]",)).fetchone()[0] is True
+            assert conn.execute("select _pymem.holds_now(%s::vector)",  # no head: the rules alone decide
+                                ("[" + ",".join(map(str, -direction)) + "]",)).fetchone()[0] is True
         finally:
             conn.rollback()
 
@@ -79,7 +97,7 @@ def test_a_newer_statement_the_head_reads_as_a_change_ranks_first(client, head):
 def test_a_tenant_reads_the_heads_but_cannot_change_them(client, db):
     client.create_tenant("acme")
     with as_role(db, client.tenant_role("acme")) as conn:
-        assert conn.execute("select count(*) from _pymem.reading_heads").fetchone()[0] == 1
+        assert conn.execute("select count(*) from _pymem.reading_heads").fetchone()[0] == 2
         assert sqlstate_of(conn, "update _pymem.reading_heads set threshold = -100") == "42501"
         assert sqlstate_of(conn, "delete from _pymem.reading_heads") == "42501"
         assert sqlstate_of(conn, "insert into _pymem.reading_heads select * from _pymem.reading_heads") == "42501"
@@ -94,3 +112,50 @@ def test_the_trainer_reads_the_cue_phrases_as_sql_does(db, text):
     with db.connect() as conn:
         assert heads.says(text, heads.change_cues()) is conn.execute("select _pymem.says(%s, 'change')",
                                                                        (text,)).fetchone()[0]
+
+
+def test_a_reading_the_holds_head_doubts_replaces_nothing(client, holds):
+    """"An aisle seat is what my colleague always books" must not close the user's own seat
+    preference. Where the holds head reads a statement below its threshold, the product's
+    reading of it replaces nothing: the memory is written without its slot. Along the head,
+    the same kind of statement replaces the slot's memory as before."""
+    direction, _, _ = holds
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    first = acme.remember("u", "I prefer a window seat.", embedding=direction, observed_at=NOW - 3 * DAY)
+    doubted = acme.remember("u", "I prefer an aisle seat.", embedding=-direction, observed_at=NOW - 2 * DAY)
+    status = {m["id"]: (m["status"], m["attribute"]) for m in acme.export_user("u")["memories"]}
+    assert status[str(first)] == ("active", "seat")
+    assert status[str(doubted)] == ("active", None)
+    held = acme.remember("u", "I prefer a middle seat.", embedding=direction, observed_at=NOW - DAY)
+    status = {m["id"]: (m["status"], m["attribute"]) for m in acme.export_user("u")["memories"]}
+    assert status[str(first)] == ("superseded", "seat") and status[str(held)] == ("active", "seat")
+
+
+def test_the_holds_head_reads_the_turn_a_memory_was_read_from(client, db, holds):
+    """The worker's memory "User prefers upper-deck seat" reads as the user's own; the turn it
+    was read from ("... is what my colleague always books") is what the head must read. A
+    caller's source that names no turn of the tenant's own falls back to the memory itself."""
+    direction, _, _ = holds
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    first = acme.remember("u", "I prefer a window seat.", embedding=direction, observed_at=NOW - 3 * DAY)
+    episode = acme.ingest("u", "An aisle seat is what my colleague always books.", observed_at=NOW - 2 * DAY)
+    with db.connect() as conn:  # the worker's embedding of the turn, without a model
+        conn.execute("update _pymem.memories set embedding = %s::vector where tenant_id = 'acme' and kind = 'episode'",
+                     ("[" + ",".join(map(str, -direction)) + "]",))
+    read = acme.remember("u", "I prefer an aisle seat.", kind="preference", embedding=direction,
+                         observed_at=NOW - 2 * DAY, source={"episode_id": episode, "turns": [0]})
+    status = {m["id"]: (m["status"], m["attribute"]) for m in acme.export_user("u")["memories"]}
+    assert status[str(first)] == ("active", "seat") and status[str(read)] == ("active", None)
+    for source in ({"episode_id": "nope", "turns": ["x'); drop table y; --"]}, {"episode_id": episode, "turns": [7]},
+                   {"episode_id": "01a25300-0000-7000-8000-000000000001", "turns": [0]}):
+        with db.connect() as conn:
+            assert conn.execute("select _pymem.said_embedding('acme', %s)", (json.dumps(source),)).fetchone()[0] is None
+    with as_role(db, client.tenant_role("acme")) as conn:  # another tenant's turn is not found
+        client.create_tenant("other")
+        assert conn.execute("select _pymem.said_embedding('acme', %s)",
+                            (json.dumps({"episode_id": episode, "turns": [0]}),)).fetchone()[0] is not None
+    with as_role(db, client.tenant_role("other")) as conn:
+        assert conn.execute("select _pymem.said_embedding('acme', %s)",
+                            (json.dumps({"episode_id": episode, "turns": [0]}),)).fetchone()[0] is None

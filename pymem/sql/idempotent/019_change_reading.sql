@@ -22,3 +22,45 @@ as $$
 $$;
 comment on function _pymem.announces_change(text, vector) is
     'Whether a statement announces a new value: a change cue the learned change head does not veto, or the head alone. Internal.';
+
+-- Whether a statement says how things are for the user now, by the learned holds head: not
+-- another person's value, a plan or a one-off, a hypothetical, a hedge or a question. True
+-- above the head's threshold, and true where there is no head for the database's embedding
+-- model or no embedding (the phrase rules of analyze_statement alone then decide, as before
+-- the head). The write path (060_consistency.sql) lets the product's reading of a statement
+-- replace the current memory of its slot only where this holds.
+create or replace function _pymem.holds_now(p_embedding vector) returns boolean
+    language sql stable security invoker parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select coalesce((
+        select -(p_embedding <#> r.weights) + r.bias > r.threshold
+        from _pymem.reading_heads r
+        where r.name = 'holds' and r.dimensions = vector_dims(p_embedding)
+          and r.model = (_pymem.current_embedding_model()).model), true)
+$$;
+comment on function _pymem.holds_now(vector) is
+    'Whether a statement holds for the user now, by the learned holds head (true without a head or an embedding). Internal.';
+
+-- The embedding of the statement as it was said: for a memory read from a turn (its source
+-- names the episode and the turn, by index or by the message's id), that turn's; else null.
+-- "User prefers upper-deck seat" reads as the user's own; "An upper-deck seat is what my
+-- colleague always books", the turn it was read from, does not. A caller's own source may
+-- hold anything: only a uuid is cast, and a turn is matched as text. Security invoker: a
+-- tenant reads its own rows only.
+create or replace function _pymem.said_embedding(p_tenant_id text, p_source jsonb) returns vector
+    language sql stable security invoker parallel safe
+    set search_path = pg_catalog, @extensions@, pg_temp
+as $$
+    select t.embedding
+    from _pymem.episodes e
+    join _pymem.memories t on t.tenant_id = e.tenant_id and t.id = any(e.memory_ids)
+    where e.tenant_id = p_tenant_id
+      and e.id = case when p_source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                      then (p_source->>'episode_id')::uuid end
+      and (t.source->>'turn_index' = p_source->'turns'->>0 or t.source->>'turn_id' = p_source->'turns'->>0)
+    order by t.id
+    limit 1
+$$;
+comment on function _pymem.said_embedding(text, jsonb) is
+    'The embedding of the turn a memory was read from (its source: episode_id, turns), else null. Internal.';

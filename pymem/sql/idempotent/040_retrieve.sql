@@ -703,25 +703,18 @@ begin
         -- among the window's best, a statement that announces a change (a change cue the
         -- learned change head does not veto, or the head alone: _pymem.announces_change,
         -- 019_change_reading.sql) ranks above every older one about the same thing (cosine at
-        -- least currentness_similarity) that outranked it, the newest
-        -- change highest; those stay in the answer, marked earlier_than it. A memory read from
+        -- least currentness_similarity) that outranked it, and so does a plain statement about
+        -- now that restates it (at least currentness_restatement_similarity close), the newest
+        -- highest; those stay in the answer, marked earlier_than it. A memory read from
         -- a turn also ranks above that turn (the turn may name the old value beside the new).
         window_rows as materialized (
-            select w.*, m.kind, m.content, m.source, m.embedding, coalesce(t.embedding, m.embedding) as said
+            select w.*, m.kind, m.content, m.source, m.embedding,
+                   -- a memory read from a turn is compared through that turn too: "User is on
+                   -- page 200" reads unlike "so I'm up to page 220", the turn it came from does not
+                   coalesce(case when m.kind <> 'episode' then _pymem.said_embedding($10, m.source) end, m.embedding) as said
             from (select s.* from settled_scores s order by s.score desc, s.created_at desc, s.id desc limit %2$s) w
             cross join lateral (select m.kind, m.content, m.source, m.embedding from %1$s m
                                 where m.tenant_id = $10 and m.id = w.id offset 0) m
-            -- a memory read from a turn is compared through that turn too: "User is on page
-            -- 200" reads unlike "so I'm up to page 220", the turn it came from does not
-            left join lateral (select t.embedding from _pymem.episodes e
-                               join %1$s t on t.tenant_id = $10
-                                and t.id = e.memory_ids[case when m.source->'turns'->>0 ~ '^[0-9]{1,6}$'
-                                                             then (m.source->'turns'->>0)::int + 1 end]
-                               where m.kind <> 'episode' and e.tenant_id = $10
-                                 -- a caller's own source may hold anything: cast only a uuid
-                                 and e.id = case when m.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                                                 then (m.source->>'episode_id')::uuid end
-                               offset 0) t on true
         ),
         changes as materialized (
             select c.*, row_number() over (order by c.observed_at, c.created_at, c.id) as nth

@@ -124,6 +124,8 @@ begin
         if strpos(v, 'I''ve') > 0 or strpos(v, 'I have') > 0 then
             v := regexp_replace(v, '\m(?:I''ve|I have)\M(?=\s+(?:been|got|gotten|had|moved|switched|changed|become|started|'
                                    'taken|picked|fallen|gone|used|never|always|also|just|stopped|quit|given))', 'User has', 'g');
+            -- any other "I've" is the auxiliary too ("I've dropped the rule" was "User've dropped")
+            v := regexp_replace(v, '\mI''ve\M', 'User has', 'g');
         end if;
         if strpos(v, 'I''d') > 0 then
             v := regexp_replace(v, '\mI''d\M', 'User would', 'g');
@@ -375,6 +377,7 @@ declare
         'let go|dropped (?:off|by|in)|left (?:for|at|with|behind|early|work))\M';
     v_cease_runs text[];
     v_cease_text text;
+    v_two_new   boolean := false;  -- two values of one attribute, neither marked old
     c_cessation_phrases constant text := '\m(?:let (?:[\w-]+ ){1,4}(?:lapse|expire|go)|haven''t (?:[\w-]+ ){0,3}since|'
                                          'have not (?:[\w-]+ ){0,3}since|not (?:\w+ ){0,3}any ?more)\M';
     v_text      text;
@@ -541,6 +544,9 @@ begin
           -- 10:30 CET"), not anyone's time zone: read as one, a correction of the time folded
           -- into the old time as the same value (StateBench train, 11 queries).
           and (r.entity_type <> 'TimeZone' or r.words_before !~ '\d\s*(?:am|pm|a m|p m|h|hrs)?$')
+          -- "UTC-3", "GMT +2": the offset is part of the value (read by its shape, below), or
+          -- "put everything on UTC-3" is written as "User's time zone is UTC"
+          and (r.entity_type <> 'TimeZone' or v_text !~* ('\m' || _pymem.regex_escape(r.entity_name) || '\s*[+-]\s*\d'))
           -- A diet word is the user's diet only where the words before it say so ("I'm vegan",
           -- "I went keto", "I keep a strict kosher diet"), not where it describes a dish ("I
           -- made vegan ice cream", "a gluten-free crust": four wrong diet changes in the audit).
@@ -556,6 +562,8 @@ begin
     loop
         continue when v_family is not null and v_family <> v_mention.family;
         v_family := v_mention.family;
+        v_two_new := v_two_new or (v_value is not null and lower(v_value) <> lower(v_mention.entity_name)
+                                   and not _pymem.names_old_value(v_mention.words_before));
         select p.old_value, p.new_value into v_old, v_value
           from _pymem.place_value(v_mention.words_before, v_mention.entity_name, v_old, v_value) p;
     end loop;
@@ -904,6 +912,18 @@ begin
         v_value := null;
         v_old := null;
         v_verb := null;
+    end if;
+    -- A single value the words do not place is never written as if it held (precision before
+    -- eagerness; the raw turn keeps what was said, and retrieval orders it by time):
+    -- "My Motorola died, so I'm on a Nokia now" names two and marks neither as the old one;
+    -- "An espresso tonic, not a cappuccino, is what I order now" marks one as old and names
+    -- no new one the vocabulary knows. Either was once written as the old value.
+    if v_polarity = 'positive' and v_family is not null
+       and exists (select from _pymem.attributes a where a.attribute = v_family and a.cardinality = 'one')
+       and ((v_two_new and v_old is null) or (v_value is null and v_old is not null)) then
+        v_family := null;
+        v_value := null;
+        v_old := null;
     end if;
     if v_family is not null and v_value is null and v_old is null then
         v_family := null;  -- the attribute is named, but no value: nothing to set

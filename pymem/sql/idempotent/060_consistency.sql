@@ -286,6 +286,7 @@ declare
     v_policy    text := v_settings->>'supersession_policy';
     v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
     v_statement jsonb := p_memory.statement;
+    v_said      vector;  -- the statement as said, for the holds head
     v_has_slot  boolean;
     v_own       boolean;
     v_cue       boolean;
@@ -398,6 +399,27 @@ begin
     if v_existing.id is null then
         v_new := _pymem.insert_memory(p_memory, p_reason);
         return jsonb_build_object('id', v_new.id, 'action', 'created');
+    end if;
+
+    -- A reading the learned holds head doubts (another person's value, a plan or a one-off, a
+    -- hypothetical, a hedge, a question: _pymem.holds_now, 019_change_reading.sql) replaces
+    -- nothing: the memory is written without its slot, as the words were said ("An upper-deck
+    -- seat is what User's colleague always books", not "User prefers upper-deck seat"), and
+    -- retrieval orders the two by time. A slot a caller named by hand (no reading kept with
+    -- the memory) is the caller's decision; an extractor's reading is a reading. The head
+    -- reads the statement as said: the turn a memory was read from, else the memory.
+    v_said := case when jsonb_typeof(p_memory.statement) = 'object' and p_memory.embedding is not null
+                   then coalesce(_pymem.said_embedding(p_tenant.tenant_id, p_memory.source), p_memory.embedding) end;
+    if v_said is not null and not _pymem.holds_now(v_said) then
+        p_memory.subject := null;
+        p_memory.attribute := null;
+        p_memory.value := null;
+        if coalesce(p_memory.statement->>'statement', '') ~ '[[:alnum:]]' then
+            p_memory.content := left(_pymem.third_person(p_memory.statement->>'statement'), 100000);
+            p_memory.embedding := v_said;
+        end if;
+        v_new := _pymem.insert_memory(p_memory, p_reason);
+        return jsonb_build_object('id', v_new.id, 'action', 'created', 'held_back', v_existing.id);
     end if;
 
     -- 3. A conflict with v_existing: apply the tenant's policy.
