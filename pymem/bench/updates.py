@@ -31,7 +31,9 @@ blind to the statement-reading rules before they were reworked; see
 written blind to those rules and to the other halves' text; see
 :mod:`pymem.bench.updates_corpus_heldout4`) and ``heldout5`` (families and wording of its own,
 written blind on 2026-12-08 to the reading rules and the other halves' text: the unseen test
-now; see :mod:`pymem.bench.updates_corpus_heldout5`); tune on ``tune``.
+now; see :mod:`pymem.bench.updates_corpus_heldout5`); tune on ``tune``. ``heldout2`` and
+``heldout3`` were read and acted on (2026-12-08: the holds head of :mod:`pymem.bench.heads` is
+trained on them): they are spent, development data now; ``heldout4`` and ``heldout5`` are not.
 """
 
 from __future__ import annotations

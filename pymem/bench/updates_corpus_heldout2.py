@@ -1,4 +1,8 @@
-"""The second held-out half (``heldout2``) of the `pymem bench updates` corpus. Do not tune on it.
+"""The second held-out half (``heldout2``) of the `pymem bench updates` corpus (spent on 2026-12-08).
+
+Its failures were read on 2026-12-08 to find what the statement reading misses, and the
+holds head (pymem/bench/heads.py) is trained on it: it is development data now, no longer an
+unseen test (heldout4 and heldout5 are).
 
 What it is: for every family of :mod:`pymem.bench.updates_corpus`, one more set of values and
 phrasing templates in the same shapes as that module's tables (values; originals, updates,

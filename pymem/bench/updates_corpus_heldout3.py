@@ -1,4 +1,8 @@
-"""The third held-out half (``heldout3``) of `pymem bench updates`. Do not tune on it.
+"""The third held-out half (``heldout3``) of `pymem bench updates` (spent on 2026-12-08).
+
+Its failures were read on 2026-12-08 to find what the statement reading misses, and the
+holds head (pymem/bench/heads.py) is trained on it: it is development data now, no longer an
+unseen test (heldout4 and heldout5 are).
 
 What it is: scenarios of the same three types and with the same fields as
 :mod:`pymem.bench.updates_corpus` generates (``update``: ``current_terms`` / ``stale_terms``;

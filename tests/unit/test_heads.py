@@ -40,9 +40,15 @@ def test_the_reading_is_a_cue_the_head_does_not_veto_or_the_head_alone():
     assert heads.reading(scores, cues, threshold=1.0, veto=-2.0).tolist() == [False, True, False, True]
 
 
-def test_the_seed_sql_holds_one_row_of_the_given_size():
-    sql = heads.seed_sql("m", 3, np.array([0.5, -0.25, 1.0]), -0.1, 1.0, None, "t")
-    assert "'[0.500000,-0.250000,1.000000]'::vector" in sql and "null::float8" in sql
+def test_the_seed_sql_holds_one_row_per_head_of_the_given_size():
+    sql = heads.seed_sql("m", 3, [
+        {"name": "change", "weights": np.array([0.5, -0.25, 1.0]), "bias": -0.1, "threshold": 1.0, "veto": None,
+         "trained_on": "t"},
+        {"name": "holds", "weights": np.array([0.0, 1.0, 2.0]), "bias": 0.5, "threshold": 0.0, "veto": -2.0,
+         "trained_on": "u"}])
+    assert "('change', 'm', 3,\n            '[0.500000,-0.250000,1.000000]'::vector" in sql and "null::float8" in sql
+    assert "('holds', 'm', 3,\n            '[0.000000,1.000000,2.000000]'::vector" in sql and "-2.0::float8" in sql
+    assert sql.count("::vector,") == 2
     # Only rows: the reading itself (019_change_reading.sql) is written by hand, so retraining
     # cannot change it.
     assert "create or replace function" not in sql
