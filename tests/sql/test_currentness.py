@@ -243,9 +243,11 @@ def test_a_memory_read_from_an_older_turn_is_compared_through_that_turn(client, 
     client.create_tenant("acme")
     acme = client.tenant("acme")
     query = unit_vector(1)
-    turn_vec, fact_vec = _towards(query, unit_vector(2), 0.8), _towards(query, unit_vector(5), 0.15)
-    new_vec = (turn_vec + unit_vector(6)) / np.linalg.norm(turn_vec + unit_vector(6))
+    turn_vec, fact_vec = _towards(query, unit_vector(2), 0.8), _towards(query, unit_vector(5), 0.5)
+    mix = 0.4 * query + 0.6 * unit_vector(2) + 0.3 * unit_vector(6)
+    new_vec = mix / np.linalg.norm(mix)
     assert float(new_vec @ turn_vec) > 0.45 > float(new_vec @ fact_vec)
+    assert float(new_vec @ query) >= 0.5 * float(fact_vec @ query)  # it answers the question too
     episode = acme.ingest("u", "I'm currently on page 200 of the novel.", observed_at=NOW - 2 * DAY)
     with db.connect() as conn:  # the worker's embedding of the turn, without a model
         conn.execute("update _pymem.memories set embedding = %s::vector where tenant_id = 'acme' and kind = 'episode'",
@@ -259,3 +261,22 @@ def test_a_memory_read_from_an_older_turn_is_compared_through_that_turn(client, 
     results = acme.retrieve("u", "What page is the user on?", query_embedding=query)
     assert _ids(results)[0] == new
     assert {m.id: m.earlier_than for m in results}[fact] == new
+
+
+def test_a_newer_restatement_that_does_not_answer_the_question_stays_put(client):
+    """'Alice commutes by train every morning' reads like 'Alice is allergic to dogs' (two
+    short sentences about Alice), but not like 'which pets make her sneeze?': a plain
+    restatement must be at least half as close to the query as what it would outrank."""
+    client.create_tenant("acme")
+    acme = client.tenant("acme")
+    query = unit_vector(1)
+    old_vec, new_vec = _towards(query, unit_vector(2), 0.5), 0.1 * query + unit_vector(2)
+    new_vec = new_vec / np.linalg.norm(new_vec)
+    assert float(old_vec @ new_vec) > 0.45 and float(new_vec @ query) < 0.5 * float(old_vec @ query)
+    old = acme.remember("u", "Alice is allergic to dogs", embedding=old_vec, observed_at=NOW - 2 * DAY)
+    acme.remember("u", "Alice commutes by train every morning", embedding=new_vec, observed_at=NOW - DAY)
+    results = acme.retrieve("u", "which pets make her sneeze", query_embedding=query)
+    assert results[0].id == old and all(m.earlier_than is None for m in results)
+    # without a query embedding there is no telling: no plain restatement ranks up
+    lexical = acme.retrieve("u", "Alice", options={"weight_temporal": 0})
+    assert all(m.earlier_than is None for m in lexical)

@@ -42,25 +42,8 @@ $$;
 comment on function _pymem.holds_now(vector) is
     'Whether a statement holds for the user now, by the learned holds head (true without a head or an embedding). Internal.';
 
--- The embedding of the statement as it was said: for a memory read from a turn (its source
--- names the episode and the turn, by index or by the message's id), that turn's; else null.
--- "User prefers upper-deck seat" reads as the user's own; "An upper-deck seat is what my
--- colleague always books", the turn it was read from, does not. A caller's own source may
--- hold anything: only a uuid is cast, and a turn is matched as text. Security invoker: a
--- tenant reads its own rows only.
-create or replace function _pymem.said_embedding(p_tenant_id text, p_source jsonb) returns vector
-    language sql stable security invoker parallel safe
-    set search_path = pg_catalog, @extensions@, pg_temp
-as $$
-    select t.embedding
-    from _pymem.episodes e
-    join _pymem.memories t on t.tenant_id = e.tenant_id and t.id = any(e.memory_ids)
-    where e.tenant_id = p_tenant_id
-      and e.id = case when p_source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                      then (p_source->>'episode_id')::uuid end
-      and (t.source->>'turn_index' = p_source->'turns'->>0 or t.source->>'turn_id' = p_source->'turns'->>0)
-    order by t.id
-    limit 1
-$$;
-comment on function _pymem.said_embedding(text, jsonb) is
-    'The embedding of the turn a memory was read from (its source: episode_id, turns), else null. Internal.';
+-- (A function _pymem.said_embedding(text, jsonb) read the turn a memory came from through the
+-- partitioned parent table: planned without the tenant as a constant, it locked every
+-- tenant's partition, so one tenant's locked partition stalled the others' retrieve. The
+-- lookup is now made on the caller's own partition, in 040_retrieve.sql and 060_consistency.sql.)
+drop function if exists _pymem.said_embedding(text, jsonb);

@@ -408,8 +408,19 @@ begin
     -- retrieval orders the two by time. A slot a caller named by hand (no reading kept with
     -- the memory) is the caller's decision; an extractor's reading is a reading. The head
     -- reads the statement as said: the turn a memory was read from, else the memory.
-    v_said := case when jsonb_typeof(p_memory.statement) = 'object' and p_memory.embedding is not null
-                   then coalesce(_pymem.said_embedding(p_tenant.tenant_id, p_memory.source), p_memory.embedding) end;
+    -- (The turn is read from the tenant's own partition: through the parent table the plan
+    -- would lock every tenant's. A caller's own source may hold anything: only a uuid is
+    -- cast, and a turn is matched as text.)
+    if jsonb_typeof(p_memory.statement) = 'object' and p_memory.embedding is not null then
+        if p_memory.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
+            execute format('select t.embedding from _pymem.episodes e join %s t on t.tenant_id = e.tenant_id and t.id = any(e.memory_ids)
+                            where e.tenant_id = $1 and e.id = $2
+                              and (t.source->>''turn_index'' = $3 or t.source->>''turn_id'' = $3)
+                            order by t.id limit 1', v_partition)
+                into v_said using p_tenant.tenant_id, (p_memory.source->>'episode_id')::uuid, p_memory.source->'turns'->>0;
+        end if;
+        v_said := coalesce(v_said, p_memory.embedding);
+    end if;
     if v_said is not null and not _pymem.holds_now(v_said) then
         p_memory.subject := null;
         p_memory.attribute := null;
