@@ -57,6 +57,7 @@ REVIEWED = {
     "format('extraction memory %s kind', p_index)": MESSAGE,
     # 060_consistency.sql
     "format('select m.* from %s m where m.user_id = $1 and m.status = ''active'' and m.kind = $2": CATALOG,
+    "execute format('select t.embedding from _pymem.episodes e join %s t on t.tenant_id = e.tenant_id": CATALOG,
     # 070_lifecycle.sql
     "format('Conversation summary (%s%s): %s', to_char(v_group.day, 'YYYY-MM-DD'),": MESSAGE,
     # 080_graph.sql
