@@ -108,7 +108,7 @@ def holds_rows(splits=HOLDS_SPLITS) -> list[dict]:
     for scenario in updates.corpus():
         if scenario["split"] not in splits:
             continue
-        family = scenario["id"].rsplit("-", 2)[0].split("-", 2)[-1]  # the group: a family, not a scenario
+        family = scenario["family"]  # the group: a family, not a scenario
         rows.append({"text": scenario["original"], "label": 1, "group": family, "kind": "original"})
         if scenario["type"] == "update":
             rows.append({"text": scenario["second"], "label": 1, "group": family, "kind": "update"})

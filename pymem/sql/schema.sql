@@ -2751,6 +2751,18 @@ CREATE FUNCTION _pymem.snapshot(p_memory _pymem.memories) RETURNS jsonb
     AS $$ select to_jsonb(p_memory) - 'embedding' - 'embedding_next' $$;
 
 --
+-- Name: source_episode(jsonb); Type: FUNCTION; Schema: _pymem; Owner: -
+--
+
+CREATE FUNCTION _pymem.source_episode(p_source jsonb) RETURNS uuid
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+    select case when p_source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                then (p_source->>'episode_id')::uuid end
+$_$;
+
+--
 -- Name: episodes; Type: TABLE; Schema: _pymem; Owner: -
 --
 
@@ -3145,6 +3157,7 @@ declare
     v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
     v_statement jsonb := p_memory.statement;
     v_said      vector;  -- the statement as said, for the holds head
+    v_episode   uuid;    -- the episode the memory was read from, if its source names one
     v_has_slot  boolean;
     v_own       boolean;
     v_cue       boolean;
@@ -3267,15 +3280,15 @@ begin
     -- the memory) is the caller's decision; an extractor's reading is a reading. The head
     -- reads the statement as said: the turn a memory was read from, else the memory.
     -- (The turn is read from the tenant's own partition: through the parent table the plan
-    -- would lock every tenant's. A caller's own source may hold anything: only a uuid is
-    -- cast, and a turn is matched as text.)
+    -- would lock every tenant's. A turn is matched as text.)
     if jsonb_typeof(p_memory.statement) = 'object' and p_memory.embedding is not null then
-        if p_memory.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
+        v_episode := _pymem.source_episode(p_memory.source);
+        if v_episode is not null then
             execute format('select t.embedding from _pymem.episodes e join %s t on t.tenant_id = e.tenant_id and t.id = any(e.memory_ids)
                             where e.tenant_id = $1 and e.id = $2
                               and (t.source->>''turn_index'' = $3 or t.source->>''turn_id'' = $3)
                             order by t.id limit 1', v_partition)
-                into v_said using p_tenant.tenant_id, (p_memory.source->>'episode_id')::uuid, p_memory.source->'turns'->>0;
+                into v_said using p_tenant.tenant_id, v_episode, p_memory.source->'turns'->>0;
         end if;
         v_said := coalesce(v_said, p_memory.embedding);
     end if;
@@ -5992,14 +6005,11 @@ begin
             cross join lateral (select m.kind, m.content, m.source, m.embedding from %1$s m
                                 where m.tenant_id = $10 and m.id = w.id offset 0) m
             -- (the tenant's own partition: read through the parent, the plan would lock every
-            -- tenant's; a caller's own source may hold anything: only a uuid is cast, and a
-            -- turn is matched as text)
+            -- tenant's; a turn is matched as text)
             left join lateral (
                 select t.embedding from _pymem.episodes e
                 join %1$s t on t.tenant_id = $10 and t.id = any(e.memory_ids)
-                where m.kind <> 'episode' and e.tenant_id = $10
-                  and e.id = case when m.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                                  then (m.source->>'episode_id')::uuid end
+                where m.kind <> 'episode' and e.tenant_id = $10 and e.id = _pymem.source_episode(m.source)
                   and (t.source->>'turn_index' = m.source->'turns'->>0 or t.source->>'turn_id' = m.source->'turns'->>0)
                 order by t.id limit 1) t on true
         ),
@@ -6019,13 +6029,13 @@ begin
              -- about the same thing: a change at least currentness_similarity close, a plain
              -- restatement at least currentness_restatement_similarity; a newer statement
              -- about something else stays where it is
-             and (case when b.announced then greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said)) >= %3$L::float8
-                       -- a plain restatement must answer the question too: at least half as
-                       -- close to the query as the result it outranks ("Alice commutes by
-                       -- train" reads like "Alice is allergic to dogs", but not like "which
-                       -- pets make her sneeze?"); without a query embedding, none
-                       else greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said)) >= %4$L::float8
-                            and b.asked >= 0.5 * a.asked end)
+             and greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said))
+                 >= case when b.announced then %3$L::float8 else %4$L::float8 end
+             -- a plain restatement must answer the question too: at least half as close to the
+             -- query as the result it outranks ("Alice commutes by train" reads like "Alice is
+             -- allergic to dogs", but not like "which pets make her sneeze?"); without a query
+             -- embedding, none
+             and (b.announced or b.asked >= 0.5 * a.asked)
              and (a.observed_at < b.observed_at
                   or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
                       and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))
@@ -8378,6 +8388,13 @@ GRANT ALL ON FUNCTION _pymem.slug(p_text text) TO pm_INSTALL_service;
 
 REVOKE ALL ON FUNCTION _pymem.snapshot(p_memory _pymem.memories) FROM PUBLIC;
 GRANT ALL ON FUNCTION _pymem.snapshot(p_memory _pymem.memories) TO pm_INSTALL_tenant;
+
+--
+-- Name: FUNCTION source_episode(p_source jsonb); Type: ACL; Schema: _pymem; Owner: -
+--
+
+REVOKE ALL ON FUNCTION _pymem.source_episode(p_source jsonb) FROM PUBLIC;
+GRANT ALL ON FUNCTION _pymem.source_episode(p_source jsonb) TO pm_INSTALL_tenant;
 
 --
 -- Name: TABLE episodes; Type: ACL; Schema: _pymem; Owner: -

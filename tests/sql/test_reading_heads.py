@@ -158,3 +158,19 @@ def test_the_holds_head_reads_the_turn_a_memory_was_read_from(client, db, holds)
         aisle = acme.remember(user, "I prefer an aisle seat.", embedding=direction, observed_at=NOW - 2 * DAY,
                               source=source)
         assert {m["id"]: m["attribute"] for m in acme.export_user(user)["memories"]}[str(aisle)] == "seat"
+
+
+@pytest.mark.parametrize("source, episode", [
+    ({"episode_id": "01a25300-0000-7000-8000-000000000001", "turns": [0]}, "01a25300-0000-7000-8000-000000000001"),
+    ({"episode_id": "01A25300-0000-7000-8000-000000000001"}, "01a25300-0000-7000-8000-000000000001"),
+    ({"episode_id": "e1", "turns": [0]}, None),
+    ({"episode_id": "01a25300-0000-7000-8000-000000000001'); drop table x; --"}, None),
+    ({"episode_id": 7}, None), ({"dia_id": "D1:3"}, None), ({}, None), (None, None),
+])
+def test_a_source_names_an_episode_only_as_a_uuid(db, source, episode):
+    """What a caller puts in a memory's source is never cast unless it is a uuid (retrieve and
+    the write path look the turn up through _pymem.source_episode)."""
+    with db.connect() as conn:
+        found = conn.execute("select _pymem.source_episode(%s::jsonb)::text",
+                             (None if source is None else json.dumps(source),)).fetchone()[0]
+    assert found == episode

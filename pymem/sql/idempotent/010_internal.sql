@@ -177,6 +177,17 @@ begin
 end
 $$;
 
+-- The episode a memory's source names (source.episode_id), or null where it names none as a
+-- uuid: a caller's own source may hold anything, and only a uuid is cast. (Retrieve and the
+-- write path read the turn a memory came from through it.)
+create or replace function _pymem.source_episode(p_source jsonb) returns uuid
+    language sql immutable security invoker parallel safe
+    set search_path = pg_catalog, pg_temp
+as $$
+    select case when p_source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+                then (p_source->>'episode_id')::uuid end
+$$;
+
 -- JSON a caller sends (metadata, filters, sources) is at most p_max_depth levels deep and
 -- p_max_bytes long: a 900-deep metadata object was stored, then every read of that user
 -- failed (clients parse it back recursively).

@@ -718,14 +718,11 @@ begin
             cross join lateral (select m.kind, m.content, m.source, m.embedding from %1$s m
                                 where m.tenant_id = $10 and m.id = w.id offset 0) m
             -- (the tenant's own partition: read through the parent, the plan would lock every
-            -- tenant's; a caller's own source may hold anything: only a uuid is cast, and a
-            -- turn is matched as text)
+            -- tenant's; a turn is matched as text)
             left join lateral (
                 select t.embedding from _pymem.episodes e
                 join %1$s t on t.tenant_id = $10 and t.id = any(e.memory_ids)
-                where m.kind <> 'episode' and e.tenant_id = $10
-                  and e.id = case when m.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
-                                  then (m.source->>'episode_id')::uuid end
+                where m.kind <> 'episode' and e.tenant_id = $10 and e.id = _pymem.source_episode(m.source)
                   and (t.source->>'turn_index' = m.source->'turns'->>0 or t.source->>'turn_id' = m.source->'turns'->>0)
                 order by t.id limit 1) t on true
         ),
@@ -745,13 +742,13 @@ begin
              -- about the same thing: a change at least currentness_similarity close, a plain
              -- restatement at least currentness_restatement_similarity; a newer statement
              -- about something else stays where it is
-             and (case when b.announced then greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said)) >= %3$L::float8
-                       -- a plain restatement must answer the question too: at least half as
-                       -- close to the query as the result it outranks ("Alice commutes by
-                       -- train" reads like "Alice is allergic to dogs", but not like "which
-                       -- pets make her sneeze?"); without a query embedding, none
-                       else greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said)) >= %4$L::float8
-                            and b.asked >= 0.5 * a.asked end)
+             and greatest(1 - (a.embedding <=> b.embedding), 1 - (a.said <=> b.said))
+                 >= case when b.announced then %3$L::float8 else %4$L::float8 end
+             -- a plain restatement must answer the question too: at least half as close to the
+             -- query as the result it outranks ("Alice commutes by train" reads like "Alice is
+             -- allergic to dogs", but not like "which pets make her sneeze?"); without a query
+             -- embedding, none
+             and (b.announced or b.asked >= 0.5 * a.asked)
              and (a.observed_at < b.observed_at
                   or (a.kind = 'episode' and b.kind <> 'episode' and b.source->>'episode_id' = a.source->>'episode_id'
                       and b.source->'turns' @> jsonb_build_array(a.source->'turn_index')))

@@ -287,6 +287,7 @@ declare
     v_partition text := format('_pymem.%I', 'memories_' || p_tenant.storage_suffix);
     v_statement jsonb := p_memory.statement;
     v_said      vector;  -- the statement as said, for the holds head
+    v_episode   uuid;    -- the episode the memory was read from, if its source names one
     v_has_slot  boolean;
     v_own       boolean;
     v_cue       boolean;
@@ -409,15 +410,15 @@ begin
     -- the memory) is the caller's decision; an extractor's reading is a reading. The head
     -- reads the statement as said: the turn a memory was read from, else the memory.
     -- (The turn is read from the tenant's own partition: through the parent table the plan
-    -- would lock every tenant's. A caller's own source may hold anything: only a uuid is
-    -- cast, and a turn is matched as text.)
+    -- would lock every tenant's. A turn is matched as text.)
     if jsonb_typeof(p_memory.statement) = 'object' and p_memory.embedding is not null then
-        if p_memory.source->>'episode_id' ~* '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$' then
+        v_episode := _pymem.source_episode(p_memory.source);
+        if v_episode is not null then
             execute format('select t.embedding from _pymem.episodes e join %s t on t.tenant_id = e.tenant_id and t.id = any(e.memory_ids)
                             where e.tenant_id = $1 and e.id = $2
                               and (t.source->>''turn_index'' = $3 or t.source->>''turn_id'' = $3)
                             order by t.id limit 1', v_partition)
-                into v_said using p_tenant.tenant_id, (p_memory.source->>'episode_id')::uuid, p_memory.source->'turns'->>0;
+                into v_said using p_tenant.tenant_id, v_episode, p_memory.source->'turns'->>0;
         end if;
         v_said := coalesce(v_said, p_memory.embedding);
     end if;

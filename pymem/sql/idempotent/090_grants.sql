@@ -108,6 +108,7 @@ begin
         _pymem.asks_about_now(text),
         _pymem.announces_change(text, vector),
         _pymem.holds_now(vector),
+        _pymem.source_episode(jsonb),
         _pymem.visible_predicate(boolean, boolean, jsonb),
         _pymem.lexical_hits(text, text[], text[], jsonb, timestamptz, boolean, double precision, double precision, integer),
         _pymem.lexical_corpus(text),
